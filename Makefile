@@ -1,0 +1,44 @@
+# Two commands set the project up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+export PORTAL_ENV ?= development
+DEMO := portal/data/demo_jurisdiction.toml
+
+.PHONY: run test lint migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+migrate: $(VENV)/.installed
+	$(FLASK) db upgrade
+
+## make run: install, migrate, load the demo jurisdiction (first time only), print a first
+## admin login if none exists, and serve on http://127.0.0.1:5000
+run: migrate
+	$(FLASK) portal load-jurisdiction --if-empty $(DEMO)
+	$(FLASK) users ensure-admin
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+## make test: install the dev extras, lint, and run the whole suite
+## (TEST_DATABASE_URL=postgresql://… runs it against PostgreSQL)
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

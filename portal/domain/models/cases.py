@@ -1,0 +1,232 @@
+"""Hazard units, the cases handled about them, and the linkage trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, utcnow
+from portal.domain.enums import (
+    AssignmentRole,
+    AssignmentState,
+    CaseEventKind,
+    CaseOutcome,
+    CaseStatus,
+    Channel,
+    Severity,
+    SupervisionLevel,
+)
+from portal.domain.models._types import enum_column
+from portal.domain.models.accounts import User
+from portal.domain.models.files import Attachment
+from portal.domain.models.places import Category, Department, VenueType, Village
+
+
+class Unit(Base):
+    """The place a hazard is at (隐患单位). Disclosure is per unit."""
+
+    __tablename__ = "units"
+    __table_args__ = (Index(None, "village_id", "normalized_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    normalized_name: Mapped[str] = mapped_column(String(100), index=True)
+    venue_type_id: Mapped[int | None] = mapped_column(ForeignKey("venue_types.id"))
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    address: Mapped[str] = mapped_column(String(200), default="")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    venue_type: Mapped[VenueType | None] = relationship()
+    village: Mapped[Village] = relationship()
+    cases: Mapped[list[Case]] = relationship(back_populates="unit", order_by="Case.id")
+
+
+class Case(Base):
+    """One hazard being handled (隐患/工单). Overdue is derived from the due dates."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(
+            "(status = 'closed') = (closed_at IS NOT NULL AND outcome IS NOT NULL)",
+            name="closed_has_time_and_outcome",
+        ),
+        CheckConstraint(
+            "status NOT IN ('rectifying', 'rectified') OR confirmed_at IS NOT NULL",
+            name="rectifying_is_confirmed",
+        ),
+        CheckConstraint(
+            "outcome IS NULL OR outcome <> 'rectified' OR confirmed_at IS NOT NULL",
+            name="rectified_outcome_is_confirmed",
+        ),
+        CheckConstraint(
+            "NOT disclosed OR (disclosed_at IS NOT NULL AND confirmed_at IS NOT NULL)",
+            name="disclosed_is_confirmed",
+        ),
+        CheckConstraint(
+            "status IN ('triage', 'routed') OR routed_at IS NOT NULL", name="worked_is_routed"
+        ),
+        Index(None, "status", "id"),
+        Index(None, "village_id", "status"),
+        Index(None, "category_id", "status"),
+        Index(None, "disclosed", "disclosed_at"),
+        Index(None, "status", "check_by"),
+        Index(None, "status", "rectify_by"),
+        Index(None, "severity", "status"),
+        Index(None, "supervision_level", "status"),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    # Copied from the unit when the case opens, so lists filter on this table's indexes.
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "case_channel"))
+    severity: Mapped[Severity] = mapped_column(
+        enum_column(Severity, "severity"), default=Severity.GENERAL
+    )
+    status: Mapped[CaseStatus] = mapped_column(
+        enum_column(CaseStatus, "case_status"), default=CaseStatus.TRIAGE
+    )
+    outcome: Mapped[CaseOutcome | None] = mapped_column(enum_column(CaseOutcome, "case_outcome"))
+    internal_summary: Mapped[str] = mapped_column(Text, default="")
+    # Redacted text for the public; only ever shown once a moderator discloses the case.
+    public_summary: Mapped[str] = mapped_column(Text, default="")
+    supervision_level: Mapped[SupervisionLevel] = mapped_column(
+        enum_column(SupervisionLevel, "supervision_level"), default=SupervisionLevel.NONE
+    )
+    routed_at: Mapped[dt.datetime | None]
+    check_by: Mapped[dt.datetime | None]
+    checked_at: Mapped[dt.datetime | None]
+    confirmed_at: Mapped[dt.datetime | None]
+    rectify_by: Mapped[dt.date | None] = mapped_column(Date)
+    rectify_notice_no: Mapped[str] = mapped_column(String(64), default="")
+    rectified_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
+    follow_up_by: Mapped[dt.date | None] = mapped_column(Date)
+    disclosed: Mapped[bool] = mapped_column(default=False)
+    disclosed_at: Mapped[dt.datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    unit: Mapped[Unit] = relationship(back_populates="cases")
+    village: Mapped[Village] = relationship()
+    category: Mapped[Category] = relationship()
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="case", order_by="Assignment.id"
+    )
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.id"
+    )
+
+
+class Assignment(Base):
+    """A hand-off of a case to a department (派单/移交). Never overwritten: a transfer or a
+    return ends this row and a new one starts."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        CheckConstraint(
+            "state NOT IN ('returned', 'transferred', 'withdrawn', 'completed') "
+            "OR ended_at IS NOT NULL",
+            name="ended_has_time",
+        ),
+        CheckConstraint(
+            "state NOT IN ('returned', 'transferred') OR end_reason <> ''",
+            name="return_has_reason",
+        ),
+        CheckConstraint(
+            "state <> 'accepted' OR accepted_at IS NOT NULL", name="accepted_has_time"
+        ),
+        Index(None, "department_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    role: Mapped[AssignmentRole] = mapped_column(enum_column(AssignmentRole, "assignment_role"))
+    state: Mapped[AssignmentState] = mapped_column(
+        enum_column(AssignmentState, "assignment_state"), default=AssignmentState.PENDING
+    )
+    routed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    routed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Set when a moderator overrides what the routing rules proposed.
+    override_reason: Mapped[str] = mapped_column(Text, default="")
+    accepted_at: Mapped[dt.datetime | None]
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ended_at: Mapped[dt.datetime | None]
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    end_reason: Mapped[str] = mapped_column(Text, default="")
+    # A transfer points at the assignment that took over.
+    transferred_to_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"))
+
+    case: Mapped[Case] = relationship(back_populates="assignments")
+    department: Mapped[Department] = relationship()
+
+
+class CaseEvent(Base):
+    """The append-only timeline; events carrying ``public_text`` form the public progress."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index(None, "case_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[CaseEventKind] = mapped_column(enum_column(CaseEventKind, "case_event_kind"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    internal_text: Mapped[str] = mapped_column(Text, default="")
+    public_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(order_by=Attachment.id)
+
+
+urging_notice_cases = Table(
+    "urging_notice_cases",
+    Base.metadata,
+    Column("notice_id", ForeignKey("urging_notices.id", ondelete="CASCADE"), primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), primary_key=True, index=True),
+)
+
+
+class UrgingNotice(Base):
+    """An urging notice (督促函) to a department about one or more overdue cases."""
+
+    __tablename__ = "urging_notices"
+    __table_args__ = (
+        UniqueConstraint("year", "seq"),
+        CheckConstraint("seq > 0", name="seq_positive"),
+        Index(None, "department_id", "issued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    year: Mapped[int]
+    seq: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    issued_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department] = relationship()
+    issued_by: Mapped[User] = relationship()
+    cases: Mapped[list[Case]] = relationship(secondary=urging_notice_cases, order_by=Case.id)

@@ -1,0 +1,7 @@
+"""The public side: home, report form, receipt tracking, disclosures, open data."""
+
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)
+
+from portal.public import routes  # noqa: E402,F401

@@ -1,0 +1,57 @@
+"""Template globals and filters: local time, labels, the township's name."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, g
+from sqlalchemy.exc import SQLAlchemyError
+
+from portal.db import get_session, rollback_session
+from portal.domain import settings as portal_settings
+
+WEEKDAYS = "一二三四五六日"
+
+
+def local_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def to_local(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(local_zone())
+
+
+def format_datetime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return "" if value is None else to_local(value).strftime(fmt)
+
+
+def format_date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = to_local(value).date()
+    return f"{value.year}年{value.month}月{value.day}日（周{WEEKDAYS[value.weekday()]}）"
+
+
+def jurisdiction() -> dict[str, Any]:
+    """The township's identity, read once per request.
+
+    Error pages render this too, so a database that is down must not break them.
+    """
+    if "jurisdiction" not in g:
+        try:
+            g.jurisdiction = portal_settings.jurisdiction(get_session())
+        except SQLAlchemyError:
+            rollback_session()
+            g.jurisdiction = dict(portal_settings.DEFAULT_JURISDICTION)
+    return g.jurisdiction
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.globals["jurisdiction"] = jurisdiction
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

@@ -1,0 +1,114 @@
+"""Fixtures: one migrated database per run, one rolled-back transaction per test.
+
+``TEST_DATABASE_URL`` selects PostgreSQL; without it a SQLite file in a temp dir is used.
+The schema is always built with ``alembic upgrade head``, never ``create_all``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from portal import create_app, migrate
+from portal.config import ROOT
+from portal.db import database
+from portal.domain import jurisdiction
+from portal.extensions import limiter
+
+DEMO_JURISDICTION = ROOT / "portal" / "data" / "demo_jurisdiction.toml"
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def pytest_report_header() -> str:
+    return f"database: {os.environ.get('TEST_DATABASE_URL') or 'sqlite (temporary file)'}"
+
+
+def reset_postgres_schema(url: str, schema: str = "public") -> None:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        reset_postgres_schema(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    app = create_app(
+        {
+            "ENV": "testing",
+            "SECRET_KEY": TEST_SECRET,
+            "DATABASE_URL": database_url,
+        }
+    )
+    with app.app_context():
+        session = database(app).sessionmaker()
+        jurisdiction.load_file(session, DEMO_JURISDICTION)
+        session.commit()
+        session.close()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def db_session(request: pytest.FixtureRequest) -> Iterator[Session | None]:
+    """Every test that touches the app runs in a transaction that is rolled back."""
+    if "app" not in request.fixturenames:
+        yield None
+        return
+    app: Flask = request.getfixturevalue("app")
+    db = database(app)
+    connection = db.engine.connect()
+    outer = connection.begin()
+    db.sessionmaker.configure(bind=connection, join_transaction_mode="create_savepoint")
+    limiter.reset()
+    session = db.sessionmaker()
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+        db.sessionmaker.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, url: str) -> str:
+    """The CSRF token of the form on ``url``, as a browser would send it back."""
+    page = client.get(url)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token in {url}"
+    return match.group(1)
+
+
+def repo_path(*parts: str) -> Path:
+    return ROOT.joinpath(*parts)
