@@ -2,6 +2,7 @@
 
 from portal.domain.models.accounts import User
 from portal.domain.models.audit import AuditLog
+from portal.domain.models.calendar import CalendarDay, CalendarYear
 from portal.domain.models.cases import (
     Assignment,
     Case,
@@ -11,6 +12,7 @@ from portal.domain.models.cases import (
     urging_notice_cases,
 )
 from portal.domain.models.files import Attachment
+from portal.domain.models.notifications import Notification
 from portal.domain.models.places import (
     Category,
     Department,
@@ -20,20 +22,24 @@ from portal.domain.models.places import (
     Village,
     routing_rule_assists,
 )
-from portal.domain.models.tips import Message, Tip
+from portal.domain.models.tips import Message, Tip, TipRevision
 
 __all__ = [
     "Assignment",
     "Attachment",
     "AuditLog",
+    "CalendarDay",
+    "CalendarYear",
     "Case",
     "CaseEvent",
     "Category",
     "Department",
     "Message",
+    "Notification",
     "RoutingRule",
     "Setting",
     "Tip",
+    "TipRevision",
     "Unit",
     "UrgingNotice",
     "User",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, ClassVar
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Column,
     Date,
@@ -124,6 +126,10 @@ class Case(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Optimistic locking: two people moving the same case at once, one of them is told.
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
 
     unit: Mapped[Unit] = relationship(back_populates="cases")
     village: Mapped[Village] = relationship()
@@ -193,6 +199,8 @@ class CaseEvent(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     internal_text: Mapped[str] = mapped_column(Text, default="")
     public_text: Mapped[str] = mapped_column(Text, default="")
+    # Structured details of the step (old/new deadline, requested extension, …).
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="events")

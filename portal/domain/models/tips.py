@@ -96,3 +96,20 @@ class Message(Base):
 
     tip: Mapped[Tip] = relationship(back_populates="messages")
     attachments: Mapped[list[Attachment]] = relationship(order_by=Attachment.id)
+
+
+class TipRevision(Base):
+    """One moderator edit of a tip's text (redaction). The first revision of a field keeps the
+    resident's original wording, visible only to moderators."""
+
+    __tablename__ = "tip_revisions"
+    __table_args__ = (Index(None, "tip_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id"))
+    field: Mapped[str] = mapped_column(String(32))
+    old_text: Mapped[str] = mapped_column(Text)
+    new_text: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    editor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
