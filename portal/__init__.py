@@ -30,6 +30,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
 
+    from portal import identity, storage
+
+    identity.init_app(app)
+    storage.init_app(app)
+
     from portal.extensions import csrf, limiter
 
     csrf.init_app(app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +27,33 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "MAX_CONTENT_LENGTH": 40 * 1024 * 1024,
     "TIMEZONE": "Asia/Shanghai",
+    # Fernet keys (comma-separated, newest first) encrypting reporters' names and phones.
+    "FIELD_KEYS": "",
+    # HMAC key for receipt codes; changing it makes every issued receipt code unusable.
+    "RECEIPT_KEY": "",
+    # Empty means instance/uploads; never under static/.
+    "UPLOAD_DIR": "",
+    "MAX_PHOTOS": 6,
+    "MAX_PHOTO_BYTES": 10 * 1024 * 1024,
+    "MAX_PHOTO_PIXELS": 40_000_000,
+    # Flask-Limiter syntax; counted per client address.
+    "REPORT_RATE_LIMIT": "5 per hour;20 per day",
+    "TRACK_RATE_LIMIT": "10 per minute;60 per hour",
     "LOG_LEVEL": "INFO",
+    # A back-office session left idle this long is signed out.
+    "STAFF_IDLE_MINUTES": 30,
+    # Outgoing mail for notifications; no host means notifications are only logged.
+    "SMTP_HOST": "",
+    "SMTP_PORT": 25,
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_STARTTLS": False,
+    "SMTP_FROM": "",
+    # Delivery attempts before a notification is given up (`notifications send`).
+    "NOTIFY_MAX_TRIES": 5,
+    # `sla scan`: how far ahead a check-by, and how many days ahead a rectify-by, is "due soon".
+    "SLA_DUE_SOON_HOURS": 24,
+    "SLA_RECTIFY_WARN_DAYS": 3,
 }
 
 # Secret keys that must never be accepted outside development and tests.
@@ -71,7 +98,45 @@ def load_settings(
     if not settings["DATABASE_URL"]:
         settings["DATABASE_URL"] = f"sqlite:///{INSTANCE_DIR / 'portal.db'}"
     settings["SECRET_KEY"] = _secret_key(settings)
+    settings["FIELD_KEYS"] = _field_keys(settings)
+    settings["RECEIPT_KEY"] = _receipt_key(settings)
+    if not settings["UPLOAD_DIR"]:
+        settings["UPLOAD_DIR"] = str(INSTANCE_DIR / "uploads")
     return settings
+
+
+def _field_keys(settings: dict[str, Any]) -> str:
+    from cryptography.fernet import Fernet
+
+    keys = [k.strip() for k in str(settings["FIELD_KEYS"]).split(",") if k.strip()]
+    if not keys:
+        if settings["ENV"] == "production":
+            raise ConfigError(
+                "Set PORTAL_FIELD_KEYS to a Fernet key, e.g. `python -c 'from "
+                "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."
+            )
+        return instance_secret("field_key", lambda: Fernet.generate_key().decode())
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ConfigError(
+                "PORTAL_FIELD_KEYS holds a value that is not a Fernet key "
+                "(32 url-safe base64-encoded bytes)."
+            ) from None
+    return ",".join(keys)
+
+
+def _receipt_key(settings: dict[str, Any]) -> str:
+    key = str(settings["RECEIPT_KEY"])
+    if len(key) >= MIN_SECRET_KEY_LENGTH:
+        return key
+    if settings["ENV"] == "production":
+        raise ConfigError(
+            f"Set PORTAL_RECEIPT_KEY to a random string of at least {MIN_SECRET_KEY_LENGTH} "
+            "characters; keep it for as long as receipt codes must work."
+        )
+    return instance_secret("receipt_key")
 
 
 def _secret_key(settings: dict[str, Any]) -> str:
@@ -87,13 +152,13 @@ def _secret_key(settings: dict[str, Any]) -> str:
     return instance_secret("secret_key")
 
 
-def instance_secret(name: str) -> str:
-    """A development-only secret kept in ``instance/`` so restarts keep sessions valid."""
+def instance_secret(name: str, generate: Callable[[], str] | None = None) -> str:
+    """A development-only secret kept in ``instance/`` so restarts keep it."""
     path = INSTANCE_DIR / name
     if path.exists():
         return path.read_text().strip()
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
+    value = generate() if generate else secrets.token_urlsafe(48)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process created it first

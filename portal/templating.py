@@ -49,7 +49,16 @@ def jurisdiction() -> dict[str, Any]:
     return g.jurisdiction
 
 
+def merge(*dicts: dict[str, Any]) -> dict[str, Any]:
+    """Merge attribute dicts in templates (Jinja allows one ** per call)."""
+    merged: dict[str, Any] = {}
+    for d in dicts:
+        merged.update(d)
+    return merged
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["merge"] = merge
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.globals["jurisdiction"] = jurisdiction

@@ -25,6 +25,7 @@ from portal.extensions import limiter
 
 DEMO_JURISDICTION = ROOT / "portal" / "data" / "demo_jurisdiction.toml"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+TEST_FIELD_KEY = "pVaw5pRvMBnpZ7z1m0kq4l6n3mR9Q2yF0nXo8u5bT1c="
 
 
 def pytest_report_header() -> str:
@@ -57,6 +58,9 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
             "ENV": "testing",
             "SECRET_KEY": TEST_SECRET,
             "DATABASE_URL": database_url,
+            "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+            "FIELD_KEYS": TEST_FIELD_KEY,
+            "RECEIPT_KEY": "test-receipt-key-long-enough-0123456789abcdef",
         }
     )
     with app.app_context():
@@ -79,7 +83,10 @@ def db_session(request: pytest.FixtureRequest) -> Iterator[Session | None]:
     outer = connection.begin()
     db.sessionmaker.configure(bind=connection, join_transaction_mode="create_savepoint")
     limiter.reset()
-    session = db.sessionmaker()
+    # The test's own session works directly in the outer transaction (no savepoint of its
+    # own), so the savepoints of the request sessions never interleave with it.
+    session = Session(bind=connection, join_transaction_mode="rollback_only",
+                      expire_on_commit=False)
     try:
         yield session
     finally:

@@ -1,0 +1,126 @@
+"""The one upload pipeline: decode with Pillow, enforce limits, re-encode without metadata.
+
+A file is an image only if Pillow decodes all of it as JPEG, PNG or WebP. The stored copy is a
+fresh encoding of the pixels alone: EXIF (GPS position, camera serial, owner name), XMP, ICC and
+comments are gone, because they can identify the reporter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy.orm import Session
+
+from portal.domain.enums import AttachmentKind
+from portal.domain.models import Attachment
+from portal.storage import Storage
+
+ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+MAX_EDGE = 2560
+THUMB_EDGE = 320
+JPEG_QUALITY = 85
+
+
+class UploadError(ValueError):
+    """The file cannot be accepted; the message tells the person why, in Chinese."""
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_bytes: int
+    max_pixels: int
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    data: bytes
+    thumbnail: bytes
+    width: int
+    height: int
+    sha256: str
+    content_type: str = "image/jpeg"
+
+
+def process_image(raw: bytes, limits: UploadLimits, label: str = "照片") -> ProcessedImage:
+    """Validate and re-encode one image, or raise UploadError."""
+    if not raw:
+        raise UploadError(f"{label}是空文件，请重新选择")
+    if len(raw) > limits.max_bytes:
+        mb = limits.max_bytes // (1024 * 1024)
+        raise UploadError(f"{label}超过 {mb} MB，请压缩后再上传")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(raw))
+            if image.format not in ACCEPTED_FORMATS:
+                raise UploadError(f"{label}格式不支持，请上传 JPG、PNG 或 WebP 图片")
+            width, height = image.size
+            if width * height > limits.max_pixels:
+                raise UploadError(f"{label}像素过大（{width}×{height}），请缩小后再上传")
+            image.load()  # decodes everything: truncated files fail here
+    except UploadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UploadError(f"{label}像素过大，请缩小后再上传") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise UploadError(f"{label}不是有效的图片文件，或文件已损坏") from None
+
+    image = ImageOps.exif_transpose(image)  # keep the picture upright once EXIF is gone
+    image = _flatten(image)
+    image.thumbnail((MAX_EDGE, MAX_EDGE))
+    data = _encode(image)
+    thumb = image.copy()
+    thumb.thumbnail((THUMB_EDGE, THUMB_EDGE))
+    return ProcessedImage(
+        data=data,
+        thumbnail=_encode(thumb),
+        width=image.width,
+        height=image.height,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def _encode(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    # A fresh image carries no info dict: nothing but pixels is written.
+    clean = Image.frombytes(image.mode, image.size, image.tobytes())
+    clean.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return out.getvalue()
+
+
+def store_image(
+    session: Session, store: Storage, image: ProcessedImage, *, uploaded_by_id: int | None = None
+) -> Attachment:
+    """Write a processed image and its thumbnail, and add its row (no owner yet)."""
+    stem = secrets.token_urlsafe(24)
+    name, thumb_name = f"{stem}.jpg", f"{stem}_t.jpg"
+    store.put(name, image.data)
+    store.put(thumb_name, image.thumbnail)
+    attachment = Attachment(
+        stored_name=name,
+        thumbnail_name=thumb_name,
+        kind=AttachmentKind.PHOTO,
+        content_type=image.content_type,
+        size_bytes=len(image.data),
+        sha256=image.sha256,
+        width=image.width,
+        height=image.height,
+        uploaded_by_id=uploaded_by_id,
+    )
+    session.add(attachment)
+    session.flush()
+    return attachment

@@ -1,0 +1,45 @@
+"""Uploaded files are served through this view, which checks who may see each one."""
+
+from __future__ import annotations
+
+from flask import Response, abort
+from sqlalchemy import or_, select
+
+from portal.db import get_session
+from portal.domain.models import Attachment
+from portal.public import bp
+from portal.public.track import tracked_tip
+from portal.storage import storage
+
+
+def _visible_to_this_visitor(attachment: Attachment) -> bool:
+    if attachment.withheld:
+        return False
+    if attachment.public:
+        return True
+    tip = tracked_tip()  # the reporter sees their own photos
+    return tip is not None and attachment.tip_id == tip.id
+
+
+@bp.get("/media/<name>")
+def media(name: str):
+    attachment = get_session().scalar(
+        select(Attachment).where(
+            or_(Attachment.stored_name == name, Attachment.thumbnail_name == name)
+        )
+    )
+    if attachment is None or not _visible_to_this_visitor(attachment):
+        abort(404)
+    return send_attachment(attachment, name, public=attachment.public)
+
+
+def send_attachment(attachment: Attachment, name: str, *, public: bool) -> Response:
+    try:
+        data = storage().get(name)
+    except (FileNotFoundError, ValueError):
+        abort(404)
+    response = Response(data, mimetype=attachment.content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "public, max-age=86400" if public else "private, no-store"
+    return response

@@ -1,0 +1,170 @@
+"""我要举报: the public report form, its confirmation and the receipt code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from flask import abort, current_app, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from portal.db import get_session
+from portal.domain import intake
+from portal.domain.enums import Channel
+from portal.domain.identity import group_receipt
+from portal.domain.models import Category, VenueType, Village
+from portal.extensions import csrf, limiter
+from portal.identity import cipher, receipt_key
+from portal.public import bp
+from portal.public.forms import ReportForm
+from portal.public.photos import kept_photos, kept_token, read_photos, store_photos
+from portal.templating import local_zone
+
+RECEIPT_SESSION_KEY = "receipt"
+# Every POST counts against this looser limit; only accepted tips count against the
+# configured one, so a resident correcting a form is never locked out.
+ANY_POST_LIMIT = "60 per hour"
+
+
+def _choices(form: ReportForm) -> list[Category]:
+    db = get_session()
+    villages = db.scalars(select(Village).where(Village.active).order_by(Village.sort_order))
+    form.village.choices = [("", "请选择")] + [(v.id, v.name) for v in villages]
+    venues = db.scalars(select(VenueType).where(VenueType.active).order_by(VenueType.sort_order))
+    form.venue_type.choices = [("", "不确定")] + [(v.id, v.name) for v in venues]
+    categories = list(db.scalars(
+        select(Category).where(Category.active).order_by(Category.sort_order)))
+    form.category.choices = [(c.id, c.name) for c in categories]
+    return categories
+
+
+def _parse_observed(raw: str | None) -> tuple[dt.datetime | None, bool]:
+    if not raw or not raw.strip():
+        return None, True
+    try:
+        local = dt.datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None, False
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=local_zone())
+    return local.astimezone(dt.UTC), True
+
+
+def _parse_float(raw: str | None) -> float | None:
+    try:
+        value = float(raw) if raw not in (None, "") else None
+    except ValueError:
+        return float("nan")
+    return value
+
+
+def _render(form: ReportForm, categories, *, errors: dict[str, str] | None = None,
+            kept=(), photo_note: str = "", status: int = 200):
+    return render_template(
+        "portal/report.html",
+        form=form,
+        categories=categories,
+        errors=errors or {},
+        kept=list(kept),
+        photo_note=photo_note,
+        max_photos=current_app.config["MAX_PHOTOS"],
+        description_max=intake.DESCRIPTION_MAX,
+        description_min=intake.DESCRIPTION_MIN,
+    ), status
+
+
+@bp.get("/report")
+def report():
+    form = ReportForm()
+    form.submission_key.data = secrets.token_urlsafe(16)
+    return _render(form, _choices(form))
+
+
+def _report_limit() -> str:
+    return current_app.config["REPORT_RATE_LIMIT"]
+
+
+@bp.post("/report")
+@csrf.exempt  # checked by the form itself, so a stale token re-renders with the data kept
+@limiter.limit(ANY_POST_LIMIT)
+@limiter.limit(_report_limit, deduct_when=lambda response: response.status_code == 303)
+def submit_report():
+    db = get_session()
+    form = ReportForm()
+    categories = _choices(form)
+    submission_key = (form.submission_key.data or "").strip()[:64] or secrets.token_urlsafe(16)
+    form.submission_key.data = submission_key
+
+    if form.website.data:
+        abort(400)
+    if intake.find_submission(db, submission_key) is not None:
+        return redirect(url_for("public.report_received", k=submission_key), 303)
+
+    errors: dict[str, str] = {}
+    if not form.validate_on_submit():
+        errors["form"] = "页面已过期或校验失败，您填写的内容已保留，请检查后再次提交。"
+
+    kept = kept_photos(db, form.kept_photos.data, submission_key)
+    batch = read_photos(request.files.getlist(form.photos.name), already=len(kept))
+    if batch.errors:
+        errors["photos"] = "；".join(batch.errors)
+
+    observed_at, observed_ok = _parse_observed(form.observed_at.data)
+    if not observed_ok:
+        errors["observed_at"] = "请填写正确的发现时间"
+    data = intake.TipInput(
+        channel=Channel.WEB,
+        village_id=form.village.data,
+        category_id=form.category.data,
+        venue_type_id=form.venue_type.data,
+        unit_name=form.unit_name.data or "",
+        address=form.address.data or "",
+        description=form.description.data or "",
+        observed_at=observed_at,
+        lat=_parse_float(form.lat.data),
+        lon=_parse_float(form.lon.data),
+        reporter_name=form.reporter_name.data or "",
+        reporter_phone=form.reporter_phone.data or "",
+        wants_feedback=bool(form.wants_feedback.data),
+        submission_key=submission_key,
+    )
+    try:
+        intake.validate(db, data)
+    except intake.IntakeError as exc:
+        errors = {**exc.errors, **errors}
+
+    if errors:
+        photo_note = ""
+        if batch.errors:
+            photo_note = "照片未能接收，请重新选择符合要求的照片。"
+        elif batch.processed:
+            # The photos were fine: keep them so a slow connection need not send them again.
+            kept = kept + store_photos(db, batch)
+            db.commit()
+            photo_note = "您刚才选择的照片已保留，无需重新选择。"
+        form.kept_photos.data = kept_token(kept, submission_key) if kept else ""
+        return _render(form, categories, errors=errors, kept=kept, photo_note=photo_note,
+                       status=422)
+
+    data.photos = kept + store_photos(db, batch)
+    result = intake.submit_tip(db, data, cipher=cipher(), receipt_key=receipt_key())
+    db.commit()
+    if result.receipt_code is not None:
+        session[RECEIPT_SESSION_KEY] = {"k": submission_key, "code": result.receipt_code}
+    return redirect(url_for("public.report_received", k=submission_key), 303)
+
+
+@bp.get("/report/received")
+def report_received():
+    key = request.args.get("k", "")
+    tip = intake.find_submission(get_session(), key)
+    if tip is None:
+        abort(404)
+    stored = session.get(RECEIPT_SESSION_KEY) or {}
+    code = stored.get("code") if stored.get("k") == key else None
+    return render_template(
+        "portal/report_received.html",
+        tip=tip,
+        code=code,
+        grouped=group_receipt(code) if code else None,
+    )

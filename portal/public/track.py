@@ -1,0 +1,126 @@
+"""查询进度: a resident follows their tip with the receipt code, reads and answers messages."""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from portal.db import get_session
+from portal.domain import intake, tracking
+from portal.domain.enums import MessageDirection, TipStatus
+from portal.domain.identity import normalize_receipt
+from portal.domain.models import Message, Tip
+from portal.extensions import csrf, limiter
+from portal.identity import receipt_key
+from portal.public import bp
+from portal.public.forms import ReplyForm, TrackForm
+from portal.public.photos import read_photos, store_photos
+
+TRACK_SESSION_KEY = "tracking"
+TRACK_TTL_SECONDS = 3600
+WRONG_CODE = "查询码不正确，请核对 16 位数字后重新输入。"
+
+
+def _track_limit() -> str:
+    return current_app.config["TRACK_RATE_LIMIT"]
+
+
+def tracked_tip() -> Tip | None:
+    """The tip this browser proved it holds the receipt for, within the last hour."""
+    state = session.get(TRACK_SESSION_KEY) or {}
+    if not state or state.get("until", 0) < time.time():
+        return None
+    return get_session().get(Tip, state.get("tip"))
+
+
+@bp.get("/track")
+def track():
+    return render_template("portal/track.html", form=TrackForm(), error=None)
+
+
+@bp.post("/track")
+@csrf.exempt  # checked by the form itself, with a Chinese message on the page
+@limiter.limit(_track_limit)
+def track_lookup():
+    form = TrackForm()
+    if not form.validate_on_submit():
+        return render_template("portal/track.html", form=form,
+                               error="页面已过期，请重新输入查询码。"), 400
+    code = normalize_receipt(form.code.data or "")
+    tip = intake.find_by_receipt(get_session(), code, receipt_key=receipt_key()) if code else None
+    if tip is None:
+        return render_template("portal/track.html", form=form, error=WRONG_CODE), 404
+    session[TRACK_SESSION_KEY] = {"tip": tip.id, "until": time.time() + TRACK_TTL_SECONDS}
+    return redirect(url_for("public.track_status"), 303)
+
+
+@bp.get("/track/status")
+def track_status():
+    tip = tracked_tip()
+    if tip is None:
+        return redirect(url_for("public.track"))
+    return _status_page(tip, ReplyForm())
+
+
+def _status_page(tip: Tip, form: ReplyForm, errors: dict[str, str] | None = None,
+                 status: int = 200):
+    messages = get_session().scalars(
+        select(Message).where(Message.tip_id == tip.id).order_by(Message.created_at, Message.id)
+    ).all()
+    return render_template(
+        "portal/track_status.html",
+        tip=tip,
+        summary=tracking.status_summary(get_session(), tip),
+        timeline=tracking.timeline(get_session(), tip),
+        messages=messages,
+        form=form,
+        errors=errors or {},
+        can_add_photos=tip.status is TipStatus.PENDING,
+        max_photos=current_app.config["MAX_PHOTOS"],
+        message_max=intake.MESSAGE_MAX,
+    ), status
+
+
+@bp.post("/track/reply")
+@csrf.exempt  # checked by the form itself, so the typed reply is kept
+@limiter.limit(_track_limit)
+def track_reply():
+    tip = tracked_tip()
+    if tip is None:
+        return redirect(url_for("public.track"))
+    db = get_session()
+    form = ReplyForm()
+    errors: dict[str, str] = {}
+    if not form.validate_on_submit():
+        errors["form"] = "页面已过期，您填写的内容已保留，请再次提交。"
+    body = intake.clean_text(form.body.data, multiline=True)
+    files = request.files.getlist(form.photos.name)
+    if any(f.filename for f in files) and tip.status is not TipStatus.PENDING:
+        errors["photos"] = "举报已受理，如需补充照片请在留言中说明，工作人员会与您联系。"
+        files = []
+    already = len(tip.attachments)
+    batch = read_photos(files, already=already)
+    if batch.errors:
+        errors["photos"] = "；".join(batch.errors)
+    if not body and not batch.processed:
+        errors.setdefault("body", "请填写补充说明或选择照片")
+    elif len(body) > intake.MESSAGE_MAX:
+        errors["body"] = f"留言不能超过 {intake.MESSAGE_MAX} 个字"
+    if errors:
+        return _status_page(tip, form, errors, status=422)
+    message = Message(tip_id=tip.id, direction=MessageDirection.FROM_REPORTER,
+                      body=body or "（补充照片）")
+    db.add(message)
+    db.flush()
+    for photo in store_photos(db, batch):
+        photo.tip_id = tip.id
+    db.commit()
+    return redirect(url_for("public.track_status"), 303)
+
+
+@bp.post("/track/forget")
+def track_forget():
+    session.pop(TRACK_SESSION_KEY, None)
+    return redirect(url_for("public.track"), 303)

@@ -1,0 +1,68 @@
+"""Where uploaded files live. One small interface so that several app instances can share an
+object store; the directory implementation is the default."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from flask import Flask, current_app
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(jpg|png|webp|pdf)$")
+
+
+class Storage(Protocol):
+    def put(self, name: str, data: bytes) -> None: ...
+    def get(self, name: str) -> bytes: ...
+    def delete(self, name: str) -> None: ...
+    def exists(self, name: str) -> bool: ...
+    def names(self) -> list[str]: ...
+
+
+class DirectoryStorage:
+    """Files in one directory, written atomically (temp file + rename)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, name: str) -> Path:
+        if not _NAME_RE.match(name):
+            raise ValueError("invalid stored name")
+        return self.root / name
+
+    def put(self, name: str, data: bytes) -> None:
+        path = self._path(name)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, name: str) -> bytes:
+        return self._path(name).read_bytes()
+
+    def delete(self, name: str) -> None:
+        self._path(name).unlink(missing_ok=True)
+
+    def exists(self, name: str) -> bool:
+        return self._path(name).exists()
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if _NAME_RE.match(p.name))
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["portal.storage"] = DirectoryStorage(app.config["UPLOAD_DIR"])
+
+
+def storage() -> Storage:
+    return current_app.extensions["portal.storage"]

@@ -1,0 +1,69 @@
+// Progressive enhancement of the report form. The form works fully without this file.
+(function () {
+  "use strict";
+  var form = document.getElementById("report-form");
+  if (!form) { return; }
+
+  // Character counter for the description.
+  var description = document.getElementById("description");
+  var counter = document.getElementById("description-count");
+  if (description && counter) {
+    var max = parseInt(description.getAttribute("maxlength"), 10);
+    var min = parseInt(description.getAttribute("data-min"), 10);
+    var update = function () {
+      var n = Array.from(description.value).length;
+      counter.textContent = n < min ? "已写 " + n + " 字，至少 " + min + " 字"
+                                    : "已写 " + n + " 字，还可写 " + (max - n) + " 字";
+    };
+    description.addEventListener("input", update);
+    update();
+  }
+
+  // Location from the browser, only when asked.
+  var locate = document.getElementById("locate-button");
+  var status = document.getElementById("locate-status");
+  if (locate && navigator.geolocation) {
+    locate.hidden = false;
+    locate.addEventListener("click", function () {
+      status.textContent = "正在获取位置……";
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        document.getElementById("lat").value = pos.coords.latitude.toFixed(6);
+        document.getElementById("lon").value = pos.coords.longitude.toFixed(6);
+        status.textContent = "已记录位置（精度约 " + Math.round(pos.coords.accuracy) + " 米）。";
+      }, function () {
+        status.textContent = "未能获取位置，请填写地址或附近标志物。";
+      }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+    });
+  }
+
+  // Urgent categories: repeat the 119 advice where the eye is.
+  var notice = document.getElementById("urgent-notice");
+  var radios = form.querySelectorAll("input[name=category]");
+  var showUrgent = function () {
+    var checked = form.querySelector("input[name=category]:checked");
+    if (notice) { notice.hidden = !(checked && checked.hasAttribute("data-urgent")); }
+  };
+  radios.forEach(function (r) { r.addEventListener("change", showUrgent); });
+  showUrgent();
+
+  // Too many photos: say so before a slow upload starts.
+  var photos = document.getElementById("photos");
+  if (photos) {
+    photos.addEventListener("change", function () {
+      var allowed = parseInt(photos.getAttribute("data-max"), 10);
+      photos.setCustomValidity(photos.files.length > allowed ? "最多还能选择 " + allowed + " 张照片" : "");
+      photos.reportValidity();
+    });
+  }
+
+  // One tap, one tip: a second tap while sending does nothing.
+  var submit = document.getElementById("report-submit");
+  form.addEventListener("submit", function (event) {
+    if (form.dataset.sending) { event.preventDefault(); return; }
+    form.dataset.sending = "1";
+    if (submit) { submit.setAttribute("aria-disabled", "true"); submit.textContent = "正在提交……"; }
+  });
+
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+})();

@@ -1,0 +1,182 @@
+"""查询进度: following a tip with its receipt code."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.db import utcnow
+from portal.domain import intake
+from portal.domain.enums import (
+    CaseStatus,
+    Channel,
+    MessageDirection,
+    RejectReason,
+    TipStatus,
+)
+from portal.domain.identity import group_receipt
+from portal.domain.models import Assignment, Message, Tip
+from portal.identity import cipher, receipt_key
+from tests import factories, images
+from tests.conftest import csrf_token
+
+
+@pytest.fixture
+def submitted(app: Flask, db_session: Session) -> tuple[Tip, str]:
+    """A tip from 张三 (13800138000) and its receipt code."""
+    with app.app_context():
+        result = intake.submit_tip(
+            db_session,
+            intake.TipInput(
+                channel=Channel.WEB,
+                village_id=factories.village(db_session).id,
+                category_id=factories.category(db_session, "wiring").id,
+                unit_name="红星饭店",
+                description="厨房电线老化，插线板串接了好几个。",
+                reporter_name="张三",
+                reporter_phone="13800138000",
+            ),
+            cipher=cipher(),
+            receipt_key=receipt_key(),
+        )
+    db_session.flush()
+    return result.tip, result.receipt_code
+
+
+def _lookup(client: FlaskClient, code: str):
+    return client.post("/track", data={"csrf_token": csrf_token(client, "/track"), "code": code})
+
+
+def test_the_right_code_shows_status_timeline_and_never_the_reporter(
+    client: FlaskClient, submitted
+) -> None:
+    _tip, code = submitted
+    response = _lookup(client, group_receipt(code))
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "等待审核" in page and "收到您的举报" in page and "红星饭店" in page
+    assert "张三" not in page and "13800138000" not in page
+    assert code not in page
+
+
+def test_full_width_digits_and_dashes_are_accepted(client, submitted) -> None:
+    _tip, code = submitted
+    typed = "-".join(code[i:i + 4] for i in range(0, 16, 4)).translate(
+        str.maketrans("0123456789", "０１２３４５６７８９"))
+    assert _lookup(client, typed).status_code == 303
+
+
+@pytest.mark.parametrize("wrong", ["0000000000000000", "123", "abcdefghijklmnop", ""])
+def test_a_wrong_code_gets_one_generic_message(client, submitted, wrong: str) -> None:
+    response = _lookup(client, wrong)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "查询码不正确" in html
+    assert client.get("/track/status").status_code == 302, "nothing was unlocked"
+
+
+def test_lookups_are_rate_limited(client, submitted, app: Flask) -> None:
+    app.config["TRACK_RATE_LIMIT"] = "3 per minute"
+    try:
+        statuses = [_lookup(client, "0000000000000000").status_code for _ in range(4)]
+    finally:
+        app.config["TRACK_RATE_LIMIT"] = "10 per minute;60 per hour"
+    assert statuses == [404, 404, 404, 429]
+
+
+def test_the_reporter_reads_messages_replies_and_adds_photos(
+    client, submitted, db_session: Session
+) -> None:
+    tip, code = submitted
+    db_session.add(Message(tip_id=tip.id, direction=MessageDirection.TO_REPORTER,
+                           body="请问饭店在村里哪条街？"))
+    db_session.flush()
+    _lookup(client, code)
+    page = client.get("/track/status").get_data(as_text=True)
+    assert "请问饭店在村里哪条街？" in page
+
+    token = csrf_token(client, "/track/status")
+    response = client.post("/track/reply", content_type="multipart/form-data", data={
+        "csrf_token": token, "body": "在南街，村委会往南 200 米。",
+        "photos": [(io.BytesIO(images.jpeg_with_gps()), "more.jpg")]})
+    assert response.status_code == 303
+    replies = db_session.scalars(select(Message).where(
+        Message.direction == MessageDirection.FROM_REPORTER)).all()
+    assert [m.body for m in replies] == ["在南街，村委会往南 200 米。"]
+    db_session.expire_all()
+    assert len(db_session.get(Tip, tip.id).attachments) == 1
+    page = client.get("/track/status").get_data(as_text=True)
+    assert "在南街" in page
+
+
+def test_an_empty_reply_is_refused_in_chinese(client, submitted) -> None:
+    _lookup(client, submitted[1])
+    response = client.post("/track/reply", data={
+        "csrf_token": csrf_token(client, "/track/status"), "body": "   "})
+    assert response.status_code == 422
+    assert "请填写补充说明或选择照片" in response.get_data(as_text=True)
+
+
+def test_a_rejected_tip_says_why(client, submitted, db_session: Session) -> None:
+    tip, code = submitted
+    tip.status, tip.decided_at = TipStatus.REJECTED, utcnow()
+    tip.reject_reason = RejectReason.OUT_OF_SCOPE
+    tip.reject_message = "该问题属于供电公司管理，请拨打 95598。"
+    db_session.flush()
+    _lookup(client, code)
+    page = client.get("/track/status").get_data(as_text=True)
+    assert "不予受理" in page and "95598" in page
+
+
+def test_a_closed_case_shows_the_department_and_outcome_and_not_other_tips(
+    client, submitted, db_session: Session
+) -> None:
+    tip, code = submitted
+    other = factories.make_tip(db_session, unit_name="隔壁粮油店",
+                               description="另一个人的举报内容，不该被看到。")
+    case = factories.make_case(db_session, status=CaseStatus.ROUTED, routed_at=utcnow())
+    db_session.add(Assignment(case=case, department=factories.department(db_session, "FIRE"),
+                              role="lead"))
+    for t in (tip, other):
+        t.status, t.case_id, t.decided_at = TipStatus.ACCEPTED, case.id, utcnow()
+    db_session.flush()
+    case.status, case.confirmed_at, case.closed_at = CaseStatus.CLOSED, utcnow(), utcnow()
+    case.outcome = "rectified"
+    db_session.flush()
+    _lookup(client, code)
+    page = client.get("/track/status").get_data(as_text=True)
+    assert "已办结" in page and "隐患已整改" in page
+    assert "阳高乡靠前驻防消防队" in page
+    assert "隔壁粮油店" not in page and "另一个人的举报内容" not in page
+
+
+def test_forgetting_ends_the_tracking_session(client, submitted) -> None:
+    _lookup(client, submitted[1])
+    client.post("/track/forget", data={"csrf_token": csrf_token(client, "/track/status")})
+    assert client.get("/track/status").status_code == 302
+
+
+def test_the_reporter_sees_their_own_photos_and_strangers_do_not(
+    client, app: Flask, submitted, db_session: Session
+) -> None:
+    tip, code = submitted
+    from portal.domain.uploads import process_image, store_image
+    from portal.identity import upload_limits
+    from portal.storage import storage
+
+    with app.app_context():
+        photo = store_image(db_session, storage(),
+                            process_image(images.jpeg_with_gps(), upload_limits()))
+    photo.tip_id = tip.id
+    db_session.flush()
+    stranger = app.test_client()
+    assert stranger.get(f"/media/{photo.stored_name}").status_code == 404
+    _lookup(client, code)
+    response = client.get(f"/media/{photo.thumbnail_name}")
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
