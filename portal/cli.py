@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal import migrate
+from portal import cli_linkage, migrate
 from portal.db import get_session
 from portal.domain import accounts, jurisdiction
 from portal.domain import settings as portal_settings
@@ -180,3 +180,4 @@ def users_ensure_admin() -> None:
 def register_cli(app: Flask) -> None:
     for group in (db_cli, portal_cli, users_cli):
         app.cli.add_command(group)
+    cli_linkage.register(app)
