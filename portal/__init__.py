@@ -51,6 +51,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(public_bp)
     app.register_blueprint(admin_bp)
+    from admin import access
+
+    access.init_app(app)
     app.register_blueprint(api_bp)
 
     from portal.cli import register_cli

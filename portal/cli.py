@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from portal import cli_linkage, migrate
 from portal.db import get_session
-from portal.domain import accounts, jurisdiction
+from portal.domain import accounts, audit, jurisdiction
 from portal.domain import settings as portal_settings
 from portal.domain.enums import Role
 from portal.domain.models import User
@@ -20,6 +20,7 @@ from portal.domain.models import User
 db_cli = AppGroup("db", help="Database schema migrations (Alembic).")
 portal_cli = AppGroup("portal", help="Jurisdiction data.")
 users_cli = AppGroup("users", help="Staff accounts.")
+audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 
 
 def _alembic():
@@ -142,7 +143,10 @@ def users_set_password(username: str, generate: bool) -> None:
 def users_deactivate(username: str) -> None:
     session = get_session()
     user = _user(username)
-    accounts.deactivate(session, user, actor=None)
+    try:
+        accounts.deactivate(session, user, actor=None)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
     session.commit()
     click.echo(f"已停用 {user.username}")
 
@@ -177,7 +181,16 @@ def users_ensure_admin() -> None:
     click.echo("=" * 60)
 
 
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the whole chain; exit 1 naming the first row that was edited or removed."""
+    broken = audit.verify(get_session())
+    if broken is not None:
+        raise click.ClickException(f"审计日志第 {broken.row_id} 条记录校验失败：{broken.reason}")
+    click.echo("审计日志哈希链完整。")
+
+
 def register_cli(app: Flask) -> None:
-    for group in (db_cli, portal_cli, users_cli):
+    for group in (db_cli, portal_cli, users_cli, audit_cli):
         app.cli.add_command(group)
     cli_linkage.register(app)

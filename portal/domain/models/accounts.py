@@ -38,3 +38,18 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     department: Mapped[Department | None] = relationship()
+
+    # Flask-Login's user protocol. The id carries the password-change time, so changing or
+    # resetting a password signs the account out of every other session.
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{int(self.password_changed_at.timestamp())}"

@@ -1,0 +1,203 @@
+"""Sign-in, the second factor, sign-out and password change."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+
+import segno
+from flask import (
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+from limits import parse
+
+from admin import bp
+from admin.access import LAST_SEEN_KEY, client_ip, public, require, safe_next
+from admin.forms import ActionForm, LoginForm, PasswordChangeForm, TotpForm
+from portal.db import get_session
+from portal.domain import accounts, auth
+from portal.domain.models import User
+from portal.domain.permissions import Permission, has_permission
+from portal.extensions import limiter
+from portal.templating import to_local
+
+# Failed sign-ins from one address, counted in the rate limiter's shared storage (Redis in
+# production) so that every app instance sees the same count.
+IP_FAILURES = parse("20 per 15 minutes")
+_IP_NAMESPACE = "admin-login-failures"
+PENDING_2FA_KEY = "pending_2fa_user"
+PENDING_NEXT_KEY = "pending_2fa_next"
+TOTP_SETUP_KEY = "totp_setup_secret"
+
+
+def _ip_blocked_until() -> dt.datetime | None:
+    strategy = limiter.limiter
+    if strategy.test(IP_FAILURES, _IP_NAMESPACE, client_ip()):
+        return None
+    reset = strategy.get_window_stats(IP_FAILURES, _IP_NAMESPACE, client_ip()).reset_time
+    return dt.datetime.fromtimestamp(reset, dt.UTC)
+
+
+def _count_ip_failure() -> None:
+    limiter.limiter.hit(IP_FAILURES, _IP_NAMESPACE, client_ip())
+
+
+def _retry_text(until: dt.datetime) -> str:
+    local = to_local(until)
+    today = to_local(dt.datetime.now(dt.UTC)).date()
+    return local.strftime("%H:%M") if local.date() == today else local.strftime("%m月%d日 %H:%M")
+
+
+def _landing(user: User) -> str:
+    if has_permission(user.role, Permission.QUEUE_VIEW):
+        return url_for("admin.queue")
+    return url_for("admin.home")
+
+
+def _finish_login(user: User, next_url: str | None):
+    session.pop(PENDING_2FA_KEY, None)
+    session.pop(PENDING_NEXT_KEY, None)
+    login_user(user)
+    session[LAST_SEEN_KEY] = dt.datetime.now(dt.UTC).timestamp()
+    auth.record_login(get_session(), user, ip=client_ip())
+    get_session().commit()
+    return redirect(safe_next(next_url) or _landing(user))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if current_user.is_authenticated:
+        return redirect(_landing(current_user))
+    form = LoginForm(next=request.args.get("next", ""))
+    error, status = None, 200
+    if form.validate_on_submit():
+        blocked = _ip_blocked_until()
+        if blocked is not None:
+            error = f"此网络的登录失败次数过多，请在 {_retry_text(blocked)} 之后再试。"
+            return render_template("admin/login.html", form=form, error=error), 429
+        db = get_session()
+        result = auth.check_password(db, form.username.data, form.password.data, ip=client_ip())
+        db.commit()  # failed attempts must count even though sign-in fails
+        if result.outcome is auth.Outcome.OK and result.user is not None:
+            user = result.user
+            if user.totp_secret:
+                session[PENDING_2FA_KEY] = user.get_id()
+                session[PENDING_NEXT_KEY] = safe_next(form.next.data) or ""
+                return redirect(url_for("admin.login_totp"))
+            return _finish_login(user, form.next.data)
+        _count_ip_failure()
+        if result.outcome is auth.Outcome.LOCKED and result.locked_until is not None:
+            error = (f"登录失败次数过多，此账户已暂时锁定，请在 {_retry_text(result.locked_until)}"
+                     " 之后再试。")
+            status = 429
+        else:
+            error = "用户名或密码不正确。"
+            status = 200
+    return render_template("admin/login.html", form=form, error=error), status
+
+
+def _pending_user() -> User | None:
+    ident = session.get(PENDING_2FA_KEY, "")
+    user_id, _, _ = ident.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = get_session().get(User, int(user_id))
+    if user is None or not user.active or user.get_id() != ident or not user.totp_secret:
+        return None
+    return user
+
+
+@bp.route("/login/totp", methods=["GET", "POST"])
+@public
+def login_totp():
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("admin.login"))
+    form = TotpForm()
+    error = None
+    if form.validate_on_submit():
+        blocked = _ip_blocked_until()
+        if blocked is not None:
+            error = f"此网络的登录失败次数过多，请在 {_retry_text(blocked)} 之后再试。"
+            return render_template("admin/login_totp.html", form=form, error=error), 429
+        if auth.verify_totp(user.totp_secret or "", form.code.data):
+            return _finish_login(user, session.get(PENDING_NEXT_KEY))
+        _count_ip_failure()
+        error = "验证码不正确或已过期，请查看验证器中的最新验证码。"
+    return render_template("admin/login_totp.html", form=form, error=error)
+
+
+@bp.route("/logout", methods=["POST"])
+@require(Permission.STAFF)
+def logout():
+    logout_user()
+    session.pop(LAST_SEEN_KEY, None)
+    flash("已安全退出。", "info")
+    return redirect(url_for("admin.login"))
+
+
+@bp.route("/")
+@require(Permission.STAFF)
+def home():
+    return render_template("admin/home.html", logout_form=ActionForm())
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@require(Permission.STAFF)
+def password():
+    form = PasswordChangeForm()
+    error = None
+    if form.validate_on_submit():
+        db = get_session()
+        if not accounts.password_matches(current_user, form.current.data):
+            error = "当前密码不正确。"
+        else:
+            try:
+                accounts.set_password(db, current_user, form.new.data, actor=current_user)
+            except accounts.AccountError as exc:
+                error = str(exc)
+            else:
+                db.commit()
+                login_user(current_user)  # the session id includes the password's date
+                flash("密码已修改。", "success")
+                return redirect(url_for("admin.home"))
+    return render_template("admin/password.html", form=form, error=error)
+
+
+def _qr_svg(uri: str) -> str:
+    out = io.BytesIO()
+    segno.make(uri, error="m").save(out, kind="svg", scale=5, border=2)
+    return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+@bp.route("/2fa", methods=["GET", "POST"])
+@require(Permission.STAFF)
+def totp_setup():
+    """Enrol an authenticator app: scan the QR code, type one code to prove it works."""
+    secret = session.get(TOTP_SETUP_KEY) or auth.new_totp_secret()
+    session[TOTP_SETUP_KEY] = secret
+    form = TotpForm()
+    error = None
+    if form.validate_on_submit():
+        db = get_session()
+        if auth.enrol_totp(db, current_user, secret, form.code.data, ip=client_ip()):
+            db.commit()
+            session.pop(TOTP_SETUP_KEY, None)
+            flash("两步验证已启用，今后登录时需要输入验证器中的验证码。", "success")
+            return redirect(url_for("admin.home"))
+        error = "验证码不正确，请确认手机时间准确后重试。"
+    uri = auth.provisioning_uri(current_user, secret)
+    return render_template(
+        "admin/totp_setup.html", form=form, error=error, secret=secret, qr=_qr_svg(uri),
+        enrolled=current_user.totp_secret is not None,
+        idle_minutes=current_app.config["STAFF_IDLE_MINUTES"],
+    )

@@ -1,0 +1,97 @@
+"""Staff entry: tips taken by phone, at the counter or by a grid inspector (the same intake
+service as the public form, with the channel recorded), and cases opened from an inspection."""
+
+from __future__ import annotations
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from admin import bp
+from admin.access import client_ip, require
+from admin.forms import InspectionCaseForm, StaffTipForm
+from admin.tips import vocabulary_choices
+from portal.db import get_session
+from portal.domain import moderation
+from portal.domain.enums import Channel
+from portal.domain.models import Attachment
+from portal.domain.permissions import Permission
+
+
+@bp.route("/tips/new", methods=["GET", "POST"])
+@require(Permission.TIPS_ENTER)
+def tip_new():
+    from portal.domain import intake
+    from portal.identity import cipher, receipt_key
+
+    form = StaffTipForm()
+    vocabulary_choices(form, blank_venue="（未填写）")
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        db = get_session()
+        data = intake.TipInput(
+            channel=Channel(form.channel.data), village_id=form.village.data,
+            category_id=form.category.data, unit_name=form.unit_name.data or "",
+            description=form.description.data or "", venue_type_id=form.venue_type.data or None,
+            address=form.address.data or "", reporter_name=form.reporter_name.data or "",
+            reporter_phone=form.reporter_phone.data or "",
+            wants_feedback=form.wants_feedback.data, created_by=current_user,
+        )
+        try:
+            result = intake.submit_tip(db, data, cipher=cipher(), receipt_key=receipt_key())
+        except intake.IntakeError as exc:
+            errors = exc.errors
+        else:
+            db.commit()
+            response = make_response(render_template(
+                "admin/tip_entered.html", tip=result.tip, receipt_code=result.receipt_code))
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    return render_template("admin/tip_new.html", form=form, errors=errors,
+                           error="；".join(errors.values()) or None)
+
+
+@bp.route("/cases/inspection", methods=["GET", "POST"])
+@require(Permission.CASES_OPEN)
+def inspection_case():
+    form = InspectionCaseForm()
+    vocabulary_choices(form)
+    error = None
+    if form.validate_on_submit():
+        details = moderation.UnitDetails(
+            name=form.unit_name.data or "", village_id=form.village.data,
+            category_id=form.category.data, venue_type_id=form.venue_type.data or None,
+            address=form.address.data or "", lat=form.lat.data, lon=form.lon.data,
+            internal_summary=form.internal_summary.data or "",
+        )
+        if (details.lat is None) != (details.lon is None):
+            error = "经纬度须同时填写或同时留空"
+        else:
+            db = get_session()
+            try:
+                case = moderation.open_inspection_case(db, details, actor=current_user,
+                                                       ip=client_ip())
+            except moderation.ModerationError as exc:
+                error = str(exc)
+            else:
+                db.commit()
+                flash(f"已立案，工单编号 {case.id}，待分派。", "success")
+                return redirect(url_for("admin.inspection_case"))
+    return render_template("admin/inspection_case.html", form=form, error=error)
+
+
+@bp.route("/attachments/<int:attachment_id>")
+@require(Permission.QUEUE_VIEW)
+def attachment(attachment_id: int):
+    """A tip's photo for moderators (withheld ones included: they decide about them)."""
+    from portal.storage import storage
+
+    row = get_session().get(Attachment, attachment_id)
+    if row is None or row.tip_id is None:
+        abort(404)
+    name = row.thumbnail_name if request.args.get("thumb") and row.thumbnail_name \
+        else row.stored_name
+    response = make_response(storage().get(name))
+    response.headers["Content-Type"] = row.content_type
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

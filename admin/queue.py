@@ -1,0 +1,113 @@
+"""The moderation queue: pending tips, urgent first then oldest, filtered and paginated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from flask import render_template, request
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from admin import bp
+from admin.access import require
+from portal.db import get_session, utcnow
+from portal.domain.enums import Channel, TipStatus
+from portal.domain.models import Attachment, Category, Tip, Village
+from portal.domain.permissions import Permission
+
+PAGE_SIZE = 30
+URGENT_HOURS = 24
+WORKING_DAYS = 3
+
+
+@dataclass(frozen=True)
+class Age:
+    text: str
+    limit: str
+    overdue: bool
+
+
+def _weekdays_between(start: dt.datetime, end: dt.datetime) -> float:
+    """Working time elapsed, counting Monday to Friday only.
+
+    A stand-in until the working-day calendar (``portal.domain.sla``) answers this with
+    public holidays and make-up days.
+    """
+    days = 0.0
+    day = start
+    while day < end:
+        step = min(end, (day + dt.timedelta(days=1)))
+        if day.weekday() < 5:
+            days += (step - day).total_seconds() / 86400
+        day = step
+    return days
+
+
+def tip_age(session: Session, tip: Tip, now: dt.datetime) -> Age:
+    """How long the tip has waited, against the check limit counted from its receipt."""
+    hours = (now - tip.created_at).total_seconds() / 3600
+    text = f"{math.floor(hours)} 小时" if hours < 48 else f"{math.floor(hours / 24)} 天"
+    urgent = tip.category.urgent
+    limit = f"{URGENT_HOURS} 小时内核查" if urgent else f"{WORKING_DAYS} 个工作日内核查"
+    try:
+        from portal.domain import sla
+    except ImportError:  # the working-day calendar is not installed yet
+        overdue = (hours > URGENT_HOURS if urgent
+                   else _weekdays_between(tip.created_at, now) > WORKING_DAYS)
+    else:
+        overdue = now > sla.check_due(session, tip.created_at, urgent=urgent)
+    return Age(text, limit, overdue)
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@bp.route("/queue")
+@require(Permission.QUEUE_VIEW)
+def queue():
+    db = get_session()
+    filters = [Tip.status == TipStatus.PENDING]
+    village_id, category_id = _int_arg("village"), _int_arg("category")
+    channel = request.args.get("channel", "")
+    photos = request.args.get("photos", "")
+    if village_id:
+        filters.append(Tip.village_id == village_id)
+    if category_id:
+        filters.append(Tip.category_id == category_id)
+    if channel in {c.value for c in Channel}:
+        filters.append(Tip.channel == Channel(channel))
+    has_photo = exists().where(Attachment.tip_id == Tip.id)
+    if photos == "yes":
+        filters.append(has_photo)
+    elif photos == "no":
+        filters.append(~has_photo)
+
+    total = db.scalar(select(func.count()).select_from(Tip).where(*filters)) or 0
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(_int_arg("page") or 1, 1), pages)
+    tips = db.scalars(
+        select(Tip).join(Tip.category).where(*filters)
+        .order_by(Category.urgent.desc(), Tip.created_at, Tip.id)
+        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    ).all()
+    photo_counts = dict(db.execute(
+        select(Attachment.tip_id, func.count()).where(Attachment.tip_id.in_([t.id for t in tips]))
+        .group_by(Attachment.tip_id)
+    ).all()) if tips else {}
+    now = utcnow()
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "admin/queue.html",
+        rows=[(tip, tip_age(db, tip, now), photo_counts.get(tip.id, 0)) for tip in tips],
+        total=total, page=page, pages=pages, args=args,
+        villages=db.scalars(select(Village).where(Village.active).order_by(Village.sort_order)),
+        categories=db.scalars(select(Category).where(Category.active)
+                              .order_by(Category.sort_order)),
+        channels=[c for c in Channel if c is not Channel.INSPECTION],
+        selected={"village": village_id, "category": category_id, "channel": channel,
+                  "photos": photos},
+    )

@@ -1,0 +1,193 @@
+"""One tip: what was reported, likely duplicates, and the moderators' actions on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from admin import bp
+from admin.access import can, client_ip, require
+from admin.forms import AcceptForm, ActionForm, AskForm, RedactForm, RejectForm, options
+from portal.db import get_session
+from portal.domain import moderation
+from portal.domain.duplicates import find_duplicates
+from portal.domain.enums import RejectReason, TipStatus
+from portal.domain.models import Attachment, Case, Category, Tip, VenueType, Village
+from portal.domain.permissions import Permission
+
+
+def _tip(tip_id: int) -> Tip:
+    tip = get_session().get(Tip, tip_id)
+    if tip is None:
+        abort(404)
+    return tip
+
+
+def vocabulary_choices(form: Any, *, blank_venue: str = "（未确定）") -> None:
+    """Fill the village, category and venue-type selects of an accept-like form."""
+    db = get_session()
+    form.village.choices = options((v.id, v.name) for v in db.scalars(
+        select(Village).where(Village.active).order_by(Village.sort_order)))
+    categories = db.scalars(select(Category).where(Category.active).order_by(Category.sort_order))
+    form.category.choices = options(
+        (c.id, ("【紧急】" if c.urgent else "") + c.name) for c in categories)
+    form.venue_type.choices = options([(0, blank_venue)] + [(v.id, v.name) for v in db.scalars(
+        select(VenueType).where(VenueType.active).order_by(VenueType.sort_order))])
+
+
+def _details(form: AcceptForm, **extra: Any) -> moderation.UnitDetails:
+    return moderation.UnitDetails(
+        name=form.unit_name.data or "",
+        village_id=form.village.data,
+        category_id=form.category.data,
+        venue_type_id=form.venue_type.data or None,
+        address=form.address.data or "",
+        internal_summary=form.internal_summary.data or "",
+        **extra,
+    )
+
+
+def _render(tip: Tip, *, status: int = 200, identity: Any = None, **forms: Any):
+    db = get_session()
+    accept = forms.get("accept") or AcceptForm(
+        unit_name=tip.unit_name, village=tip.village_id, category=tip.category_id,
+        venue_type=tip.venue_type_id or 0, address=tip.address,
+    )
+    vocabulary_choices(accept)
+    pending = tip.status is TipStatus.PENDING
+    show_original = can(Permission.TIPS_ORIGINAL_READ)
+    return render_template(
+        "admin/tip.html",
+        tip=tip,
+        pending=pending,
+        duplicates=find_duplicates(db, tip) if pending else None,
+        accept=accept,
+        reject=forms.get("reject") or RejectForm(),
+        ask=forms.get("ask") or AskForm(),
+        redact=forms.get("redact") or RedactForm(description=tip.description),
+        action=ActionForm(),
+        revisions=moderation.revisions(db, tip) if show_original else [],
+        original=moderation.original_description(db, tip) if show_original else None,
+        has_identity=bool(tip.reporter_name_enc or tip.reporter_phone_enc),
+        identity=identity,
+        case=db.get(Case, tip.case_id) if tip.case_id else None,
+        reject_reasons=RejectReason,
+    ), status
+
+
+def _done(tip: Tip, message: str):
+    get_session().commit()
+    flash(message, "success")
+    return redirect(url_for("admin.tip", tip_id=tip.id))
+
+
+@bp.route("/tips/<int:tip_id>")
+@require(Permission.QUEUE_VIEW)
+def tip(tip_id: int):
+    return _render(_tip(tip_id))
+
+
+@bp.route("/tips/<int:tip_id>/accept", methods=["POST"])
+@require(Permission.TIPS_MODERATE)
+def tip_accept(tip_id: int):
+    tip = _tip(tip_id)
+    form = AcceptForm()
+    vocabulary_choices(form)
+    if form.validate():
+        try:
+            case = moderation.accept_tip(get_session(), tip, _details(form), actor=current_user,
+                                         ip=client_ip())
+        except moderation.ModerationError as exc:
+            flash(str(exc), "error")
+        else:
+            return _done(tip, f"已受理，立案编号 {case.id}，待分派。")
+    return _render(tip, accept=form, status=400)
+
+
+@bp.route("/tips/<int:tip_id>/merge/<int:case_id>", methods=["POST"])
+@require(Permission.TIPS_MODERATE)
+def tip_merge(tip_id: int, case_id: int):
+    tip = _tip(tip_id)
+    case = get_session().get(Case, case_id)
+    if case is None:
+        abort(404)
+    ActionForm().validate()
+    try:
+        moderation.merge_tip(get_session(), tip, case, actor=current_user, ip=client_ip())
+    except moderation.ModerationError as exc:
+        flash(str(exc), "error")
+        return _render(tip, status=400)
+    return _done(tip, f"已合并到工单 {case.id}。")
+
+
+@bp.route("/tips/<int:tip_id>/reject", methods=["POST"])
+@require(Permission.TIPS_MODERATE)
+def tip_reject(tip_id: int):
+    tip = _tip(tip_id)
+    form = RejectForm()
+    if form.validate():
+        try:
+            moderation.reject_tip(get_session(), tip, RejectReason(form.reason.data),
+                                  form.message.data, actor=current_user, ip=client_ip())
+        except moderation.ModerationError as exc:
+            flash(str(exc), "error")
+        else:
+            return _done(tip, "已不予受理，举报人凭回执码可看到说明。")
+    return _render(tip, reject=form, status=400)
+
+
+@bp.route("/tips/<int:tip_id>/ask", methods=["POST"])
+@require(Permission.TIPS_MODERATE)
+def tip_ask(tip_id: int):
+    tip = _tip(tip_id)
+    form = AskForm()
+    if form.validate():
+        moderation.ask_reporter(get_session(), tip, form.body.data, actor=current_user,
+                                ip=client_ip())
+        return _done(tip, "问题已发出，举报人凭回执码查询时可以看到并回复。")
+    return _render(tip, ask=form, status=400)
+
+
+@bp.route("/tips/<int:tip_id>/redact", methods=["POST"])
+@require(Permission.TIPS_MODERATE)
+def tip_redact(tip_id: int):
+    tip = _tip(tip_id)
+    form = RedactForm()
+    if form.validate():
+        try:
+            moderation.redact_description(get_session(), tip, form.description.data,
+                                          form.reason.data or "", actor=current_user,
+                                          ip=client_ip())
+        except moderation.ModerationError as exc:
+            flash(str(exc), "error")
+        else:
+            return _done(tip, "举报内容已修改，原文保留，仅审核员可见。")
+    return _render(tip, redact=form, status=400)
+
+
+@bp.route("/tips/<int:tip_id>/photos/<int:attachment_id>/withhold", methods=["POST"])
+@require(Permission.TIPS_MODERATE)
+def tip_photo_withhold(tip_id: int, attachment_id: int):
+    tip = _tip(tip_id)
+    attachment = get_session().get(Attachment, attachment_id)
+    if attachment is None or attachment.tip_id != tip.id:
+        abort(404)
+    moderation.withhold_photo(get_session(), attachment, actor=current_user, ip=client_ip())
+    return _done(tip, "照片已撤下，不会提供给部门或公开。")
+
+
+@bp.route("/tips/<int:tip_id>/identity", methods=["POST"])
+@require(Permission.IDENTITY_READ)
+def tip_identity(tip_id: int):
+    """Show the reporter's name and phone once, on this response only; the read is audited."""
+    from portal.identity import cipher
+
+    tip = _tip(tip_id)
+    identity = moderation.reveal_identity(get_session(), tip, cipher().decrypt,
+                                          actor=current_user, ip=client_ip())
+    get_session().commit()
+    response, _ = _render(tip, identity=identity)
+    return response, 200, {"Cache-Control": "no-store"}

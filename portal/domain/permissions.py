@@ -1,0 +1,95 @@
+"""What each staff role may do. Views check permissions, never roles.
+
+Names follow ``resource:action``; the role map is the only place that ties them to roles, so a
+new screen needs a permission here and one line in the map, not ``if role == …`` in a view.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false, select, true
+
+from portal.domain.enums import LabeledEnum, Role
+from portal.domain.models import Assignment, Case, User
+
+
+class Permission(LabeledEnum):
+    QUEUE_VIEW = "queue:view", "查看待审核举报"
+    TIPS_MODERATE = "tips:moderate", "审核举报"
+    TIPS_ENTER = "tips:enter", "代录电话、来访、网格员举报"
+    TIPS_ORIGINAL_READ = "tips:original:read", "查看举报原文与修改记录"
+    IDENTITY_READ = "identity:read", "查看举报人身份"
+    CASES_OPEN = "cases:open", "排查巡查直接立案"
+    CASES_ROUTE = "cases:route", "分派工单"
+    CASES_READ = "cases:read", "查看工单（部门经办人仅限本部门）"
+    CASES_READ_ALL = "cases:read:all", "查看全部部门的工单"
+    CASES_WORK = "cases:work", "办理本部门工单"
+    CASES_SUPERVISE = "cases:supervise", "督办与销案"
+    USERS_MANAGE = "users:manage", "管理用户"
+    VOCABULARY_MANAGE = "vocabulary:manage", "管理部门、村、类别与分派规则"
+    SETTINGS_MANAGE = "settings:manage", "管理系统设置"
+    AUDIT_READ = "audit:read", "查看审计日志"
+    STAFF = "staff", "登录后台"
+
+
+_MODERATION = frozenset({
+    Permission.QUEUE_VIEW,
+    Permission.TIPS_MODERATE,
+    Permission.TIPS_ENTER,
+    Permission.TIPS_ORIGINAL_READ,
+    Permission.IDENTITY_READ,
+    Permission.CASES_OPEN,
+    Permission.CASES_ROUTE,
+    Permission.CASES_READ,
+    Permission.CASES_READ_ALL,
+})
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    # The admin keeps the system, not the casework: reading who reported is the
+    # moderators' job alone, so every reveal has a moderator's name on it.
+    Role.ADMIN: frozenset({
+        Permission.STAFF,
+        Permission.USERS_MANAGE,
+        Permission.VOCABULARY_MANAGE,
+        Permission.SETTINGS_MANAGE,
+        Permission.AUDIT_READ,
+        Permission.CASES_READ,
+        Permission.CASES_READ_ALL,
+    }),
+    Role.MODERATOR: _MODERATION | {Permission.STAFF},
+    Role.SUPERVISOR: frozenset({
+        Permission.STAFF,
+        Permission.CASES_READ,
+        Permission.CASES_READ_ALL,
+        Permission.CASES_SUPERVISE,
+        Permission.AUDIT_READ,
+    }),
+    Role.OFFICER: frozenset({
+        Permission.STAFF,
+        Permission.CASES_READ,
+        Permission.CASES_WORK,
+    }),
+}
+
+
+def permissions_of(role: Role | None) -> frozenset[Permission]:
+    return ROLE_PERMISSIONS.get(role, frozenset()) if role else frozenset()
+
+
+def has_permission(role: Role | None, permission: Permission) -> bool:
+    return permission in permissions_of(role)
+
+
+def case_scope(user: User) -> ColumnElement[bool]:
+    """SQL condition on ``Case``: the cases this user may see at all.
+
+    Officers see only cases handed to their own department; anyone else who may read cases
+    reads them all. Views answer 404 outside the scope, so a case's existence does not leak.
+    """
+    perms = permissions_of(user.role)
+    if Permission.CASES_READ_ALL in perms:
+        return true()
+    if Permission.CASES_READ in perms and user.department_id is not None:
+        return Case.id.in_(
+            select(Assignment.case_id).where(Assignment.department_id == user.department_id)
+        )
+    return false()

@@ -1,0 +1,49 @@
+"""Staff accounts and sign-in for back-office tests."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from portal.domain import accounts
+from portal.domain.enums import Role
+from portal.domain.models import User
+from tests.conftest import csrf_token
+
+PASSWORD = "long enough staff pass 1"
+
+
+def make_user(session: Session, username: str, role: Role, department: str | None = None,
+              password: str = PASSWORD) -> User:
+    user = accounts.create_user(session, username, role, password, department_code=department)
+    session.commit()  # the savepoint: requests in the same test see it
+    return user
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD, next_url: str = ""):
+    token = csrf_token(client, "/admin/login")
+    return client.post("/admin/login", data={"username": username, "password": password,
+                                             "next": next_url, "csrf_token": token})
+
+
+@pytest.fixture
+def staff(db_session: Session) -> dict[str, User]:
+    """One account per role; officers of the fire station and of the police station."""
+    return {
+        "admin": make_user(db_session, "admin1", Role.ADMIN),
+        "moderator": make_user(db_session, "mod1", Role.MODERATOR),
+        "supervisor": make_user(db_session, "sup1", Role.SUPERVISOR),
+        "officer": make_user(db_session, "fire1", Role.OFFICER, "FIRE"),
+        "officer_b": make_user(db_session, "police1", Role.OFFICER, "POLICE"),
+    }
+
+
+@pytest.fixture
+def as_role(client: FlaskClient, staff: dict[str, User]):
+    """``as_role("moderator")`` signs the client in as that role's account."""
+    def sign_in(role: str) -> User:
+        response = login(client, staff[role].username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return staff[role]
+    return sign_in

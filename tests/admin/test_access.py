@@ -1,0 +1,168 @@
+"""Every back-office endpoint is guarded, and each role gets exactly what its permissions say."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from portal.domain.enums import Role
+from portal.domain.models import User
+from portal.domain.permissions import Permission, has_permission
+from tests import factories
+from tests.admin.conftest import login
+from tests.conftest import csrf_token
+
+PUBLIC = {"admin.login", "admin.login_totp"}
+
+
+def admin_rules(app: Flask):
+    return sorted((r for r in app.url_map.iter_rules() if r.endpoint.startswith("admin.")),
+                  key=lambda r: r.endpoint)
+
+
+def test_every_admin_view_carries_the_permission_decorator(app: Flask) -> None:
+    unguarded = []
+    for rule in admin_rules(app):
+        view = app.view_functions[rule.endpoint]
+        marked_public = getattr(view, "public_view", False)
+        if not getattr(view, "required_permissions", None) and not marked_public:
+            unguarded.append(rule.endpoint)
+        if marked_public and rule.endpoint not in PUBLIC:
+            unguarded.append(f"{rule.endpoint} (marked public)")
+    assert unguarded == []
+
+
+def _url(rule, ids: dict[str, int]) -> str:
+    values = {}
+    for arg in rule.arguments:
+        if arg == "kind":
+            values[arg] = "category"
+        else:
+            values[arg] = ids[arg]
+    from flask import url_for
+    return url_for(rule.endpoint, **values)
+
+
+@pytest.fixture
+def ids(db_session: Session, staff: dict[str, User]) -> dict[str, int]:
+    """Objects every role's officer can reach, so 404 never hides a permission answer."""
+    case = factories.make_case(db_session)
+    from portal.domain.enums import AssignmentRole
+    from portal.domain.models import Assignment, Attachment, RoutingRule
+    db_session.add(Assignment(case=case, department=factories.department(db_session, "FIRE"),
+                              role=AssignmentRole.LEAD))
+    tip = factories.make_tip(db_session)
+    photo = Attachment(stored_name="x.jpg", kind="photo", content_type="image/jpeg",
+                       size_bytes=1, sha256="0" * 64, tip_id=tip.id)
+    db_session.add(photo)
+    db_session.flush()
+    rule = db_session.query(RoutingRule).first()
+    db_session.commit()
+    return {"tip_id": tip.id, "case_id": case.id, "user_id": staff["officer"].id,
+            "row_id": factories.category(db_session).id, "rule_id": rule.id,
+            "attachment_id": photo.id}
+
+
+ROLES = [None, *Role]
+
+
+def expected_status(view, role: Role | None) -> int:
+    if getattr(view, "public_view", False):
+        return 200
+    if role is None:
+        return 302
+    ok = all(has_permission(role, p) for p in view.required_permissions)
+    return 200 if ok else 403
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.value if r else "anonymous")
+def test_role_by_endpoint_table_for_get(app: Flask, client: FlaskClient, staff, ids, role,
+                                        monkeypatch) -> None:
+    """GET every admin page: 200 with the permission, 403 without, anonymous to the login."""
+    from portal import storage
+
+    class FakeStore:
+        def get(self, name: str) -> bytes:
+            return b"jpeg"
+
+    monkeypatch.setattr(storage, "storage", lambda: FakeStore())
+    if role is not None:
+        account = next(u for u in staff.values() if u.role is role)
+        assert login(client, account.username).status_code == 302
+    failures = []
+    with app.test_request_context():
+        urls = [(rule, _url(rule, ids)) for rule in admin_rules(app) if "GET" in rule.methods]
+    for rule, url in urls:
+        view = app.view_functions[rule.endpoint]
+        want = expected_status(view, role)
+        if rule.endpoint == "admin.login" and role is not None:
+            want = 302  # already signed in: sent on to their landing page
+        if rule.endpoint == "admin.login_totp":
+            want = 302  # no password step passed: back to the login
+        got = client.get(url)
+        if got.status_code != want:
+            failures.append(f"{rule.endpoint} {url}: {got.status_code} != {want}")
+        if role is None and want == 302:
+            assert got.headers["Location"].startswith("/admin/login")
+    assert failures == []
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.value if r else "anonymous")
+def test_role_by_endpoint_table_for_post(app: Flask, client: FlaskClient, staff, ids,
+                                         role) -> None:
+    """POST every admin action with a valid token: refused (302/403) exactly when it should."""
+    if role is not None:
+        account = next(u for u in staff.values() if u.role is role)
+        assert login(client, account.username).status_code == 302
+    token = csrf_token(client, "/admin/password" if role else "/admin/login")
+    failures = []
+    with app.test_request_context():
+        urls = [(rule, _url(rule, ids)) for rule in admin_rules(app)
+                if "POST" in rule.methods and rule.endpoint not in PUBLIC
+                and rule.endpoint != "admin.logout"]
+    for rule, url in urls:
+        view = app.view_functions[rule.endpoint]
+        want = expected_status(view, role)
+        got = client.post(url, data={"csrf_token": token})
+        refused = got.status_code == 403 or (
+            got.status_code == 302 and got.headers["Location"].startswith("/admin/login"))
+        if (want != 200) != refused or (want in (302, 403) and got.status_code != want):
+            failures.append(f"{rule.endpoint} {url}: {got.status_code}, expected {want}")
+    assert failures == []
+
+
+def test_a_known_slice_of_the_table(client: FlaskClient, as_role, ids) -> None:
+    """Spelled out, so the generated table cannot drift into agreeing with a wrong role map."""
+    expectations = {
+        "moderator": {"/admin/queue": 200, f"/admin/tips/{ids['tip_id']}": 200,
+                      "/admin/users": 403, "/admin/audit": 403},
+        "admin": {"/admin/queue": 403, "/admin/users": 200, "/admin/audit": 200,
+                  "/admin/routing": 200},
+        "supervisor": {"/admin/queue": 403, "/admin/users": 403, "/admin/audit": 200},
+        "officer": {"/admin/queue": 403, f"/admin/tips/{ids['tip_id']}": 403,
+                    f"/admin/cases/{ids['case_id']}": 200, "/admin/users": 403},
+    }
+    for role, pages in expectations.items():
+        as_role(role)
+        for url, status in pages.items():
+            assert client.get(url).status_code == status, (role, url)
+        client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+
+
+def test_every_post_without_a_csrf_token_is_refused(app: Flask, client: FlaskClient, as_role,
+                                                    ids) -> None:
+    as_role("moderator")
+    with app.test_request_context():
+        urls = [_url(rule, ids) for rule in admin_rules(app) if "POST" in rule.methods]
+    for url in urls:
+        response = client.post(url, data={})
+        assert response.status_code == 400, url
+        assert "页面已过期" in response.get_data(as_text=True)
+
+
+def test_permission_names_follow_resource_action() -> None:
+    assert Permission.TIPS_MODERATE.value == "tips:moderate"
+    assert Permission.IDENTITY_READ.value == "identity:read"
+    assert all(":" in p.value or p is Permission.STAFF for p in Permission)
