@@ -33,9 +33,13 @@ run: migrate
 
 ## make test: install the dev extras, lint, and run the whole suite
 ## (TEST_DATABASE_URL=postgresql://… runs it against PostgreSQL)
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev tests/browser/node_modules/axe-core/axe.min.js
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# axe-core for the accessibility checks of the browser tests (skipped if npm is missing).
+tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json
+	-command -v npm >/dev/null && cd tests/browser && npm install --no-audit --no-fund --silent
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
