@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 import holidays
 from sqlalchemy import ColumnElement, and_, delete, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.config import DEFAULTS
 from portal.db import utcnow
@@ -382,6 +382,8 @@ def scan(
     while True:
         cases = session.scalars(
             select(Case).where(or_(due_check, due_rectify), Case.id > last_id)
+            .options(joinedload(Case.unit), joinedload(Case.category),
+                     selectinload(Case.assignments).joinedload(Assignment.department))
             .order_by(Case.id).limit(batch)
         ).all()
         if not cases:
