@@ -30,10 +30,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
 
-    from portal import identity, storage
+    from portal import identity, security, storage
 
     identity.init_app(app)
     storage.init_app(app)
+    security.init_app(app)
 
     from portal.extensions import csrf, limiter
 

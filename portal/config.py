@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "REPORT_RATE_LIMIT": "5 per hour;20 per day",
     "TRACK_RATE_LIMIT": "10 per minute;60 per hour",
     "LOG_LEVEL": "INFO",
+    # Reverse proxies in front of the app (0: none); their X-Forwarded-* headers are trusted.
+    "PROXY_COUNT": 0,
     # A back-office session left idle this long is signed out.
     "STAFF_IDLE_MINUTES": 30,
     # Outgoing mail for notifications; no host means notifications are only logged.
