@@ -42,6 +42,10 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     # Reverse proxies in front of the app (0: none); their X-Forwarded-* headers are trusted.
     "PROXY_COUNT": 0,
+    # Retention (`retention purge`, `uploads gc`; meant for cron).
+    "RETENTION_SPAM_DAYS": 90,
+    "RETENTION_IDENTITY_DAYS": 365,
+    "UPLOAD_GC_GRACE_HOURS": 24,
     # A back-office session left idle this long is signed out.
     "STAFF_IDLE_MINUTES": 30,
     # Outgoing mail for notifications; no host means notifications are only logged.

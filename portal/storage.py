@@ -20,6 +20,7 @@ class Storage(Protocol):
     def delete(self, name: str) -> None: ...
     def exists(self, name: str) -> bool: ...
     def names(self) -> list[str]: ...
+    def modified(self, name: str) -> float: ...
 
 
 class DirectoryStorage:
@@ -58,6 +59,9 @@ class DirectoryStorage:
 
     def names(self) -> list[str]:
         return sorted(p.name for p in self.root.iterdir() if _NAME_RE.match(p.name))
+
+    def modified(self, name: str) -> float:
+        return self._path(name).stat().st_mtime
 
 
 def init_app(app: Flask) -> None:
