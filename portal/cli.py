@@ -194,3 +194,6 @@ def register_cli(app: Flask) -> None:
     for group in (db_cli, portal_cli, users_cli, audit_cli):
         app.cli.add_command(group)
     cli_linkage.register(app)
+    from portal import cli_ops
+
+    cli_ops.register(app)
