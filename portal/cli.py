@@ -197,3 +197,6 @@ def register_cli(app: Flask) -> None:
     from portal import cli_ops
 
     cli_ops.register(app)
+    from portal import cli_api
+
+    cli_api.register(app)

@@ -1,6 +1,7 @@
 """Every table of the domain; importing this package registers them all on the metadata."""
 
 from portal.domain.models.accounts import User
+from portal.domain.models.api_keys import ApiKey
 from portal.domain.models.audit import AuditLog
 from portal.domain.models.calendar import CalendarDay, CalendarYear
 from portal.domain.models.cases import (
@@ -25,6 +26,7 @@ from portal.domain.models.places import (
 from portal.domain.models.tips import Message, Tip, TipRevision
 
 __all__ = [
+    "ApiKey",
     "Assignment",
     "Attachment",
     "AuditLog",

@@ -1,0 +1,268 @@
+"""The OpenAPI 3 description of the GeoReport v2 endpoints, served at /open311/v2/openapi.json.
+
+The property-based test in tests/api runs against this document, so it is the contract: a
+response that it does not describe is a bug in one or the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_NULLABLE_STRING = {"type": "string", "nullable": True}
+_NULLABLE_NUMBER = {"type": "number", "nullable": True}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _array_of(name: str) -> dict[str, Any]:
+    return {"type": "array", "items": _ref(name)}
+
+
+def _content(json_schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "application/json": {"schema": json_schema},
+        "text/xml": {"schema": {"type": "string"}},
+    }
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "Invalid parameters; each problem is one error.",
+        403: "api_key missing, invalid or revoked.",
+        404: "Not found.",
+        429: "Too many requests for this api_key.",
+    }
+    return {
+        str(code): {"description": text[code], "content": _content(_array_of("Error"))}
+        for code in codes
+    }
+
+
+def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"200": {"description": description, "content": _content(schema)}}
+
+
+_FORMAT = {
+    "name": "format", "in": "path", "required": True,
+    "schema": {"type": "string", "enum": ["json", "xml"]},
+}
+_JURISDICTION = {
+    "name": "jurisdiction_id", "in": "query", "required": False,
+    "description": "Accepted and ignored: this endpoint serves one jurisdiction.",
+    "schema": {"type": "string"},
+}
+
+
+def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"type": "string", **schema}}
+
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object", "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+    },
+    "Discovery": {
+        "type": "object", "required": ["changeset", "contact", "key_service", "endpoints"],
+        "properties": {
+            "changeset": {"type": "string"},
+            "contact": {"type": "string"},
+            "key_service": {"type": "string"},
+            "endpoints": {"type": "array", "items": {
+                "type": "object",
+                "required": ["specification", "url", "changeset", "type", "formats"],
+                "properties": {
+                    "specification": {"type": "string"},
+                    "url": {"type": "string"},
+                    "changeset": {"type": "string"},
+                    "type": {"type": "string", "enum": ["production", "test"]},
+                    "formats": {"type": "array", "items": {"type": "string"}},
+                },
+            }},
+        },
+    },
+    "Service": {
+        "type": "object",
+        "required": ["service_code", "service_name", "description", "metadata", "type",
+                     "keywords", "group"],
+        "properties": {
+            "service_code": {"type": "string"},
+            "service_name": {"type": "string"},
+            "description": {"type": "string"},
+            "metadata": {"type": "boolean"},
+            "type": {"type": "string", "enum": ["realtime", "batch", "blackbox"]},
+            "keywords": {"type": "string"},
+            "group": {"type": "string"},
+        },
+    },
+    "ServiceDefinition": {
+        "type": "object", "required": ["service_code", "attributes"],
+        "properties": {
+            "service_code": {"type": "string"},
+            "attributes": {"type": "array", "items": {
+                "type": "object",
+                "required": ["variable", "code", "datatype", "required", "order",
+                             "description"],
+                "properties": {
+                    "variable": {"type": "boolean"},
+                    "code": {"type": "string"},
+                    "datatype": {"type": "string", "enum": [
+                        "string", "number", "datetime", "text", "singlevaluelist",
+                        "multivaluelist"]},
+                    "required": {"type": "boolean"},
+                    "datatype_description": _NULLABLE_STRING,
+                    "order": {"type": "integer"},
+                    "description": {"type": "string"},
+                    "values": {"type": "array", "items": {
+                        "type": "object", "required": ["key", "name"],
+                        "properties": {"key": {"type": "string"}, "name": {"type": "string"}},
+                    }},
+                },
+            }},
+        },
+    },
+    "ServiceRequest": {
+        "type": "object", "required": ["service_request_id", "status"],
+        "properties": {
+            "service_request_id": {"type": "string"},
+            "status": {"type": "string", "enum": ["open", "closed"]},
+            "status_notes": _NULLABLE_STRING,
+            "service_name": {"type": "string"},
+            "service_code": {"type": "string"},
+            "description": {"type": "string"},
+            "agency_responsible": _NULLABLE_STRING,
+            "service_notice": _NULLABLE_STRING,
+            "requested_datetime": {"type": "string", "format": "date-time"},
+            "updated_datetime": {"type": "string", "format": "date-time"},
+            "expected_datetime": {"type": "string", "format": "date-time", "nullable": True},
+            "address": {"type": "string"},
+            "address_id": _NULLABLE_STRING,
+            "zipcode": _NULLABLE_STRING,
+            "lat": _NULLABLE_NUMBER,
+            "long": _NULLABLE_NUMBER,
+            "media_url": _NULLABLE_STRING,
+        },
+    },
+    "CreatedRequest": {
+        "type": "object", "required": ["service_request_id", "token", "service_notice"],
+        "properties": {
+            "service_request_id": {"type": "string"},
+            "token": {"type": "string"},
+            "service_notice": {"type": "string"},
+            "account_id": _NULLABLE_STRING,
+        },
+    },
+    "Token": {
+        "type": "object", "required": ["service_request_id", "token"],
+        "properties": {"service_request_id": {"type": "string"}, "token": {"type": "string"}},
+    },
+}
+
+_POST_BODY = {
+    "type": "object",
+    "required": ["api_key", "service_code"],
+    "properties": {
+        "api_key": {"type": "string"},
+        "jurisdiction_id": {"type": "string"},
+        "service_code": {"type": "string"},
+        "lat": {"type": "string"},
+        "long": {"type": "string"},
+        "address_string": {"type": "string"},
+        "attribute[village]": {"type": "string"},
+        "attribute[unit_name]": {"type": "string"},
+        "attribute[venue_type]": {"type": "string"},
+        "attribute[observed_at]": {"type": "string"},
+        "description": {"type": "string", "maxLength": 4000},
+        "first_name": {"type": "string"},
+        "last_name": {"type": "string"},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+        "media_url": {"type": "string"},
+    },
+}
+
+
+def document(server_url: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Open311 GeoReport v2",
+            "version": "2",
+            "description": "Fire-hazard tip-offs from partner channels, and the disclosed "
+                           "hazards as open data. See docs/open311.md.",
+        },
+        "servers": [{"url": server_url}],
+        "paths": {
+            "/discovery.{format}": {"get": {
+                "operationId": "discovery",
+                "parameters": [_FORMAT],
+                "responses": _ok("Discovery", _ref("Discovery")),
+            }},
+            "/services.{format}": {"get": {
+                "operationId": "services",
+                "parameters": [_FORMAT, _JURISDICTION],
+                "responses": _ok("Service list", _array_of("Service")),
+            }},
+            "/services/{service_code}.{format}": {"get": {
+                "operationId": "serviceDefinition",
+                "parameters": [
+                    {"name": "service_code", "in": "path", "required": True,
+                     "schema": {"type": "string"}},
+                    _FORMAT, _JURISDICTION,
+                ],
+                "responses": {**_ok("Service definition", _ref("ServiceDefinition")),
+                              **_errors(404)},
+            }},
+            "/requests.{format}": {
+                "get": {
+                    "operationId": "listRequests",
+                    "parameters": [
+                        _FORMAT, _JURISDICTION,
+                        _query("service_request_id", "Comma-separated ids; overrides the rest."),
+                        _query("service_code", "Comma-separated service codes."),
+                        _query("start_date", "ISO 8601; default 90 days before end_date."),
+                        _query("end_date", "ISO 8601; default now."),
+                        _query("status", "open, closed, or both comma-separated."),
+                        _query("api_key", "Optional: also answers for this partner's own "
+                                          "undisclosed tips (T-ids)."),
+                    ],
+                    "responses": {**_ok("Disclosed cases", _array_of("ServiceRequest")),
+                                  **_errors(400, 403)},
+                },
+                "post": {
+                    "operationId": "createRequest",
+                    "parameters": [_FORMAT],
+                    "requestBody": {"required": True, "content": {
+                        "application/x-www-form-urlencoded": {"schema": _POST_BODY},
+                    }},
+                    "responses": {**_ok("The new tip", _array_of("CreatedRequest")),
+                                  **_errors(400, 403, 429)},
+                },
+            },
+            "/requests/{service_request_id}.{format}": {"get": {
+                "operationId": "showRequest",
+                "parameters": [
+                    {"name": "service_request_id", "in": "path", "required": True,
+                     "schema": {"type": "string"}},
+                    _FORMAT, _JURISDICTION,
+                    _query("api_key", "The submitting partner's key, for T-ids."),
+                ],
+                "responses": {**_ok("One request", _array_of("ServiceRequest")),
+                              **_errors(403, 404)},
+            }},
+            "/tokens/{token}.{format}": {"get": {
+                "operationId": "showToken",
+                "parameters": [
+                    {"name": "token", "in": "path", "required": True,
+                     "schema": {"type": "string"}},
+                    _FORMAT, _JURISDICTION,
+                ],
+                "responses": {**_ok("The request id for the token", _array_of("Token")),
+                              **_errors(404)},
+            }},
+        },
+        "components": {"schemas": _SCHEMAS},
+    }

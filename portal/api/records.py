@@ -1,0 +1,226 @@
+"""What the Open311 API says about a hazard: disclosed cases in full, a partner's own tips in
+two fields. Reporter details and the tip's own text never appear here.
+
+No request objects: the caller passes the time zone and how to make a photo's public URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, joinedload
+
+from portal.domain import tracking
+from portal.domain.enums import AssignmentRole, AssignmentState, CaseStatus, TipStatus
+from portal.domain.models import Assignment, Attachment, Case, CaseEvent, Category, Tip, Unit
+
+MAX_RESULTS = 1000
+DEFAULT_WINDOW = dt.timedelta(days=90)
+# Lead assignments that still name the department answering for the case.
+_LEAD_STATES = (AssignmentState.PENDING, AssignmentState.ACCEPTED, AssignmentState.COMPLETED)
+_TIP_ID_RE = re.compile(r"^T(\d{1,10})$")
+_CASE_ID_RE = re.compile(r"^\d{1,10}$")
+_TOKEN_RE = re.compile(r"^(\d{1,10})-([0-9a-f]{24})$")
+_INT_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class RequestId:
+    """A service_request_id: a disclosed case (``12``) or a partner's own tip (``T34``)."""
+
+    number: int
+    is_tip: bool
+
+    def __str__(self) -> str:
+        return f"T{self.number}" if self.is_tip else str(self.number)
+
+
+def parse_request_id(raw: str) -> RequestId | None:
+    raw = raw.strip()
+    match = _TIP_ID_RE.match(raw)
+    number = match.group(1) if match else raw if _CASE_ID_RE.match(raw) else None
+    if number is None or not 0 < int(number) <= _INT_MAX:
+        return None
+    return RequestId(int(number), is_tip=match is not None)
+
+
+def tip_token(tip_id: int, key: str) -> str:
+    """The token returned with a new request: it names the tip and cannot be guessed."""
+    mac = hmac.new(key.encode(), f"open311-token:{tip_id}".encode(), hashlib.sha256)
+    return f"{tip_id}-{mac.hexdigest()[:24]}"
+
+
+def tip_for_token(session: Session, token: str, key: str) -> Tip | None:
+    match = _TOKEN_RE.match(token.strip())
+    if match is None or int(match.group(1)) > _INT_MAX:
+        return None
+    if not hmac.compare_digest(tip_token(int(match.group(1)), key), match.group(0)):
+        return None
+    tip = session.get(Tip, int(match.group(1)))
+    return tip if tip is not None and tip.api_key_id is not None else None
+
+
+def public_id_of_tip(session: Session, tip: Tip) -> RequestId:
+    """The case id once the tip's case is disclosed; until then the tip's own id."""
+    if tip.case_id is not None:
+        case = session.get(Case, tip.case_id)
+        if case is not None and case.disclosed:
+            return RequestId(case.id, is_tip=False)
+    return RequestId(tip.id, is_tip=True)
+
+
+class Clock:
+    """ISO 8601 in the jurisdiction's zone (+08:00 for China)."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+
+    def iso(self, value: dt.datetime | None) -> str | None:
+        return None if value is None else value.astimezone(self.zone).isoformat(timespec="seconds")
+
+    def end_of_day(self, value: dt.date | None) -> str | None:
+        """A deadline date is met until the end of that day, local time."""
+        if value is None:
+            return None
+        return dt.datetime.combine(value, dt.time(23, 59, 59), tzinfo=self.zone).isoformat()
+
+
+@dataclass
+class Query:
+    ids: list[RequestId] | None = None
+    service_codes: list[str] | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    statuses: list[str] | None = None
+
+
+def window(start: dt.datetime | None, end: dt.datetime | None, *, now: dt.datetime
+           ) -> tuple[dt.datetime, dt.datetime]:
+    """The requested-time range searched: 90 days unless both ends are given.
+
+    Raises OverflowError for a range that leaves the calendar (year 1 or 9999).
+    """
+    end = end or ((start + DEFAULT_WINDOW) if start else now)
+    return start or (end - DEFAULT_WINDOW), end
+
+
+def _disclosed() -> Select[tuple[Case]]:
+    return (
+        select(Case)
+        .where(Case.disclosed.is_(True))
+        .options(joinedload(Case.unit).joinedload(Unit.village), joinedload(Case.category))
+    )
+
+
+def find_cases(session: Session, query: Query, *, now: dt.datetime) -> list[Case]:
+    """Disclosed cases matching the filters, newest first, at most ``MAX_RESULTS``.
+
+    ``ids`` overrides every other filter, as the specification says.
+    """
+    stmt = _disclosed()
+    if query.ids is not None:
+        numbers = [i.number for i in query.ids if not i.is_tip]
+        if not numbers:
+            return []
+        stmt = stmt.where(Case.id.in_(numbers))
+    else:
+        start, end = window(query.start, query.end, now=now)
+        stmt = stmt.where(Case.created_at >= start, Case.created_at <= end)
+        if query.service_codes:
+            stmt = stmt.join(Case.category).where(Category.code.in_(query.service_codes))
+        if query.statuses and set(query.statuses) != {"open", "closed"}:
+            closed = Case.status == CaseStatus.CLOSED
+            stmt = stmt.where(closed if query.statuses == ["closed"] else ~closed)
+    stmt = stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(MAX_RESULTS)
+    return list(session.scalars(stmt).unique())
+
+
+def disclosed_case(session: Session, case_id: int) -> Case | None:
+    return session.scalars(_disclosed().where(Case.id == case_id)).unique().one_or_none()
+
+
+def case_rows(
+    session: Session, cases: Sequence[Case], *, clock: Clock, media_url: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    """The specification's fields for each disclosed case, in the specification's order."""
+    ids = [c.id for c in cases]
+    notes: dict[int, str] = {}
+    agencies: dict[int, str] = {}
+    photos: dict[int, str] = {}
+    if ids:
+        for case_id, text in session.execute(
+            select(CaseEvent.case_id, CaseEvent.public_text)
+            .where(CaseEvent.case_id.in_(ids), CaseEvent.public_text != "")
+            .order_by(CaseEvent.created_at, CaseEvent.id)
+        ):
+            notes[case_id] = text  # the last one wins: the latest public progress
+        for assignment in session.scalars(
+            select(Assignment)
+            .where(Assignment.case_id.in_(ids), Assignment.role == AssignmentRole.LEAD,
+                   Assignment.state.in_(_LEAD_STATES))
+            .options(joinedload(Assignment.department))
+            .order_by(Assignment.id)
+        ):
+            agencies[assignment.case_id] = assignment.department.name
+        for case_id, name in session.execute(
+            select(CaseEvent.case_id, Attachment.stored_name)
+            .join(Attachment, Attachment.case_event_id == CaseEvent.id)
+            .where(CaseEvent.case_id.in_(ids), Attachment.public.is_(True),
+                   Attachment.withheld.is_(False))
+            .order_by(Attachment.id.desc())
+        ):
+            photos[case_id] = name  # descending, so the first photo wins
+    rows = []
+    for case in cases:
+        unit = case.unit
+        rows.append({
+            "service_request_id": str(case.id),
+            "status": "closed" if case.status is CaseStatus.CLOSED else "open",
+            "status_notes": notes.get(case.id),
+            "service_name": case.category.name,
+            "service_code": case.category.code,
+            "description": case.public_summary,
+            "agency_responsible": agencies.get(case.id),
+            "service_notice": None,
+            "requested_datetime": clock.iso(case.created_at),
+            "updated_datetime": clock.iso(case.updated_at),
+            "expected_datetime": clock.end_of_day(case.rectify_by),
+            "address": " ".join(p for p in (unit.village.name, unit.address) if p),
+            "address_id": None,
+            "zipcode": None,
+            "lat": unit.lat,
+            "long": unit.lon,
+            "media_url": media_url(photos[case.id]) if case.id in photos else None,
+        })
+    return rows
+
+
+def partner_tips(session: Session, numbers: Sequence[int], api_key_id: int) -> list[Tip]:
+    if not numbers:
+        return []
+    return list(session.scalars(
+        select(Tip).where(Tip.id.in_(numbers), Tip.api_key_id == api_key_id).order_by(Tip.id)
+    ))
+
+
+def tip_row(session: Session, tip: Tip) -> dict[str, Any]:
+    """A partner's own tip: whether it is still open, and the sentence its reporter would read.
+    Nothing about the unit, the text or the reporter."""
+    closed = tip.status is TipStatus.REJECTED or (
+        tip.case_id is not None
+        and session.scalar(select(Case.status).where(Case.id == tip.case_id)) is CaseStatus.CLOSED
+    )
+    _heading, sentence = tracking.status_summary(session, tip)
+    return {
+        "service_request_id": f"T{tip.id}",
+        "status": "closed" if closed else "open",
+        "status_notes": sentence,
+    }

@@ -1,0 +1,191 @@
+"""Discovery, the service list and definitions, the OpenAPI document, and errors.
+
+Every answer of the blueprint, errors included, is a GeoReport v2 document in the format the
+URL asks for (``.json`` or ``.xml``, JSON when it names neither).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import current_app, jsonify, redirect, request, url_for
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+from portal.api import bp, formats, openapi
+from portal.db import get_session, rollback_session
+from portal.domain import settings as portal_settings
+from portal.domain.models import Category, VenueType, Village
+from portal.extensions import csrf
+
+log = logging.getLogger(__name__)
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+# The date this server's API last changed; clients cache discovery until it does.
+CHANGESET = "2026-11-29T00:00:00+08:00"
+FORMAT = "<any(json, xml):fmt>"
+SERVICE_CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+ERROR_TEXT = {
+    400: "请求参数有误",
+    403: "无权访问：api_key 缺失、无效或已停用",
+    404: "请求的资源不存在",
+    405: "不支持这种请求方法",
+    413: "请求内容过大",
+    429: "请求过于频繁，请稍后再试",
+}
+
+
+def request_format() -> str:
+    """The format the URL names; errors on URLs that name none are answered in JSON."""
+    return "xml" if request.path.endswith(".xml") else "json"
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    code = exc.code or 500
+    description = exc.description if getattr(exc, "open311", False) else None
+    response = formats.errors(request_format(), code,
+                              description or ERROR_TEXT.get(code, "服务器暂时出现问题"))
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+@bp.errorhandler(Exception)
+def unhandled(exc: Exception):
+    log.exception("Unhandled error on %s %s", request.method, request.path)
+    rollback_session()
+    return formats.errors(request_format(), 500, "服务器暂时出现问题，已记录此错误，请稍后再试")
+
+
+class Open311Error(HTTPException):
+    """An error whose description is meant for the partner (it says which parameter)."""
+
+    open311 = True
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+
+
+def fail(code: int, description: str) -> Open311Error:
+    return Open311Error(code, description)
+
+
+@bp.get("/")
+def root():
+    return redirect(url_for("api.discovery", fmt="json"))
+
+
+@bp.get(f"/discovery.{FORMAT}")
+def discovery(fmt: str):
+    place = portal_settings.jurisdiction(get_session())
+    contact = place.get("contact") or ""
+    body = {
+        "changeset": CHANGESET,
+        "contact": f"{place['name']}消防安全办公室（乡消安办）{contact}".strip(),
+        "key_service": "合作渠道的 api_key 由乡消安办系统管理员签发，请联系乡消安办申请。"
+                       "说明文档：" + url_for("api.openapi_document", _external=True),
+        "endpoints": [{
+            "specification": SPECIFICATION,
+            "url": url_for("api.root", _external=True).rstrip("/"),
+            "changeset": CHANGESET,
+            "type": "production",
+            "formats": ["text/xml", "application/json"],
+        }],
+    }
+    return formats.respond(fmt, "discovery", None, body)
+
+
+def _service(category: Category) -> dict[str, Any]:
+    return {
+        "service_code": category.code,
+        "service_name": category.name,
+        "description": category.description,
+        "metadata": True,
+        "type": "realtime",
+        "keywords": "消防隐患,紧急" if category.urgent else "消防隐患",
+        "group": "紧急隐患（24小时内核查）" if category.urgent else "一般隐患（3个工作日内核查）",
+    }
+
+
+def active_category(code: str) -> Category | None:
+    if not SERVICE_CODE_RE.match(code):
+        return None
+    return get_session().scalar(
+        select(Category).where(Category.code == code, Category.active.is_(True)))
+
+
+@bp.get(f"/services.{FORMAT}")
+def services(fmt: str):
+    rows = get_session().scalars(
+        select(Category).where(Category.active.is_(True))
+        .order_by(Category.sort_order, Category.id))
+    return formats.respond(fmt, "services", "service", [_service(c) for c in rows])
+
+
+def _values(model: Any) -> list[dict[str, str]]:
+    rows = get_session().scalars(
+        select(model).where(model.active.is_(True)).order_by(model.sort_order, model.id))
+    return [{"key": row.code, "name": row.name} for row in rows]
+
+
+def attributes() -> list[dict[str, Any]]:
+    """The questions of the report form that Open311's core fields do not cover."""
+    def attribute(code: str, datatype: str, required: bool, order: int, description: str,
+                  datatype_description: str | None = None, values: Any = None):
+        item = {"variable": True, "code": code, "datatype": datatype, "required": required,
+                "datatype_description": datatype_description, "order": order,
+                "description": description}
+        if values is not None:
+            item["values"] = values
+        return item
+
+    return [
+        attribute("village", "singlevaluelist", True, 1, "隐患所在的村", values=_values(Village)),
+        attribute("unit_name", "string", True, 2,
+                  "单位或场所名称（如“某某小卖部”“村东头加工厂”）",
+                  "不超过 100 个字"),
+        attribute("venue_type", "singlevaluelist", False, 3, "场所类型（不确定可不填）",
+                  values=_values(VenueType)),
+        attribute("observed_at", "datetime", False, 4, "发现隐患的时间",
+                  "ISO 8601，例如 2026-11-29T08:30:00+08:00；不带时区的按北京时间"),
+    ]
+
+
+@bp.get(f"/services/<service_code>.{FORMAT}")
+def service_definition(service_code: str, fmt: str):
+    category = active_category(service_code)
+    if category is None:
+        raise fail(404, f"service_code 不存在：{service_code}")
+    body = {"service_code": category.code, "attributes": attributes()}
+    return formats.respond(fmt, "service_definition", None, body)
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(openapi.document(url_for("api.root", _external=True).rstrip("/")))
+
+
+@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@csrf.exempt  # it only ever answers with an error
+def not_found(rest: str):
+    """Unknown paths and wrong methods under the API answer as the API does, not with the
+    site's HTML error page."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = [m for m in ("GET", "POST") if m != request.method
+               and _endpoint_for(adapter, m) not in (None, "api.not_found")]
+    if allowed:
+        raise MethodNotAllowed(valid_methods=allowed)
+    raise NotFound()
+
+
+def _endpoint_for(adapter: Any, method: str) -> str | None:
+    try:
+        endpoint, _args = adapter.match(request.path, method=method)
+    except HTTPException:
+        return None
+    return endpoint

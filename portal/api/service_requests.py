@@ -1,0 +1,251 @@
+"""Service requests: partners post tips; everyone reads disclosed cases; a partner follows its
+own tips by id or token."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask import request, url_for
+from sqlalchemy import select
+
+from portal.api import bp, formats, records
+from portal.api.routes import FORMAT, SERVICE_CODE_RE, active_category, fail
+from portal.db import get_session, utcnow
+from portal.domain import api_keys, intake
+from portal.domain.enums import Channel
+from portal.domain.identity import group_receipt
+from portal.domain.models import ApiKey, VenueType, Village
+from portal.extensions import csrf, limiter
+from portal.identity import cipher, receipt_key
+from portal.templating import local_zone
+
+# Per key (per client address for requests without one); partners that need more ask.
+POST_RATE_LIMIT = "30 per minute;2000 per day"
+MEDIA_URL_MAX = 500
+ID_LIST_MAX = 1000
+_CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_MEDIA_URL_RE = re.compile(r"^https?://[^\s<>\"]+$")
+
+# Intake's field names → the parameters a partner sent.
+_PARAMETER = {
+    "village": "attribute[village]",
+    "unit_name": "attribute[unit_name]",
+    "venue_type": "attribute[venue_type]",
+    "observed_at": "attribute[observed_at]",
+    "category": "service_code",
+    "description": "description",
+    "address": "address_string",
+    "location": "lat/long",
+    "reporter_name": "first_name/last_name",
+    "reporter_phone": "phone",
+}
+
+
+def _clock() -> records.Clock:
+    return records.Clock(local_zone())
+
+
+def _media_url(stored_name: str) -> str:
+    return url_for("public.media", name=stored_name, _external=True)
+
+
+def _param(name: str) -> str:
+    return (request.values.get(name) or "").strip()
+
+
+def _partner(*, required: bool) -> ApiKey | None:
+    raw = _param("api_key")
+    if not raw and not required:
+        return None
+    key = api_keys.authenticate(get_session(), raw)
+    if key is None:
+        raise fail(403, "api_key 缺失、无效或已停用" if required else "api_key 无效或已停用")
+    return key
+
+
+def _rate_key() -> str:
+    prefix = _param("api_key").partition(".")[0][:16]
+    return f"open311:{prefix}" if prefix else f"open311-ip:{request.remote_addr}"
+
+
+def _post_limit() -> str:
+    return POST_RATE_LIMIT
+
+
+def _time(name: str) -> dt.datetime | None:
+    raw = _param(name)
+    if not raw:
+        return None
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raw += "T00:00:00"
+        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=local_zone())
+        return value.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise fail(400, f"{name} 须为 ISO 8601 时间，例如 2026-11-01T00:00:00+08:00") from None
+
+
+def _coordinate(name: str) -> float | None:
+    raw = _param(name)
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise fail(400, f"{name} 须为数字（WGS-84 经纬度）") from None
+
+
+def _attribute(model, code: str, required: bool) -> int | None:
+    raw = _param(f"attribute[{code}]")
+    if not raw:
+        if required:
+            raise fail(400, f"缺少必填属性 attribute[{code}]")
+        return None
+    row = get_session().scalar(select(model).where(model.code == raw, model.active.is_(True))) \
+        if _CODE_RE.match(raw) else None
+    if row is None:
+        raise fail(400, f"attribute[{code}] 的取值不在服务定义的列表中：{raw}")
+    return row.id
+
+
+def _reporter_name() -> str:
+    first, last = _param("first_name"), _param("last_name")
+    if all(part.isascii() for part in (first, last)):
+        return " ".join(p for p in (first, last) if p)
+    return f"{last}{first}"  # Chinese names: family name first, no space
+
+
+@bp.post(f"/requests.{FORMAT}")
+@csrf.exempt  # partners authenticate with api_key; there is no browser session to forge
+@limiter.limit(_post_limit, key_func=_rate_key)
+def create_request(fmt: str):
+    partner = _partner(required=True)
+    code = _param("service_code")
+    if not code:
+        raise fail(400, "缺少 service_code")
+    category = active_category(code)
+    if category is None:
+        raise fail(400, f"service_code 不存在：{code}")
+    lat, lon = _coordinate("lat"), _coordinate("long")
+    address = _param("address_string")
+    if (lat is None or lon is None) and not address:
+        raise fail(400, "须提供位置：lat 与 long，或 address_string")
+    description = (request.values.get("description") or "")
+    if len(description) > 4000:
+        raise fail(400, "description 不能超过 4000 个字符")
+    media_url = _param("media_url")
+    if media_url:
+        if len(media_url) > MEDIA_URL_MAX or not _MEDIA_URL_RE.match(media_url):
+            raise fail(400, "media_url 须为 http 或 https 网址")
+        # Not fetched (the server would fetch whatever a partner names); the moderators
+        # see the link with the tip and decide.
+        description = f"{description.rstrip()}\n\n合作渠道附图：{media_url}"
+    observed_at = _time("attribute[observed_at]")
+    db = get_session()
+    data = intake.TipInput(
+        channel=Channel.API,
+        village_id=_attribute(Village, "village", required=True),
+        category_id=category.id,
+        venue_type_id=_attribute(VenueType, "venue_type", required=False),
+        unit_name=_param("attribute[unit_name]"),
+        description=description,
+        address=address,
+        observed_at=observed_at,
+        lat=lat,
+        lon=lon,
+        reporter_name=_reporter_name(),
+        reporter_phone=_param("phone"),
+    )
+    try:
+        result = intake.submit_tip(db, data, cipher=cipher(), receipt_key=receipt_key())
+    except intake.IntakeError as exc:
+        return formats.errors(fmt, 400, *(f"{_PARAMETER.get(field, field)}：{message}"
+                                          for field, message in exc.errors.items()))
+    result.tip.api_key_id = partner.id
+    db.flush()
+    db.commit()
+    notice = "已收到，等待乡消安办审核。"
+    if result.receipt_code:
+        notice += (f"举报人可凭查询码 {group_receipt(result.receipt_code)} "
+                   "在本平台“查询进度”查看办理情况并与工作人员留言。")
+    return formats.requests(fmt, [{
+        "service_request_id": f"T{result.tip.id}",
+        "token": records.tip_token(result.tip.id, receipt_key()),
+        "service_notice": notice,
+        "account_id": None,
+    }])
+
+
+def _query() -> records.Query:
+    raw_ids = _param("service_request_id")
+    if raw_ids:
+        parts = [p for p in raw_ids.split(",") if p.strip()]
+        if len(parts) > ID_LIST_MAX:
+            raise fail(400, f"service_request_id 一次最多 {ID_LIST_MAX} 个")
+        ids = [records.parse_request_id(p) for p in parts]
+        if any(i is None for i in ids):
+            raise fail(400, "service_request_id 须为以逗号分隔的编号，如 12,15 或 T34")
+        return records.Query(ids=[i for i in ids if i is not None])
+    codes = [c.strip() for c in _param("service_code").split(",") if c.strip()]
+    if any(not SERVICE_CODE_RE.match(c) for c in codes):
+        raise fail(400, "service_code 格式不正确")
+    statuses = [s.strip().lower() for s in _param("status").split(",") if s.strip()]
+    if any(s not in ("open", "closed") for s in statuses):
+        raise fail(400, "status 只能是 open 或 closed（可用逗号同时给出）")
+    start, end = _time("start_date"), _time("end_date")
+    if start and end:
+        if start > end:
+            raise fail(400, "start_date 不能晚于 end_date")
+        if end - start > records.DEFAULT_WINDOW:
+            raise fail(400, "start_date 与 end_date 相隔不能超过 90 天")
+    try:
+        start, end = records.window(start, end, now=utcnow())
+    except OverflowError:
+        raise fail(400, "start_date 或 end_date 超出可查询的范围") from None
+    return records.Query(service_codes=codes or None, start=start, end=end,
+                         statuses=statuses or None)
+
+
+@bp.get(f"/requests.{FORMAT}")
+def list_requests(fmt: str):
+    query = _query()
+    partner = _partner(required=False)
+    db = get_session()
+    cases = records.find_cases(db, query, now=utcnow())
+    rows = records.case_rows(db, cases, clock=_clock(), media_url=_media_url)
+    if query.ids is not None and partner is not None:
+        tips = records.partner_tips(db, [i.number for i in query.ids if i.is_tip], partner.id)
+        rows += [records.tip_row(db, tip) for tip in tips]
+    return formats.requests(fmt, rows)
+
+
+@bp.get(f"/requests/<request_id>.{FORMAT}")
+def show_request(request_id: str, fmt: str):
+    partner = _partner(required=False)
+    ident = records.parse_request_id(request_id)
+    db = get_session()
+    if ident is not None and not ident.is_tip:
+        case = records.disclosed_case(db, ident.number)
+        if case is not None:
+            return formats.requests(
+                fmt, records.case_rows(db, [case], clock=_clock(), media_url=_media_url))
+    if ident is not None and ident.is_tip and partner is not None:
+        tips = records.partner_tips(db, [ident.number], partner.id)
+        if tips:
+            return formats.requests(fmt, [records.tip_row(db, tips[0])])
+    raise fail(404, f"service_request_id 不存在：{request_id}")
+
+
+@bp.get(f"/tokens/<token>.{FORMAT}")
+def show_token(token: str, fmt: str):
+    db = get_session()
+    tip = records.tip_for_token(db, token, receipt_key())
+    if tip is None:
+        raise fail(404, "token 不存在")
+    return formats.requests(fmt, [{
+        "service_request_id": str(records.public_id_of_tip(db, tip)),
+        "token": token,
+    }])
