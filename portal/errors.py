@@ -7,6 +7,7 @@ import logging
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.db import rollback_session
@@ -60,6 +61,13 @@ def init_app(app: Flask) -> None:
         response, code = _render(exc.code, retry_after=retry_after)
         headers = exc.get_headers() if exc.code in (405, 429) else []
         return response, code, [h for h in headers if h[0].lower() != "content-type"]
+
+    @app.errorhandler(DataError)
+    def bad_data(exc: DataError):
+        # Values the database cannot hold (e.g. NUL characters on PostgreSQL) are bad input.
+        log.warning("Refused data on %s %s: %s", request.method, request.path, exc.orig)
+        rollback_session()
+        return _render(400)
 
     @app.errorhandler(Exception)
     def unhandled(exc: Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
@@ -21,6 +22,7 @@ from portal.public.photos import kept_photos, kept_token, read_photos, store_pho
 from portal.templating import local_zone
 
 RECEIPT_SESSION_KEY = "receipt"
+SUBMISSION_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # Every POST counts against this looser limit; only accepted tips count against the
 # configured one, so a resident correcting a form is never locked out.
 ANY_POST_LIMIT = "60 per hour"
@@ -92,7 +94,9 @@ def submit_report():
     db = get_session()
     form = ReportForm()
     categories = _choices(form)
-    submission_key = (form.submission_key.data or "").strip()[:64] or secrets.token_urlsafe(16)
+    submission_key = (form.submission_key.data or "").strip()
+    if not SUBMISSION_KEY_RE.match(submission_key):
+        submission_key = secrets.token_urlsafe(16)
     form.submission_key.data = submission_key
 
     if form.website.data:
@@ -157,7 +161,7 @@ def submit_report():
 @bp.get("/report/received")
 def report_received():
     key = request.args.get("k", "")
-    tip = intake.find_submission(get_session(), key)
+    tip = intake.find_submission(get_session(), key) if SUBMISSION_KEY_RE.match(key) else None
     if tip is None:
         abort(404)
     stored = session.get(RECEIPT_SESSION_KEY) or {}
