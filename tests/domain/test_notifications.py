@@ -17,8 +17,12 @@ from tests import factories
 from tests.domain.linkage_helpers import lead, officer, routed_case
 
 pytestmark = pytest.mark.usefixtures("app")
-# Later than the default next_attempt_at of the rows the tests write.
-NOW = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)).replace(microsecond=0)
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    """Just later than the default next_attempt_at of the rows a test writes."""
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)).replace(microsecond=0)
 
 
 def outbox(session: Session, **where) -> list[Notification]:
@@ -56,17 +60,17 @@ def test_a_dedupe_key_writes_a_notification_once(db_session: Session) -> None:
 
 
 def test_the_logging_sender_delivers_pending_notifications(
-    db_session: Session, caplog: pytest.LogCaptureFixture
+    db_session: Session, now: dt.datetime, caplog: pytest.LogCaptureFixture
 ) -> None:
     fire = factories.department(db_session, "FIRE")
     fire.email = "fire@example.org"
     row = notifications.notify(db_session, "test", "新派单：案件 #1", "正文", department=fire)
     caplog.set_level(logging.INFO, logger="portal.domain.notifications")
-    report = notifications.send_pending(db_session, notifications.LoggingSender(), now=NOW)
-    assert report.sent >= 1 and row.sent_at == NOW and row.tries == 1
+    report = notifications.send_pending(db_session, notifications.LoggingSender(), now=now)
+    assert report.sent >= 1 and row.sent_at == now and row.tries == 1
     assert "fire@example.org" in caplog.text and "新派单：案件 #1" in caplog.text
     # Sent once only.
-    again = notifications.send_pending(db_session, notifications.LoggingSender(), now=NOW)
+    again = notifications.send_pending(db_session, notifications.LoggingSender(), now=now)
     assert again.sent == 0
 
 
@@ -82,15 +86,17 @@ class FlakySender:
         self.sent.append(message)
 
 
-def test_failures_are_retried_later_and_given_up_after_max_tries(db_session: Session) -> None:
+def test_failures_are_retried_later_and_given_up_after_max_tries(
+    db_session: Session, now: dt.datetime
+) -> None:
     fire = factories.department(db_session, "FIRE")
     row = notifications.notify(db_session, "test", "提醒", department=fire)
     sender = FlakySender(failures=1)
-    report = notifications.send_pending(db_session, sender, now=NOW)
+    report = notifications.send_pending(db_session, sender, now=now)
     assert report.failed == 1 and row.sent_at is None and row.tries == 1
-    assert "mail server down" in row.last_error and row.next_attempt_at > NOW
+    assert "mail server down" in row.last_error and row.next_attempt_at > now
     # Not retried before its time ...
-    assert notifications.send_pending(db_session, sender, now=NOW).sent == 0
+    assert notifications.send_pending(db_session, sender, now=now).sent == 0
     # ... then delivered.
     later = row.next_attempt_at
     assert notifications.send_pending(db_session, sender, now=later).sent == 1
@@ -98,7 +104,7 @@ def test_failures_are_retried_later_and_given_up_after_max_tries(db_session: Ses
 
     doomed = notifications.notify(db_session, "test", "永远失败", department=fire)
     never = FlakySender(failures=99)
-    moment = NOW
+    moment = now
     for _ in range(3):
         report = notifications.send_pending(db_session, never, now=moment, max_tries=3)
         moment = doomed.next_attempt_at
@@ -131,7 +137,7 @@ class FakeSMTP:
 
 
 def test_the_smtp_sender_is_chosen_by_settings_and_mails_the_department(
-    db_session: Session, monkeypatch: pytest.MonkeyPatch
+    db_session: Session, now: dt.datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert isinstance(notifications.sender_from_settings({"SMTP_HOST": ""}),
                       notifications.LoggingSender)
@@ -147,13 +153,13 @@ def test_the_smtp_sender_is_chosen_by_settings_and_mails_the_department(
     mailed = notifications.notify(db_session, "test", "新派单：案件 #7", "请签收",
                                   department=fire)
     unmailed = notifications.notify(db_session, "test", "新派单：案件 #8", department=police)
-    notifications.send_pending(db_session, sender, now=NOW)
+    notifications.send_pending(db_session, sender, now=now)
     [mail] = FakeSMTP.sent
     assert mail["To"] == "fire@example.org" and mail["From"] == "portal@example.org"
     assert mail["Subject"] == "新派单：案件 #7" and "请签收" in mail.get_content()
-    assert mailed.sent_at == NOW and mailed.last_error == ""
+    assert mailed.sent_at == now and mailed.last_error == ""
     # A department without an address is shown the notification in the portal only.
-    assert unmailed.sent_at == NOW and unmailed.last_error == notifications.NO_ADDRESS
+    assert unmailed.sent_at == now and unmailed.last_error == notifications.NO_ADDRESS
 
 
 def test_notifications_send_cli(runner, db_session: Session) -> None:
