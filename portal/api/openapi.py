@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+# A disclosed case's id, or T and a partner's own tip's id.
+_ID = "T?[1-9][0-9]{0,8}"
 _NULLABLE_STRING = {"type": "string", "nullable": True}
 _NULLABLE_NUMBER = {"type": "number", "nullable": True}
 
@@ -168,8 +170,8 @@ _POST_BODY = {
         "api_key": {"type": "string"},
         "jurisdiction_id": {"type": "string"},
         "service_code": {"type": "string"},
-        "lat": {"type": "string"},
-        "long": {"type": "string"},
+        "lat": {"type": "string", "pattern": "^-?[0-9]{1,2}(\\.[0-9]{1,8})?$"},
+        "long": {"type": "string", "pattern": "^-?[0-9]{1,3}(\\.[0-9]{1,8})?$"},
         "address_string": {"type": "string"},
         "attribute[village]": {"type": "string"},
         "attribute[unit_name]": {"type": "string"},
@@ -221,11 +223,14 @@ def document(server_url: str) -> dict[str, Any]:
                     "operationId": "listRequests",
                     "parameters": [
                         _FORMAT, _JURISDICTION,
-                        _query("service_request_id", "Comma-separated ids; overrides the rest."),
+                        _query("service_request_id", "Comma-separated ids; overrides the rest.",
+                               pattern=f"^{_ID}(,{_ID})*$"),
                         _query("service_code", "Comma-separated service codes."),
-                        _query("start_date", "ISO 8601; default 90 days before end_date."),
-                        _query("end_date", "ISO 8601; default now."),
-                        _query("status", "open, closed, or both comma-separated."),
+                        _query("start_date", "ISO 8601; default 90 days before end_date.",
+                               format="date-time"),
+                        _query("end_date", "ISO 8601; default now.", format="date-time"),
+                        _query("status", "open, closed, or both comma-separated.",
+                               enum=["open", "closed", "open,closed"]),
                         _query("api_key", "Optional: also answers for this partner's own "
                                           "undisclosed tips (T-ids)."),
                     ],
@@ -246,7 +251,8 @@ def document(server_url: str) -> dict[str, Any]:
                 "operationId": "showRequest",
                 "parameters": [
                     {"name": "service_request_id", "in": "path", "required": True,
-                     "schema": {"type": "string"}},
+                     "description": "A disclosed case (12) or a partner's own tip (T34).",
+                     "schema": {"type": "string", "pattern": f"^{_ID}$"}},
                     _FORMAT, _JURISDICTION,
                     _query("api_key", "The submitting partner's key, for T-ids."),
                 ],

@@ -26,9 +26,9 @@ MAX_RESULTS = 1000
 DEFAULT_WINDOW = dt.timedelta(days=90)
 # Lead assignments that still name the department answering for the case.
 _LEAD_STATES = (AssignmentState.PENDING, AssignmentState.ACCEPTED, AssignmentState.COMPLETED)
-_TIP_ID_RE = re.compile(r"^T(\d{1,10})$")
-_CASE_ID_RE = re.compile(r"^\d{1,10}$")
-_TOKEN_RE = re.compile(r"^(\d{1,10})-([0-9a-f]{24})$")
+_TIP_ID_RE = re.compile(r"^T([0-9]{1,10})\Z")
+_CASE_ID_RE = re.compile(r"^[0-9]{1,10}\Z")
+_TOKEN_RE = re.compile(r"^([0-9]{1,10})-([0-9a-f]{24})\Z")
 _INT_MAX = 2**31 - 1
 
 

@@ -26,7 +26,8 @@ SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # The date this server's API last changed; clients cache discovery until it does.
 CHANGESET = "2026-11-29T00:00:00+08:00"
 FORMAT = "<any(json, xml):fmt>"
-SERVICE_CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# Category, village and venue-type codes alike.
+SERVICE_CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
 
 ERROR_TEXT = {
     400: "请求参数有误",

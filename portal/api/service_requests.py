@@ -24,8 +24,7 @@ from portal.templating import local_zone
 POST_RATE_LIMIT = "30 per minute;2000 per day"
 MEDIA_URL_MAX = 500
 ID_LIST_MAX = 1000
-_CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_MEDIA_URL_RE = re.compile(r"^https?://[^\s<>\"]+$")
+_MEDIA_URL_RE = re.compile(r"^https?://[^\s<>\"\x00-\x1f\x7f]+\Z")
 
 # Intake's field names → the parameters a partner sent.
 _PARAMETER = {
@@ -105,7 +104,7 @@ def _attribute(model, code: str, required: bool) -> int | None:
             raise fail(400, f"缺少必填属性 attribute[{code}]")
         return None
     row = get_session().scalar(select(model).where(model.code == raw, model.active.is_(True))) \
-        if _CODE_RE.match(raw) else None
+        if SERVICE_CODE_RE.match(raw) else None
     if row is None:
         raise fail(400, f"attribute[{code}] 的取值不在服务定义的列表中：{raw}")
     return row.id

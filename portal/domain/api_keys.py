@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from portal.domain.models import ApiKey, User
 
 PARTNER_MAX = 100
 PREFIX_BYTES = 4  # 8 hex characters
+_PREFIX_RE = re.compile(rf"^[0-9a-f]{{{PREFIX_BYTES * 2}}}\Z")
 
 
 class ApiKeyError(ValueError):
@@ -73,7 +75,7 @@ def authenticate(session: Session, key: str | None) -> ApiKey | None:
     if not key:
         return None
     prefix, dot, _secret = key.strip().partition(".")
-    if not dot or len(prefix) != PREFIX_BYTES * 2:
+    if not dot or not _PREFIX_RE.match(prefix):
         return None
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if row is None or row.revoked_at is not None:
