@@ -4,4 +4,12 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from portal.public import media, report, routes, track  # noqa: E402,F401
+from portal.public import (  # noqa: E402,F401
+    disclosures,
+    media,
+    opendata,
+    report,
+    routes,
+    stats,
+    track,
+)

@@ -7,9 +7,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from portal.db import get_session
 from portal.extensions import limiter
 from portal.public import bp
+from portal.public.caching import conditional
 
 
 @bp.get("/")
+@conditional
 def home():
     return render_template("portal/home.html")
 

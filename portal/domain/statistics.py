@@ -1,0 +1,176 @@
+"""The township's figures for the public: counts, rates and the series behind /stats.
+
+Hazard figures count only cases a department confirmed (核查属实): the public never learns of an
+unverified accusation, not even as a number by village. Tips are counted only as a monthly
+volume. Every count is an indexed count or a group-by on the cases table; the web layer caches
+the result (see ``portal.public.stats``), so none of this runs on every request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from portal.domain.disclosure import public_condition
+from portal.domain.enums import CaseOutcome, CaseStatus, Severity, SupervisionLevel
+from portal.domain.models import Case, Category, Tip, Village
+
+# The plan's goals for major hazards (三年行动 主要目标), as dated milestones.
+PLAN_GOALS: tuple[tuple[dt.date, str], ...] = (
+    (dt.date(2024, 12, 31), "基本消除2023年及以前排查发现的重大火灾隐患存量"),
+    (dt.date(2025, 12, 31), "有效遏制重大火灾隐患增量"),
+    (dt.date(2026, 12, 31), "建立重大火灾隐患动态清零的常态化机制"),
+)
+
+
+def confirmed_condition() -> ColumnElement[bool]:
+    """Cases a department confirmed: being or done rectifying, or closed as rectified."""
+    return or_(
+        Case.status.in_([CaseStatus.RECTIFYING, CaseStatus.RECTIFIED]),
+        and_(Case.status == CaseStatus.CLOSED, Case.outcome == CaseOutcome.RECTIFIED),
+    )
+
+
+@dataclass(frozen=True)
+class Figures:
+    tips_total: int
+    confirmed: int
+    rectifying: int
+    rectified: int
+    overdue: int
+    major_open: int
+    supervised_open: int
+    disclosed: int
+
+    @property
+    def rectification_rate(self) -> float | None:
+        return self.rectified / self.confirmed if self.confirmed else None
+
+
+def _count(session: Session, *conditions: ColumnElement[bool]) -> int:
+    return session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
+
+
+def figures(session: Session, today: dt.date) -> Figures:
+    open_statuses = [CaseStatus.RECTIFYING, CaseStatus.RECTIFIED]
+    return Figures(
+        tips_total=session.scalar(select(func.count()).select_from(Tip)) or 0,
+        confirmed=_count(session, confirmed_condition()),
+        rectifying=_count(session, Case.status.in_(open_statuses)),
+        rectified=_count(session, Case.status == CaseStatus.CLOSED,
+                         Case.outcome == CaseOutcome.RECTIFIED),
+        overdue=_count(session, Case.status == CaseStatus.RECTIFYING, Case.rectify_by < today),
+        major_open=_count(session, Case.severity == Severity.MAJOR,
+                          Case.status.in_(open_statuses)),
+        supervised_open=_count(session, Case.supervision_level != SupervisionLevel.NONE,
+                               Case.status.in_(open_statuses)),
+        disclosed=_count(session, public_condition()),
+    )
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: int
+
+
+def _month_starts(today: dt.date, months: int) -> list[dt.date]:
+    year, month = today.year, today.month
+    starts = []
+    for _ in range(months):
+        starts.append(dt.date(year, month, 1))
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+    return starts[::-1]
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _at_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone)
+
+
+def monthly(session: Session, today: dt.date, zone: ZoneInfo, months: int = 12
+            ) -> tuple[list[Bar], list[Bar]]:
+    """Tips received and hazards confirmed per local calendar month, oldest first."""
+    tips, cases = [], []
+    for start in _month_starts(today, months):
+        lo, hi = _at_midnight(start, zone), _at_midnight(_next_month(start), zone)
+        label = f"{start.year % 100:02d}/{start.month}"
+        tips.append(Bar(label, session.scalar(
+            select(func.count()).select_from(Tip).where(Tip.created_at >= lo, Tip.created_at < hi)
+        ) or 0))
+        cases.append(Bar(label, _count(session, Case.confirmed_at >= lo, Case.confirmed_at < hi)))
+    return tips, cases
+
+
+def by_category(session: Session) -> list[Bar]:
+    rows = session.execute(
+        select(Category.name, func.count(Case.id))
+        .join(Case, Case.category_id == Category.id)
+        .where(confirmed_condition())
+        .group_by(Category.id, Category.name)
+        .order_by(func.count(Case.id).desc(), Category.name)
+    ).all()
+    return [Bar(name, n) for name, n in rows]
+
+
+def by_village(session: Session) -> list[Bar]:
+    rows = session.execute(
+        select(Village.name, func.count(Case.id))
+        .join(Case, Case.village_id == Village.id)
+        .where(confirmed_condition())
+        .group_by(Village.id, Village.name)
+        .order_by(func.count(Case.id).desc(), Village.name)
+    ).all()
+    return [Bar(name, n) for name, n in rows]
+
+
+@dataclass(frozen=True)
+class OnTime:
+    on_time: int
+    finished: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.on_time / self.finished if self.finished else None
+
+
+def on_time(session: Session, zone: ZoneInfo) -> OnTime:
+    """Of the hazards reported rectified that had a deadline, how many met it (local dates).
+
+    Streamed two columns at a time: date arithmetic differs between SQLite and PostgreSQL.
+    """
+    rows = session.execute(
+        select(Case.rectified_at, Case.rectify_by)
+        .where(Case.rectified_at.is_not(None), Case.rectify_by.is_not(None))
+        .execution_options(yield_per=2000)
+    )
+    met = total = 0
+    for rectified_at, rectify_by in rows:
+        total += 1
+        met += rectified_at.astimezone(zone).date() <= rectify_by
+    return OnTime(met, total)
+
+
+def major_open_series(session: Session, today: dt.date, zone: ZoneInfo, months: int = 24
+                      ) -> list[Bar]:
+    """Open confirmed major hazards at the end of each month (the plan wants them at zero)."""
+    series = []
+    for start in _month_starts(today, months):
+        end = _at_midnight(_next_month(start), zone)
+        n = _count(
+            session,
+            Case.severity == Severity.MAJOR,
+            Case.confirmed_at < end,
+            or_(Case.closed_at.is_(None), Case.closed_at >= end),
+        )
+        series.append(Bar(f"{start.year % 100:02d}/{start.month}", n))
+    return series

@@ -1,0 +1,81 @@
+"""Conditional GET for public pages: ETag and Last-Modified, answered with 304 when unchanged.
+
+A page's validator is built from the data version, not from the rendered page, so an unchanged
+page costs three primary-key lookups instead of its queries and its template. The version is
+the newest row of the audit log (every staff write is audited), of the case timeline and of the
+tips table, so any change that could show on a public page moves it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Response, make_response, request
+from sqlalchemy import func, select
+
+from portal.db import get_session
+from portal.domain.models import AuditLog, CaseEvent, Tip
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Changes on each deploy, so new templates are never hidden behind an old ETag.
+_DEPLOY_STAMP = dt.datetime.now(dt.UTC).isoformat()
+CACHE_CONTROL = "public, max-age=0, must-revalidate"
+
+
+def data_version() -> tuple[tuple[int, int, int], dt.datetime | None]:
+    """(newest audit row, event and tip ids) and the time of the newest of them."""
+    session = get_session()
+    ids: list[int] = []
+    times: list[dt.datetime] = []
+    for model in (AuditLog, CaseEvent, Tip):
+        newest = session.scalar(select(func.max(model.id)))
+        ids.append(newest or 0)
+        if newest:
+            created = session.scalar(select(model.created_at).where(model.id == newest))
+            if created is not None:
+                times.append(created)
+    return (ids[0], ids[1], ids[2]), (max(times) if times else None)
+
+
+def _etag(version: tuple[int, int, int]) -> str:
+    key = f"{version}|{request.full_path}|{_DEPLOY_STAMP}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _not_modified(etag: str, last_modified: dt.datetime | None) -> bool:
+    if request.if_none_match:
+        return request.if_none_match.contains(etag)
+    since = request.if_modified_since
+    return bool(since and last_modified and last_modified.replace(microsecond=0) <= since)
+
+
+def _stamp(response: Response, etag: str, last_modified: dt.datetime | None) -> Response:
+    response.set_etag(etag)
+    if last_modified is not None:
+        response.last_modified = last_modified.replace(microsecond=0)
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
+def conditional(view: F) -> F:
+    """Send ETag/Last-Modified with a public page and answer 304 when the client has it."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if request.method not in ("GET", "HEAD"):
+            return view(*args, **kwargs)
+        version, last_modified = data_version()
+        etag = _etag(version)
+        if _not_modified(etag, last_modified):
+            return _stamp(Response(status=304), etag, last_modified)
+        response = make_response(view(*args, **kwargs))
+        if response.status_code == 200:
+            _stamp(response, etag, last_modified)
+        return response
+
+    return wrapped  # type: ignore[return-value]

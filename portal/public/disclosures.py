@@ -1,0 +1,100 @@
+"""Disclosed hazard units (隐患公示): the filtered list and each unit's page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import abort, render_template, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.db import get_session, utcnow
+from portal.domain import disclosure
+from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
+from portal.domain.models import Category, VenueType, Village
+from portal.public import bp
+from portal.public.caching import conditional
+from portal.templating import to_local
+
+PER_PAGE = 20
+# A disclosed case has been confirmed, so it is in one of these.
+PUBLIC_STATUSES = (CaseStatus.RECTIFYING, CaseStatus.RECTIFIED, CaseStatus.CLOSED)
+
+
+def local_today() -> dt.date:
+    return to_local(utcnow()).date()
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def _filters() -> disclosure.DisclosureFilters:
+    status = request.args.get("status", "")
+    severity = request.args.get("severity", "")
+    return disclosure.DisclosureFilters(
+        village_id=_int_arg("village"),
+        venue_type_id=_int_arg("venue_type"),
+        category_id=_int_arg("category"),
+        status=CaseStatus(status) if status in {s.value for s in PUBLIC_STATUSES} else None,
+        severity=Severity(severity) if severity in {s.value for s in Severity} else None,
+        supervised=request.args.get("supervised") == "1",
+        unit_name=request.args.get("q", "").strip()[:50],
+    )
+
+
+def filter_choices(session: Session) -> dict[str, Any]:
+    def active(model: Any) -> list[Any]:
+        return list(session.scalars(
+            select(model).where(model.active.is_(True)).order_by(model.sort_order, model.id)
+        ))
+
+    return {
+        "villages": active(Village),
+        "venue_types": active(VenueType),
+        "categories": active(Category),
+        "statuses": PUBLIC_STATUSES,
+        "severities": list(Severity),
+    }
+
+
+@bp.get("/disclosures")
+@conditional
+def disclosures():
+    session = get_session()
+    filters = _filters()
+    page = disclosure.search_disclosed(
+        session, filters, today=local_today(), page=_int_arg("page") or 1, per_page=PER_PAGE
+    )
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "portal/disclosures.html", page=page, filters=filters, args=args,
+        stages=disclosure.STAGES, **filter_choices(session),
+    )
+
+
+@bp.get("/disclosures/unit/<int:unit_id>")
+@conditional
+def disclosure_unit(unit_id: int):
+    found = disclosure.unit_disclosures(get_session(), unit_id, today=local_today())
+    if found is None:
+        abort(404)
+    _unit, cases = found
+    return render_template(
+        "portal/disclosure_unit.html", cases=cases, stages=disclosure.STAGES,
+        unit_name=cases[0].unit_name, unit_address=cases[0].unit_address,
+        supervision_none=SupervisionLevel.NONE,
+    )
+
+
+@bp.app_template_global()
+def latest_disclosures(limit: int = 5) -> list[disclosure.PublicCase]:
+    """For the home page: the newest disclosures."""
+    return disclosure.latest_disclosed(get_session(), today=local_today(), limit=limit)
+
+
+@bp.app_template_global()
+def disclosure_stages() -> tuple[str, ...]:
+    return disclosure.STAGES

@@ -1,0 +1,146 @@
+"""Statistics (/stats) with server-rendered SVG charts, and the figures on the home page.
+
+The figures are computed by ``portal.domain.statistics`` and kept in a small per-process cache:
+an entry lives until a disclosure changes (the disclosed count or the newest disclosure time,
+both read from the disclosed index) or, for the slower-moving rest, for ``TTL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import render_template
+from sqlalchemy import func, select
+
+from portal.db import get_session, utcnow
+from portal.domain import statistics
+from portal.domain.disclosure import public_condition
+from portal.domain.models import Case
+from portal.public import bp
+from portal.public.caching import conditional
+from portal.templating import local_zone, to_local
+
+TTL_SECONDS = 300
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[Any, float, Any]] = {}
+
+
+def disclosure_key() -> tuple[int, str]:
+    """Changes whenever a case is disclosed or withdrawn."""
+    count, newest = get_session().execute(
+        select(func.count(), func.max(Case.disclosed_at)).where(public_condition())
+    ).one()
+    return count, str(newest)
+
+
+def cached(name: str, compute: Callable[[], T]) -> T:
+    key = (disclosure_key(), to_local(utcnow()).date())
+    now = time.monotonic()
+    with _lock:
+        hit = _cache.get(name)
+        if hit and hit[0] == key and now - hit[1] < TTL_SECONDS:
+            return hit[2]
+    value = compute()
+    with _lock:
+        _cache[name] = (key, now, value)
+    return value
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+@bp.app_template_global()
+def public_figures() -> statistics.Figures:
+    today = to_local(utcnow()).date()
+    return cached("figures", lambda: statistics.figures(get_session(), today))
+
+
+# ------------------------------------------------------------------ chart geometry
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    value: int
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    baseline: float
+    maximum: int
+    columns: list[Column]
+
+    @property
+    def points(self) -> str:
+        """The columns' tops as a polyline, for line charts."""
+        return " ".join(f"{c.x + c.width / 2:.1f},{c.y:.1f}" for c in self.columns)
+
+
+def column_chart(bars: Sequence[statistics.Bar], width: int = 600, height: int = 220) -> Chart:
+    top, bottom, left = 20, 40, 10
+    plot_h = height - top - bottom
+    maximum = max((b.value for b in bars), default=0) or 1
+    slot = (width - left) / max(len(bars), 1)
+    columns = []
+    for i, bar in enumerate(bars):
+        h = plot_h * bar.value / maximum
+        columns.append(Column(bar.label, bar.value, left + i * slot + slot * 0.15,
+                              top + plot_h - h, slot * 0.7, h))
+    return Chart(width, height, top + plot_h, maximum, columns)
+
+
+def bar_rows(bars: Sequence[statistics.Bar], width: int = 600, row: int = 28) -> Chart:
+    """Horizontal bars with the label on the left (long Chinese category names)."""
+    label_w, right = 190, 50
+    maximum = max((b.value for b in bars), default=0) or 1
+    columns = [
+        Column(b.label, b.value, label_w, i * row + 4, (width - label_w - right) * b.value
+               / maximum, row - 8)
+        for i, b in enumerate(bars)
+    ]
+    return Chart(width, max(len(bars), 1) * row, 0, maximum, columns)
+
+
+def _percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+@bp.get("/stats")
+@conditional
+def stats():
+    session = get_session()
+    today = to_local(utcnow()).date()
+    zone = local_zone()
+
+    def compute() -> dict[str, Any]:
+        tips, confirmed = statistics.monthly(session, today, zone)
+        return {
+            "tips_chart": column_chart(tips),
+            "cases_chart": column_chart(confirmed),
+            "category_chart": bar_rows(statistics.by_category(session)),
+            "village_chart": bar_rows(statistics.by_village(session)),
+            "on_time": statistics.on_time(session, zone),
+            "major_chart": column_chart(statistics.major_open_series(session, today, zone)),
+        }
+
+    charts = cached("charts", compute)
+    figures = public_figures()
+    return render_template(
+        "portal/stats.html", figures=figures, goals=statistics.PLAN_GOALS,
+        rectification_rate=_percent(figures.rectification_rate),
+        on_time_rate=_percent(charts["on_time"].rate), **charts,
+    )

@@ -1,0 +1,255 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.orm import Session
+
+from portal.db import utcnow
+from portal.domain.disclosure import disclose_case, withdraw_disclosure
+from portal.domain.enums import (
+    AttachmentKind,
+    CaseEventKind,
+    CaseOutcome,
+    CaseStatus,
+    Role,
+    Severity,
+    SupervisionLevel,
+)
+from portal.domain.events import log_event
+from portal.domain.models import Attachment, Case, Unit, User
+from portal.public import stats
+from tests.factories import category, make_case, venue_type, village
+
+FUTURE = dt.date.today() + dt.timedelta(days=30)
+PAST = dt.date.today() - dt.timedelta(days=30)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_figures() -> Iterator[None]:
+    stats.clear_cache()
+    yield
+    stats.clear_cache()
+
+
+def moderator(session: Session) -> User:
+    user = User(username="pub-mod", password_hash="x", role=Role.MODERATOR)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def unit(session: Session, name: str, village_code: str = "V01",
+         venue: str | None = "street_shop") -> Unit:
+    row = Unit(name=name, normalized_name=name, village=village(session, village_code),
+               venue_type=venue_type(session, venue) if venue else None, address="村东口")
+    session.add(row)
+    session.flush()
+    return row
+
+
+def confirmed(session: Session, where: Unit, **values) -> Case:
+    now = utcnow()
+    defaults = {"status": CaseStatus.RECTIFYING, "routed_at": now, "confirmed_at": now,
+                "rectify_by": FUTURE}
+    if values.get("status") == CaseStatus.CLOSED:
+        defaults |= {"closed_at": now, "outcome": CaseOutcome.RECTIFIED}
+    return make_case(session, unit=where, village=where.village, **{**defaults, **values})
+
+
+def disclosed(session: Session, name: str, *, summary: str = "疏散通道堆放杂物", actor=None,
+              village_code: str = "V01", venue: str | None = "street_shop", **values) -> Case:
+    case = confirmed(session, unit(session, name, village_code, venue), **values)
+    disclose_case(session, case, actor=actor or moderator(session), public_summary=summary)
+    return case
+
+
+def listed(client, query: str = "") -> list[str]:
+    html = client.get(f"/disclosures{query}").get_data(as_text=True)
+    return re.findall(r'class="disclosure-unit">\s*<a href="[^"]+">([^<]+)</a>', html)
+
+
+def public_bodies(client, case: Case) -> dict[str, str]:
+    urls = ["/", "/disclosures", f"/disclosures/unit/{case.unit_id}", "/disclosures.json",
+            "/disclosures.csv", "/disclosures/feed.atom", "/disclosures/notice/V01", "/stats"]
+    return {url: client.get(url).get_data(as_text=True) for url in urls}
+
+
+def test_only_confirmed_and_disclosed_cases_are_public(client, db_session: Session) -> None:
+    mod = moderator(db_session)
+    unconfirmed = make_case(db_session, status=CaseStatus.CHECKING, routed_at=utcnow(),
+                            unit=unit(db_session, "未核查小卖部"), public_summary="传闻")
+    hidden = confirmed(db_session, unit(db_session, "已核查未公开饭店"), public_summary="待审")
+    shown = disclosed(db_session, "已公示加工厂", actor=mod)
+    for url, body in public_bodies(client, shown).items():
+        assert "未核查小卖部" not in body, url
+        assert "已核查未公开饭店" not in body, url
+    assert "已公示加工厂" in client.get("/disclosures").get_data(as_text=True)
+    assert client.get(f"/disclosures/unit/{unconfirmed.unit_id}").status_code == 404
+    assert client.get(f"/disclosures/unit/{hidden.unit_id}").status_code == 404
+
+
+def test_withdrawing_removes_the_case_everywhere(client, db_session: Session) -> None:
+    mod = moderator(db_session)
+    case = disclosed(db_session, "撤回测试商店", actor=mod)
+    before = public_bodies(client, case)
+    for url in ("/", "/disclosures", "/disclosures.json", "/disclosures.csv",
+                "/disclosures/feed.atom", "/disclosures/notice/V01"):
+        assert "撤回测试商店" in before[url], url
+    withdraw_disclosure(db_session, case, actor=mod, reason="单位名称登记错误")
+    for url, body in public_bodies(client, case).items():
+        assert "撤回测试商店" not in body, url
+    assert client.get(f"/disclosures/unit/{case.unit_id}").status_code == 404
+
+
+def test_filters_search_and_supervision_return_exactly_the_expected_units(
+    client, db_session: Session,
+) -> None:
+    mod = moderator(db_session)
+    disclosed(db_session, "甲饭店", actor=mod, village_code="V01", venue="restaurant",
+              category=category(db_session, "fire_electric_gas_misuse"))
+    disclosed(db_session, "乙商铺", actor=mod, village_code="V02", venue="street_shop",
+              severity=Severity.MAJOR, supervision_level=SupervisionLevel.COUNTY)
+    disclosed(db_session, "丙幼儿园", actor=mod, village_code="V02", venue="kindergarten",
+              status=CaseStatus.RECTIFIED, rectified_at=utcnow())
+    disclosed(db_session, "丁饭店", actor=mod, village_code="V03", venue="restaurant",
+              status=CaseStatus.CLOSED, rectified_at=utcnow())
+    v02 = village(db_session, "V02").id
+    restaurant = venue_type(db_session, "restaurant").id
+    gas = category(db_session, "fire_electric_gas_misuse").id
+    assert sorted(listed(client)) == sorted(["甲饭店", "乙商铺", "丙幼儿园", "丁饭店"])
+    assert sorted(listed(client, f"?village={v02}")) == ["丙幼儿园", "乙商铺"]
+    assert sorted(listed(client, f"?venue_type={restaurant}")) == ["丁饭店", "甲饭店"]
+    assert listed(client, f"?category={gas}") == ["甲饭店"]
+    assert listed(client, "?status=rectified") == ["丙幼儿园"]
+    assert listed(client, "?status=closed") == ["丁饭店"]
+    assert listed(client, "?severity=major") == ["乙商铺"]
+    assert listed(client, "?supervised=1") == ["乙商铺"]
+    assert sorted(listed(client, "?q=饭店")) == ["丁饭店", "甲饭店"]
+    assert listed(client, f"?q=饭店&village={v02}") == []
+    assert listed(client, "?q=%25") == [], "LIKE wildcards are searched for literally"
+    assert sorted(listed(client, "?village=abc&status=bogus")) == sorted(
+        ["甲饭店", "乙商铺", "丙幼儿园", "丁饭店"]), "bad filter values are ignored"
+
+
+def test_pagination_walks_every_disclosure_once(client, db_session: Session) -> None:
+    mod = moderator(db_session)
+    names = [f"分页单位{i:02d}" for i in range(23)]
+    for name in names:
+        disclosed(db_session, name, actor=mod)
+    first, second = listed(client, "?page=1"), listed(client, "?page=2")
+    assert len(first) == 20 and len(second) == 3
+    assert sorted(first + second) == sorted(names)
+    page = client.get("/disclosures?page=1&village=" + str(village(db_session).id))
+    html = page.get_data(as_text=True)
+    assert "共 23 条公示" in html and "page=2" in html and "village=" in html
+    assert listed(client, "?page=99") == second, "a page past the end shows the last page"
+
+
+def test_a_row_shows_status_deadline_overdue_and_progress(client, db_session: Session) -> None:
+    mod = moderator(db_session)
+    disclosed(db_session, "逾期商店", actor=mod, rectify_by=PAST, summary="私拉电线")
+    html = client.get("/disclosures").get_data(as_text=True)
+    assert "逾期商店" in html and "私拉电线" in html and "阳高村（示例）" in html
+    assert "整改中" in html and "已逾期" in html
+    assert f"{PAST.year}年{PAST.month}月{PAST.day}日" in html
+    assert 'aria-current="step"' in html and "整改进度：第 3 步" in html
+
+
+def test_the_unit_page_shows_each_case_its_public_timeline_and_photos(
+    client, db_session: Session,
+) -> None:
+    mod = moderator(db_session)
+    case = disclosed(db_session, "时间线饭店", actor=mod, summary="厨房燃气管道老化",
+                     severity=Severity.MAJOR, supervision_level=SupervisionLevel.TOWNSHIP)
+    progress = log_event(db_session, case, CaseEventKind.PROGRESS, actor=mod,
+                         public_text="已更换燃气软管", internal_text="老板不太配合")
+    shown = Attachment(stored_name="a" * 32, kind=AttachmentKind.PHOTO, content_type="image/jpeg",
+                       size_bytes=1, sha256="1" * 64, public=True, case_event_id=progress.id)
+    private = Attachment(stored_name="b" * 32, kind=AttachmentKind.PHOTO,
+                         content_type="image/jpeg", size_bytes=1, sha256="2" * 64,
+                         public=False, case_event_id=progress.id)
+    withheld = Attachment(stored_name="c" * 32, kind=AttachmentKind.PHOTO,
+                          content_type="image/jpeg", size_bytes=1, sha256="3" * 64,
+                          public=True, withheld=True, case_event_id=progress.id)
+    db_session.add_all([shown, private, withheld])
+    db_session.flush()
+    html = client.get(f"/disclosures/unit/{case.unit_id}").get_data(as_text=True)
+    assert "时间线饭店" in html and "厨房燃气管道老化" in html
+    assert "重大隐患" in html and "乡级挂牌督办" in html
+    assert "已更换燃气软管" in html and "老板不太配合" not in html
+    assert "经部门核查属实，向社会公示" in html
+    assert f"/media/{'a' * 32}" in html
+    assert "b" * 32 not in html and "c" * 32 not in html
+
+
+def test_public_text_is_masked_on_every_page(client, db_session: Session) -> None:
+    mod = moderator(db_session)
+    case = disclosed(db_session, "张记13800001111小卖部", actor=mod,
+                     summary="门前停放晋D·54321货车，堵塞消防车道")
+    for url, body in public_bodies(client, case).items():
+        assert "13800001111" not in body, url
+        assert "54321" not in body, url
+    assert "138********" in client.get("/disclosures").get_data(as_text=True)
+
+
+def test_the_home_page_shows_latest_disclosures_and_figures(client, db_session: Session) -> None:
+    disclosed(db_session, "首页展示商店", severity=Severity.MAJOR)
+    html = client.get("/").get_data(as_text=True)
+    assert "最新公示的火灾隐患" in html and "首页展示商店" in html
+    assert "全乡数字一览" in html
+    figures = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", html))
+    assert figures["核查属实隐患"] == "1" and figures["未销案重大隐患"] == "1"
+    assert 'href="/disclosures"' in html and 'href="/stats"' in html
+
+
+def test_stats_draws_svg_charts_without_javascript(client, db_session: Session) -> None:
+    disclosed(db_session, "统计商店", category=category(db_session, "wiring"))
+    response = client.get("/stats")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert html.count("<svg") >= 5 and "<script" not in html
+    assert "电气线路铺设不规范" in html and "阳高村（示例）" in html
+    assert "动态清零" in html
+
+
+def test_a_repeated_request_with_the_etag_gets_304(client, db_session: Session) -> None:
+    disclosed(db_session, "缓存商店")
+    for url in ("/", "/disclosures", "/stats", "/disclosures.json", "/disclosures/feed.atom"):
+        first = client.get(url)
+        etag = first.headers["ETag"]
+        assert first.status_code == 200 and first.headers["Last-Modified"], url
+        again = client.get(url, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.get_data() == b"", url
+        assert again.headers["ETag"] == etag
+        since = client.get(url, headers={"If-Modified-Since": first.headers["Last-Modified"]})
+        assert since.status_code == 304, url
+
+
+def test_a_disclosure_change_invalidates_the_etag(client, db_session: Session) -> None:
+    mod = moderator(db_session)
+    case = disclosed(db_session, "变化商店", actor=mod)
+    etag = client.get("/disclosures").headers["ETag"]
+    withdraw_disclosure(db_session, case, actor=mod, reason="误报")
+    response = client.get("/disclosures", headers={"If-None-Match": etag})
+    assert response.status_code == 200 and "变化商店" not in response.get_data(as_text=True)
+
+
+def test_the_village_notice_is_printable_with_a_qr_code(client, db_session: Session) -> None:
+    disclosed(db_session, "公示栏商店", summary="违规住人")
+    v01 = village(db_session, "V01")
+    html = client.get("/disclosures/notice/V01").get_data(as_text=True)
+    assert "阳高村（示例）" in html and "火灾隐患公示" in html
+    assert "公示栏商店" in html and "违规住人" in html
+    assert "<svg" in html and f"/disclosures?village={v01.id}" in html
+    assert "@media print" in client.get("/static/css/site.css").get_data(as_text=True)
+    assert client.get("/disclosures/notice/NOPE").status_code == 404
+    assert "/disclosures/notice/V01" in client.get("/disclosures/notices").get_data(as_text=True)
+
+
+def test_the_nav_links_to_disclosures_and_stats(client) -> None:
+    html = client.get("/disclosures").get_data(as_text=True)
+    assert '>隐患公示</a>' in html and '>统计</a>' in html
+    assert 'href="/disclosures" aria-current="page"' in html
