@@ -1,0 +1,196 @@
+"""Each moderation action changes the tip as a moderator expects and leaves exactly one trace."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from portal.db import utcnow
+from portal.domain import accounts, moderation
+from portal.domain.duplicates import find_duplicates, haversine_m, normalize_name
+from portal.domain.enums import (
+    CaseStatus,
+    Channel,
+    MessageDirection,
+    RejectReason,
+    Role,
+    TipStatus,
+)
+from portal.domain.models import AuditLog, Case
+from tests import factories
+
+pytestmark = pytest.mark.usefixtures("app")
+
+
+@pytest.fixture
+def moderator(db_session: Session):
+    return accounts.create_user(db_session, "mod9", Role.MODERATOR, "long enough pass 9")
+
+
+def audit_rows(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(AuditLog)) or 0
+
+
+def details(session: Session, **values) -> moderation.UnitDetails:
+    base = {"name": "张三 小卖部", "village_id": factories.village(session).id,
+            "category_id": factories.category(session).id,
+            "venue_type_id": factories.venue_type(session).id, "internal_summary": "门口堆物"}
+    return moderation.UnitDetails(**{**base, **values})
+
+
+def test_accept_opens_a_case_in_triage_with_one_audit_row(db_session, moderator) -> None:
+    tip = factories.make_tip(db_session)
+    before = audit_rows(db_session)
+    case = moderation.accept_tip(db_session, tip, details(db_session), actor=moderator)
+    assert audit_rows(db_session) == before + 1
+    assert tip.status is TipStatus.ACCEPTED and tip.case_id == case.id
+    assert case.status is CaseStatus.TRIAGE and case.channel is Channel.WEB
+    assert case.unit.name == "张三 小卖部" and case.unit.normalized_name == "张三小卖部"
+    assert case.internal_summary == "门口堆物"
+    row = db_session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+    assert row.action == "tip.accept" and row.actor_id == moderator.id
+
+
+def test_a_second_accept_for_the_same_unit_reuses_the_unit(db_session, moderator) -> None:
+    first = moderation.accept_tip(db_session, factories.make_tip(db_session),
+                                  details(db_session), actor=moderator)
+    second = moderation.accept_tip(db_session, factories.make_tip(db_session),
+                                   details(db_session, name="张三小卖部"), actor=moderator)
+    assert first.unit_id == second.unit_id
+
+
+def test_merge_joins_an_open_case_with_one_audit_row(db_session, moderator) -> None:
+    case = factories.make_case(db_session)
+    tip = factories.make_tip(db_session)
+    before = audit_rows(db_session)
+    moderation.merge_tip(db_session, tip, case, actor=moderator)
+    assert audit_rows(db_session) == before + 1
+    assert tip.status is TipStatus.MERGED and tip.case_id == case.id
+
+
+def test_a_closed_case_cannot_take_a_merge(db_session, moderator) -> None:
+    case = factories.make_case(db_session)
+    case.status, case.closed_at, case.outcome = CaseStatus.CLOSED, utcnow(), "unfounded"
+    case.routed_at = utcnow()
+    db_session.flush()
+    with pytest.raises(moderation.ModerationError, match="已办结"):
+        moderation.merge_tip(db_session, factories.make_tip(db_session), case, actor=moderator)
+
+
+def test_reject_keeps_reason_and_message_with_one_audit_row(db_session, moderator) -> None:
+    tip = factories.make_tip(db_session)
+    before = audit_rows(db_session)
+    moderation.reject_tip(db_session, tip, RejectReason.OUT_OF_SCOPE, "此事由住建部门受理。",
+                          actor=moderator)
+    assert audit_rows(db_session) == before + 1
+    assert tip.status is TipStatus.REJECTED and tip.reject_reason is RejectReason.OUT_OF_SCOPE
+    assert tip.reject_message == "此事由住建部门受理。"
+    with pytest.raises(moderation.ModerationError, match="已处理"):
+        moderation.accept_tip(db_session, tip, details(db_session), actor=moderator)
+
+
+def test_redact_keeps_the_original_for_moderators_with_one_audit_row(db_session,
+                                                                     moderator) -> None:
+    tip = factories.make_tip(db_session, description="老板王五电话13912345678，门口堆满纸箱。")
+    before = audit_rows(db_session)
+    moderation.redact_description(db_session, tip, "门口堆满纸箱。", "去掉个人信息",
+                                  actor=moderator)
+    assert audit_rows(db_session) == before + 1
+    moderation.redact_description(db_session, tip, "门口堆满纸箱，堵住出口。", "", actor=moderator)
+    assert tip.description == "门口堆满纸箱，堵住出口。"
+    assert moderation.original_description(db_session, tip).startswith("老板王五电话")
+    assert len(moderation.revisions(db_session, tip)) == 2
+    row = db_session.scalars(select(AuditLog).where(AuditLog.action == "tip.redact")).first()
+    assert "13912345678" not in str(row.after)
+
+
+def test_reveal_is_audited_and_decrypts(db_session, moderator) -> None:
+    tip = factories.make_tip(db_session, reporter_name_enc=b"n", reporter_phone_enc=b"p")
+    before = audit_rows(db_session)
+    identity = moderation.reveal_identity(
+        db_session, tip, {b"n": "李四", b"p": "13800000000"}.__getitem__, actor=moderator)
+    assert identity.name == "李四" and identity.phone == "13800000000"
+    assert audit_rows(db_session) == before + 1
+    row = db_session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+    assert row.action == "tip.reveal_identity" and "李四" not in str(row.after)
+
+
+def test_ask_adds_a_message_to_the_reporter(db_session, moderator) -> None:
+    tip = factories.make_tip(db_session)
+    message = moderation.ask_reporter(db_session, tip, "请问具体在哪条街？", actor=moderator)
+    assert message.direction is MessageDirection.TO_REPORTER
+
+
+def test_inspection_case_is_opened_without_a_tip(db_session, moderator) -> None:
+    case = moderation.open_inspection_case(db_session, details(db_session), actor=moderator)
+    assert case.channel is Channel.INSPECTION and case.status is CaseStatus.TRIAGE
+    assert db_session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first().action \
+        == "case.open"
+
+
+def test_editing_an_audit_row_makes_audit_verify_fail_and_name_it(db_session, moderator,
+                                                                  runner) -> None:
+    tip = factories.make_tip(db_session)
+    moderation.reject_tip(db_session, tip, RejectReason.SPAM, "无效信息", actor=moderator)
+    db_session.commit()
+    ok = runner.invoke(args=["audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "完整" in ok.output
+    row = db_session.scalars(select(AuditLog).where(AuditLog.action == "tip.reject")).one()
+    db_session.execute(update(AuditLog).where(AuditLog.id == row.id)
+                       .values(after={"status": "accepted"}))
+    db_session.commit()
+    bad = runner.invoke(args=["audit", "verify"])
+    assert bad.exit_code == 1
+    assert f"第 {row.id} 条" in bad.output
+
+
+# --- duplicates --------------------------------------------------------------------------
+
+def test_names_normalise_across_width_space_and_punctuation() -> None:
+    assert normalize_name("张三 小卖部（东）") == normalize_name("张三小卖部(东)")
+    assert normalize_name("ＡＢＣ超市") == "abc超市"
+
+
+def test_haversine_is_about_right() -> None:
+    # 0.001° of latitude is about 111 m.
+    assert 110 < haversine_m(39.0, 113.0, 39.001, 113.0) < 112
+
+
+def test_duplicates_by_name_by_village_and_category_and_by_distance(db_session,
+                                                                   moderator) -> None:
+    tip = factories.make_tip(db_session, unit_name="张三小卖部", lat=39.0, lon=113.0)
+    by_name = factories.make_case(db_session, unit=None, village=factories.village(db_session,
+                                                                                  "V02"))
+    by_name.unit.normalized_name = "张三小卖部"
+    same_vc = factories.make_case(db_session, category=tip.category)
+    near = factories.make_case(db_session, village=factories.village(db_session, "V03"),
+                               category=factories.category(db_session, "other"))
+    near.unit.lat, near.unit.lon = 39.0005, 113.0  # ~55 m
+    far = factories.make_case(db_session, village=factories.village(db_session, "V03"),
+                              category=factories.category(db_session, "other"))
+    far.unit.lat, far.unit.lon = 39.01, 113.0  # ~1.1 km
+    old = factories.make_case(db_session, category=tip.category,
+                              created_at=utcnow() - dt.timedelta(days=120))
+    old.unit.normalized_name = "别家"
+    other_tip = factories.make_tip(db_session, unit_name="张三 小卖部")
+    db_session.flush()
+    found = find_duplicates(db_session, tip)
+    cases = {c.id: m for c, m in found.cases}
+    assert by_name.id in cases and "同一单位名称" in cases[by_name.id].reasons
+    assert same_vc.id in cases
+    assert near.id in cases and cases[near.id].distance_m < 100
+    assert far.id not in cases and old.id not in cases
+    assert other_tip.id in {t.id for t, _ in found.tips}
+    assert tip.id not in {t.id for t, _ in found.tips}
+
+
+def test_closed_cases_are_not_merge_targets(db_session) -> None:
+    tip = factories.make_tip(db_session)
+    closed = factories.make_case(db_session, category=tip.category, status=CaseStatus.CLOSED,
+                                 closed_at=utcnow(), outcome="unfounded", routed_at=utcnow())
+    assert closed.id not in {c.id for c, _ in find_duplicates(db_session, tip).cases}
+    assert isinstance(closed, Case)
