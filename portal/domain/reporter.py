@@ -101,8 +101,9 @@ def _event_words(session: Session, event: CaseEvent, case: Case) -> str | None:
         return f"已移交{_department_name(session, event, 'to')}办理"
     if kind is CaseEventKind.RETURNED and data.get("role") == "lead":
         return "正在重新确定办理部门"
-    if kind is CaseEventKind.ACCEPTED and event.department and _is_lead_accept(case, event):
-        return f"{event.department.name}已签收，正在现场核查"
+    if kind is CaseEventKind.ACCEPTED and event.department and data.get("role") == "lead":
+        doing = "正在整改" if data.get("status") == CaseStatus.RECTIFYING else "正在现场核查"
+        return f"{event.department.name}已签收，{doing}"
     if kind is CaseEventKind.CHECK_CONFIRMED:
         return "经现场核查，隐患属实，正在整改"
     if kind is CaseEventKind.DEADLINE_SET and data.get("rectify_by"):
@@ -122,11 +123,6 @@ def _event_words(session: Session, event: CaseEvent, case: Case) -> str | None:
     if kind is CaseEventKind.FOLLOW_UP_OK:
         return "回头看：整改保持"
     return None
-
-
-def _is_lead_accept(case: Case, event: CaseEvent) -> bool:
-    wanted = (event.data or {}).get("assignment_id")
-    return any(a.id == wanted and a.role is AssignmentRole.LEAD for a in case.assignments)
 
 
 def _cn_date(value: str) -> str:

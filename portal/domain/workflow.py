@@ -245,11 +245,13 @@ def accept_assignment(session: Session, assignment: Assignment, *, actor: User,
         transition(session, case, CaseStatus.CHECKING, actor=actor, department=department,
                    now=now, internal_text=f"{department.name}签收，开始核查",
                    public_text=f"{department.name}已签收，正在核查",
-                   data={"assignment_id": assignment.id})
+                   data={"assignment_id": assignment.id, "role": assignment.role,
+                         "status": CaseStatus.CHECKING})
     else:
         log_event(session, case, CaseEventKind.ACCEPTED, actor=actor, department=department,
                   now=now, internal_text=f"{department.name}签收（{assignment.role.label}）",
-                  data={"assignment_id": assignment.id})
+                  data={"assignment_id": assignment.id, "role": assignment.role,
+                        "status": case.status})
     return assignment
 
 
@@ -262,11 +264,14 @@ def return_assignment(session: Session, assignment: Assignment, *, actor: User,
     if assignment.state is not AssignmentState.PENDING:
         raise WorkflowError("只能退回尚未签收的派单；已签收的请办理或移交")
     case = assignment.case
+    if assignment.role is AssignmentRole.LEAD and case.status is not CaseStatus.ROUTED:
+        raise WorkflowError(
+            f"本案件已{case.status.label}，牵头部门不能退回；如不属本部门职责，请移交")
     now = utcnow()
     _end(assignment, AssignmentState.RETURNED, actor, now, reason)
     department = assignment.department
     data = {"assignment_id": assignment.id, "reason": reason, "role": assignment.role}
-    if assignment.role is AssignmentRole.LEAD and case.status is CaseStatus.ROUTED:
+    if assignment.role is AssignmentRole.LEAD:
         for other in active_assignments(case):
             _end(other, AssignmentState.WITHDRAWN, actor, now, "牵头部门退回，待重新分派")
         transition(session, case, CaseStatus.TRIAGE, actor=actor, department=department,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import os
 import threading
@@ -172,6 +173,12 @@ def test_follow_up_finds_it_still_rectified_or_reopens_it(db_session: Session) -
     workflow.approve_closure(db_session, case, actor=moderator(db_session))
     assert kinds(case)[-6:] == [K.CLOSED, K.FOLLOW_UP_OK, K.REOPENED, K.ACCEPTED,
                                 K.RECTIFICATION_REPORTED, K.CLOSED]
+    tip = factories.make_tip(db_session, case_id=case.id, status=TipStatus.ACCEPTED,
+                             decided_at=case.created_at)
+    texts = [t for _, t in reporter.reporter_progress(db_session, tip)]
+    assert texts[-6:] == ["已办结：隐患已整改到位", "回头看：整改保持",
+                          "回头看发现隐患反弹，重新整改", "阳高乡靠前驻防消防队已签收，正在整改",
+                          "单位已报告整改完成，等待验收", "已办结：隐患已整改到位"]
 
 
 ALL_MOVES = [(frm, to) for frm, to in itertools.product(CaseStatus, CaseStatus)
@@ -319,6 +326,10 @@ def test_transfer_keeps_the_trail_and_the_new_department_signs(db_session: Sessi
     assert old.end_reason == "需行政处罚"
     assert new.role is AssignmentRole.LEAD and new.state is AssignmentState.PENDING
     assert lead(case) is new and case.status is CaseStatus.CHECKING
+    # The case is under way: the receiving department may pass it on, not send it back.
+    with pytest.raises(WorkflowError, match="不能退回；如不属本部门职责，请移交"):
+        workflow.return_assignment(db_session, new, actor=officer(db_session, "ZFD"),
+                                   reason="不归我们")
     # The old department can no longer act; the new one must sign first.
     with pytest.raises(WorkflowError, match="牵头部门"):
         workflow.record_check(db_session, case, actor=officer(db_session, "FIRE"),
@@ -548,3 +559,32 @@ def test_two_moderators_closing_from_stale_pages_one_is_told(race_app: Flask) ->
     page.refresh(fresh)
     assert fresh.status is CaseStatus.RECTIFYING and fresh.closed_at is None
     page.close()
+
+
+def test_the_desk_shows_a_department_only_its_own_assignments_most_urgent_first(
+    db_session: Session,
+) -> None:
+    from portal.domain.desk import DeskGroup, department_desk
+
+    fire, police = (factories.department(db_session, c) for c in ("FIRE", "POLICE"))
+    relaxed = routed_case(db_session, "wiring")               # FIRE leads, 3 working days
+    late = routed_case(db_session, "wiring", now=dt.datetime(2026, 9, 1, 2, tzinfo=dt.UTC))
+    urgent = routed_case(db_session, "blocked_escape")        # FIRE leads, POLICE assists
+    elsewhere = routed_case(db_session, "blocked_fire_lane")  # POLICE leads
+    checking = checking_case(db_session)
+    rectifying = rectifying_case(db_session)
+
+    desk = department_desk(db_session, fire.id)
+    assert [i.case.id for i in desk[DeskGroup.NEW]] == [late.id, urgent.id, relaxed.id]
+    assert [i.overdue for i in desk[DeskGroup.NEW]] == [True, False, False]
+    assert [i.case.id for i in desk[DeskGroup.CHECKING]] == [checking.id]
+    assert [i.case.id for i in desk[DeskGroup.RECTIFYING]] == [rectifying.id]
+    assert desk[DeskGroup.AWAITING_CLOSURE] == []
+    seen = {i.case.id for items in desk.values() for i in items}
+    assert elsewhere.id not in seen
+    assert all(i.assignment.department_id == fire.id for items in desk.values() for i in items)
+
+    police_new = department_desk(db_session, police.id)[DeskGroup.NEW]
+    assert {i.case.id for i in police_new} == {urgent.id, elsewhere.id, checking.id,
+                                               rectifying.id}
+    assert relaxed.id not in {i.case.id for i in police_new}
