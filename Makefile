@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 export PORTAL_ENV ?= development
 DEMO := portal/data/demo_jurisdiction.toml
 
-.PHONY: run test lint migrate clean
+.PHONY: run test lint migrate clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,20 @@ test: $(VENV)/.installed-dev tests/browser/node_modules/axe-core/axe.min.js
 # axe-core for the accessibility checks of the browser tests (skipped if npm is missing).
 tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json
 	-command -v npm >/dev/null && cd tests/browser && npm install --no-audit --no-fund --silent
+
+## make bench: seed and measure at each size on SQLite and PostgreSQL, then tabulate
+## into docs/performance.md (BENCH_SIZES="1000 100000 1000000" for the city-scale run)
+BENCH_SIZES ?= 1000 100000
+BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/bench
+bench: $(VENV)/.installed-dev
+	for n in $(BENCH_SIZES); do \
+	  $(BIN)/python -m bench.seed --fresh --cases $$n --database-url sqlite:///$(CURDIR)/instance/bench-$$n.db && \
+	  $(BIN)/python -m bench.http --label $$n --database-url sqlite:///$(CURDIR)/instance/bench-$$n.db || exit 1; \
+	  createdb -h 127.0.0.1 -U postgres bench 2>/dev/null; \
+	  $(BIN)/python -m bench.seed --fresh --cases $$n --database-url $(BENCH_PG) && \
+	  $(BIN)/python -m bench.http --label $$n --database-url $(BENCH_PG) || exit 1; \
+	done
+	$(BIN)/python -m bench.report
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

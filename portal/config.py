@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PHOTO_PIXELS": 40_000_000,
     # Flask-Limiter syntax; counted per client address.
     "REPORT_RATE_LIMIT": "5 per hour;20 per day",
+    "REPORT_POST_RATE_LIMIT": "60 per hour",
     "TRACK_RATE_LIMIT": "10 per minute;60 per hour",
     "LOG_LEVEL": "INFO",
     # Reverse proxies in front of the app (0: none); their X-Forwarded-* headers are trusted.

@@ -23,9 +23,6 @@ from portal.templating import local_zone
 
 RECEIPT_SESSION_KEY = "receipt"
 SUBMISSION_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-# Every POST counts against this looser limit; only accepted tips count against the
-# configured one, so a resident correcting a form is never locked out.
-ANY_POST_LIMIT = "60 per hour"
 
 
 def _choices(form: ReportForm) -> list[Category]:
@@ -86,9 +83,15 @@ def _report_limit() -> str:
     return current_app.config["REPORT_RATE_LIMIT"]
 
 
+def _any_post_limit() -> str:
+    # Every POST counts against this looser limit; only accepted tips count against the
+    # other, so a resident correcting a form is never locked out.
+    return current_app.config["REPORT_POST_RATE_LIMIT"]
+
+
 @bp.post("/report")
 @csrf.exempt  # checked by the form itself, so a stale token re-renders with the data kept
-@limiter.limit(ANY_POST_LIMIT)
+@limiter.limit(_any_post_limit)
 @limiter.limit(_report_limit, deduct_when=lambda response: response.status_code == 303)
 def submit_report():
     db = get_session()

@@ -16,6 +16,13 @@ def home():
     return render_template("portal/home.html")
 
 
+@bp.get("/livez")
+@limiter.exempt
+def livez():
+    """Liveness: the process answers. Touches no database (readiness is /healthz)."""
+    return jsonify(status="ok")
+
+
 @bp.get("/healthz")
 @limiter.exempt
 def healthz():

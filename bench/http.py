@@ -1,0 +1,419 @@
+"""Measure the app under gunicorn, exactly as the README's production section runs it.
+
+    python -m bench.http --database-url URL [--label 100k] [--duration 5] [--concurrency 16]
+
+Starts gunicorn (same worker settings as the README), warms every endpoint, then for each one
+runs `concurrency` keep-alive clients for `duration` seconds and prints throughput and p50/p99
+latency, each also as a ratio to the baseline (/livez, no database) measured in the same run,
+because absolute figures on a shared machine drift. POST /report is checked for loss: the
+database must hold exactly one tip per 303 the clients saw. Results go to bench/results/*.json
+and are tabulated into docs/performance.md by bench.report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bench.seed import BENCH_RECEIPT_KEY, KNOWN_RECEIPT
+from portal.config import ROOT
+from portal.db import make_engine
+
+# The README's production command: keep these in step with it.
+GUNICORN_WORKERS = 4
+GUNICORN_ARGS = ["--workers", str(GUNICORN_WORKERS), "--worker-class", "sync"]
+RESULTS = ROOT / "bench" / "results"
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@dataclass
+class Figure:
+    name: str
+    requests: int
+    errors: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    rps_ratio: float = 0.0
+    p50_ratio: float = 0.0
+    notes: str = ""
+    statuses: dict[str, int] = field(default_factory=dict)
+
+
+class Server:
+    def __init__(self, database_url: str, tmp: Path) -> None:
+        self.port = _free_port()
+        self.env = {
+            **os.environ,
+            "PORTAL_ENV": "production",
+            "PORTAL_SECRET_KEY": "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+            "PORTAL_FIELD_KEYS": "pVaw5pRvMBnpZ7z1m0kq4l6n3mR9Q2yF0nXo8u5bT1c=",
+            "PORTAL_RECEIPT_KEY": BENCH_RECEIPT_KEY,
+            "PORTAL_DATABASE_URL": database_url,
+            "PORTAL_UPLOAD_DIR": str(tmp / "uploads"),
+            # The benchmark is one client address sending thousands of requests.
+            "PORTAL_REPORT_RATE_LIMIT": "10000000 per hour",
+            "PORTAL_REPORT_POST_RATE_LIMIT": "10000000 per hour",
+            "PORTAL_TRACK_RATE_LIMIT": "10000000 per hour",
+            "PORTAL_LOG_LEVEL": "WARNING",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def flask(self, *args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
+                              env=self.env, capture_output=True, text=True, check=True).stdout
+
+    def start(self) -> None:
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        self.process = subprocess.Popen(
+            [str(gunicorn), *GUNICORN_ARGS, "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                status, _ = request(self.port, "GET", "/livez")
+                if status == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start")
+
+    def worker_rss_mb(self) -> list[float]:
+        if not self.process:
+            return []
+        out = subprocess.run(["ps", "-o", "pid=,rss=", "--ppid", str(self.process.pid)],
+                             capture_output=True, text=True).stdout
+        return [int(line.split()[1]) / 1024 for line in out.strip().splitlines()]
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None,
+            headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+class Client:
+    """One keep-alive connection with its own cookies (session, CSRF)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookies: dict[str, str] = {}
+
+    def send(self, method: str, path: str, body: bytes | None = None,
+             content_type: str | None = None) -> tuple[int, bytes, str]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if content_type:
+            headers["Content-Type"] = content_type
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt:
+                    raise
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";", 1)[0]
+        return response.status, data, response.getheader("Location") or ""
+
+    def csrf(self, path: str) -> str:
+        _status, body, _ = self.send("GET", path)
+        match = CSRF_RE.search(body.decode())
+        if not match:
+            raise RuntimeError(f"no CSRF token on {path}")
+        return match.group(1)
+
+    def login(self, username: str, password: str) -> None:
+        token = self.csrf("/admin/login")
+        body = urllib.parse.urlencode({"csrf_token": token, "username": username,
+                                       "password": password, "next": ""}).encode()
+        status, _, _ = self.send("POST", "/admin/login", body,
+                                 "application/x-www-form-urlencoded")
+        if status not in (302, 303):
+            raise RuntimeError(f"login as {username} failed ({status})")
+
+
+def photo_jpeg(size_bytes: int = 1024 * 1024) -> bytes:
+    """A JPEG of about `size_bytes` (noise does not compress)."""
+    from PIL import Image
+
+    side = 900
+    while True:
+        image = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=90)
+        if out.tell() >= size_bytes:
+            return out.getvalue()
+        side += 150
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    boundary = secrets.token_hex(16)
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                     f"{value}\r\n".encode())
+    for name, (filename, data) in files.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                     f'filename="{filename}"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+                     + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+class Endpoint:
+    def __init__(self, name: str, path: str, *, login: tuple[str, str] | None = None) -> None:
+        self.name, self.path, self.login = name, path, login
+        self.accepted_keys: list[str] = []
+        self._lock = threading.Lock()
+
+    def prepare(self, client: Client) -> None:
+        if self.login:
+            client.login(*self.login)
+
+    def call(self, client: Client) -> int:
+        return client.send("GET", self.path)[0]
+
+
+class TrackLookup(Endpoint):
+    def prepare(self, client: Client) -> None:
+        client.token = client.csrf("/track")  # type: ignore[attr-defined]
+
+    def call(self, client: Client) -> int:
+        body = urllib.parse.urlencode({"csrf_token": client.token,  # type: ignore[attr-defined]
+                                       "code": KNOWN_RECEIPT}).encode()
+        return client.send("POST", self.path, body, "application/x-www-form-urlencoded")[0]
+
+
+class ReportPost(Endpoint):
+    def __init__(self, name: str, *, ids: dict[str, list[int]], photo: bytes | None) -> None:
+        super().__init__(name, "/report")
+        self.ids, self.photo = ids, photo
+
+    def prepare(self, client: Client) -> None:
+        client.token = client.csrf("/report")  # type: ignore[attr-defined]
+
+    def call(self, client: Client) -> int:
+        key = secrets.token_urlsafe(16)
+        fields = {
+            "csrf_token": client.token,  # type: ignore[attr-defined]
+            "submission_key": key, "village": str(random.choice(self.ids["villages"])),
+            "category": str(random.choice(self.ids["categories"])),
+            "unit_name": "压测超市", "description": "压测：安全出口被货物堵塞，需要尽快处理。",
+            "website": "",
+        }
+        files = {"photos": ("photo.jpg", self.photo)} if self.photo else {}
+        body, content_type = multipart(fields, files)
+        status = client.send("POST", self.path, body, content_type)[0]
+        if status == 303:
+            with self._lock:
+                self.accepted_keys.append(key)
+        return status
+
+
+def measure(port: int, endpoint: Endpoint, *, concurrency: int, duration: float) -> Figure:
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    lock = threading.Lock()
+    ready = threading.Barrier(concurrency + 1)
+    stop_at = [0.0]
+
+    def worker() -> None:
+        client = Client(port)
+        endpoint.prepare(client)
+        ready.wait()
+        local_lat, local_status = [], {}
+        while time.perf_counter() < stop_at[0]:
+            started = time.perf_counter()
+            try:
+                status = endpoint.call(client)
+            except (OSError, http.client.HTTPException):
+                status = 0
+            local_lat.append(time.perf_counter() - started)
+            local_status[str(status)] = local_status.get(str(status), 0) + 1
+        with lock:
+            latencies.extend(local_lat)
+            for k, v in local_status.items():
+                statuses[k] = statuses.get(k, 0) + v
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    stop_at[0] = time.perf_counter() + 3600
+    ready.wait()
+    began = time.perf_counter()
+    stop_at[0] = began + duration
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    ok = {"200", "303", "302", "304"}
+    errors = sum(v for k, v in statuses.items() if k not in ok)
+    lat = sorted(latencies) or [0.0]
+    return Figure(
+        name=endpoint.name, requests=len(latencies), errors=errors,
+        rps=len(latencies) / elapsed, p50_ms=statistics.median(lat) * 1000,
+        p99_ms=lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, statuses=statuses,
+    )
+
+
+def _ids(engine, sql: str) -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(text(sql)).scalars())
+
+
+def run(args: argparse.Namespace) -> dict:
+    engine = make_engine(args.database_url)
+    ids = {
+        "villages": _ids(engine, "SELECT id FROM villages WHERE active"),
+        "categories": _ids(engine, "SELECT id FROM categories WHERE active"),
+    }
+    with engine.connect() as conn:
+        disclosed = conn.execute(text("SELECT count(*) FROM cases WHERE disclosed")).scalar()
+        unit = conn.execute(text("SELECT unit_id FROM cases WHERE disclosed ORDER BY id "
+                                 "LIMIT 1")).scalar()
+        total_cases = conn.execute(text("SELECT count(*) FROM cases")).scalar()
+    from portal.public.disclosures import PER_PAGE
+
+    deep_page = max(1, (disclosed or 0) // PER_PAGE)
+    tmp = Path(args.tmp or (ROOT / "instance" / "bench-tmp"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    server = Server(args.database_url, tmp)
+    password = "bench-password-0123456789"
+    for name, role in (("benchmod", "moderator"), ("benchsup", "supervisor")):
+        try:
+            subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "users", "create",
+                            name, "--role", role], cwd=ROOT, env=server.env,
+                           input=f"{password}\n{password}\n", capture_output=True, text=True,
+                           check=True)
+        except subprocess.CalledProcessError as exc:
+            if "已存在" not in (exc.stderr + exc.stdout):
+                raise
+    server.start()
+    photo = photo_jpeg()
+    endpoints = [
+        Endpoint("baseline /livez", "/livez"),
+        Endpoint("/disclosures page 1", "/disclosures"),
+        Endpoint(f"/disclosures page {deep_page}", f"/disclosures?page={deep_page}"),
+        Endpoint("unit page", f"/disclosures/unit/{unit}"),
+        Endpoint("/stats", "/stats"),
+        TrackLookup("/track valid code", "/track"),
+        ReportPost("POST /report", ids=ids, photo=None),
+        ReportPost("POST /report + 1 MB photo", ids=ids, photo=photo),
+        Endpoint("moderation queue", "/admin/queue", login=("benchmod", password)),
+        Endpoint("ledger", "/admin/ledger", login=("benchsup", password)),
+        Endpoint("supervisor dashboard", "/admin/supervision", login=("benchsup", password)),
+    ]
+    figures: list[Figure] = []
+    try:
+        for endpoint in endpoints:  # warm: every worker imports, caches fill
+            measure(server.port, endpoint, concurrency=4, duration=1.0)
+        for endpoint in endpoints:
+            if isinstance(endpoint, ReportPost):
+                endpoint.accepted_keys.clear()
+            figure = measure(server.port, endpoint, concurrency=args.concurrency,
+                             duration=args.duration)
+            if isinstance(endpoint, ReportPost):
+                figure.notes = _loss_check(engine, endpoint.accepted_keys)
+            figures.append(figure)
+            print(f"  {figure.name:32s} {figure.rps:8.1f} req/s  p50 {figure.p50_ms:7.1f} ms  "
+                  f"p99 {figure.p99_ms:7.1f} ms  errors {figure.errors}  {figure.notes}"
+                  + (f"  statuses {figure.statuses}" if figure.errors else ""),
+                  flush=True)
+        rss = server.worker_rss_mb()
+    finally:
+        server.stop()
+    base = figures[0]
+    for figure in figures:
+        figure.rps_ratio = figure.rps / base.rps if base.rps else 0.0
+        figure.p50_ratio = figure.p50_ms / base.p50_ms if base.p50_ms else 0.0
+    result = {
+        "label": args.label, "backend": engine.dialect.name, "cases": total_cases,
+        "disclosed": disclosed, "concurrency": args.concurrency, "duration": args.duration,
+        "workers": GUNICORN_WORKERS, "worker_rss_mb": rss,
+        "machine": f"{os.cpu_count()} cores, {_mem_gb():.0f} GiB",
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "figures": [asdict(f) for f in figures],
+    }
+    print(f"  gunicorn worker RSS after the run: {', '.join(f'{r:.0f} MB' for r in rss)}")
+    return result
+
+
+def _loss_check(engine, keys: list[str]) -> str:
+    if not keys:
+        return "no tip accepted"
+    found = 0
+    with engine.connect() as conn:
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            found += conn.execute(
+                text("SELECT count(*) FROM tips WHERE submission_key IN :keys")
+                .bindparams(__import__("sqlalchemy").bindparam("keys", expanding=True)),
+                {"keys": chunk}).scalar()
+    return f"acknowledged {len(keys)}, stored {found}" + ("" if found == len(keys) else " LOST")
+
+
+def _mem_gb() -> float:
+    with open("/proc/meminfo") as fh:
+        return int(fh.readline().split()[1]) / 1024 / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--label", default="")
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--tmp", default="")
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args(argv)
+    result = run(args)
+    if not args.no_save:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        name = f"{result['backend']}-{result['label'] or result['cases']}.json"
+        (RESULTS / name).write_text(json.dumps(result, ensure_ascii=False, indent=1))
+        print(f"saved bench/results/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

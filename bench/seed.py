@@ -1,0 +1,263 @@
+"""Fill a database with realistic data at a given size, fast (bulk inserts).
+
+    python -m bench.seed --cases 100000 [--database-url URL] [--fresh]
+
+Villages, departments, vocabularies and routing rules come from the demo jurisdiction, with
+extra villages (and their village committees) so that a city-sized run looks like one. Every
+case gets its unit, 1–2 tips, 1–2 assignments and a timeline of 2–6 events; the mix of
+statuses, disclosures and overdue dates follows what a working office would have. One tip has
+a known receipt code (printed) so `/track` can be measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, text
+
+from portal import migrate
+from portal.config import ROOT
+from portal.db import Base, make_engine
+from portal.domain.enums import CaseEventKind, CaseStatus
+from portal.domain.identity import receipt_hash
+
+BATCH = 5000
+KNOWN_RECEIPT = "2026112900000001"
+BENCH_RECEIPT_KEY = "bench-receipt-key-0123456789abcdefghijklmnopqrstuvwxyz"
+NOW = dt.datetime(2026, 11, 29, 4, 0, tzinfo=dt.UTC)
+T = Base.metadata.tables
+
+STATUS_MIX = [  # (status, share)
+    (CaseStatus.TRIAGE, 0.02), (CaseStatus.ROUTED, 0.06), (CaseStatus.CHECKING, 0.07),
+    (CaseStatus.RECTIFYING, 0.22), (CaseStatus.RECTIFIED, 0.05), (CaseStatus.CLOSED, 0.58),
+]
+SHOP_WORDS = ["超市", "饭店", "小卖部", "加工厂", "汽修店",
+              "理发店", "幼儿园", "卫生室", "仓库", "民宿"]
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗"
+
+
+def _batches(rows: Iterator[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict]]:
+    batch: list[dict] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _insert(engine: Engine, table: str, rows: Iterator[dict[str, Any]]) -> int:
+    count = 0
+    with engine.begin() as conn:
+        for batch in _batches(rows):
+            conn.execute(insert(T[table]), batch)
+            count += len(batch)
+    return count
+
+
+def _ids(engine: Engine, table: str, where: str = "") -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(text(f"SELECT id FROM {table} {where} ORDER BY id")).scalars())
+
+
+def prepare(url: str, fresh: bool) -> Engine:
+    engine = make_engine(url)
+    if fresh:
+        if url.startswith("sqlite"):
+            path = url.removeprefix("sqlite:///")
+            engine.dispose()
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(path + suffix):
+                    os.remove(path + suffix)
+            engine = make_engine(url)
+        else:
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(url)
+    from portal import create_app
+    from portal.db import database
+    from portal.domain import jurisdiction
+
+    app = create_app({"ENV": "development", "DATABASE_URL": url})
+    with app.app_context():
+        session = database(app).sessionmaker()
+        jurisdiction.load_file(session, ROOT / "portal" / "data" / "demo_jurisdiction.toml")
+        session.commit()
+        session.close()
+    return engine
+
+
+def seed(engine: Engine, cases: int, rng: random.Random) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    extra_villages = max(0, cases // 5000 - 5)
+    counts["villages"] = _insert(engine, "villages", (
+        {"code": f"X{i:05d}", "name": f"合成村{i:05d}（示例）", "active": True,
+         "sort_order": 100 + i}
+        for i in range(extra_villages)))
+    new_villages = _ids(engine, "villages", "WHERE code LIKE 'X%'")
+    counts["departments"] = _insert(engine, "departments", (
+        {"code": f"VC-X{i:05d}", "name": f"合成村{i:05d}村委会", "kind": "village_committee",
+         "contact": "", "email": "", "village_id": vid, "active": True}
+        for i, vid in enumerate(new_villages)))
+    villages = _ids(engine, "villages")
+    categories = _ids(engine, "categories")
+    venues = _ids(engine, "venue_types")
+    departments = _ids(engine, "departments")
+    with engine.connect() as conn:
+        urgent = set(conn.execute(text("SELECT id FROM categories WHERE urgent")).scalars())
+
+    plan = []
+    statuses = [s for s, _ in STATUS_MIX]
+    weights = [w for _, w in STATUS_MIX]
+    for n in range(cases):
+        created = NOW - dt.timedelta(days=rng.uniform(0, 3 * 365))
+        status = rng.choices(statuses, weights)[0]
+        plan.append((n, created, status, rng.choice(villages), rng.choice(categories),
+                     rng.choice(venues)))
+
+    def unit_rows():
+        for n, created, _s, village, _c, venue in plan:
+            name = f"{rng.choice(SURNAMES)}记{rng.choice(SHOP_WORDS)}{n}"
+            yield {"name": name, "normalized_name": name, "venue_type_id": venue,
+                   "village_id": village, "address": f"{n % 300} 号", "lat": None, "lon": None,
+                   "created_at": created}
+
+    counts["units"] = _insert(engine, "units", unit_rows())
+    unit_base = _ids(engine, "units")[-len(plan):][0] if plan else 0
+
+    def case_rows():
+        for n, created, status, village, category, _venue in plan:
+            routed = created + dt.timedelta(hours=2) if status is not CaseStatus.TRIAGE else None
+            confirmed = status in (CaseStatus.RECTIFYING, CaseStatus.RECTIFIED) or (
+                status is CaseStatus.CLOSED and rng.random() < 0.8)
+            closed = status is CaseStatus.CLOSED
+            check_hours = 24 if category in urgent else 72
+            yield {
+                "unit_id": unit_base + n, "village_id": village, "category_id": category,
+                "channel": "web", "severity": "major" if rng.random() < 0.03 else "general",
+                "status": status.value,
+                "outcome": ("rectified" if confirmed else "unfounded") if closed else None,
+                "internal_summary": "",
+                "public_summary": "经核查，存在消防安全隐患，已责令限期整改。",
+                "supervision_level": "township" if rng.random() < 0.01 else "none",
+                "routed_at": routed,
+                "check_by": routed + dt.timedelta(hours=check_hours) if routed else None,
+                "checked_at": created + dt.timedelta(days=1) if confirmed or closed else None,
+                "confirmed_at": created + dt.timedelta(days=1) if confirmed else None,
+                "rectify_by": (created + dt.timedelta(days=30)).date() if confirmed else None,
+                "rectify_notice_no": "", "rectified_at": None,
+                "closed_at": created + dt.timedelta(days=rng.randint(2, 60)) if closed else None,
+                "follow_up_by": None,
+                "disclosed": confirmed and rng.random() < 0.7,
+                "disclosed_at": created + dt.timedelta(days=2) if confirmed else None,
+                "created_by_id": None, "created_at": created, "updated_at": created,
+                "version": 1,
+            }
+
+    counts["cases"] = _insert(engine, "cases", case_rows())
+    case_base = _ids(engine, "cases")[-len(plan):][0] if plan else 0
+
+    def tip_rows():
+        for n, created, _status, village, category, venue in plan:
+            for k in range(1 + (n % 5 == 0)):
+                yield {
+                    "channel": "web", "status": "accepted" if k == 0 else "merged",
+                    "village_id": village, "venue_type_id": venue, "category_id": category,
+                    "unit_name": "店铺", "address": "", "lat": None, "lon": None,
+                    "description": "门口堆放大量纸箱，安全出口被堵塞，晚上有人住在店里。",
+                    "observed_at": None, "reporter_name_enc": None, "reporter_phone_enc": None,
+                    "wants_feedback": False,
+                    "receipt_hash": os.urandom(32).hex(), "submission_key": None,
+                    "reject_reason": None, "reject_message": "",
+                    "case_id": case_base + n,
+                    "created_by_id": None, "decided_by_id": None,
+                    "decided_at": created + dt.timedelta(hours=1), "created_at": created,
+                }
+
+    counts["tips"] = _insert(engine, "tips", tip_rows())
+
+    def assignment_rows():
+        for n, created, status, *_rest in plan:
+            if status is CaseStatus.TRIAGE:
+                continue
+            for role_index in range(1 + (n % 3 == 0)):
+                yield {
+                    "case_id": case_base + n, "department_id": rng.choice(departments),
+                    "role": "lead" if role_index == 0 else "assist",
+                    "state": "completed" if status is CaseStatus.CLOSED else (
+                        "pending" if status is CaseStatus.ROUTED else "accepted"),
+                    "routed_at": created + dt.timedelta(hours=2), "routed_by_id": None,
+                    "override_reason": "",
+                    "accepted_at": None if status is CaseStatus.ROUTED else created
+                    + dt.timedelta(hours=5),
+                    "accepted_by_id": None,
+                    "ended_at": created + dt.timedelta(days=10)
+                    if status is CaseStatus.CLOSED else None,
+                    "ended_by_id": None, "end_reason": "", "transferred_to_id": None,
+                }
+
+    counts["assignments"] = _insert(engine, "assignments", assignment_rows())
+
+    kinds = [CaseEventKind.OPENED, CaseEventKind.ROUTED, CaseEventKind.ACCEPTED,
+             CaseEventKind.CHECK_CONFIRMED, CaseEventKind.PROGRESS, CaseEventKind.CLOSED]
+
+    def event_rows():
+        for n, created, status, *_rest in plan:
+            steps = {CaseStatus.TRIAGE: 1, CaseStatus.ROUTED: 2, CaseStatus.CHECKING: 3,
+                     CaseStatus.RECTIFYING: 5, CaseStatus.RECTIFIED: 5,
+                     CaseStatus.CLOSED: 6}[status]
+            for i in range(steps):
+                kind = kinds[i]
+                yield {"case_id": case_base + n, "kind": kind.value, "actor_id": None,
+                       "department_id": None, "internal_text": "",
+                       "public_text": "已完成部分整改，清理了通道堆放物。"
+                       if kind is CaseEventKind.PROGRESS else "",
+                       "data": None, "created_at": created + dt.timedelta(hours=i * 12)}
+
+    counts["case_events"] = _insert(engine, "case_events", event_rows())
+
+    with engine.begin() as conn:  # one tip with a known code, for /track
+        first_tip = conn.execute(select(func.min(T["tips"].c.id))
+                                 .where(T["tips"].c.case_id == case_base)).scalar()
+        conn.execute(T["tips"].update().where(T["tips"].c.id == first_tip)
+                     .values(receipt_hash=receipt_hash(BENCH_RECEIPT_KEY, KNOWN_RECEIPT)))
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--database-url", default=f"sqlite:///{ROOT / 'instance' / 'bench.db'}")
+    parser.add_argument("--fresh", action="store_true", help="start from an empty database")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    engine = prepare(args.database_url, args.fresh)
+    counts = seed(engine, args.cases, random.Random(args.seed))
+    elapsed = time.perf_counter() - started
+    rows = sum(counts.values())
+    print(f"seeded {args.cases} cases ({rows} rows) in {elapsed:.1f} s "
+          f"({rows / elapsed:,.0f} rows/s) into {engine.url.render_as_string(hide_password=True)}")
+    print("  " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    print(f"  known receipt code for /track: {KNOWN_RECEIPT} "
+          f"(with PORTAL_RECEIPT_KEY={BENCH_RECEIPT_KEY})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
