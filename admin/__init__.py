@@ -9,6 +9,7 @@ from admin import access  # noqa: E402
 bp.before_request(access.idle_timeout)
 
 from admin import (  # noqa: E402, F401
+    apikeys,
     audit_views,
     auth,
     cases,

@@ -44,12 +44,26 @@ def request_format() -> str:
     return "xml" if request.path.endswith(".xml") else "json"
 
 
+class Open311Error(HTTPException):
+    """An error whose description is meant for the partner (it says which parameter)."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+
+
+def fail(code: int, description: str) -> Open311Error:
+    return Open311Error(code, description)
+
+
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
     code = exc.code or 500
-    description = exc.description if getattr(exc, "open311", False) else None
-    response = formats.errors(request_format(), code,
-                              description or ERROR_TEXT.get(code, "服务器暂时出现问题"))
+    if isinstance(exc, Open311Error):
+        description = exc.description or ""
+    else:  # werkzeug's English texts are not for our partners
+        description = ERROR_TEXT.get(code, "服务器暂时出现问题")
+    response = formats.errors(request_format(), code, description)
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
@@ -62,20 +76,6 @@ def unhandled(exc: Exception):
     return formats.errors(request_format(), 500, "服务器暂时出现问题，已记录此错误，请稍后再试")
 
 
-class Open311Error(HTTPException):
-    """An error whose description is meant for the partner (it says which parameter)."""
-
-    open311 = True
-
-    def __init__(self, code: int, description: str) -> None:
-        super().__init__(description)
-        self.code = code
-
-
-def fail(code: int, description: str) -> Open311Error:
-    return Open311Error(code, description)
-
-
 @bp.get("/")
 def root():
     return redirect(url_for("api.discovery", fmt="json"))
@@ -84,10 +84,9 @@ def root():
 @bp.get(f"/discovery.{FORMAT}")
 def discovery(fmt: str):
     place = portal_settings.jurisdiction(get_session())
-    contact = place.get("contact") or ""
     body = {
         "changeset": CHANGESET,
-        "contact": f"{place['name']}消防安全办公室（乡消安办）{contact}".strip(),
+        "contact": place.get("contact") or f"{place['name']}消防安全办公室",
         "key_service": "合作渠道的 api_key 由乡消安办系统管理员签发，请联系乡消安办申请。"
                        "说明文档：" + url_for("api.openapi_document", _external=True),
         "endpoints": [{

@@ -40,7 +40,8 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def issue(session: Session, partner: str, *, actor: User | None = None) -> IssuedKey:
+def issue(session: Session, partner: str, *, actor: User | None = None, ip: str = ""
+          ) -> IssuedKey:
     partner = " ".join((partner or "").split())
     if not partner:
         raise ApiKeyError("请填写合作渠道名称")
@@ -55,18 +56,19 @@ def issue(session: Session, partner: str, *, actor: User | None = None) -> Issue
                  created_by_id=actor.id if actor else None)
     session.add(row)
     session.flush()
-    audit.record(session, "api_key.issue", "api_key", row.id, actor=actor,
+    audit.record(session, "api_key.issue", "api_key", row.id, actor=actor, ip=ip,
                  after={"partner": partner, "prefix": prefix})
     return IssuedKey(row, key)
 
 
-def revoke(session: Session, api_key: ApiKey, *, actor: User | None = None) -> None:
+def revoke(session: Session, api_key: ApiKey, *, actor: User | None = None, ip: str = ""
+           ) -> None:
     """Stop the key working at once. Tips it sent keep pointing at it."""
     if api_key.revoked_at is not None:
         raise ApiKeyError("该密钥已经停用")
     api_key.revoked_at = utcnow()
     session.flush()
-    audit.record(session, "api_key.revoke", "api_key", api_key.id, actor=actor,
+    audit.record(session, "api_key.revoke", "api_key", api_key.id, actor=actor, ip=ip,
                  before={"partner": api_key.partner, "prefix": api_key.prefix})
 
 

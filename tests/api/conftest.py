@@ -15,6 +15,7 @@ from portal.domain import api_keys
 from portal.domain.enums import AssignmentRole, AttachmentKind, CaseEventKind, CaseStatus
 from portal.domain.models import Assignment, Attachment, Case, CaseEvent
 from tests import factories
+from tests.admin.conftest import as_role, staff  # noqa: F401 (fixtures for the admin screen)
 
 API = "/open311/v2"
 

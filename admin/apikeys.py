@@ -1,0 +1,74 @@
+"""合作渠道密钥: an administrator issues and revokes the partner channels' Open311 API keys."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+from admin import bp
+from admin.access import client_ip, require
+from portal.db import get_session
+from portal.domain import api_keys
+from portal.domain.models import ApiKey
+from portal.domain.permissions import Permission
+
+
+class IssueKeyForm(FlaskForm):
+    partner = StringField("合作渠道名称", validators=[
+        DataRequired("请填写合作渠道名称"),
+        Length(max=api_keys.PARTNER_MAX, message="名称过长")])
+
+
+class RevokeKeyForm(FlaskForm):
+    pass
+
+
+def _page(form: IssueKeyForm, issued: api_keys.IssuedKey | None = None, status: int = 200):
+    return render_template("admin/apikeys.html", form=form, issued=issued,
+                           keys=api_keys.all_keys(get_session()),
+                           revoke_form=RevokeKeyForm()), status
+
+
+@bp.get("/apikeys")
+@require(Permission.SETTINGS_MANAGE)
+def apikeys():
+    return _page(IssueKeyForm())
+
+
+@bp.post("/apikeys")
+@require(Permission.SETTINGS_MANAGE)
+def apikeys_issue():
+    form = IssueKeyForm()
+    if not form.validate_on_submit():
+        return _page(form, status=422)
+    db = get_session()
+    try:
+        issued = api_keys.issue(db, form.partner.data, actor=current_user, ip=client_ip())
+    except api_keys.ApiKeyError as exc:
+        form.partner.errors = [str(exc)]
+        return _page(form, status=422)
+    db.commit()
+    # Rendered, not flashed: a flashed key would travel in the session cookie.
+    return _page(IssueKeyForm(formdata=None), issued)
+
+
+@bp.post("/apikeys/<int:row_id>/revoke")
+@require(Permission.SETTINGS_MANAGE)
+def apikeys_revoke(row_id: int):
+    if not RevokeKeyForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    row = db.get(ApiKey, row_id)
+    if row is None:
+        abort(404)
+    try:
+        api_keys.revoke(db, row, actor=current_user, ip=client_ip())
+    except api_keys.ApiKeyError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.apikeys"))
+    db.commit()
+    flash(f"已停用“{row.partner}”的密钥（{row.prefix}…），使用它的请求将被拒绝。", "success")
+    return redirect(url_for("admin.apikeys"))
