@@ -46,7 +46,7 @@ def sla_scan(now_text: str | None) -> None:
     )
     session.commit()
     click.echo(f"即将到期 {report.due_soon} 件，已超期 {report.overdue} 件，"
-               f"新写入提醒 {report.written} 条")
+               f"回头看到期 {report.follow_ups} 件，新写入提醒 {report.written} 条")
     for year in report.missing_years:
         click.echo(f"警告：{sla.calendar_status(session, year).message}", err=True)
 

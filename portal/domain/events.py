@@ -68,8 +68,16 @@ def log_event(
     now: dt.datetime | None = None,
     audit_before: dict[str, Any] | None = None,
     audit_after: dict[str, Any] | None = None,
+    touch: bool = True,
 ) -> CaseEvent:
-    """Append one event to the case's timeline and one row to the audit chain."""
+    """Append one event to the case's timeline and one row to the audit chain.
+
+    The case itself is touched (``updated_at``), so its version column changes with every
+    step: a step taken from a stale view of the case fails instead of interleaving.
+    """
+    now = now or utcnow()
+    if touch:
+        case.updated_at = now
     event = CaseEvent(
         case=case,
         kind=kind,
@@ -78,7 +86,7 @@ def log_event(
         internal_text=internal_text.strip(),
         public_text=public_text.strip(),
         data=jsonable(data) if data else None,
-        created_at=now or utcnow(),
+        created_at=now,
     )
     session.add(event)
     for attachment in attachments:

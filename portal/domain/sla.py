@@ -34,7 +34,14 @@ from portal.config import DEFAULTS
 from portal.db import utcnow
 from portal.domain import audit, notifications
 from portal.domain.enums import AssignmentRole, AssignmentState, CaseStatus
-from portal.domain.models import Assignment, CalendarDay, CalendarYear, Case, User
+from portal.domain.models import (
+    Assignment,
+    CalendarDay,
+    CalendarYear,
+    Case,
+    Department,
+    User,
+)
 
 URGENT_CHECK_HOURS = 24
 CHECK_WORKING_DAYS = 3
@@ -345,6 +352,7 @@ def import_schedule_file(session: Session, path: Path, *, notice: str = "",
 class ScanReport:
     due_soon: int = 0
     overdue: int = 0
+    follow_ups: int = 0
     written: int = 0
     missing_years: list[int] = field(default_factory=list)
 
@@ -422,8 +430,38 @@ def scan(
                 dedupe_key=f"{kind}:{case.id}:{office.id}:{deadline}",
             ):
                 report.written += 1
+    report.follow_ups, written = _remind_follow_ups(
+        session, office, today + dt.timedelta(days=rectify_warn_days), batch)
+    report.written += written
     this_year = today.year
     for year in (this_year, this_year + 1):
         if calendar_status(session, year).missing:
             report.missing_years.append(year)
     return report
+
+
+def _remind_follow_ups(session: Session, office: Department | None, until: dt.date,
+                       batch: int) -> tuple[int, int]:
+    """Remind the office of closed cases whose follow-up check (回头看) is due by ``until``."""
+    due = written = 0
+    last_id = 0
+    while True:
+        cases = session.scalars(
+            select(Case).where(Case.status == CaseStatus.CLOSED, Case.follow_up_by <= until,
+                               Case.id > last_id)
+            .options(joinedload(Case.unit)).order_by(Case.id).limit(batch)
+        ).all()
+        if not cases:
+            return due, written
+        last_id = cases[-1].id
+        for case in cases:
+            assert case.follow_up_by is not None
+            due += 1
+            if office is not None and notifications.notify(
+                session, "follow_up_due",
+                f"回头看到期：案件 #{case.id} {case.unit.name}（{case.follow_up_by:%Y-%m-%d}）",
+                "该隐患已销案，请按期回头看，登记整改是否保持。", department=office,
+                payload={"case_id": case.id, "follow_up_by": case.follow_up_by.isoformat()},
+                dedupe_key=f"follow_up_due:{case.id}:{case.follow_up_by.isoformat()}",
+            ):
+                written += 1

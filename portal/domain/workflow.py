@@ -137,7 +137,7 @@ def transition(
     return log_event(
         session, case, move.kind, actor=actor, department=department,
         internal_text=internal_text, public_text=public_text, data=data,
-        attachments=attachments, now=now,
+        attachments=attachments, now=now, touch=False,
         audit_before=before, audit_after={"status": to, **values},
     )
 
@@ -217,6 +217,25 @@ def _ended_message(session: Session, assignment: Assignment,
     return f"该派单{assignment.state.label}，不能再办理"
 
 
+def _claim(session: Session, assignment: Assignment, expected: tuple[AssignmentState, ...],
+           *, tz: str | ZoneInfo | None = None, **values: Any) -> None:
+    """Change the assignment only if its state is still one of ``expected``: a conditional
+    UPDATE, so that of two people acting on it at once exactly one succeeds and the other
+    is told what happened instead of overwriting it."""
+    if assignment.state not in expected:
+        raise WorkflowError(_ended_message(session, assignment, tz))
+    flush(session)
+    result = session.execute(
+        update(Assignment)
+        .where(Assignment.id == assignment.id, Assignment.state.in_(expected))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(assignment)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise WorkflowError(_ended_message(session, assignment, tz))
+
+
 # ---------------------------------------------------------------- assignments
 
 
@@ -226,18 +245,9 @@ def accept_assignment(session: Session, assignment: Assignment, *, actor: User,
     """An officer signs for a new assignment (签收). Of two officers accepting at once exactly
     one wins: the state is changed by a conditional UPDATE, and the other is told who did."""
     _require_own(actor, assignment)
-    if assignment.state is not AssignmentState.PENDING:
-        raise WorkflowError(_ended_message(session, assignment, tz))
     now = now or utcnow()
-    result = session.execute(
-        update(Assignment)
-        .where(Assignment.id == assignment.id, Assignment.state == AssignmentState.PENDING)
-        .values(state=AssignmentState.ACCEPTED, accepted_at=now, accepted_by_id=actor.id)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(assignment)
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise WorkflowError(_ended_message(session, assignment, tz))
+    _claim(session, assignment, (AssignmentState.PENDING,), tz=tz,
+           state=AssignmentState.ACCEPTED, accepted_at=now, accepted_by_id=actor.id)
     case = assignment.case
     session.refresh(case)
     department = assignment.department
@@ -268,7 +278,8 @@ def return_assignment(session: Session, assignment: Assignment, *, actor: User,
         raise WorkflowError(
             f"本案件已{case.status.label}，牵头部门不能退回；如不属本部门职责，请移交")
     now = utcnow()
-    _end(assignment, AssignmentState.RETURNED, actor, now, reason)
+    _claim(session, assignment, (AssignmentState.PENDING,), state=AssignmentState.RETURNED,
+           ended_at=now, ended_by_id=actor.id, end_reason=reason)
     department = assignment.department
     data = {"assignment_id": assignment.id, "reason": reason, "role": assignment.role}
     if assignment.role is AssignmentRole.LEAD:
@@ -296,8 +307,6 @@ def transfer_assignment(session: Session, assignment: Assignment, *, actor: User
     _require_own(actor, assignment)
     reason = _required(reason, "移交理由")
     case = assignment.case
-    if assignment.state not in ACTIVE:
-        raise WorkflowError(_ended_message(session, assignment))
     if to_department.id == assignment.department_id:
         raise WorkflowError("不能移交给本部门")
     if not to_department.active:
@@ -305,11 +314,12 @@ def transfer_assignment(session: Session, assignment: Assignment, *, actor: User
     if any(a.department_id == to_department.id for a in active_assignments(case)):
         raise WorkflowError(f"{to_department.name}已在办理本案件")
     now = utcnow()
+    _claim(session, assignment, ACTIVE, state=AssignmentState.TRANSFERRED, ended_at=now,
+           ended_by_id=actor.id, end_reason=reason)
     new = Assignment(case=case, department=to_department, role=assignment.role, routed_at=now,
                      routed_by_id=actor.id)
     session.add(new)
     flush(session)
-    _end(assignment, AssignmentState.TRANSFERRED, actor, now, reason)
     assignment.transferred_to_id = new.id
     log_event(session, case, CaseEventKind.TRANSFERRED, actor=actor,
               department=assignment.department, now=now,

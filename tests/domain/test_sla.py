@@ -14,7 +14,7 @@ from portal.domain import sla, workflow
 from portal.domain.enums import CaseStatus
 from portal.domain.models import AuditLog, CalendarDay, Case, Notification
 from tests import factories
-from tests.domain.linkage_helpers import in_days, lead, officer, routed_case
+from tests.domain.linkage_helpers import in_days, lead, moderator, officer, routed_case
 
 pytestmark = pytest.mark.usefixtures("app")
 CN = ZoneInfo("Asia/Shanghai")
@@ -251,3 +251,23 @@ def test_sla_scan_cli_is_idempotent_and_warns_of_missing_years(runner,
     assert "新写入提醒 0 条" in second.output
     assert db_session.scalar(select(func.count()).select_from(Notification).where(
         Notification.kind == "check_overdue")) == 2
+
+
+def test_scan_reminds_the_office_of_follow_ups_due(db_session: Session) -> None:
+    case = routed_case(db_session, "blocked_escape")
+    fire = officer(db_session, "FIRE")
+    workflow.accept_assignment(db_session, lead(case), actor=fire)
+    workflow.record_check(db_session, case, actor=fire, confirmed=True, findings="属实")
+    workflow.report_rectified(db_session, case, actor=fire, report="已整改")
+    workflow.approve_closure(db_session, case, actor=moderator(db_session),
+                             follow_up_by=in_days(10))
+    noon = dt.datetime.combine(in_days(0), dt.time(12), tzinfo=CN)
+    assert sla.scan(db_session, noon).follow_ups == 0
+    report = sla.scan(db_session, noon + dt.timedelta(days=8))
+    assert report.follow_ups == 1
+    [reminder] = _reminders(db_session, "follow_up_due")
+    assert reminder.recipient_department_id == factories.department(db_session, "XAB").id
+    assert sla.scan(db_session, noon + dt.timedelta(days=9)).written == 0
+    # Once the follow-up is recorded there is nothing left to remind.
+    workflow.follow_up(db_session, case, actor=fire, still_ok=True, findings="保持")
+    assert sla.scan(db_session, noon + dt.timedelta(days=20)).follow_ups == 0

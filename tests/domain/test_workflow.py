@@ -26,7 +26,15 @@ from portal.domain.enums import (
     Role,
     TipStatus,
 )
-from portal.domain.models import Assignment, AuditLog, Case, Message, Notification, User
+from portal.domain.models import (
+    Assignment,
+    AuditLog,
+    Case,
+    CaseEvent,
+    Message,
+    Notification,
+    User,
+)
 from portal.domain.workflow import WorkflowError
 from tests import factories
 from tests.conftest import DEMO_JURISDICTION, TEST_SECRET, reset_postgres_schema
@@ -588,3 +596,67 @@ def test_the_desk_shows_a_department_only_its_own_assignments_most_urgent_first(
     assert {i.case.id for i in police_new} == {urgent.id, elsewhere.id, checking.id,
                                                rectifying.id}
     assert relaxed.id not in {i.case.id for i in police_new}
+
+
+def test_a_stale_page_cannot_transfer_what_was_already_transferred(race_app: Flask) -> None:
+    _, assignment_id = _committed_routed_case(race_app)
+    page = database(race_app).sessionmaker()
+    stale = page.get(Assignment, assignment_id)
+    officer_b = page.scalar(select(User).where(User.username == "fire-b"))
+    emergency = factories.department(page, "YJB")
+    _ = stale.case.assignments
+    page.commit()
+
+    other = _write_session(race_app)
+    workflow.transfer_assignment(
+        other, other.get(Assignment, assignment_id),
+        actor=other.scalar(select(User).where(User.username == "fire-a")),
+        to_department=factories.department(other, "ZFD"), reason="需行政处罚")
+    other.commit()
+    other.close()
+
+    with pytest.raises(WorkflowError, match="已移交其他部门"):
+        workflow.transfer_assignment(page, stale, actor=officer_b, to_department=emergency,
+                                     reason="应急办管")
+    page.rollback()
+    leads = page.scalars(select(Assignment).where(
+        Assignment.role == AssignmentRole.LEAD,
+        Assignment.state == AssignmentState.PENDING)).all()
+    assert [a.department.code for a in leads] == ["ZFD"]
+    page.close()
+
+
+def test_two_supervisors_deciding_one_extension_from_stale_pages(race_app: Flask) -> None:
+    case_id, assignment_id = _committed_routed_case(race_app)
+    setup = _write_session(race_app)
+    case = setup.get(Case, case_id)
+    fire = setup.scalar(select(User).where(User.username == "fire-a"))
+    workflow.accept_assignment(setup, setup.get(Assignment, assignment_id), actor=fire)
+    workflow.record_check(setup, case, actor=fire, confirmed=True, findings="属实")
+    workflow.set_rectification(setup, case, actor=fire, deadline=in_days(3))
+    workflow.request_extension(setup, case, actor=fire, new_date=in_days(20), reason="资金")
+    supervisor(setup)
+    setup.commit()
+    setup.close()
+
+    page = database(race_app).sessionmaker()
+    stale = page.get(Case, case_id)
+    _ = stale.assignments, stale.events
+    sup = page.scalar(select(User).where(User.role == Role.SUPERVISOR))
+    page.commit()
+
+    other = _write_session(race_app)
+    workflow.decide_extension(other, other.get(Case, case_id), approve=True,
+                              actor=other.scalar(select(User).where(
+                                  User.role == Role.SUPERVISOR)))
+    other.commit()
+    other.close()
+
+    # The refusal from the stale page would contradict the approval: it is not recorded.
+    with pytest.raises(WorkflowError, match="刚刚被其他人办理过"):
+        workflow.decide_extension(page, stale, actor=sup, approve=False, reason="不同意")
+    page.rollback()
+    decisions = page.scalars(select(CaseEvent).where(
+        CaseEvent.case_id == case_id, CaseEvent.kind == K.EXTENSION_DECIDED)).all()
+    assert [d.data["approved"] for d in decisions] == [True]
+    page.close()
