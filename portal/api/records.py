@@ -136,9 +136,10 @@ def find_cases(session: Session, query: Query, *, now: dt.datetime) -> list[Case
         stmt = stmt.where(Case.created_at >= start, Case.created_at <= end)
         if query.service_codes:
             stmt = stmt.join(Case.category).where(Category.code.in_(query.service_codes))
-        if query.statuses and set(query.statuses) != {"open", "closed"}:
+        statuses = set(query.statuses or ())
+        if len(statuses) == 1:  # both, or neither, is every case
             closed = Case.status == CaseStatus.CLOSED
-            stmt = stmt.where(closed if query.statuses == ["closed"] else ~closed)
+            stmt = stmt.where(closed if statuses == {"closed"} else ~closed)
     stmt = stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(MAX_RESULTS)
     return list(session.scalars(stmt).unique())
 

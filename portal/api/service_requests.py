@@ -7,6 +7,7 @@ import datetime as dt
 import re
 
 from flask import request, url_for
+from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
 from portal.api import bp, formats, records
@@ -22,6 +23,8 @@ from portal.templating import local_zone
 
 # Per key (per client address for requests without one); partners that need more ask.
 POST_RATE_LIMIT = "30 per minute;2000 per day"
+# Per client address whatever the key, so that made-up keys cannot be tried without end.
+POST_ADDRESS_LIMIT = "120 per minute"
 MEDIA_URL_MAX = 500
 ID_LIST_MAX = 1000
 _MEDIA_URL_RE = re.compile(r"^https?://[^\s<>\"\x00-\x1f\x7f]+\Z")
@@ -120,6 +123,7 @@ def _reporter_name() -> str:
 @bp.post(f"/requests.{FORMAT}")
 @csrf.exempt  # partners authenticate with api_key; there is no browser session to forge
 @limiter.limit(_post_limit, key_func=_rate_key)
+@limiter.limit(POST_ADDRESS_LIMIT, key_func=get_remote_address)
 def create_request(fmt: str):
     partner = _partner(required=True)
     code = _param("service_code")
@@ -136,12 +140,8 @@ def create_request(fmt: str):
     if len(description) > 4000:
         raise fail(400, "description 不能超过 4000 个字符")
     media_url = _param("media_url")
-    if media_url:
-        if len(media_url) > MEDIA_URL_MAX or not _MEDIA_URL_RE.match(media_url):
-            raise fail(400, "media_url 须为 http 或 https 网址")
-        # Not fetched (the server would fetch whatever a partner names); the moderators
-        # see the link with the tip and decide.
-        description = f"{description.rstrip()}\n\n合作渠道附图：{media_url}"
+    if media_url and (len(media_url) > MEDIA_URL_MAX or not _MEDIA_URL_RE.match(media_url)):
+        raise fail(400, "media_url 须为 http 或 https 网址")
     observed_at = _time("attribute[observed_at]")
     db = get_session()
     data = intake.TipInput(
@@ -159,6 +159,12 @@ def create_request(fmt: str):
         reporter_phone=_param("phone"),
     )
     try:
+        intake.validate(db, data)
+        if media_url:
+            # Not fetched (the server would fetch whatever a partner names): the moderators
+            # see the link with the tip and decide. Added after the caller's own words were
+            # checked, so that a link never makes up for a missing description.
+            data.description += f"\n\n合作渠道附图：{media_url}"
         result = intake.submit_tip(db, data, cipher=cipher(), receipt_key=receipt_key())
     except intake.IntakeError as exc:
         return formats.errors(fmt, 400, *(f"{_PARAMETER.get(field, field)}：{message}"

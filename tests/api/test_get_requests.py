@@ -86,6 +86,10 @@ def test_a_closed_case_is_closed(client, db_session, disclosed_case) -> None:
     assert row["status"] == "closed"
     assert _ids(client.get(f"{API}/requests.json?status=open")) == []
     assert _ids(client.get(f"{API}/requests.json?status=closed")) == [str(disclosed_case.id)]
+    assert _ids(client.get(f"{API}/requests.json?status=closed,closed")) == \
+        [str(disclosed_case.id)]
+    assert _ids(client.get(f"{API}/requests.json?status=open,closed")) == \
+        [str(disclosed_case.id)]
 
 
 def test_an_undisclosed_case_is_invisible_everywhere(client, db_session, partner_key) -> None:
