@@ -177,6 +177,7 @@ _POST_BODY = {
         "attribute[unit_name]": {"type": "string"},
         "attribute[venue_type]": {"type": "string"},
         "attribute[observed_at]": {"type": "string"},
+        "attribute[wants_feedback]": {"type": "string", "enum": ["yes", "no"]},
         "description": {"type": "string", "maxLength": 4000},
         "first_name": {"type": "string"},
         "last_name": {"type": "string"},

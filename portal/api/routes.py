@@ -29,6 +29,8 @@ FORMAT = "<any(json, xml):fmt>"
 # Category, village and venue-type codes alike.
 SERVICE_CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
 
+FEEDBACK_VALUES = {"yes": "是", "no": "否"}
+
 ERROR_TEXT = {
     400: "请求参数有误",
     403: "无权访问：api_key 缺失、无效或已停用",
@@ -153,6 +155,9 @@ def attributes() -> list[dict[str, Any]]:
                   values=_values(VenueType)),
         attribute("observed_at", "datetime", False, 4, "发现隐患的时间",
                   "ISO 8601，例如 2026-11-29T08:30:00+08:00；不带时区的按北京时间"),
+        attribute("wants_feedback", "singlevaluelist", False, 5,
+                  "举报人希望得知办理结果（留了电话的，办结后乡消安办电话告知）",
+                  values=[{"key": key, "name": name} for key, name in FEEDBACK_VALUES.items()]),
     ]
 
 

@@ -11,7 +11,7 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
 from portal.api import bp, formats, records
-from portal.api.routes import FORMAT, SERVICE_CODE_RE, active_category, fail
+from portal.api.routes import FEEDBACK_VALUES, FORMAT, SERVICE_CODE_RE, active_category, fail
 from portal.db import get_session, utcnow
 from portal.domain import api_keys, intake
 from portal.domain.enums import Channel
@@ -35,6 +35,7 @@ _PARAMETER = {
     "unit_name": "attribute[unit_name]",
     "venue_type": "attribute[venue_type]",
     "observed_at": "attribute[observed_at]",
+    "wants_feedback": "attribute[wants_feedback]",
     "category": "service_code",
     "description": "description",
     "address": "address_string",
@@ -143,6 +144,9 @@ def create_request(fmt: str):
     if media_url and (len(media_url) > MEDIA_URL_MAX or not _MEDIA_URL_RE.match(media_url)):
         raise fail(400, "media_url 须为 http 或 https 网址")
     observed_at = _time("attribute[observed_at]")
+    feedback = _param("attribute[wants_feedback]") or "no"
+    if feedback not in FEEDBACK_VALUES:
+        raise fail(400, "attribute[wants_feedback] 只能是 yes 或 no")
     db = get_session()
     data = intake.TipInput(
         channel=Channel.API,
@@ -157,6 +161,7 @@ def create_request(fmt: str):
         lon=lon,
         reporter_name=_reporter_name(),
         reporter_phone=_param("phone"),
+        wants_feedback=feedback == "yes",
     )
     try:
         intake.validate(db, data)

@@ -20,7 +20,8 @@ def test_a_valid_key_creates_a_pending_api_tip_in_the_moderation_queue(
 ) -> None:
     response = post_request(client, partner_key, phone="13800138000", first_name="三",
                             last_name="张", email="zhang@example.com",
-                            **{"attribute[venue_type]": "street_shop"})
+                            **{"attribute[venue_type]": "street_shop",
+                               "attribute[wants_feedback]": "yes"})
     assert response.status_code == 200
     (created,) = response.get_json()
     assert created["service_request_id"].startswith("T")
@@ -35,6 +36,7 @@ def test_a_valid_key_creates_a_pending_api_tip_in_the_moderation_queue(
     assert tip.category.code == "wiring"
     assert tip.venue_type.code == "street_shop"
     assert (tip.lat, tip.lon) == (36.1, 113.2)
+    assert tip.wants_feedback is True
     partner = db_session.get(ApiKey, tip.api_key_id)
     assert partner.partner == "12345热线"
     # The reporter's details are kept only encrypted.
@@ -117,6 +119,8 @@ def test_unknown_service_code_is_400_and_missing_one_too(client, partner_key) ->
         ({"attribute[venue_type]": "castle"}, "attribute[venue_type]"),
         ({"attribute[unit_name]": ""}, "attribute[unit_name]"),
         ({"attribute[observed_at]": "yesterday"}, "attribute[observed_at]"),
+        ({"attribute[observed_at]": "2020-01-01T08:00:00"}, "attribute[observed_at]"),
+        ({"attribute[wants_feedback]": "maybe"}, "attribute[wants_feedback]"),
         ({"description": "太短"}, "description"),
         ({"description": "长" * 4001}, "description"),
         ({"phone": "12345"}, "phone"),

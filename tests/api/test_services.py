@@ -59,7 +59,9 @@ def test_service_definition_asks_for_village_and_venue_type_from_the_tables(
     body = client.get(f"{API}/services/wiring.json").get_json()
     assert body["service_code"] == "wiring"
     by_code = {a["code"]: a for a in body["attributes"]}
-    assert set(by_code) == {"village", "unit_name", "venue_type", "observed_at"}
+    assert set(by_code) == {"village", "unit_name", "venue_type", "observed_at",
+                            "wants_feedback"}
+    assert [v["key"] for v in by_code["wants_feedback"]["values"]] == ["yes", "no"]
     village = by_code["village"]
     assert village["datatype"] == "singlevaluelist"
     assert village["required"] is True
