@@ -13,6 +13,7 @@ from admin import (  # noqa: E402, F401
     audit_views,
     auth,
     cases,
+    disclosure_views,
     intake_views,
     queue,
     settings_views,
