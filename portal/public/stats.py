@@ -74,6 +74,8 @@ class Column:
     y: float
     width: float
     height: float
+    # Long series label every few columns only, so labels never overlap on a phone.
+    show_label: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,22 +92,30 @@ class Chart:
         return " ".join(f"{c.x + c.width / 2:.1f},{c.y:.1f}" for c in self.columns)
 
 
-def column_chart(bars: Sequence[statistics.Bar], width: int = 600, height: int = 220) -> Chart:
-    top, bottom, left = 20, 40, 10
+# Sized for a phone: the SVG scales to the page width, text stays readable at ~360 px.
+CHART_WIDTH = 360
+
+
+def column_chart(bars: Sequence[statistics.Bar], width: int = CHART_WIDTH, height: int = 180
+                 ) -> Chart:
+    top, bottom, left = 16, 24, 4
     plot_h = height - top - bottom
     maximum = max((b.value for b in bars), default=0) or 1
     slot = (width - left) / max(len(bars), 1)
+    every = max(1, round(30 / slot))
+    last = len(bars) - 1
     columns = []
     for i, bar in enumerate(bars):
         h = plot_h * bar.value / maximum
         columns.append(Column(bar.label, bar.value, left + i * slot + slot * 0.15,
-                              top + plot_h - h, slot * 0.7, h))
+                              top + plot_h - h, slot * 0.7, h,
+                              show_label=(last - i) % every == 0))
     return Chart(width, height, top + plot_h, maximum, columns)
 
 
-def bar_rows(bars: Sequence[statistics.Bar], width: int = 600, row: int = 28) -> Chart:
+def bar_rows(bars: Sequence[statistics.Bar], width: int = CHART_WIDTH, row: int = 24) -> Chart:
     """Horizontal bars with the label on the left (long Chinese category names)."""
-    label_w, right = 190, 50
+    label_w, right = 150, 30
     maximum = max((b.value for b in bars), default=0) or 1
     columns = [
         Column(b.label, b.value, label_w, i * row + 4, (width - label_w - right) * b.value
