@@ -24,6 +24,8 @@ class Permission(LabeledEnum):
     CASES_READ_ALL = "cases:read:all", "查看全部部门的工单"
     CASES_WORK = "cases:work", "办理本部门工单"
     CASES_SUPERVISE = "cases:supervise", "督办与销案"
+    CASES_CLOSE = "cases:close", "审批销案、退回整改与延期申请"
+    CASES_FOLLOW_UP = "cases:follow_up", "登记回头看"
     USERS_MANAGE = "users:manage", "管理用户"
     VOCABULARY_MANAGE = "vocabulary:manage", "管理部门、村、类别与分派规则"
     SETTINGS_MANAGE = "settings:manage", "管理系统设置"
@@ -41,6 +43,8 @@ _MODERATION = frozenset({
     Permission.CASES_ROUTE,
     Permission.CASES_READ,
     Permission.CASES_READ_ALL,
+    Permission.CASES_CLOSE,
+    Permission.CASES_FOLLOW_UP,
 })
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -61,12 +65,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.CASES_READ,
         Permission.CASES_READ_ALL,
         Permission.CASES_SUPERVISE,
+        Permission.CASES_CLOSE,
+        Permission.CASES_FOLLOW_UP,
         Permission.AUDIT_READ,
     }),
     Role.OFFICER: frozenset({
         Permission.STAFF,
         Permission.CASES_READ,
         Permission.CASES_WORK,
+        Permission.CASES_FOLLOW_UP,
     }),
 }
 

@@ -1,0 +1,164 @@
+"""The moderators' routing screen (分派): cases waiting in triage, the routing table's proposal
+for each, and confirming or overriding it through ``portal.domain.routing.route_case``."""
+
+from __future__ import annotations
+
+import math
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from admin import bp
+from admin.access import require
+from admin.case_forms import RouteForm, SeverityForm
+from admin.forms import options
+from portal.db import get_session
+from portal.domain import routing
+from portal.domain.enums import AssignmentRole, AssignmentState, CaseEventKind, CaseStatus, Severity
+from portal.domain.events import CONFLICT_MESSAGE, flush, log_event
+from portal.domain.models import Assignment, Case, Department
+from portal.domain.permissions import Permission
+from portal.domain.workflow import WorkflowError
+
+PAGE_SIZE = 30
+
+
+def returned_by(case: Case) -> Assignment | None:
+    """The lead assignment that sent the case back to triage last, if any."""
+    returned = [a for a in case.assignments
+                if a.role is AssignmentRole.LEAD and a.state is AssignmentState.RETURNED]
+    return returned[-1] if returned else None
+
+
+@bp.route("/route")
+@require(Permission.CASES_ROUTE)
+def triage():
+    db = get_session()
+    waiting = select(Case).where(Case.status == CaseStatus.TRIAGE)
+    total = db.scalar(select(func.count()).select_from(waiting.subquery())) or 0
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    arg = request.args.get("page", "1")
+    page = min(max(int(arg) if arg.isdigit() else 1, 1), pages)
+    rows = db.scalars(waiting.options(selectinload(Case.assignments))
+                      .order_by(Case.created_at, Case.id)
+                      .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    return render_template("admin/route_list.html", rows=[(c, returned_by(c)) for c in rows],
+                           total=total, page=page, pages=pages)
+
+
+def _case(case_id: int) -> Case:
+    case = get_session().get(Case, case_id)
+    if case is None:
+        abort(404)
+    return case
+
+
+def _departments() -> list[Department]:
+    return list(get_session().scalars(
+        select(Department).where(Department.active).order_by(Department.id)))
+
+
+def _render(case: Case, *, route: RouteForm | None = None, severity: SeverityForm | None = None,
+            error: str = "", failed: str = "", status: int = 200):
+    db = get_session()
+    proposal, proposal_error = None, ""
+    if case.status is CaseStatus.TRIAGE:
+        try:
+            proposal = routing.propose_for_case(db, case)
+        except WorkflowError as exc:
+            proposal_error = str(exc)
+    if route is None:
+        route = RouteForm(formdata=None, version=str(case.version),
+                          lead=proposal.lead.id if proposal else None,
+                          assists=[d.id for d in proposal.assists] if proposal else [])
+    route.version.data = str(case.version)
+    choices = options((d.id, d.name) for d in _departments())
+    route.lead.choices = choices
+    route.assists.choices = choices
+    if severity is None:
+        severity = SeverityForm(formdata=None, version=str(case.version),
+                                severity=case.severity.value)
+    severity.version.data = str(case.version)
+    return render_template(
+        "admin/route_case.html", case=case, proposal=proposal, proposal_error=proposal_error,
+        route=route, severity=severity, error_text=error, failed=failed,
+        returned=returned_by(case), Severity=Severity,
+    ), status
+
+
+@bp.route("/route/<int:case_id>")
+@require(Permission.CASES_ROUTE)
+def route_case(case_id: int):
+    return _render(_case(case_id))
+
+
+def _stale(case: Case, version: str | None) -> bool:
+    return bool(version) and version != str(case.version)
+
+
+@bp.route("/route/<int:case_id>", methods=["POST"])
+@require(Permission.CASES_ROUTE)
+def route_case_post(case_id: int):
+    db = get_session()
+    case = _case(case_id)
+    form = RouteForm()
+    choices = options((d.id, d.name) for d in _departments())
+    form.lead.choices = choices
+    form.assists.choices = choices
+    if not form.validate():
+        return _render(case, route=form, failed="route", status=400,
+                       error="请选择牵头部门后再提交")
+    if _stale(case, form.version.data):
+        return _render(case, route=form, failed="route", status=409,
+                       error=f"{CONFLICT_MESSAGE}本案件当前为“{case.status.label}”。")
+    lead = db.get(Department, form.lead.data)
+    assists = [d for d in (db.get(Department, i) for i in form.assists.data or []) if d]
+    if lead is None:
+        abort(400)
+    try:
+        routing.route_case(db, case, lead=lead, assists=assists, actor=current_user,
+                           override_reason=form.override_reason.data or "")
+    except WorkflowError as exc:
+        db.rollback()
+        return _render(_case(case_id), route=form, failed="route", status=400, error=str(exc))
+    db.commit()
+    flash(f"工单 {case.id} 已派给{lead.name}牵头办理。", "success")
+    return redirect(url_for("admin.triage"), 303)
+
+
+@bp.route("/route/<int:case_id>/severity", methods=["POST"])
+@require(Permission.CASES_ROUTE)
+def route_severity(case_id: int):
+    """Judge the hazard general or major (GB 35181) before routing; a major hazard is led by
+    the major-hazard department and listed for supervision when routed."""
+    db = get_session()
+    case = _case(case_id)
+    form = SeverityForm()
+    if not form.validate():
+        return _render(case, severity=form, failed="severity", status=400,
+                       error="请填写判定依据")
+    if _stale(case, form.version.data):
+        return _render(case, severity=form, failed="severity", status=409,
+                       error=CONFLICT_MESSAGE)
+    if case.status is not CaseStatus.TRIAGE:
+        return _render(case, severity=form, failed="severity", status=400,
+                       error=f"只有待分派的案件可以在此调整隐患等级，本案件当前为“{case.status.label}”")
+    new = Severity(form.severity.data)
+    old = case.severity
+    if new is not old:
+        try:
+            case.severity = new
+            flush(db)
+        except WorkflowError as exc:
+            db.rollback()
+            return _render(_case(case_id), severity=form, failed="severity", status=409,
+                           error=str(exc))
+        log_event(db, case, CaseEventKind.SEVERITY_CHANGED, actor=current_user,
+                  internal_text=f"隐患等级由“{old.label}”调整为“{new.label}”：{form.basis.data}",
+                  data={"from": old, "to": new, "basis": form.basis.data},
+                  audit_before={"severity": old}, audit_after={"severity": new})
+        db.commit()
+        flash(f"隐患等级已调整为“{new.label}”，分派建议已更新。", "success")
+    return redirect(url_for("admin.route_case", case_id=case.id), 303)
