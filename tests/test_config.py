@@ -8,7 +8,7 @@ from sqlalchemy import text
 from portal import create_app
 from portal.config import DEFAULTS, ConfigError, load_settings
 from portal.db import database
-from tests.conftest import TEST_SECRET, repo_path
+from tests.conftest import TEST_FIELD_KEY, TEST_SECRET, repo_path
 
 GOOD_KEY = "k" * 20 + "0123456789abcdef"
 
@@ -38,6 +38,8 @@ def test_production_refuses_to_start_without_a_real_secret_key(key: str) -> None
 
 def test_production_starts_with_a_real_secret_key(tmp_path) -> None:
     app = create_app({"ENV": "production", "SECRET_KEY": GOOD_KEY,
+                      "FIELD_KEYS": TEST_FIELD_KEY, "RECEIPT_KEY": GOOD_KEY,
+                      "UPLOAD_DIR": str(tmp_path / "up"),
                       "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"})
     assert app.config["SECRET_KEY"] == GOOD_KEY
 

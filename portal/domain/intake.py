@@ -133,7 +133,9 @@ def validate(session: Session, data: TipInput, *, now: dt.datetime | None = None
     if data.reporter_phone:
         phone = normalize_phone(data.reporter_phone)
         if phone is None:
-            errors["reporter_phone"] = "请填写正确的手机号（11 位）或带区号的固定电话，如 0355-1234567"
+            errors["reporter_phone"] = (
+                "请填写正确的手机号（11 位）或带区号的固定电话，如 0355-1234567"
+            )
         else:
             data.reporter_phone = phone
     if errors:

@@ -1,4 +1,8 @@
-"""What a reporter reads about their own tip: plain words, dates, nothing about anyone else."""
+"""What a reporter reads about their own tip: plain words, dates, nothing about anyone else.
+
+The progress words come from portal.domain.reporter; this adds the headline and the public
+progress notes of the case.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,15 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain.enums import AssignmentRole, CaseOutcome, CaseStatus, TipStatus
-from portal.domain.models import Assignment, Case, CaseEvent, Tip
+from portal.domain import sla
+from portal.domain.enums import CaseEventKind, CaseOutcome, CaseStatus, TipStatus
+from portal.domain.models import Case, CaseEvent, Tip
+from portal.domain.reporter import reporter_progress
 
 
 @dataclass(frozen=True)
 class Entry:
-    at: dt.datetime
+    at: dt.date
     text: str
 
 
@@ -48,40 +54,19 @@ def status_summary(session: Session, tip: Tip) -> tuple[str, str]:
     return _CASE_WORDS[case.status]
 
 
-def timeline(session: Session, tip: Tip) -> list[Entry]:
-    entries = [Entry(tip.created_at, "收到您的举报。")]
-    if tip.status is TipStatus.REJECTED and tip.decided_at:
-        text = "经审核不予受理"
-        if tip.reject_reason:
-            text += f"：{tip.reject_reason.label}"
-        entries.append(Entry(tip.decided_at, text + "。"))
-        return entries
-    case = _case(session, tip)
-    if tip.decided_at and tip.status in (TipStatus.ACCEPTED, TipStatus.MERGED):
-        word = "已受理，立案办理。" if tip.status is TipStatus.ACCEPTED else (
-            "已受理，与反映同一隐患的举报合并办理。")
-        entries.append(Entry(tip.decided_at, word))
-    if case is None:
-        return entries
-    leads = session.scalars(
-        select(Assignment).where(Assignment.case_id == case.id,
-                                 Assignment.role == AssignmentRole.LEAD)
-        .order_by(Assignment.id)
-    ).all()
-    for assignment in leads:
-        entries.append(Entry(assignment.routed_at, f"已交由{assignment.department.name}办理。"))
-    if case.confirmed_at:
-        entries.append(Entry(case.confirmed_at, "经现场核查，隐患属实。"))
-    if case.rectify_by and case.status in (CaseStatus.RECTIFYING, CaseStatus.RECTIFIED):
-        entries.append(Entry(case.confirmed_at or case.updated_at,
-                             f"责任单位须在 {case.rectify_by:%Y-%m-%d} 前完成整改。"))
-    public_events = session.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.public_text != "")
-        .order_by(CaseEvent.created_at, CaseEvent.id)
-    ).all()
-    entries.extend(Entry(e.created_at, e.public_text) for e in public_events)
-    if case.status is CaseStatus.CLOSED and case.closed_at:
-        outcome = case.outcome.label if case.outcome else ""
-        entries.append(Entry(case.closed_at, f"已办结：{outcome}。"))
-    entries.sort(key=lambda e: e.at)
+def timeline(session: Session, tip: Tip, *, tz: str | None = None) -> list[Entry]:
+    """The tip's progress in plain words, with the public progress notes of its case."""
+    entries = [Entry(day, text) for day, text in reporter_progress(session, tip, tz=tz)]
+    if tip.case_id and tip.decided_at:
+        zone = sla.local_zone(tz)
+        notes = session.scalars(
+            select(CaseEvent).where(
+                CaseEvent.case_id == tip.case_id,
+                CaseEvent.kind == CaseEventKind.PROGRESS,
+                CaseEvent.public_text != "",
+                CaseEvent.created_at >= tip.decided_at,
+            ).order_by(CaseEvent.created_at, CaseEvent.id)
+        )
+        entries.extend(Entry(e.created_at.astimezone(zone).date(), e.public_text) for e in notes)
+    entries.sort(key=lambda e: e.at)  # stable: same-day entries keep their order
     return entries

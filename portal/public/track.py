@@ -73,7 +73,7 @@ def _status_page(tip: Tip, form: ReplyForm, errors: dict[str, str] | None = None
         "portal/track_status.html",
         tip=tip,
         summary=tracking.status_summary(get_session(), tip),
-        timeline=tracking.timeline(get_session(), tip),
+        timeline=tracking.timeline(get_session(), tip, tz=current_app.config["TIMEZONE"]),
         messages=messages,
         form=form,
         errors=errors or {},

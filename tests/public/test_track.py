@@ -13,14 +13,14 @@ from sqlalchemy.orm import Session
 from portal.db import utcnow
 from portal.domain import intake
 from portal.domain.enums import (
-    CaseStatus,
     Channel,
     MessageDirection,
     RejectReason,
+    Role,
     TipStatus,
 )
 from portal.domain.identity import group_receipt
-from portal.domain.models import Assignment, Message, Tip
+from portal.domain.models import Message, Tip
 from portal.identity import cipher, receipt_key
 from tests import factories, images
 from tests.conftest import csrf_token
@@ -59,7 +59,7 @@ def test_the_right_code_shows_status_timeline_and_never_the_reporter(
     response = _lookup(client, group_receipt(code))
     assert response.status_code == 303
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "等待审核" in page and "收到您的举报" in page and "红星饭店" in page
+    assert "等待审核" in page and "您的举报已收到" in page and "红星饭店" in page
     assert "张三" not in page and "13800138000" not in page
     assert code not in page
 
@@ -136,22 +136,38 @@ def test_a_rejected_tip_says_why(client, submitted, db_session: Session) -> None
 def test_a_closed_case_shows_the_department_and_outcome_and_not_other_tips(
     client, submitted, db_session: Session
 ) -> None:
+    import datetime as dt
+
+    from portal.domain import routing, workflow
+    from tests.admin.conftest import make_user
+
     tip, code = submitted
     other = factories.make_tip(db_session, unit_name="隔壁粮油店",
                                description="另一个人的举报内容，不该被看到。")
-    case = factories.make_case(db_session, status=CaseStatus.ROUTED, routed_at=utcnow())
-    db_session.add(Assignment(case=case, department=factories.department(db_session, "FIRE"),
-                              role="lead"))
+    moderator = make_user(db_session, "mod-track", Role.MODERATOR)
+    officer = make_user(db_session, "fire-track", Role.OFFICER, "FIRE")
+    case = factories.make_case(db_session)
     for t in (tip, other):
         t.status, t.case_id, t.decided_at = TipStatus.ACCEPTED, case.id, utcnow()
     db_session.flush()
-    case.status, case.confirmed_at, case.closed_at = CaseStatus.CLOSED, utcnow(), utcnow()
-    case.outcome = "rectified"
+    [lead] = routing.route_case(db_session, case, lead=factories.department(db_session, "FIRE"),
+                                actor=moderator, override_reason="测试")
+    workflow.accept_assignment(db_session, lead, actor=officer)
+    workflow.record_check(db_session, case, actor=officer, confirmed=True, findings="属实")
+    workflow.set_rectification(db_session, case, actor=officer,
+                               deadline=dt.date.today() + dt.timedelta(days=10))
+    workflow.post_progress(db_session, case, actor=officer, internal_text="内部",
+                           public_text="已清理后门堆放的纸箱。")
+    workflow.report_rectified(db_session, case, actor=officer, report="已整改")
+    workflow.approve_closure(db_session, case, actor=moderator)
     db_session.flush()
+
     _lookup(client, code)
     page = client.get("/track/status").get_data(as_text=True)
     assert "已办结" in page and "隐患已整改" in page
     assert "阳高乡靠前驻防消防队" in page
+    assert "已清理后门堆放的纸箱。" in page, "public progress notes are shown"
+    assert "内部" not in page.replace("内部分", "")
     assert "隔壁粮油店" not in page and "另一个人的举报内容" not in page
 
 
