@@ -11,18 +11,17 @@ from admin.access import client_ip, require
 from admin.forms import InspectionCaseForm, StaffTipForm
 from admin.tips import vocabulary_choices
 from portal.db import get_session
-from portal.domain import moderation
+from portal.domain import intake, moderation
 from portal.domain.enums import Channel
 from portal.domain.models import Attachment
 from portal.domain.permissions import Permission
+from portal.identity import cipher, receipt_key
+from portal.storage import storage
 
 
 @bp.route("/tips/new", methods=["GET", "POST"])
 @require(Permission.TIPS_ENTER)
 def tip_new():
-    from portal.domain import intake
-    from portal.identity import cipher, receipt_key
-
     form = StaffTipForm()
     vocabulary_choices(form, blank_venue="（未填写）")
     errors: dict[str, str] = {}
@@ -83,8 +82,6 @@ def inspection_case():
 @require(Permission.QUEUE_VIEW)
 def attachment(attachment_id: int):
     """A tip's photo for moderators (withheld ones included: they decide about them)."""
-    from portal.storage import storage
-
     row = get_session().get(Attachment, attachment_id)
     if row is None or row.tip_id is None:
         abort(404)

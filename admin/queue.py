@@ -13,13 +13,12 @@ from sqlalchemy.orm import Session
 from admin import bp
 from admin.access import require
 from portal.db import get_session, utcnow
+from portal.domain import sla
 from portal.domain.enums import Channel, TipStatus
 from portal.domain.models import Attachment, Category, Tip, Village
 from portal.domain.permissions import Permission
 
 PAGE_SIZE = 30
-URGENT_HOURS = 24
-WORKING_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -29,35 +28,14 @@ class Age:
     overdue: bool
 
 
-def _weekdays_between(start: dt.datetime, end: dt.datetime) -> float:
-    """Working time elapsed, counting Monday to Friday only.
-
-    A stand-in until the working-day calendar (``portal.domain.sla``) answers this with
-    public holidays and make-up days.
-    """
-    days = 0.0
-    day = start
-    while day < end:
-        step = min(end, (day + dt.timedelta(days=1)))
-        if day.weekday() < 5:
-            days += (step - day).total_seconds() / 86400
-        day = step
-    return days
-
-
 def tip_age(session: Session, tip: Tip, now: dt.datetime) -> Age:
     """How long the tip has waited, against the check limit counted from its receipt."""
     hours = (now - tip.created_at).total_seconds() / 3600
     text = f"{math.floor(hours)} 小时" if hours < 48 else f"{math.floor(hours / 24)} 天"
     urgent = tip.category.urgent
-    limit = f"{URGENT_HOURS} 小时内核查" if urgent else f"{WORKING_DAYS} 个工作日内核查"
-    try:
-        from portal.domain import sla
-    except ImportError:  # the working-day calendar is not installed yet
-        overdue = (hours > URGENT_HOURS if urgent
-                   else _weekdays_between(tip.created_at, now) > WORKING_DAYS)
-    else:
-        overdue = now > sla.check_due(session, tip.created_at, urgent=urgent)
+    limit = (f"{sla.URGENT_CHECK_HOURS} 小时内核查" if urgent
+             else f"{sla.CHECK_WORKING_DAYS} 个工作日内核查")
+    overdue = now > sla.check_due(session, tip.created_at, urgent=urgent)
     return Age(text, limit, overdue)
 
 

@@ -17,6 +17,8 @@ from portal.domain.duplicates import find_duplicates
 from portal.domain.enums import RejectReason, TipStatus
 from portal.domain.models import Attachment, Case, Category, Tip, VenueType, Village
 from portal.domain.permissions import Permission
+from portal.identity import cipher, upload_limits
+from portal.storage import storage
 
 
 def _tip(tip_id: int) -> Tip:
@@ -179,12 +181,27 @@ def tip_photo_withhold(tip_id: int, attachment_id: int):
     return _done(tip, "照片已撤下，不会提供给部门或公开。")
 
 
+@bp.route("/tips/<int:tip_id>/photos/<int:attachment_id>/blur", methods=["POST"])
+@require(Permission.TIPS_MODERATE)
+def tip_photo_blur(tip_id: int, attachment_id: int):
+    tip = _tip(tip_id)
+    attachment = get_session().get(Attachment, attachment_id)
+    if attachment is None or attachment.tip_id != tip.id:
+        abort(404)
+    ActionForm().validate()
+    try:
+        moderation.blur_photo(get_session(), storage(), attachment, upload_limits(),
+                              actor=current_user, ip=client_ip())
+    except moderation.ModerationError as exc:
+        flash(str(exc), "error")
+        return _render(tip, status=400)
+    return _done(tip, "已生成模糊处理后的照片，原照片仅审核员可见。")
+
+
 @bp.route("/tips/<int:tip_id>/identity", methods=["POST"])
 @require(Permission.IDENTITY_READ)
 def tip_identity(tip_id: int):
     """Show the reporter's name and phone once, on this response only; the read is audited."""
-    from portal.identity import cipher
-
     tip = _tip(tip_id)
     identity = moderation.reveal_identity(get_session(), tip, cipher().decrypt,
                                           actor=current_user, ip=client_ip())

@@ -23,6 +23,7 @@ from portal.domain import vocabulary
 from portal.domain.enums import DepartmentKind
 from portal.domain.models import Category, Department, RoutingRule, VenueType, Village
 from portal.domain.permissions import Permission
+from portal.domain.routing import propose_routing
 
 KINDS = "any(village,department,category,venue_type)"
 TITLES = {"village": "村", "department": "部门", "category": "隐患类别", "venue_type": "场所类型"}
@@ -127,8 +128,6 @@ def _save_rule(form: RoutingRuleForm, rule: RoutingRule | None) -> RoutingRule:
 
 def _preview(form: RoutingPreviewForm) -> dict[str, Any] | None:
     """What the routing table would do with such a case, from the same code that routes."""
-    from portal.domain.routing import propose_routing
-
     db = get_session()
     category, village = db.get(Category, form.category.data), db.get(Village, form.village.data)
     if category is None or village is None:

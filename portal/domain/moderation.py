@@ -7,14 +7,16 @@ opened here waits in ``triage``.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from PIL import Image, ImageFilter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.domain import audit
+from portal.domain import audit, uploads
 from portal.domain.duplicates import normalize_name
 from portal.domain.enums import (
     CaseEventKind,
@@ -37,6 +39,7 @@ from portal.domain.models import (
     VenueType,
     Village,
 )
+from portal.storage import Storage
 
 DESCRIPTION = "description"
 
@@ -237,6 +240,34 @@ def withhold_photo(
     session.flush()
     audit.record(session, "attachment.withhold", "attachment", attachment.id, actor=actor, ip=ip,
                  before={"withheld": False}, after={"withheld": True})
+
+
+def blur_photo(
+    session: Session, store: Storage, attachment: Attachment, limits: uploads.UploadLimits, *,
+    actor: User, ip: str = "",
+) -> Attachment:
+    """Replace a photo by a blurred copy (faces, plates, a reporter's own doorway).
+
+    The copy goes through the upload pipeline like any photo and points at the original,
+    which is withheld: only moderators still see it.
+    """
+    if attachment.derived_from_id is not None:
+        raise ModerationError("这已是处理过的照片，请对原照片操作")
+    with Image.open(io.BytesIO(store.get(attachment.stored_name))) as original:
+        radius = max(8, max(original.size) // 40)
+        blurred = original.convert("RGB").filter(ImageFilter.GaussianBlur(radius))
+    out = io.BytesIO()
+    blurred.save(out, format="JPEG", quality=85)
+    copy = uploads.store_image(session, store, uploads.process_image(out.getvalue(), limits),
+                               uploaded_by_id=actor.id)
+    copy.derived_from_id = attachment.id
+    copy.tip_id = attachment.tip_id
+    attachment.withheld = True
+    attachment.public = False
+    session.flush()
+    audit.record(session, "attachment.blur", "attachment", attachment.id, actor=actor, ip=ip,
+                 after={"copy_id": copy.id, "original_withheld": True})
+    return copy
 
 
 @dataclass(frozen=True)

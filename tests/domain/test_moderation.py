@@ -194,3 +194,38 @@ def test_closed_cases_are_not_merge_targets(db_session) -> None:
                                  closed_at=utcnow(), outcome="unfounded", routed_at=utcnow())
     assert closed.id not in {c.id for c, _ in find_duplicates(db_session, tip).cases}
     assert isinstance(closed, Case)
+
+
+def test_blur_makes_a_processed_copy_and_withholds_the_original(db_session, moderator,
+                                                                tmp_path) -> None:
+    import io
+
+    from PIL import Image
+
+    from portal.domain import uploads
+    from portal.storage import DirectoryStorage
+
+    store = DirectoryStorage(tmp_path)
+    limits = uploads.UploadLimits(max_bytes=10 * 1024 * 1024, max_pixels=40_000_000)
+    tip = factories.make_tip(db_session)
+    checkerboard = Image.new("RGB", (320, 240), "white")
+    for x in range(0, 320, 20):
+        for y in range(0, 240, 20):
+            if (x + y) // 20 % 2:
+                checkerboard.paste((0, 0, 0), (x, y, x + 20, y + 20))
+    raw = io.BytesIO()
+    checkerboard.save(raw, format="JPEG")
+    original = uploads.store_image(db_session, store,
+                                   uploads.process_image(raw.getvalue(), limits))
+    original.tip_id = tip.id
+    db_session.flush()
+    before = audit_rows(db_session)
+    copy = moderation.blur_photo(db_session, store, original, limits, actor=moderator)
+    assert audit_rows(db_session) == before + 1
+    assert original.withheld and not original.public
+    assert copy.derived_from_id == original.id and copy.tip_id == tip.id
+    with Image.open(io.BytesIO(store.get(copy.stored_name))) as blurred:
+        # A black square's corner pixel is now grey: the edges are gone.
+        assert 40 < blurred.convert("L").getpixel((20, 0)) < 215
+    with pytest.raises(moderation.ModerationError):
+        moderation.blur_photo(db_session, store, copy, limits, actor=moderator)
