@@ -3,7 +3,8 @@
 A page's validator is built from the data version, not from the rendered page, so an unchanged
 page costs three primary-key lookups instead of its queries and its template. The version is
 the newest row of the audit log (every staff write is audited), of the case timeline and of the
-tips table, so any change that could show on a public page moves it.
+tips table, so any change that could show on a public page moves it; so does the local date,
+since overdue markers turn on at midnight without any write.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any, TypeVar
 from flask import Response, make_response, request
 from sqlalchemy import func, select
 
-from portal.db import get_session
+from portal.db import get_session, utcnow
 from portal.domain.models import AuditLog, CaseEvent, Tip
+from portal.templating import local_zone, to_local
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,8 +44,14 @@ def data_version() -> tuple[tuple[int, int, int], dt.datetime | None]:
     return (ids[0], ids[1], ids[2]), (max(times) if times else None)
 
 
-def _etag(version: tuple[int, int, int]) -> str:
-    key = f"{version}|{request.full_path}|{_DEPLOY_STAMP}"
+def _local_midnight() -> dt.datetime:
+    """Pages also change when the date does (overdue markers), with no write at all."""
+    today = to_local(utcnow()).date()
+    return dt.datetime.combine(today, dt.time(), tzinfo=local_zone())
+
+
+def _etag(version: tuple[int, int, int], day: dt.datetime) -> str:
+    key = f"{version}|{day.date()}|{request.full_path}|{_DEPLOY_STAMP}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -69,8 +77,10 @@ def conditional(view: F) -> F:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if request.method not in ("GET", "HEAD"):
             return view(*args, **kwargs)
-        version, last_modified = data_version()
-        etag = _etag(version)
+        version, changed = data_version()
+        midnight = _local_midnight()
+        last_modified = max(changed, midnight) if changed else midnight
+        etag = _etag(version, midnight)
         if _not_modified(etag, last_modified):
             return _stamp(Response(status=304), etag, last_modified)
         response = make_response(view(*args, **kwargs))

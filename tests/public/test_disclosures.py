@@ -253,3 +253,16 @@ def test_the_nav_links_to_disclosures_and_stats(client) -> None:
     html = client.get("/disclosures").get_data(as_text=True)
     assert '>隐患公示</a>' in html and '>统计</a>' in html
     assert 'href="/disclosures" aria-current="page"' in html
+
+
+def test_the_etag_changes_at_midnight_when_overdue_markers_may_turn_on(
+    client, db_session: Session, monkeypatch,
+) -> None:
+    from portal.public import caching
+
+    disclosed(db_session, "跨日商店", rectify_by=dt.date.today())
+    etag = client.get("/disclosures").headers["ETag"]
+    tomorrow = utcnow() + dt.timedelta(days=1)
+    monkeypatch.setattr(caching, "utcnow", lambda: tomorrow)
+    response = client.get("/disclosures", headers={"If-None-Match": etag})
+    assert response.status_code == 200 and response.headers["ETag"] != etag
