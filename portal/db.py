@@ -6,6 +6,7 @@ Domain services receive a ``Session`` and only flush; views commit once at the r
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -67,7 +68,30 @@ def make_engine(url: str, *, pool_size: int = 5, busy_timeout_ms: int = 5000) ->
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=pool_size, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, pool_pre_ping=True)
+    _retry_connects(engine)
+    return engine
+
+
+CONNECT_RETRY_SECONDS = 10.0
+
+
+def _retry_connects(engine: Engine) -> None:
+    """While the database restarts, new connections wait for it (up to a few seconds) instead
+    of failing the request; together with pre-ping this is how the app reconnects by itself."""
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        deadline = time.monotonic() + CONNECT_RETRY_SECONDS
+        delay = 0.1
+        while True:
+            try:
+                return dialect.loaded_dbapi.connect(*cargs, **cparams)
+            except dialect.loaded_dbapi.OperationalError:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

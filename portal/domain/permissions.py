@@ -30,6 +30,11 @@ class Permission(LabeledEnum):
     VOCABULARY_MANAGE = "vocabulary:manage", "管理部门、村、类别与分派规则"
     SETTINGS_MANAGE = "settings:manage", "管理系统设置"
     AUDIT_READ = "audit:read", "查看审计日志"
+    SUPERVISION_VIEW = "supervision:view", "查看督办总览、隐患台账与部门考核"
+    LISTINGS_MANAGE = "listings:manage", "挂牌督办、约谈与摘牌"
+    URGING_ISSUE = "urging:issue", "发送督促函"
+    URGING_INBOX = "urging:inbox", "查看本部门收到的督促函"
+    BULLETINS_MANAGE = "bulletins:manage", "起草与发布通报"
     STAFF = "staff", "登录后台"
 
 
@@ -58,6 +63,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.AUDIT_READ,
         Permission.CASES_READ,
         Permission.CASES_READ_ALL,
+        # Reads the supervision desk; acting on it is the supervisors' job.
+        Permission.SUPERVISION_VIEW,
     }),
     Role.MODERATOR: _MODERATION | {Permission.STAFF},
     Role.SUPERVISOR: frozenset({
@@ -68,12 +75,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.CASES_CLOSE,
         Permission.CASES_FOLLOW_UP,
         Permission.AUDIT_READ,
+        Permission.SUPERVISION_VIEW,
+        Permission.LISTINGS_MANAGE,
+        Permission.URGING_ISSUE,
+        Permission.BULLETINS_MANAGE,
     }),
     Role.OFFICER: frozenset({
         Permission.STAFF,
         Permission.CASES_READ,
         Permission.CASES_WORK,
         Permission.CASES_FOLLOW_UP,
+        Permission.URGING_INBOX,
     }),
 }
 

@@ -5,6 +5,7 @@ from flask import Blueprint
 bp = Blueprint("public", __name__)
 
 from portal.public import (  # noqa: E402,F401
+    bulletins,
     disclosures,
     media,
     opendata,

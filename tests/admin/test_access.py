@@ -59,10 +59,33 @@ def ids(db_session: Session, staff: dict[str, User]) -> dict[str, int]:
     db_session.add(photo)
     db_session.flush()
     rule = db_session.query(RoutingRule).first()
+    supervision = _supervision_objects(db_session, case, staff["supervisor"])
     db_session.commit()
     return {"tip_id": tip.id, "case_id": case.id, "user_id": staff["officer"].id,
             "row_id": factories.category(db_session).id, "rule_id": rule.id,
-            "attachment_id": photo.id}
+            "attachment_id": photo.id, **supervision}
+
+
+def _supervision_objects(db_session: Session, case, supervisor: User) -> dict[str, int]:
+    """A listing with a letter, an urging notice and a bulletin draft."""
+    import datetime as dt
+
+    from portal.domain.enums import SupervisionLevel
+    from portal.domain.models import Attachment, Bulletin, Listing, UrgingNotice
+    listing = Listing(case=case, level=SupervisionLevel.TOWNSHIP, deadline=dt.date(2026, 12, 31),
+                      responsible_leader="张三", listed_by_id=supervisor.id)
+    db_session.add(listing)
+    db_session.flush()
+    db_session.add(Attachment(stored_name="letter.pdf", kind="document",
+                              content_type="application/pdf", size_bytes=1, sha256="1" * 64,
+                              listing_id=listing.id))
+    notice = UrgingNotice(department=factories.department(db_session, "FIRE"), year=2026,
+                          seq=1, text="督促函正文", issued_by_id=supervisor.id)
+    bulletin = Bulletin(period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 1, 31),
+                        title="通报", text="正文", figures={}, created_by_id=supervisor.id)
+    db_session.add_all([notice, bulletin])
+    db_session.flush()
+    return {"listing_id": listing.id, "notice_id": notice.id, "bulletin_id": bulletin.id}
 
 
 ROLES = [None, *Role]

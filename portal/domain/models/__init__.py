@@ -23,6 +23,7 @@ from portal.domain.models.places import (
     Village,
     routing_rule_assists,
 )
+from portal.domain.models.supervision import Bulletin, Listing, ListingInterview
 from portal.domain.models.tips import Message, Tip, TipRevision
 
 __all__ = [
@@ -30,12 +31,15 @@ __all__ = [
     "Assignment",
     "Attachment",
     "AuditLog",
+    "Bulletin",
     "CalendarDay",
     "CalendarYear",
     "Case",
     "CaseEvent",
     "Category",
     "Department",
+    "Listing",
+    "ListingInterview",
     "Message",
     "Notification",
     "RoutingRule",

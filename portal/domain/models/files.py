@@ -13,7 +13,7 @@ from portal.domain.models._types import enum_column
 
 _ONE_OWNER_AT_MOST = " + ".join(
     f"(CASE WHEN {col} IS NULL THEN 0 ELSE 1 END)"
-    for col in ("tip_id", "case_event_id", "message_id")
+    for col in ("tip_id", "case_event_id", "message_id", "listing_id")
 )
 
 
@@ -41,6 +41,8 @@ class Attachment(Base):
     tip_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id"), index=True)
     case_event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"), index=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    # A listed hazard's signed commitment letter (整改承诺书).
+    listing_id: Mapped[int | None] = mapped_column(ForeignKey("listings.id"), index=True)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -1,0 +1,134 @@
+"""Bulletins (通报): draft from a period's figures, edit the wording, publish."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from admin import bp
+from admin.access import require
+from portal.db import get_session, utcnow
+from portal.domain import bulletins as bulletin_service
+from portal.domain import settings as portal_settings
+from portal.domain import sla
+from portal.domain.events import WorkflowError
+from portal.domain.models import Bulletin
+from portal.domain.permissions import Permission
+
+REQUIRED = "此项必填"
+
+
+class PeriodForm(FlaskForm):
+    period_start = DateField("开始日期", validators=[DataRequired(REQUIRED)])
+    period_end = DateField("结束日期", validators=[DataRequired(REQUIRED)])
+
+
+class BulletinForm(FlaskForm):
+    title = StringField("标题", validators=[DataRequired(REQUIRED), Length(max=200)])
+    text = TextAreaField("正文", validators=[DataRequired(REQUIRED), Length(max=50000)])
+
+
+class PublishForm(FlaskForm):
+    pass
+
+
+def _bulletin(bulletin_id: int) -> Bulletin:
+    found = get_session().get(Bulletin, bulletin_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.route("/bulletins")
+@require(Permission.SUPERVISION_VIEW)
+def bulletins():
+    db = get_session()
+    rows = db.scalars(select(Bulletin).order_by(Bulletin.created_at.desc(), Bulletin.id.desc())
+                      .limit(100)).all()
+    form = PeriodForm()
+    # Bulletins are usually monthly: propose last month.
+    last_month_end = sla.local_today(tz=current_app.config["TIMEZONE"]).replace(day=1) \
+        - dt.timedelta(days=1)
+    form.period_start.data = last_month_end.replace(day=1)
+    form.period_end.data = last_month_end
+    return render_template("admin/bulletins.html", rows=rows, form=form)
+
+
+@bp.route("/bulletins/new", methods=["POST"])
+@require(Permission.BULLETINS_MANAGE)
+def bulletin_new():
+    db = get_session()
+    form = PeriodForm()
+    if not form.validate():
+        rows = db.scalars(select(Bulletin).order_by(Bulletin.id.desc()).limit(100)).all()
+        return render_template("admin/bulletins.html", rows=rows, form=form,
+                               error="请填写通报期间"), 400
+    try:
+        bulletin = bulletin_service.draft(
+            db, form.period_start.data, form.period_end.data, actor=current_user,
+            township=portal_settings.jurisdiction(db)["name"], now=utcnow(),
+            tz=current_app.config["TIMEZONE"])
+    except WorkflowError as exc:
+        db.rollback()
+        rows = db.scalars(select(Bulletin).order_by(Bulletin.id.desc()).limit(100)).all()
+        return render_template("admin/bulletins.html", rows=rows, form=form,
+                               error=str(exc)), 400
+    db.commit()
+    flash("已按本期数据生成通报草稿，请修改措辞后发布。", "success")
+    return redirect(url_for("admin.bulletin", bulletin_id=bulletin.id), 303)
+
+
+@bp.route("/bulletins/<int:bulletin_id>")
+@require(Permission.SUPERVISION_VIEW)
+def bulletin(bulletin_id: int):
+    found = _bulletin(bulletin_id)
+    form = BulletinForm(obj=found)
+    return render_template("admin/bulletin.html", bulletin=found, form=form,
+                           publish_form=PublishForm())
+
+
+@bp.route("/bulletins/<int:bulletin_id>/edit", methods=["POST"])
+@require(Permission.BULLETINS_MANAGE)
+def bulletin_edit(bulletin_id: int):
+    db = get_session()
+    found = _bulletin(bulletin_id)
+    form = BulletinForm()
+    error = None
+    if form.validate():
+        try:
+            bulletin_service.edit(db, found, actor=current_user, title=form.title.data,
+                                  text=form.text.data)
+        except WorkflowError as exc:
+            db.rollback()
+            error = str(exc)
+        else:
+            db.commit()
+            flash("通报已保存。", "success")
+            return redirect(url_for("admin.bulletin", bulletin_id=bulletin_id), 303)
+    return render_template("admin/bulletin.html", bulletin=_bulletin(bulletin_id), form=form,
+                           publish_form=PublishForm(),
+                           error=error or "请按提示填写后再保存"), 400
+
+
+@bp.route("/bulletins/<int:bulletin_id>/publish", methods=["POST"])
+@require(Permission.BULLETINS_MANAGE)
+def bulletin_publish(bulletin_id: int):
+    db = get_session()
+    found = _bulletin(bulletin_id)
+    if not PublishForm().validate():
+        abort(400)
+    try:
+        bulletin_service.publish(db, found, actor=current_user)
+    except WorkflowError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.bulletin", bulletin_id=bulletin_id), 303)
+    db.commit()
+    flash("通报已发布到公开网站。", "success")
+    return redirect(url_for("admin.bulletin", bulletin_id=bulletin_id), 303)

@@ -1,0 +1,108 @@
+"""The hazard ledger (隐患台账): filter, sort, page, and export to CSV or XLSX."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import quote
+
+from flask import Response, current_app, render_template, request, stream_with_context
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from admin import bp
+from admin.access import require
+from portal.db import get_session, utcnow
+from portal.domain import exports, ledger, sla
+from portal.domain.enums import AssignmentRole, CaseStatus, Severity, SupervisionLevel
+from portal.domain.models import Assignment, Case, Category, Department, Unit, VenueType, Village
+from portal.domain.permissions import Permission
+
+PAGE_SIZE = 50
+
+
+def choices() -> dict[str, Any]:
+    """The options of the filter form."""
+    db = get_session()
+
+    def names(model: Any) -> list[tuple[int, str]]:
+        return [(key, name) for key, name in db.execute(
+            select(model.id, model.name).order_by(model.name))]
+
+    return {
+        "statuses": list(CaseStatus),
+        "departments": names(Department),
+        "villages": names(Village),
+        "categories": names(Category),
+        "venue_types": names(VenueType),
+        "severities": list(Severity),
+        "levels": [level for level in SupervisionLevel if level is not SupervisionLevel.NONE],
+        "overdue": ledger.OVERDUE_LABELS,
+        "sorts": {key: label for key, (label, _) in ledger.SORTS.items()},
+    }
+
+
+def _tz() -> str:
+    return current_app.config["TIMEZONE"]
+
+
+@bp.route("/ledger")
+@require(Permission.SUPERVISION_VIEW)
+def ledger_page():
+    db = get_session()
+    now = utcnow()
+    f = ledger.LedgerFilter.from_args(request.args)
+    total = ledger.count(db, f, now, _tz())
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page_arg = request.args.get("page", "1")
+    page = min(max(int(page_arg) if page_arg.isdigit() else 1, 1), pages)
+    rows = list(db.scalars(
+        ledger.select_cases(f, now, _tz())
+        .options(joinedload(Case.unit).joinedload(Unit.venue_type), joinedload(Case.village),
+                 joinedload(Case.category),
+                 selectinload(Case.assignments).joinedload(Assignment.department))
+        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+    return render_template(
+        "admin/ledger.html", rows=rows, total=total, page=page, pages=pages, f=f,
+        args=f.to_args(), choices=choices(), now=now,
+        is_overdue=lambda case: sla.is_overdue(case, now, _tz()),
+        lead=_lead_name)
+
+
+def _lead_name(case: Case) -> str:
+    for assignment in reversed(case.assignments):
+        if assignment.role is AssignmentRole.LEAD and assignment.state in ledger.LEAD_STATES:
+            return assignment.department.name
+    return ""
+
+
+def _download(chunks: Any, filename: str, mimetype: str) -> Response:
+    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=ledger.{filename.rsplit('.', 1)[1]}; "
+        f"filename*=UTF-8''{quote(filename)}")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _export_name(ext: str) -> str:
+    return f"隐患台账-{sla.local_today(tz=_tz()):%Y%m%d}.{ext}"
+
+
+@bp.route("/ledger.csv")
+@require(Permission.SUPERVISION_VIEW)
+def ledger_csv():
+    f = ledger.LedgerFilter.from_args(request.args)
+    rows = ledger.export_rows(get_session(), f, utcnow(), _tz())
+    return _download(exports.csv_chunks(ledger.EXPORT_HEADERS, rows), _export_name("csv"),
+                     "text/csv; charset=utf-8")
+
+
+@bp.route("/ledger.xlsx")
+@require(Permission.SUPERVISION_VIEW)
+def ledger_xlsx():
+    f = ledger.LedgerFilter.from_args(request.args)
+    rows = ledger.export_rows(get_session(), f, utcnow(), _tz())
+    return _download(exports.xlsx_chunks(ledger.EXPORT_HEADERS, rows, "隐患台账"),
+                     _export_name("xlsx"),
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -1,0 +1,111 @@
+"""Urging notices (督促函): drafted from a department's overdue cases, numbered, printable;
+officers read the ones addressed to their department in their inbox."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SelectMultipleField, TextAreaField
+from wtforms.validators import Length
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from admin import bp
+from admin.access import require
+from admin.forms import options
+from portal.db import get_session, utcnow
+from portal.domain import ledger, urging
+from portal.domain import settings as portal_settings
+from portal.domain.events import WorkflowError
+from portal.domain.models import Department, UrgingNotice
+from portal.domain.permissions import Permission
+
+
+class UrgingForm(FlaskForm):
+    cases = SelectMultipleField("超期工单", coerce=int, option_widget=CheckboxInput(),
+                                widget=ListWidget(prefix_label=False))
+    text = TextAreaField("正文", validators=[Length(max=20000)])
+
+
+def _tz() -> str:
+    return current_app.config["TIMEZONE"]
+
+
+@bp.route("/urging")
+@require(Permission.SUPERVISION_VIEW)
+def urging_list():
+    return render_template("admin/urging_list.html",
+                           notices=urging.recent_notices(get_session()),
+                           departments=_late_departments(), number=urging.notice_number)
+
+
+def _late_departments() -> list[tuple[Department, int]]:
+    """Departments leading overdue cases, with how many."""
+    db = get_session()
+    late = ledger.counts_by(db, ledger.LedgerFilter(overdue=ledger.Overdue.ANY), "department",
+                            utcnow(), _tz())
+    return [(d, late[d.id]) for d in db.scalars(
+        select(Department).where(Department.id.in_(list(late))).order_by(Department.name))]
+
+
+@bp.route("/urging/new", methods=["GET", "POST"])
+@require(Permission.URGING_ISSUE)
+def urging_new():
+    db = get_session()
+    raw = request.values.get("department", "")
+    department = db.get(Department, int(raw)) if raw.isdigit() else None
+    if department is None:
+        status = 400 if request.method == "POST" else 200
+        return render_template("admin/urging_new.html", department=None,
+                               departments=_late_departments(),
+                               error="请先选择部门。" if status == 400 else None), status
+    now = utcnow()
+    overdue = urging.overdue_cases(db, department.id, now, _tz())
+    form = UrgingForm()
+    form.cases.choices = options((c.id, f"工单 {c.id}：{c.unit.name}（{c.status.label}）")
+                                 for c in overdue)
+    township = portal_settings.jurisdiction(db)["name"]
+    error, status = None, 200
+    if request.method == "GET":
+        form.cases.data = [c.id for c in overdue]
+        form.text.data = urging.draft_text(department, overdue, township, now, _tz())
+    elif form.validate():
+        chosen = [c for c in overdue if c.id in (form.cases.data or [])]
+        try:
+            notice = urging.issue_notice(db, department, chosen, actor=current_user,
+                                         text=form.text.data or "", now=now, tz=_tz())
+        except WorkflowError as exc:
+            db.rollback()
+            error, status = str(exc), 400
+        else:
+            db.commit()
+            flash(f"已发出{urging.notice_number(notice)}。", "success")
+            return redirect(url_for("admin.urging_notice", notice_id=notice.id), 303)
+    else:
+        error, status = "请按提示填写后再提交", 400
+    return render_template("admin/urging_new.html", form=form, department=department,
+                           error=error, has_cases=bool(overdue)), status
+
+
+@bp.route("/urging/<int:notice_id>")
+@require(Permission.SUPERVISION_VIEW)
+def urging_notice(notice_id: int):
+    db = get_session()
+    notice = db.get(UrgingNotice, notice_id)
+    if notice is None:
+        abort(404)
+    return render_template("admin/urging.html", notice=notice,
+                           number=urging.notice_number(notice),
+                           j=portal_settings.jurisdiction(db))
+
+
+@bp.route("/urging/inbox")
+@require(Permission.URGING_INBOX)
+def urging_inbox():
+    """The notices addressed to the officer's own department."""
+    db = get_session()
+    department_id = current_user.department_id
+    notices = urging.notices_for_department(db, department_id) if department_id else []
+    return render_template("admin/urging_inbox.html", notices=notices,
+                           number=urging.notice_number)

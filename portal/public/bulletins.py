@@ -1,0 +1,29 @@
+"""Published bulletins (通报) on the public site: a list and one page each."""
+
+from __future__ import annotations
+
+from flask import abort, render_template, request
+from sqlalchemy import select
+
+from portal.db import get_session
+from portal.domain import bulletins
+from portal.domain.models import Bulletin
+from portal.public import bp
+
+
+@bp.route("/bulletins")
+def bulletin_list():
+    page_arg = request.args.get("page", "1")
+    page = int(page_arg) if page_arg.isdigit() and int(page_arg) > 0 else 1
+    rows, total = bulletins.published(get_session(), page)
+    pages = max(1, -(-total // bulletins.PAGE_SIZE))
+    return render_template("portal/bulletins.html", rows=rows, page=page, pages=pages)
+
+
+@bp.route("/bulletins/<int:bulletin_id>")
+def bulletin(bulletin_id: int):
+    found = get_session().scalar(select(Bulletin).where(
+        Bulletin.id == bulletin_id, Bulletin.published_at.is_not(None)))
+    if found is None:
+        abort(404)  # drafts do not exist for the public
+    return render_template("portal/bulletin.html", bulletin=found)

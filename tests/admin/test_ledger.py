@@ -1,0 +1,113 @@
+"""The supervisor's dashboard and ledger over HTTP: every figure is the ledger behind its link,
+and the exports hold exactly the ledger's rows."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+
+import pytest
+from flask.testing import FlaskClient
+from openpyxl import load_workbook
+from sqlalchemy.orm import Session
+
+from portal.domain import ledger
+from tests.domain.supervision_helpers import seed_ledger
+
+FIGURE = re.compile(r'<a href="(/admin/ledger[^"]*)"[^>]*>\s*(?:<strong>)?(\d+)')
+TOTAL = re.compile(r"<h1>隐患台账 <small>共 (\d+) 件</small></h1>")
+
+
+@pytest.fixture
+def seeded(db_session: Session):
+    cases = seed_ledger(db_session)
+    db_session.commit()
+    return cases
+
+
+def ledger_total(client: FlaskClient, url: str) -> int:
+    page = client.get(url)
+    assert page.status_code == 200, url
+    match = TOTAL.search(page.get_data(as_text=True))
+    assert match, url
+    return int(match.group(1))
+
+
+def test_every_dashboard_figure_is_the_count_of_the_ledger_it_links_to(
+        client: FlaskClient, as_role, seeded) -> None:
+    as_role("supervisor")
+    page = client.get("/admin/supervision").get_data(as_text=True)
+    figures = [(html.unescape(url), int(value)) for url, value in FIGURE.findall(page)]
+    # headline tiles, stages, the goals panel, and the department and village tables
+    assert len(figures) >= 6 + 5 + 3 + 4
+    assert any(value > 0 for _, value in figures)
+    for url, value in figures:
+        assert ledger_total(client, url) == value, url
+
+
+def test_dashboard_headline_figures_on_the_seeded_township(client: FlaskClient, as_role,
+                                                           seeded) -> None:
+    as_role("supervisor")
+    page = client.get("/admin/supervision").get_data(as_text=True)
+    tiles = re.findall(r"<strong>(\d+)</strong><span>([^<]+)</span>", page)[:6]
+    assert {label: int(n) for n, label in tiles} == {
+        "未办结隐患": 9, "核查超期": 2, "整改超期": 1, "7 日内到期": 2,
+        "未销案重大隐患": 2, "挂牌督办": 3,
+    }
+
+
+def test_a_ledger_page_lists_its_cases_and_paginates(client: FlaskClient, as_role,
+                                                     seeded) -> None:
+    as_role("admin")
+    page = client.get("/admin/ledger?overdue=rectify").get_data(as_text=True)
+    assert "共 1 件" in page
+    assert seeded["rectify_late"].unit.name in page
+    assert f'href="/admin/cases/{seeded["rectify_late"].id}"' in page
+    assert client.get("/admin/ledger?page=999").status_code == 200
+
+
+def test_the_csv_export_has_a_bom_chinese_headers_and_the_ledgers_rows(
+        client: FlaskClient, as_role, seeded) -> None:
+    as_role("supervisor")
+    for query, expected in (("", 11), ("?open=1", 9), ("?overdue=any", 3)):
+        response = client.get(f"/admin/ledger.csv{query}")
+        assert response.status_code == 200
+        assert response.is_streamed
+        assert response.mimetype == "text/csv"
+        assert "attachment" in response.headers["Content-Disposition"]
+        body = response.get_data()
+        assert body.startswith(b"\xef\xbb\xbf")
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+        assert tuple(rows[0]) == ledger.EXPORT_HEADERS
+        assert len(rows) - 1 == expected == ledger_total(client, f"/admin/ledger{query}")
+
+
+def test_the_xlsx_export_reads_back_with_openpyxl(client: FlaskClient, as_role,
+                                                   seeded) -> None:
+    as_role("supervisor")
+    response = client.get("/admin/ledger.xlsx?open=1&sort=created&dir=asc")
+    assert response.status_code == 200
+    assert response.is_streamed
+    sheet = load_workbook(io.BytesIO(response.get_data()), read_only=True)["隐患台账"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ledger.EXPORT_HEADERS
+    assert len(rows) - 1 == 9
+    # Oldest first: the two cases found in 2023 lead.
+    assert {rows[1][0], rows[2][0]} >= {seeded["open_major_old"].id}
+
+
+@pytest.mark.parametrize("role", ["officer", "moderator"])
+def test_officers_and_moderators_cannot_reach_the_ledger(client: FlaskClient, as_role,
+                                                         role: str) -> None:
+    as_role(role)
+    for url in ("/admin/supervision", "/admin/ledger", "/admin/ledger.csv",
+                "/admin/ledger.xlsx", "/admin/supervision/goals"):
+        assert client.get(url).status_code == 403, url
+
+
+def test_anonymous_visitors_are_sent_to_the_login(client: FlaskClient) -> None:
+    response = client.get("/admin/ledger.csv")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/login")

@@ -1,0 +1,48 @@
+"""The short form of bench/faults.py: load, a killed worker and (on PostgreSQL) a database
+restart; every acknowledged tip is found afterwards, none twice, no stack trace, no orphan."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from argparse import Namespace
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bench import faults, seed
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{tmp_path / 'faults.db'}"
+        return
+    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS portal_faults WITH (FORCE)"))
+        conn.execute(text("CREATE DATABASE portal_faults"))
+    base, _, _name = url.rpartition("/")
+    yield f"{base}/portal_faults"
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS portal_faults WITH (FORCE)"))
+    admin.dispose()
+
+
+def test_nothing_acknowledged_is_lost_under_faults(database_url, tmp_path, capsys) -> None:
+    seed.prepare(database_url, fresh=False)
+    restart = (database_url.startswith("postgresql") and os.geteuid() == 0
+               and shutil.which("pg_ctlcluster") is not None)
+    result = faults.run(Namespace(database_url=database_url, seconds=10, clients=4,
+                                  restart_db=restart, tmp=str(tmp_path / "run")))
+    print(result)
+    assert result["sent"] > 0 and result["acknowledged"] > 0
+    assert "SIGKILL" in result["events"][0]
+    assert result["found"] == result["acknowledged"], "an acknowledged tip was lost"
+    assert result["duplicates"] == 0
+    assert result["stack_traces"] == 0
+    assert result["orphan_uploads"] == 0
+    if not restart:
+        assert result["five_xx"] == 0
