@@ -428,6 +428,8 @@ def desk_deadline(case_id: int):
 @require(Permission.CASES_WORK)
 def desk_progress(case_id: int):
     def step(db: Session, case: Case, form: Any) -> str:
+        if form.photos_public.data and not (form.public_text.data or "").strip():
+            raise WorkflowError("照片要随公开进展一起公布时，请同时填写公开进展")
         workflow.post_progress(db, case, actor=current_user,
                                internal_text=form.internal_text.data or "",
                                public_text=form.public_text.data or "",

@@ -443,3 +443,71 @@ def test_extension_request_and_decision_then_send_back_and_follow_up(
         "result": "reopen", "findings": "出口又被堵上"}))
     assert "隐患反弹" in page
     assert reload(db_session, ready).status is CaseStatus.RECTIFYING
+
+
+# ---------------------------------------------------------------- the desk list
+
+
+def test_the_desk_puts_overdue_first_and_says_how_late(
+    client: FlaskClient, db_session: Session, staff, as_role
+) -> None:
+    from portal.db import utcnow
+
+    routed_case(db_session, "blocked_escape", unit_name="今天派的饭店")
+    routed_case(db_session, "blocked_escape", unit_name="三天前派的旅馆",
+                now=utcnow() - dt.timedelta(days=3))
+    routed_case(db_session, "blocked_escape", unit_name="昨天上午派的超市",
+                now=utcnow() - dt.timedelta(hours=20))
+    db_session.commit()
+    as_role("officer")
+    desk = page_of(client, "/admin/desk")
+    new = desk[desk.index('id="group-new"'):desk.index('id="group-checking"')]
+    order = [new.index(n) for n in ("三天前派的旅馆", "昨天上午派的超市", "今天派的饭店")]
+    assert order == sorted(order)
+    late = new[new.index("三天前派的旅馆"):new.index("昨天上午派的超市")]
+    assert "超期" in late and "核查已超期 2 天" in late
+    assert "核查剩余 3 小时" in new[new.index("昨天上午派的超市"):new.index("今天派的饭店")]
+
+
+def test_the_case_page_is_made_for_a_phone(
+    client: FlaskClient, db_session: Session, ready: Case, staff, as_role
+) -> None:
+    workflow.accept_assignment(db_session, lead(ready), actor=staff["officer"])
+    db_session.commit()
+    as_role("officer")
+    html = page_of(client, f"/admin/desk/cases/{ready.id}")
+    check = section(html, "check")
+    assert 'enctype="multipart/form-data"' in check
+    assert 'type="file"' in check and 'accept="image/*"' in check and "multiple" in check
+    assert "desk-button" in check and 'class="stacked"' in check
+    assert 'name="viewport"' in html
+
+
+def test_supervisors_are_warned_when_a_year_s_schedule_is_missing(
+    client: FlaskClient, monkeypatch, as_role
+) -> None:
+    as_role("supervisor")
+    monkeypatch.setattr(sla, "local_today", lambda *a, **k: dt.date(2031, 6, 1))
+    html = page_of(client, "/admin/closures")
+    assert "2031 年的节假日调休安排尚未录入" in html
+    assert "2032 年的节假日调休安排尚未录入" in html
+    monkeypatch.undo()
+    client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+    as_role("officer")
+    monkeypatch.setattr(sla, "local_today", lambda *a, **k: dt.date(2031, 6, 1))
+    assert "尚未录入" not in page_of(client, "/admin/desk")
+
+
+def test_public_photos_need_public_text(
+    client: FlaskClient, db_session: Session, ready: Case, staff, as_role
+) -> None:
+    workflow.accept_assignment(db_session, lead(ready), actor=staff["officer"])
+    db_session.commit()
+    as_role("officer")
+    response = act(client, ready.id, "progress", {
+        "internal_text": "内部记录", "photos": photo(), "photos_public": "y"})
+    assert response.status_code == 400
+    assert "请同时填写公开进展" in section(response.get_data(as_text=True), "progress")
+    db_session.expire_all()
+    assert not [e for e in db_session.get(Case, ready.id).events
+                if e.kind is CaseEventKind.PROGRESS]
