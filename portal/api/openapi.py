@@ -33,7 +33,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "Invalid parameters; each problem is one error.",
         403: "api_key missing, invalid or revoked.",
-        404: "Not found.",
+        404: "Not found (also: a format other than json or xml).",
         429: "Too many requests for this api_key.",
     }
     return {
@@ -202,12 +202,12 @@ def document(server_url: str) -> dict[str, Any]:
             "/discovery.{format}": {"get": {
                 "operationId": "discovery",
                 "parameters": [_FORMAT],
-                "responses": _ok("Discovery", _ref("Discovery")),
+                "responses": {**_ok("Discovery", _ref("Discovery")), **_errors(404)},
             }},
             "/services.{format}": {"get": {
                 "operationId": "services",
                 "parameters": [_FORMAT, _JURISDICTION],
-                "responses": _ok("Service list", _array_of("Service")),
+                "responses": {**_ok("Service list", _array_of("Service")), **_errors(404)},
             }},
             "/services/{service_code}.{format}": {"get": {
                 "operationId": "serviceDefinition",
@@ -236,7 +236,7 @@ def document(server_url: str) -> dict[str, Any]:
                                           "undisclosed tips (T-ids)."),
                     ],
                     "responses": {**_ok("Disclosed cases", _array_of("ServiceRequest")),
-                                  **_errors(400, 403)},
+                                  **_errors(400, 403, 404)},
                 },
                 "post": {
                     "operationId": "createRequest",
@@ -245,7 +245,7 @@ def document(server_url: str) -> dict[str, Any]:
                         "application/x-www-form-urlencoded": {"schema": _POST_BODY},
                     }},
                     "responses": {**_ok("The new tip", _array_of("CreatedRequest")),
-                                  **_errors(400, 403, 429)},
+                                  **_errors(400, 403, 404, 429)},
                 },
             },
             "/requests/{service_request_id}.{format}": {"get": {

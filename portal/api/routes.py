@@ -175,7 +175,7 @@ def openapi_document():
     return jsonify(openapi.document(url_for("api.root", _external=True).rstrip("/")))
 
 
-@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/<anypath:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 @csrf.exempt  # it only ever answers with an error
 def not_found(rest: str):
     """Unknown paths and wrong methods under the API answer as the API does, not with the

@@ -94,10 +94,28 @@ def test_unknown_service_code_is_404_with_the_error_array(client, fmt) -> None:
         assert root.findtext("error/code") == "404"
 
 
-def test_unknown_paths_and_methods_answer_in_the_api_format(client) -> None:
-    response = client.get(f"{API}/nothing-here.xml")
+@pytest.mark.parametrize("path", ["nothing-here.xml", "services/wiring.xml/extra.xml",
+                                  "services/x%0Ay.xml", "tokens/a%C2%85b.xml"])
+def test_unknown_paths_answer_in_the_api_format(client, path) -> None:
+    response = client.get(f"{API}/{path}")
     assert response.status_code == 404
     assert xml_of(response).findtext("error/code") == "404"
+
+
+@pytest.mark.parametrize("path", ["services/wiring.csv", "requests.html", "discovery"])
+def test_a_format_other_than_json_or_xml_is_404_in_json(client, path) -> None:
+    response = client.get(f"{API}/{path}")
+    assert response.status_code == 404
+    assert response.get_json()[0]["code"] == 404
+
+
+def test_the_root_leads_to_discovery(client) -> None:
+    response = client.get(f"{API}/")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/open311/v2/discovery.json")
+
+
+def test_wrong_methods_answer_in_the_api_format(client) -> None:
     response = client.post(f"{API}/services.json")
     assert response.status_code == 405
     assert response.get_json()[0]["code"] == 405
