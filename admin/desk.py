@@ -293,6 +293,9 @@ def _tip_photos(case: Case) -> list[Attachment]:
 def _render_case(case: Case, *, status: int = 200, failed: str = "", error: str = "",
                  form: CaseActionForm | None = None):
     forms: dict[str, CaseActionForm] = {}
+    if form is not None:
+        # Having been shown what changed, the officer may send the same form again.
+        form.version.data = str(case.version)
     for name, cls in FORMS.items():
         forms[name] = form if form is not None and name == failed else cls(
             formdata=None, version=str(case.version))

@@ -118,6 +118,7 @@ def test_a_tip_goes_from_routing_to_closure_through_the_web(
     assert "红星饭店" in page_of(client, "/admin/route")
     html = page_of(client, f"/admin/route/{case_id}")
     assert FIRE in html and POLICE in html and "分派规则" in html
+    assert "张三" not in html and "13800138000" not in html
     version = VERSION_RE.findall(html)[-1]
     fire, police = (factories.department(db_session, c).id for c in ("FIRE", "POLICE"))
     response = client.post(f"/admin/route/{case_id}", data={
@@ -372,6 +373,11 @@ def test_a_step_taken_on_an_overtaken_page_shows_what_happened(
     text = section(response.get_data(as_text=True), "check")
     assert "该案件刚刚被其他人办理过" in text and "核查属实" in text
     assert reload(db_session, ready).status is CaseStatus.RECTIFYING
+    # Sent again from the page that said what happened, the domain judges it on today's state.
+    again = act(client, ready.id, "check", {"result": "unfounded", "findings": "不属实"},
+                version=VERSION_RE.search(text).group(1))  # type: ignore[union-attr]
+    assert again.status_code == 400
+    assert "案件当前为“整改中”，不能登记核查结果" in again.get_data(as_text=True)
 
 
 # ---------------------------------------------------------------- the other steps
