@@ -76,8 +76,8 @@ def record(case: disclosure.PublicCase) -> dict[str, Any]:
         "overdue": case.overdue,
         "supervision_level": case.supervision_level.value,
         "supervision_level_label": case.supervision_level.label,
-        "disclosed_at": case.disclosed_at.isoformat(),
-        "updated_at": case.updated_at.isoformat(),
+        "disclosed_at": case.disclosed_at.replace(microsecond=0).isoformat(),
+        "updated_at": case.updated_at.replace(microsecond=0).isoformat(),
         "url": url_for("public.disclosure_unit", unit_id=case.unit_id, _external=True),
     }
 
@@ -111,6 +111,12 @@ def disclosures_json():
     return _licence_link(response)
 
 
+def _csv_values(row: dict[str, Any]) -> dict[str, Any]:
+    """CSV spells booleans as JSON does and leaves missing values empty."""
+    return {k: ("true" if v else "false") if isinstance(v, bool) else ("" if v is None else v)
+            for k, v in row.items()}
+
+
 @bp.get("/disclosures.csv")
 @conditional
 def disclosures_csv():
@@ -123,7 +129,7 @@ def disclosures_csv():
         buffer.write("\ufeff")  # Excel opens UTF-8 CSV correctly only with a BOM
         writer.writeheader()
         for case in disclosure.iter_disclosed(session, today=today):
-            writer.writerow(record(case))
+            writer.writerow(_csv_values(record(case)))
             if buffer.tell() > 16_384:
                 yield buffer.getvalue()
                 buffer.seek(0)

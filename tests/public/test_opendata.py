@@ -69,6 +69,9 @@ def test_the_csv_has_the_documented_header_and_one_row_per_case(
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0]) == documented_fields()
     assert sorted(r["unit_name"] for r in rows) == ["CSV一号", "CSV二号"]
+    assert {r["overdue"] for r in rows} == {"false"}
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00", r["disclosed_at"])
+               for r in rows)
 
 
 def test_the_atom_feed_parses_and_lists_disclosures(client, db_session: Session) -> None:
