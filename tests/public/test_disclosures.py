@@ -266,3 +266,33 @@ def test_the_etag_changes_at_midnight_when_overdue_markers_may_turn_on(
     monkeypatch.setattr(caching, "utcnow", lambda: tomorrow)
     response = client.get("/disclosures", headers={"If-None-Match": etag})
     assert response.status_code == 200 and response.headers["ETag"] != etag
+
+
+def test_the_list_costs_the_same_queries_for_one_row_or_a_full_page(
+    app, client, db_session: Session,
+) -> None:
+    from sqlalchemy import event
+
+    from portal.db import database
+
+    engine = database(app).engine
+    mod = moderator(db_session)
+
+    def queries(url: str) -> int:
+        seen: list[str] = []
+
+        def count(*_args) -> None:
+            seen.append("q")
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(seen)
+
+    disclosed(db_session, "计数商店00", actor=mod)
+    one = queries("/disclosures")
+    for i in range(1, 20):
+        disclosed(db_session, f"计数商店{i:02d}", actor=mod)
+    assert queries("/disclosures") == one, "no query per row (N+1)"
