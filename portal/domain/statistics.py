@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.domain.disclosure import public_condition
@@ -97,18 +99,32 @@ def _at_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=zone)
 
 
+def _per_month(session: Session, column: Any, starts: list[dt.date], zone: ZoneInfo,
+               *conditions: ColumnElement[bool]) -> list[int]:
+    """Rows per local month in one pass: a SUM(CASE …) per month, portable across backends."""
+    edges = [_at_midnight(d, zone) for d in [*starts, _next_month(starts[-1])]]
+    sums = [
+        func.coalesce(func.sum(case((and_(column >= lo, column < hi), 1), else_=0)), 0)
+        for lo, hi in pairwise(edges)
+    ]
+    row = session.execute(
+        select(*sums).where(column >= edges[0], column < edges[-1], *conditions)
+    ).one()
+    return [int(n) for n in row]
+
+
+def _label(day: dt.date) -> str:
+    return f"{day.year % 100:02d}/{day.month}"
+
+
 def monthly(session: Session, today: dt.date, zone: ZoneInfo, months: int = 12
             ) -> tuple[list[Bar], list[Bar]]:
     """Tips received and hazards confirmed per local calendar month, oldest first."""
-    tips, cases = [], []
-    for start in _month_starts(today, months):
-        lo, hi = _at_midnight(start, zone), _at_midnight(_next_month(start), zone)
-        label = f"{start.year % 100:02d}/{start.month}"
-        tips.append(Bar(label, session.scalar(
-            select(func.count()).select_from(Tip).where(Tip.created_at >= lo, Tip.created_at < hi)
-        ) or 0))
-        cases.append(Bar(label, _count(session, Case.confirmed_at >= lo, Case.confirmed_at < hi)))
-    return tips, cases
+    starts = _month_starts(today, months)
+    tips = _per_month(session, Tip.created_at, starts, zone)
+    cases = _per_month(session, Case.confirmed_at, starts, zone)
+    return ([Bar(_label(d), n) for d, n in zip(starts, tips, strict=True)],
+            [Bar(_label(d), n) for d, n in zip(starts, cases, strict=True)])
 
 
 def by_category(session: Session) -> list[Bar]:
@@ -162,15 +178,19 @@ def on_time(session: Session, zone: ZoneInfo) -> OnTime:
 
 def major_open_series(session: Session, today: dt.date, zone: ZoneInfo, months: int = 24
                       ) -> list[Bar]:
-    """Open confirmed major hazards at the end of each month (the plan wants them at zero)."""
-    series = []
-    for start in _month_starts(today, months):
-        end = _at_midnight(_next_month(start), zone)
-        n = _count(
-            session,
-            Case.severity == Severity.MAJOR,
-            Case.confirmed_at < end,
-            or_(Case.closed_at.is_(None), Case.closed_at >= end),
-        )
-        series.append(Bar(f"{start.year % 100:02d}/{start.month}", n))
-    return series
+    """Open confirmed major hazards at the end of each month (the plan wants them at zero).
+
+    One pass over the major hazards (few, and on the severity index) for all months.
+    """
+    starts = _month_starts(today, months)
+    ends = [_at_midnight(_next_month(d), zone) for d in starts]
+    sums = [
+        func.coalesce(func.sum(case((and_(
+            Case.confirmed_at < end, or_(Case.closed_at.is_(None), Case.closed_at >= end)
+        ), 1), else_=0)), 0)
+        for end in ends
+    ]
+    row = session.execute(
+        select(*sums).where(Case.severity == Severity.MAJOR, Case.confirmed_at.is_not(None))
+    ).one()
+    return [Bar(_label(d), int(n)) for d, n in zip(starts, row, strict=True)]
