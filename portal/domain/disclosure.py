@@ -3,7 +3,8 @@
 Only a case that a department confirmed (``confirmed_at``) and a moderator marked disclosed is
 public. Everything the public reads about a case is built here as a ``PublicCase`` whose free
 text has been through ``mask_personal_data``, so pages, feeds and exports cannot show anything
-else: no tip text, no reporter, no internal notes.
+else: no tip text, no reporter, no internal notes, no street address (DESIGN.md lists
+the public fields, and an address is not among them).
 """
 
 from __future__ import annotations
@@ -66,7 +67,6 @@ class PublicCase:
     id: int
     unit_id: int
     unit_name: str
-    unit_address: str
     village: str
     venue_type: str
     category: str
@@ -126,7 +126,6 @@ def _as_public(case: Case, today: dt.date, *, summary: str, disclosed_at: dt.dat
         id=case.id,
         unit_id=unit.id,
         unit_name=mask_personal_data(unit.name),
-        unit_address=mask_personal_data(unit.address),
         village=case.village.name,
         venue_type=unit.venue_type.name if unit.venue_type else "",
         category=case.category.name,

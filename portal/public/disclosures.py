@@ -84,7 +84,7 @@ def disclosure_unit(unit_id: int):
     _unit, cases = found
     return render_template(
         "portal/disclosure_unit.html", cases=cases, stages=disclosure.STAGES,
-        unit_name=cases[0].unit_name, unit_address=cases[0].unit_address,
+        unit_name=cases[0].unit_name,
         supervision_none=SupervisionLevel.NONE,
     )
 

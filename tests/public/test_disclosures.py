@@ -44,7 +44,7 @@ def moderator(session: Session) -> User:
 def unit(session: Session, name: str, village_code: str = "V01",
          venue: str | None = "street_shop") -> Unit:
     row = Unit(name=name, normalized_name=name, village=village(session, village_code),
-               venue_type=venue_type(session, venue) if venue else None, address="村东口")
+               venue_type=venue_type(session, venue) if venue else None, address="村东口张家院内")
     session.add(row)
     session.flush()
     return row
@@ -183,6 +183,7 @@ def test_the_unit_page_shows_each_case_its_public_timeline_and_photos(
     assert "经部门核查属实，向社会公示" in html
     assert f"/media/{'a' * 32}" in html
     assert "b" * 32 not in html and "c" * 32 not in html
+    assert "张家院内" not in html, "the address is not among the public fields"
 
 
 def test_public_text_is_masked_on_every_page(client, db_session: Session) -> None:
