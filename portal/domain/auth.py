@@ -7,11 +7,14 @@ limiter's storage (see ``admin.auth``); the per-account lock is kept on the user
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 
 import pyotp
 from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash
 
 from portal.db import utcnow
 from portal.domain import accounts, audit
@@ -24,6 +27,11 @@ LOCK_MINUTES = 15
 TOTP_ISSUER = "消防隐患举报平台"
 REQUIRE_2FA_KEY = "require_2fa_for_admins_and_moderators"
 _2FA_ROLES = frozenset({Role.ADMIN, Role.MODERATOR})
+
+
+@cache
+def _dummy_hash() -> str:
+    return accounts.hash_password(secrets.token_urlsafe(16))
 
 
 class Outcome(Enum):
@@ -51,6 +59,8 @@ def check_password(
     now = now or utcnow()
     user = accounts.find_user(session, username)
     if user is None or not user.active:
+        # Spend the same time as a real check, so timing does not tell which names exist.
+        check_password_hash(_dummy_hash(), password)
         return LoginResult(Outcome.BAD_CREDENTIALS)
     if user.locked_until is not None and user.locked_until > now:
         return LoginResult(Outcome.LOCKED, locked_until=user.locked_until)

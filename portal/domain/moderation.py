@@ -11,7 +11,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFilter, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from portal.domain.enums import (
     RejectReason,
     TipStatus,
 )
+from portal.domain.identity import ReporterIdentity
 from portal.domain.models import (
     Attachment,
     Case,
@@ -253,9 +254,12 @@ def blur_photo(
     """
     if attachment.derived_from_id is not None:
         raise ModerationError("这已是处理过的照片，请对原照片操作")
-    with Image.open(io.BytesIO(store.get(attachment.stored_name))) as original:
-        radius = max(8, max(original.size) // 40)
-        blurred = original.convert("RGB").filter(ImageFilter.GaussianBlur(radius))
+    try:
+        with Image.open(io.BytesIO(store.get(attachment.stored_name))) as original:
+            radius = max(8, max(original.size) // 40)
+            blurred = original.convert("RGB").filter(ImageFilter.GaussianBlur(radius))
+    except (OSError, UnidentifiedImageError):
+        raise ModerationError("原照片文件无法读取，请改为撤下此照片") from None
     out = io.BytesIO()
     blurred.save(out, format="JPEG", quality=85)
     copy = uploads.store_image(session, store, uploads.process_image(out.getvalue(), limits),
@@ -268,12 +272,6 @@ def blur_photo(
     audit.record(session, "attachment.blur", "attachment", attachment.id, actor=actor, ip=ip,
                  after={"copy_id": copy.id, "original_withheld": True})
     return copy
-
-
-@dataclass(frozen=True)
-class ReporterIdentity:
-    name: str
-    phone: str
 
 
 def reveal_identity(

@@ -104,13 +104,13 @@ def expected_status(view, role: Role | None) -> int:
 def test_role_by_endpoint_table_for_get(app: Flask, client: FlaskClient, staff, ids, role,
                                         monkeypatch) -> None:
     """GET every admin page: 200 with the permission, 403 without, anonymous to the login."""
-    from portal import storage
 
     class FakeStore:
         def get(self, name: str) -> bytes:
             return b"jpeg"
 
-    monkeypatch.setattr(storage, "storage", lambda: FakeStore())
+    # Every view that serves a file reads the one storage of the app.
+    monkeypatch.setitem(app.extensions, "portal.storage", FakeStore())
     if role is not None:
         account = next(u for u in staff.values() if u.role is role)
         assert login(client, account.username).status_code == 302
