@@ -14,10 +14,11 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.db import utcnow
+from portal.domain.duplicates import normalize_name
 from portal.domain.enums import CaseEventKind, CaseStatus, Role, Severity, SupervisionLevel
 from portal.domain.events import WorkflowError, flush, log_event, require_role
 from portal.domain.models import Attachment, Case, CaseEvent, Tip, Unit, User
@@ -147,8 +148,10 @@ def is_public(case: Case) -> bool:
 
 
 def public_condition() -> ColumnElement[bool]:
-    """SQL condition on ``Case``: disclosed, and (belt and braces with the CHECK) confirmed."""
-    return Case.disclosed.is_(True) & Case.confirmed_at.is_not(None)
+    """SQL condition on ``Case``: disclosed. The CHECK constraint ``disclosed_is_confirmed``
+    guarantees a disclosed case was confirmed, so the condition stays on the (disclosed,
+    disclosed_at) index; ``public_case`` checks both again before anything is shown."""
+    return Case.disclosed.is_(True)
 
 
 def public_timeline(session: Session, case: Case) -> list[PublicEvent]:
@@ -352,9 +355,12 @@ def _filtered(query: Select, filters: DisclosureFilters) -> Select:
         if filters.venue_type_id is not None:
             query = query.where(Unit.venue_type_id == filters.venue_type_id)
         if filters.unit_name:
-            needle = filters.unit_name.strip()
-            query = query.where(or_(Unit.name.contains(needle, autoescape=True),
-                                    Unit.normalized_name.contains(needle, autoescape=True)))
+            # The same normalisation as duplicate finding: width, case, spaces, punctuation.
+            needle = normalize_name(filters.unit_name)
+            query = query.where(
+                Unit.normalized_name.contains(needle, autoescape=True) if needle
+                else Unit.name.contains(filters.unit_name.strip(), autoescape=True)
+            )
     return query
 
 
@@ -376,7 +382,8 @@ def search_disclosed(
 ) -> DisclosurePage:
     """One page of disclosed cases, newest disclosure first (index on disclosed, disclosed_at)."""
     base = _filtered(select(Case).where(public_condition()), filters)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    counted = _filtered(select(func.count(Case.id)).where(public_condition()), filters)
+    total = session.scalar(counted) or 0
     pages = max(1, math.ceil(total / per_page))
     page = min(max(page, 1), pages)
     rows = session.scalars(

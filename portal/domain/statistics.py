@@ -59,12 +59,15 @@ def _count(session: Session, *conditions: ColumnElement[bool]) -> int:
 
 def figures(session: Session, today: dt.date) -> Figures:
     open_statuses = [CaseStatus.RECTIFYING, CaseStatus.RECTIFIED]
+    rectifying = _count(session, Case.status.in_(open_statuses))
+    rectified = _count(session, Case.status == CaseStatus.CLOSED,
+                       Case.outcome == CaseOutcome.RECTIFIED)
     return Figures(
         tips_total=session.scalar(select(func.count()).select_from(Tip)) or 0,
-        confirmed=_count(session, confirmed_condition()),
-        rectifying=_count(session, Case.status.in_(open_statuses)),
-        rectified=_count(session, Case.status == CaseStatus.CLOSED,
-                         Case.outcome == CaseOutcome.RECTIFIED),
+        # Two indexed counts instead of one OR that no index serves (confirmed_condition).
+        confirmed=rectifying + rectified,
+        rectifying=rectifying,
+        rectified=rectified,
         overdue=_count(session, Case.status == CaseStatus.RECTIFYING, Case.rectify_by < today),
         major_open=_count(session, Case.severity == Severity.MAJOR,
                           Case.status.in_(open_statuses)),

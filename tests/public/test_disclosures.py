@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from portal.db import utcnow
 from portal.domain.disclosure import disclose_case, withdraw_disclosure
+from portal.domain.duplicates import normalize_name
 from portal.domain.enums import (
     AttachmentKind,
     CaseEventKind,
@@ -43,7 +44,8 @@ def moderator(session: Session) -> User:
 
 def unit(session: Session, name: str, village_code: str = "V01",
          venue: str | None = "street_shop") -> Unit:
-    row = Unit(name=name, normalized_name=name, village=village(session, village_code),
+    row = Unit(name=name, normalized_name=normalize_name(name),
+               village=village(session, village_code),
                venue_type=venue_type(session, venue) if venue else None, address="村东口张家院内")
     session.add(row)
     session.flush()
@@ -130,6 +132,7 @@ def test_filters_search_and_supervision_return_exactly_the_expected_units(
     assert sorted(listed(client, "?q=饭店")) == ["丁饭店", "甲饭店"]
     assert listed(client, f"?q=饭店&village={v02}") == []
     assert listed(client, "?q=%25") == [], "LIKE wildcards are searched for literally"
+    assert listed(client, "?q=%E4%B9%99%20%E5%95%86") == ["乙商铺"], "spaces do not matter"
     assert sorted(listed(client, "?village=abc&status=bogus")) == sorted(
         ["甲饭店", "乙商铺", "丙幼儿园", "丁饭店"]), "bad filter values are ignored"
 
