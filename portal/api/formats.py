@@ -7,6 +7,7 @@ same fields in the same order.
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,12 +26,16 @@ _ITEM_NAMES = {
 }
 
 
+# Characters XML 1.0 cannot carry at all, not even escaped (most C0 controls, lone surrogates).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _NOT_XML.sub("", str(value))
 
 
 def _fill(element: ET.Element, value: Any) -> None:

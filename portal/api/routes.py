@@ -58,6 +58,11 @@ def fail(code: int, description: str) -> Open311Error:
     return Open311Error(code, description)
 
 
+def shown(value: str, limit: int = 64) -> str:
+    """A value the client sent, quoted back in an error: cut short."""
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
     code = exc.code or 500
@@ -165,7 +170,7 @@ def attributes() -> list[dict[str, Any]]:
 def service_definition(service_code: str, fmt: str):
     category = active_category(service_code)
     if category is None:
-        raise fail(404, f"service_code 不存在：{service_code}")
+        raise fail(404, f"service_code 不存在：{shown(service_code)}")
     body = {"service_code": category.code, "attributes": attributes()}
     return formats.respond(fmt, "service_definition", None, body)
 

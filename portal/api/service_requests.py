@@ -11,7 +11,14 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
 from portal.api import bp, formats, records
-from portal.api.routes import FEEDBACK_VALUES, FORMAT, SERVICE_CODE_RE, active_category, fail
+from portal.api.routes import (
+    FEEDBACK_VALUES,
+    FORMAT,
+    SERVICE_CODE_RE,
+    active_category,
+    fail,
+    shown,
+)
 from portal.db import get_session, utcnow
 from portal.domain import api_keys, intake
 from portal.domain.enums import Channel
@@ -110,7 +117,7 @@ def _attribute(model, code: str, required: bool) -> int | None:
     row = get_session().scalar(select(model).where(model.code == raw, model.active.is_(True))) \
         if SERVICE_CODE_RE.match(raw) else None
     if row is None:
-        raise fail(400, f"attribute[{code}] 的取值不在服务定义的列表中：{raw}")
+        raise fail(400, f"attribute[{code}] 的取值不在服务定义的列表中：{shown(raw)}")
     return row.id
 
 
@@ -132,7 +139,7 @@ def create_request(fmt: str):
         raise fail(400, "缺少 service_code")
     category = active_category(code)
     if category is None:
-        raise fail(400, f"service_code 不存在：{code}")
+        raise fail(400, f"service_code 不存在：{shown(code)}")
     lat, lon = _coordinate("lat"), _coordinate("long")
     address = _param("address_string")
     if (lat is None or lon is None) and not address:
@@ -246,7 +253,7 @@ def show_request(request_id: str, fmt: str):
         tips = records.partner_tips(db, [ident.number], partner.id)
         if tips:
             return formats.requests(fmt, [records.tip_row(db, tips[0])])
-    raise fail(404, f"service_request_id 不存在：{request_id}")
+    raise fail(404, f"service_request_id 不存在：{shown(request_id)}")
 
 
 @bp.get(f"/tokens/<token>.{FORMAT}")

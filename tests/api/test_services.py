@@ -122,6 +122,13 @@ def test_wrong_methods_answer_in_the_api_format(client) -> None:
     assert "GET" in response.headers["Allow"]
 
 
+def test_what_a_client_sent_is_quoted_back_as_well_formed_xml(client) -> None:
+    response = client.get(f"{API}/services/a%06%0Bb{'x' * 500}.xml")
+    assert response.status_code == 404
+    description = xml_of(response).findtext("error/description")
+    assert "ab" in description and len(description) < 100
+
+
 def test_jurisdiction_id_is_accepted(client) -> None:
     response = client.get(f"{API}/services.json?jurisdiction_id=yanggao")
     assert response.status_code == 200
