@@ -73,8 +73,8 @@ def inspection_case():
                 error = str(exc)
             else:
                 db.commit()
-                flash(f"已立案，工单编号 {case.id}，待分派。", "success")
-                return redirect(url_for("admin.inspection_case"))
+                flash(f"已立案，工单编号 {case.id}。请确认分派部门。", "success")
+                return redirect(url_for("admin.route_case", case_id=case.id))
     return render_template("admin/inspection_case.html", form=form, error=error)
 
 

@@ -105,7 +105,9 @@ def tip_accept(tip_id: int):
         except moderation.ModerationError as exc:
             flash(str(exc), "error")
         else:
-            return _done(tip, f"已受理，立案编号 {case.id}，待分派。")
+            get_session().commit()
+            flash(f"已受理，立案编号 {case.id}。请确认分派部门。", "success")
+            return redirect(url_for("admin.route_case", case_id=case.id))
     return _render(tip, accept=form, status=400)
 
 

@@ -56,8 +56,9 @@ def test_accept_from_the_tip_page(client: FlaskClient, as_role, db_session) -> N
         "csrf_token": token, "unit_name": "李四饭店", "village": tip.village_id,
         "category": tip.category_id, "venue_type": 0, "address": "东街1号",
         "internal_summary": "后厨液化气瓶"})
-    assert response.status_code == 302
     db_session.refresh(tip)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/admin/route/{tip.case_id}"  # routing is next
     assert tip.status is TipStatus.ACCEPTED
     assert "已受理" in client.get(url).get_data(as_text=True)
     assert audit_count(db_session, "tip.accept") == 1
