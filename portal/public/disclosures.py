@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.db import get_session, utcnow
-from portal.domain import disclosure
+from portal.domain import bulletins, disclosure
 from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
-from portal.domain.models import Category, VenueType, Village
+from portal.domain.models import Bulletin, Category, VenueType, Village
 from portal.public import bp
 from portal.public.caching import conditional
 from portal.templating import to_local
@@ -98,3 +98,10 @@ def latest_disclosures(limit: int = 5) -> list[disclosure.PublicCase]:
 @bp.app_template_global()
 def disclosure_stages() -> tuple[str, ...]:
     return disclosure.STAGES
+
+
+@bp.app_template_global()
+def latest_bulletins(limit: int = 3) -> list[Bulletin]:
+    """For the home page: the newest published bulletins (通报)."""
+    rows, _total = bulletins.published(get_session(), 1)
+    return rows[:limit]

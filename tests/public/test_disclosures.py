@@ -300,3 +300,16 @@ def test_the_list_costs_the_same_queries_for_one_row_or_a_full_page(
     for i in range(1, 20):
         disclosed(db_session, f"计数商店{i:02d}", actor=mod)
     assert queries("/disclosures") == one, "no query per row (N+1)"
+
+
+def test_the_home_page_lists_published_bulletins_only(client, db_session: Session) -> None:
+    from portal.domain.models import Bulletin
+
+    author = moderator(db_session)
+    common = {"period_start": dt.date(2026, 1, 1), "period_end": dt.date(2026, 1, 31),
+              "text": "正文", "figures": {}, "created_by_id": author.id}
+    db_session.add_all([Bulletin(title="一月隐患整改通报", published_at=utcnow(), **common),
+                        Bulletin(title="尚未发布的草稿", **common)])
+    db_session.flush()
+    html = client.get("/").get_data(as_text=True)
+    assert "一月隐患整改通报" in html and "尚未发布的草稿" not in html
