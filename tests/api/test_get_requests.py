@@ -9,8 +9,14 @@ import pytest
 from sqlalchemy import select
 
 from portal.db import utcnow
-from portal.domain.enums import CaseOutcome, CaseStatus, RejectReason, TipStatus
-from portal.domain.models import Category, Tip
+from portal.domain.enums import (
+    AttachmentKind,
+    CaseOutcome,
+    CaseStatus,
+    RejectReason,
+    TipStatus,
+)
+from portal.domain.models import Attachment, Category, Tip
 from tests import factories
 from tests.api.conftest import API, make_disclosed_case, post_request, xml_of
 
@@ -75,6 +81,25 @@ def test_internal_text_and_photos_not_marked_public_stay_inside(client, disclose
     text = client.get(f"{API}/requests/{disclosed_case.id}.json").get_data(as_text=True)
     assert "内部" not in text
     assert "亲戚" not in text
+
+
+def test_only_a_public_photo_that_was_not_withheld_is_linked(client, db_session, disclosed_case):
+    event = disclosed_case.events[0]
+    for photo in db_session.scalars(select(Attachment).where(
+            Attachment.case_event_id == event.id)):
+        photo.withheld = True
+    db_session.add(Attachment(stored_name="private.jpg", kind=AttachmentKind.PHOTO,
+                              content_type="image/jpeg", size_bytes=1, sha256="1" * 64,
+                              public=False, case_event_id=event.id))
+    db_session.flush()
+    (row,) = client.get(f"{API}/requests/{disclosed_case.id}.json").get_json()
+    assert row["media_url"] is None
+    db_session.add(Attachment(stored_name="second.jpg", kind=AttachmentKind.PHOTO,
+                              content_type="image/jpeg", size_bytes=1, sha256="2" * 64,
+                              public=True, case_event_id=event.id))
+    db_session.flush()
+    (row,) = client.get(f"{API}/requests/{disclosed_case.id}.json").get_json()
+    assert row["media_url"] == "http://localhost/media/second.jpg"
 
 
 def test_a_closed_case_is_closed(client, db_session, disclosed_case) -> None:
