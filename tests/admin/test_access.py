@@ -46,7 +46,7 @@ def _url(rule, ids: dict[str, int]) -> str:
 
 
 @pytest.fixture
-def ids(db_session: Session, staff: dict[str, User]) -> dict[str, int]:
+def ids(app: Flask, db_session: Session, staff: dict[str, User]) -> dict[str, int]:
     """Objects every role's officer can reach, so 404 never hides a permission answer."""
     case = factories.make_case(db_session)
     from portal.domain.enums import AssignmentRole
@@ -59,24 +59,27 @@ def ids(db_session: Session, staff: dict[str, User]) -> dict[str, int]:
     db_session.add(photo)
     db_session.flush()
     rule = db_session.query(RoutingRule).first()
-    supervision = _supervision_objects(db_session, case, staff["supervisor"])
+    supervision = _supervision_objects(app, db_session, case, staff["supervisor"])
     db_session.commit()
     return {"tip_id": tip.id, "case_id": case.id, "user_id": staff["officer"].id,
             "row_id": factories.category(db_session).id, "rule_id": rule.id,
             "attachment_id": photo.id, **supervision}
 
 
-def _supervision_objects(db_session: Session, case, supervisor: User) -> dict[str, int]:
-    """A listing with a letter, an urging notice and a bulletin draft."""
+def _supervision_objects(app: Flask, db_session: Session, case,
+                         supervisor: User) -> dict[str, int]:
+    """A listing with a stored letter, an urging notice and a bulletin draft."""
     import datetime as dt
 
     from portal.domain.enums import SupervisionLevel
     from portal.domain.models import Attachment, Bulletin, Listing, UrgingNotice
+    from portal.storage import DirectoryStorage
+    DirectoryStorage(app.config["UPLOAD_DIR"]).put("access-test-letter.pdf", b"%PDF-1.7")
     listing = Listing(case=case, level=SupervisionLevel.TOWNSHIP, deadline=dt.date(2026, 12, 31),
                       responsible_leader="张三", listed_by_id=supervisor.id)
     db_session.add(listing)
     db_session.flush()
-    db_session.add(Attachment(stored_name="letter.pdf", kind="document",
+    db_session.add(Attachment(stored_name="access-test-letter.pdf", kind="document",
                               content_type="application/pdf", size_bytes=1, sha256="1" * 64,
                               listing_id=listing.id))
     notice = UrgingNotice(department=factories.department(db_session, "FIRE"), year=2026,

@@ -1,0 +1,146 @@
+"""Urging notices: only about overdue cases the department holds, recorded on every case,
+numbered per year without gaps or repeats, also when supervisors issue them at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal import create_app, migrate
+from portal.db import WRITE_OPTION, database, utcnow
+from portal.domain import sla, urging
+from portal.domain.enums import CaseEventKind
+from portal.domain.events import WorkflowError
+from portal.domain.models import Case, Notification, UrgingNotice, User
+from tests import factories
+from tests.conftest import DEMO_JURISDICTION, TEST_SECRET, reset_postgres_schema
+from tests.domain.linkage_helpers import supervisor
+from tests.domain.supervision_helpers import case_at
+
+TEXT = "请抓紧办理。"
+
+
+@pytest.fixture
+def fire(db_session: Session):
+    return factories.department(db_session, "FIRE")
+
+
+def test_notices_are_numbered_per_year_and_recorded_on_each_case(
+        app, db_session: Session, fire) -> None:
+    late = [case_at(db_session, "routed", routed_days_ago=10) for _ in range(2)]
+    boss = supervisor(db_session)
+    now = utcnow()
+    first = urging.issue_notice(db_session, fire, late, actor=boss, text=TEXT, now=now)
+    second = urging.issue_notice(db_session, fire, late[:1], actor=boss, text=TEXT, now=now)
+    assert (first.seq, second.seq) == (1, 2)
+    assert first.year == now.astimezone(sla.local_zone()).year
+    assert urging.notice_number(first) == f"督促函〔{first.year}〕第 {first.seq} 号"
+    next_year = urging.issue_notice(db_session, fire, late[:1], actor=boss, text=TEXT,
+                                    now=dt.datetime(first.year + 1, 3, 1, tzinfo=dt.UTC))
+    assert (next_year.year, next_year.seq) == (first.year + 1, 1)
+    urged = [e for e in late[0].events if e.kind is CaseEventKind.URGED]
+    assert len(urged) == 3 and urging.notice_number(first) in urged[0].internal_text
+    assert [n.id for n in urging.notices_for_department(db_session, fire.id)] == [
+        next_year.id, second.id, first.id]
+    assert urging.notices_for_department(db_session,
+                                         factories.department(db_session, "POLICE").id) == []
+    assert db_session.scalar(select(Notification).where(
+        Notification.kind == "urging_notice", Notification.recipient_department_id == fire.id))
+
+
+def test_only_overdue_cases_held_by_the_department(app, db_session: Session, fire) -> None:
+    boss = supervisor(db_session)
+    fresh = case_at(db_session, "routed")
+    with pytest.raises(WorkflowError, match="未超期"):
+        urging.issue_notice(db_session, fire, [fresh], actor=boss, text=TEXT)
+    police_late = case_at(db_session, "routed", department="POLICE", routed_days_ago=10)
+    with pytest.raises(WorkflowError, match="不在"):
+        urging.issue_notice(db_session, fire, [police_late], actor=boss, text=TEXT)
+    with pytest.raises(WorkflowError, match="至少选择"):
+        urging.issue_notice(db_session, fire, [], actor=boss, text=TEXT)
+    assert urging.overdue_cases(db_session, fire.id) == []
+    late = case_at(db_session, "checking", routed_days_ago=10)
+    assert urging.overdue_cases(db_session, fire.id) == [late]
+    draft = urging.draft_text(fire, [late], "阳高乡")
+    assert draft.startswith(f"{fire.name}：") and f"工单 {late.id}" in draft
+
+
+# ---------------------------------------------------------------- concurrency
+
+RACE_SCHEMA = "urging_race"
+WRITERS = 6
+
+
+@pytest.fixture
+def race_app(tmp_path) -> Iterator[Flask]:
+    base_url = os.environ.get("TEST_DATABASE_URL")
+    if base_url:
+        reset_postgres_schema(base_url, RACE_SCHEMA)
+        url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{RACE_SCHEMA}"
+    else:
+        url = f"sqlite:///{tmp_path / 'race.db'}"
+    migrate.upgrade(url)
+    app = create_app({"ENV": "testing", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": url})
+    with app.app_context():
+        session = database(app).sessionmaker()
+        from portal.domain import jurisdiction
+        jurisdiction.load_file(session, DEMO_JURISDICTION)
+        session.commit()
+        session.close()
+    yield app
+    database(app).engine.dispose()
+    if base_url:
+        reset_postgres_schema(base_url, RACE_SCHEMA)
+
+
+def test_concurrent_notices_get_unique_sequential_numbers(race_app: Flask) -> None:
+    with race_app.app_context():
+        setup = database(race_app).sessionmaker()
+        # One case each: two notices about one case at once are a conflict on the case
+        # itself (its version), which is not what this test is about.
+        case_ids = [case_at(setup, "routed", routed_days_ago=10).id for _ in range(WRITERS)]
+        supervisor(setup)
+        setup.commit()
+        setup.close()
+    start = threading.Barrier(WRITERS, timeout=30)
+    numbers: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+
+    def issue(case_id: int) -> None:
+        try:
+            start.wait()
+            with race_app.app_context():
+                session = database(race_app).sessionmaker()
+                session.connection(execution_options={WRITE_OPTION: True})
+                try:
+                    boss = session.scalar(select(User).where(User.role == "supervisor"))
+                    case = session.get(Case, case_id)
+                    notice = urging.issue_notice(session, factories.department(session, "FIRE"),
+                                                 [case], actor=boss, text=TEXT)
+                    session.commit()
+                    numbers.append((notice.year, notice.seq))
+                finally:
+                    session.close()
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=issue, args=(case_id,)) for case_id in case_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    year = numbers[0][0]
+    assert sorted(numbers) == [(year, seq) for seq in range(1, WRITERS + 1)]
+    with race_app.app_context():
+        session = database(race_app).sessionmaker()
+        stored = session.scalars(select(UrgingNotice.seq).order_by(UrgingNotice.seq)).all()
+        assert stored == list(range(1, WRITERS + 1))
+        session.close()
