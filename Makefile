@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 export PORTAL_ENV ?= development
 DEMO := portal/data/demo_jurisdiction.toml
 
-.PHONY: run test lint migrate clean bench
+.PHONY: run test lint migrate clean bench lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,7 @@ run: migrate
 ## (TEST_DATABASE_URL=postgresql://… runs it against PostgreSQL)
 test: $(VENV)/.installed-dev tests/browser/node_modules/axe-core/axe.min.js
 	$(BIN)/ruff check .
+	$(BIN)/bandit -q -c pyproject.toml -r portal admin
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # axe-core for the accessibility checks of the browser tests (skipped if npm is missing).
@@ -54,6 +55,12 @@ bench: $(VENV)/.installed-dev
 	  $(BIN)/python -m bench.http --label $$n --database-url $(BENCH_PG) || exit 1; \
 	done
 	$(BIN)/python -m bench.report
+
+## make lock: pin exact versions with hashes for production installs
+## (pip install --require-hashes -r requirements.lock); a test keeps it in step with pyproject
+lock: $(VENV)/.installed-dev
+	$(BIN)/pip-compile --quiet --generate-hashes --extra prod --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
