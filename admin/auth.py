@@ -27,6 +27,7 @@ from portal.domain import accounts, auth
 from portal.domain.models import User
 from portal.domain.permissions import Permission, has_permission
 from portal.extensions import limiter
+from portal.identity import cipher
 from portal.templating import to_local
 
 # Failed sign-ins from one address, counted in the rate limiter's shared storage (Redis in
@@ -129,7 +130,7 @@ def login_totp():
         if blocked is not None:
             error = f"此网络的登录失败次数过多，请在 {_retry_text(blocked)} 之后再试。"
             return render_template("admin/login_totp.html", form=form, error=error), 429
-        if auth.verify_totp(user.totp_secret or "", form.code.data):
+        if auth.check_user_totp(user, form.code.data, cipher()):
             return _finish_login(user, session.get(PENDING_NEXT_KEY))
         _count_ip_failure()
         error = "验证码不正确或已过期，请查看验证器中的最新验证码。"
@@ -189,7 +190,8 @@ def totp_setup():
     error = None
     if form.validate_on_submit():
         db = get_session()
-        if auth.enrol_totp(db, current_user, secret, form.code.data, ip=client_ip()):
+        if auth.enrol_totp(db, current_user, secret, form.code.data, cipher(),
+                           ip=client_ip()):
             db.commit()
             session.pop(TOTP_SETUP_KEY, None)
             flash("两步验证已启用，今后登录时需要输入验证器中的验证码。", "success")

@@ -20,6 +20,7 @@ from portal.db import utcnow
 from portal.domain import accounts, audit
 from portal.domain import settings as portal_settings
 from portal.domain.enums import Role
+from portal.domain.identity import IdentityCipher
 from portal.domain.models import User
 
 MAX_FAILED_LOGINS = 5
@@ -125,14 +126,25 @@ def verify_totp(secret: str, code: str) -> bool:
     return len(code) == 6 and code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
 
 
-def enrol_totp(session: Session, user: User, secret: str, code: str, *, ip: str = "") -> bool:
-    """Store the secret once the user proved their authenticator app has it."""
+def enrol_totp(
+    session: Session, user: User, secret: str, code: str, cipher: IdentityCipher, *,
+    ip: str = "",
+) -> bool:
+    """Store the secret, encrypted like a reporter's phone, once the user proved their
+    authenticator app has it: a copied database alone must not yield working codes."""
     if not verify_totp(secret, code):
         return False
-    user.totp_secret = secret
+    user.totp_secret = (cipher.encrypt(secret) or b"").decode()
     session.flush()
     audit.record(session, "auth.totp_enrol", "user", user.id, actor=user, ip=ip)
     return True
+
+
+def check_user_totp(user: User, code: str, cipher: IdentityCipher) -> bool:
+    """The second sign-in step: the code against the user's stored (encrypted) secret."""
+    if not user.totp_secret:
+        return False
+    return verify_totp(cipher.decrypt(user.totp_secret.encode()), code)
 
 
 def reset_totp(session: Session, user: User, *, actor: User, ip: str = "") -> None:

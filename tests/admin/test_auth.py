@@ -138,6 +138,9 @@ def test_totp_enrol_then_required_at_login(client, staff, db_session) -> None:
     response = client.post("/admin/2fa", data={"code": pyotp.TOTP(secret).now(),
                                                "csrf_token": token})
     assert response.status_code == 302
+    user = accounts.find_user(db_session, "mod1")
+    db_session.refresh(user)
+    assert user.totp_secret and secret not in user.totp_secret  # encrypted at rest
     client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")})
 
     response = login(client, "mod1")
@@ -164,3 +167,14 @@ def test_policy_forces_admins_and_moderators_to_enrol(client, staff, db_session)
     client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/2fa")})
     login(client, "sup1")  # supervisors are not covered by the policy
     assert client.get("/admin/").status_code == 200
+
+
+def test_an_admin_requires_a_second_factor_for_one_account(client, staff, db_session) -> None:
+    login(client, "admin1")
+    url = f"/admin/users/{staff['officer'].id}"
+    client.post(url, data={"csrf_token": csrf_token(client, url), "display_name": "小王",
+                           "role": "officer", "department": "FIRE", "totp_required": "y"})
+    client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+    login(client, "fire1")
+    assert client.get("/admin/cases").headers["Location"] == "/admin/2fa"
+    assert client.get("/admin/2fa").status_code == 200
