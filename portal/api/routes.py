@@ -95,7 +95,7 @@ def discovery(fmt: str):
         "changeset": CHANGESET,
         "contact": place.get("contact") or f"{place['name']}消防安全办公室",
         "key_service": "合作渠道的 api_key 由乡消安办系统管理员签发，请联系乡消安办申请。"
-                       "说明文档：" + url_for("api.openapi_document", _external=True),
+                       "接口说明（OpenAPI）：" + url_for("api.openapi_document", _external=True),
         "endpoints": [{
             "specification": SPECIFICATION,
             "url": url_for("api.root", _external=True).rstrip("/"),
