@@ -517,3 +517,60 @@ def test_public_photos_need_public_text(
     db_session.expire_all()
     assert not [e for e in db_session.get(Case, ready.id).events
                 if e.kind is CaseEventKind.PROGRESS]
+
+
+def _rectifying(db_session: Session, case: Case, fire: User) -> None:
+    workflow.accept_assignment(db_session, lead(case), actor=fire)
+    workflow.record_check(db_session, case, actor=fire, confirmed=True, findings="属实")
+    workflow.set_rectification(db_session, case, actor=fire,
+                               deadline=sla.local_today() + dt.timedelta(days=3))
+    db_session.commit()
+
+
+def test_refusing_an_extension_needs_a_reason_and_keeps_the_deadline(
+    client: FlaskClient, db_session: Session, ready: Case, staff, as_role
+) -> None:
+    _rectifying(db_session, ready, staff["officer"])
+    workflow.request_extension(db_session, ready, actor=staff["officer"],
+                               new_date=sla.local_today() + dt.timedelta(days=30),
+                               reason="材料未到")
+    db_session.commit()
+    as_role("moderator")
+    assert "材料未到" in page_of(client, "/admin/closures")
+    response = act(client, ready.id, "extension-decision", {"decision": "refuse"})
+    assert response.status_code == 400
+    assert "请填写不予延期的理由" in section(response.get_data(as_text=True), "decide_extension")
+    page = follow(client, act(client, ready.id, "extension-decision", {
+        "decision": "refuse", "reason": "三天足够清理"}))
+    assert "已不同意延期" in page and "三天足够清理" in page
+    assert reload(db_session, ready).rectify_by == sla.local_today() + dt.timedelta(days=3)
+
+
+def test_an_assisting_officer_cannot_record_the_check(
+    client: FlaskClient, db_session: Session, ready: Case, staff, as_role
+) -> None:
+    workflow.accept_assignment(db_session, lead(ready), actor=staff["officer"])
+    db_session.commit()
+    as_role("officer_b")
+    follow(client, act(client, ready.id, "accept"))
+    response = act(client, ready.id, "check", {"result": "confirmed", "findings": "属实"})
+    assert response.status_code == 400
+    assert f"只有牵头部门（{FIRE}）的经办人可以登记核查结果" in response.get_data(as_text=True)
+
+
+def test_a_follow_up_that_finds_the_hazard_still_fixed(
+    client: FlaskClient, db_session: Session, ready: Case, staff, as_role
+) -> None:
+    fire = staff["officer"]
+    _rectifying(db_session, ready, fire)
+    workflow.report_rectified(db_session, ready, actor=fire, report="已清理")
+    workflow.approve_closure(db_session, ready, actor=staff["moderator"],
+                             follow_up_by=sla.local_today() + dt.timedelta(days=10))
+    db_session.commit()
+    as_role("supervisor")
+    assert "红星饭店" in page_of(client, "/admin/closures")
+    page = follow(client, act(client, ready.id, "follow-up", {
+        "result": "still_ok", "findings": "出口畅通"}))
+    assert "整改保持" in page and 'id="act-follow_up"' not in page
+    case = reload(db_session, ready)
+    assert case.status is CaseStatus.CLOSED and case.follow_up_by is None
