@@ -168,7 +168,7 @@ def password():
                 error = str(exc)
             else:
                 db.commit()
-                login_user(current_user)  # the session id includes the password's date
+                login_user(current_user._get_current_object())  # id includes the password date
                 flash("密码已修改。", "success")
                 return redirect(url_for("admin.home"))
     return render_template("admin/password.html", form=form, error=error)
