@@ -6,7 +6,7 @@ from flask import Response, abort
 from sqlalchemy import or_, select
 
 from portal.db import get_session
-from portal.domain.models import Attachment
+from portal.domain.models import Attachment, Case, CaseEvent
 from portal.public import bp
 from portal.public.track import tracked_tip
 from portal.storage import storage
@@ -15,10 +15,21 @@ from portal.storage import storage
 def _visible_to_this_visitor(attachment: Attachment) -> bool:
     if attachment.withheld:
         return False
-    if attachment.public:
+    if attachment.public and _on_a_disclosed_case(attachment):
         return True
     tip = tracked_tip()  # the reporter sees their own photos
     return tip is not None and attachment.tip_id == tip.id
+
+
+def _on_a_disclosed_case(attachment: Attachment) -> bool:
+    """A photo marked public is public only while its case is disclosed: marked on a case
+    that is later withdrawn, or never disclosed, it stays inside."""
+    if attachment.case_event_id is None:
+        return False
+    disclosed = get_session().scalar(
+        select(Case.disclosed).join(CaseEvent, CaseEvent.case_id == Case.id)
+        .where(CaseEvent.id == attachment.case_event_id))
+    return bool(disclosed)
 
 
 @bp.get("/media/<name>")
