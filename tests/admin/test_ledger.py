@@ -111,3 +111,15 @@ def test_anonymous_visitors_are_sent_to_the_login(client: FlaskClient) -> None:
     response = client.get("/admin/ledger.csv")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/admin/login")
+
+
+def test_the_goals_page_figures_and_bars_link_to_their_ledger(client: FlaskClient, as_role,
+                                                               seeded) -> None:
+    as_role("admin")
+    page = client.get("/admin/supervision/goals").get_data(as_text=True)
+    assert "2023年底前发现、仍未整改销案的重大火灾隐患" in page
+    assert page.count('class="bar') == 13
+    figures = [(html.unescape(url), int(value)) for url, value in FIGURE.findall(page)]
+    assert len(figures) >= 4 + 13
+    for url, value in figures:
+        assert ledger_total(client, url) == value, url
