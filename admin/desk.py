@@ -148,6 +148,12 @@ def _count(db: Session, query: Select[Any]) -> int:
     return db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
+def _role_on(case: Case, department_id: int) -> AssignmentRole | None:
+    mine = [a for a in case.assignments
+            if a.department_id == department_id and a.state in ACTIVE]
+    return mine[0].role if mine else None
+
+
 @bp.route("/desk")
 @require(Permission.CASES_WORK)
 def desk():
@@ -172,7 +178,8 @@ def desk():
         else:
             query = query.limit(GROUP_PREVIEW)
         rows = db.scalars(query.options(selectinload(Case.assignments))).unique().all()
-        groups.append((group, total, [(c, due_of(c, now)) for c in rows]))
+        groups.append((group, total, [(c, due_of(c, now), _role_on(c, department_id))
+                                      for c in rows]))
     return render_template(
         "admin/desk.html", groups=groups, only=only, page=page, pages=pages,
         department=db.get(Department, department_id), preview=GROUP_PREVIEW,

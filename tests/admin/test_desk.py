@@ -401,6 +401,9 @@ def test_assisting_department_posts_its_own_update(
     workflow.accept_assignment(db_session, lead(ready), actor=staff["officer"])
     db_session.commit()
     as_role("officer_b")
+    desk = page_of(client, "/admin/desk")
+    row = desk[desk.index("红星饭店"):]
+    assert "配合" in row[:row.index("</li>")]
     html = follow(client, act(client, ready.id, "accept"))
     assert "配合部门" in html and 'id="act-check"' not in html
     page = follow(client, act(client, ready.id, "progress", {"internal_text": "已约谈店主"}))
