@@ -170,6 +170,15 @@ def test_a_tip_goes_from_routing_to_closure_through_the_web(
     assert b"Zhang San" not in image.data
 
     # Rectified.
+    # Meanwhile the reporter sees who handles it and that it is being rectified.
+    reporter = app.test_client()
+    response = reporter.post("/track", data={"csrf_token": csrf_token(reporter, "/track"),
+                                             "code": group_receipt(code)})
+    assert response.status_code == 303
+    track = page_of(reporter, "/track/status")
+    assert f"已交由{FIRE}牵头办理" in track or f"已交由{FIRE}办理" in track
+    assert "整改期限至" in track and "店主已清理一半" not in track
+
     page = follow(client, act(client, case_id, "report", {"report": "纸箱已全部清走，出口畅通",
                                                           "photos": photo()}))
     assert "已报告整改完成" in page and "待销案" in page
@@ -183,10 +192,6 @@ def test_a_tip_goes_from_routing_to_closure_through_the_web(
     sign_out(client)
 
     # The reporter's tracking page shows the department and the outcome.
-    reporter = app.test_client()
-    response = reporter.post("/track", data={"csrf_token": csrf_token(reporter, "/track"),
-                                             "code": group_receipt(code)})
-    assert response.status_code == 303
     track = page_of(reporter, "/track/status")
     assert FIRE in track and "隐患已整改到位" in track
     assert "店主已清理一半" not in track, "internal text stays inside"

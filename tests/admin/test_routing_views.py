@@ -205,3 +205,23 @@ def test_admin_sees_the_missing_calendar_warning_and_can_enter_the_year(
         "csrf_token": csrf_token(client, "/admin/calendar"), "text": "date,workday\nx,是\n",
         "fmt": "csv"})
     assert bad.status_code == 400 and "第 2 行" in bad.get_data(as_text=True)
+
+
+def test_a_schedule_file_can_be_uploaded(client: FlaskClient, db_session: Session,
+                                         as_role) -> None:
+    import io
+
+    from portal.domain import sla
+
+    as_role("admin")
+    toml = ('notice = "国办发明电（测试）"\n[[days]]\ndate = 2029-10-01\nworkday = false\n'
+            'name = "国庆节"\n[[days]]\ndate = 2029-09-29\nworkday = true\nname = "调休"\n'
+            ).encode()
+    response = client.post("/admin/calendar", data={
+        "csrf_token": csrf_token(client, "/admin/calendar"), "fmt": "csv",
+        "file": (io.BytesIO(toml), "2029.toml")}, content_type="multipart/form-data")
+    assert response.status_code == 303
+    html = page(client, response.headers["Location"])
+    assert "已录入 2029 年安排" in html and "国办发明电（测试）" in html
+    assert sla.is_workday(db_session, dt.date(2029, 9, 29))
+    assert not sla.is_workday(db_session, dt.date(2029, 10, 1))
