@@ -23,6 +23,7 @@ from admin.access import require
 from portal import storage
 from portal.db import get_session
 from portal.domain import disclosure
+from portal.domain.events import WorkflowError
 from portal.domain.models import Attachment, Case, Unit
 from portal.domain.permissions import Permission
 from portal.domain.redaction import mask_personal_data
@@ -128,7 +129,7 @@ def disclosure_save(case_id: int):
             message = "公示内容已更新。"
         else:
             abort(400)
-    except disclosure.DisclosureError as exc:
+    except WorkflowError as exc:  # DisclosureError, or a lost race on the case
         db.rollback()
         flash(str(exc), "error")
         return _render(_case(case_id), form, preview=shown, status=400)
@@ -146,7 +147,7 @@ def disclosure_withdraw(case_id: int):
     if form.validate():
         try:
             disclosure.withdraw_disclosure(db, case, actor=current_user, reason=form.reason.data)
-        except disclosure.DisclosureError as exc:
+        except WorkflowError as exc:  # DisclosureError, or a lost race on the case
             flash(str(exc), "error")
         else:
             db.commit()

@@ -166,3 +166,15 @@ def test_search_filters_by_severity_and_paginates(db_session: Session) -> None:
     first = search_disclosed(db_session, DisclosureFilters(), today=TODAY, per_page=2)
     third = search_disclosed(db_session, DisclosureFilters(), today=TODAY, page=3, per_page=2)
     assert first.pages == 3 and len(first.items) == 2 and len(third.items) == 1
+
+
+def test_a_withdrawn_case_can_be_disclosed_again(db_session: Session) -> None:
+    moderator = staff(db_session)
+    case = confirmed_case(db_session)
+    disclose_case(db_session, case, actor=moderator, public_summary="第一次")
+    withdraw_disclosure(db_session, case, actor=moderator, reason="核对单位名称")
+    disclose_case(db_session, case, actor=moderator, public_summary="更正后重新公示")
+    assert visible(db_session) == [case.id] and case.public_summary == "更正后重新公示"
+    kinds = [e.kind for e in case.events]
+    assert kinds == [CaseEventKind.DISCLOSED, CaseEventKind.DISCLOSURE_WITHDRAWN,
+                     CaseEventKind.DISCLOSED]
