@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from portal.domain import accounts
 from portal.domain.enums import Role
@@ -12,6 +13,16 @@ from portal.domain.models import User
 from tests.conftest import csrf_token
 
 PASSWORD = "long enough staff pass 1"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt is slow on purpose; these tests sign in hundreds of times. The hash format is
+    tested in tests/test_cli_users.py."""
+    monkeypatch.setattr(
+        accounts, "hash_password",
+        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"),
+    )
 
 
 def make_user(session: Session, username: str, role: Role, department: str | None = None,
