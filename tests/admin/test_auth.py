@@ -178,3 +178,11 @@ def test_an_admin_requires_a_second_factor_for_one_account(client, staff, db_ses
     login(client, "fire1")
     assert client.get("/admin/cases").headers["Location"] == "/admin/2fa"
     assert client.get("/admin/2fa").status_code == 200
+
+
+def test_a_session_moved_to_another_browser_is_dropped(client, staff) -> None:
+    """Strong session protection: the session cookie alone does not work elsewhere."""
+    login(client, "mod1")
+    assert client.get("/admin/queue").status_code == 200
+    moved = client.get("/admin/queue", headers={"User-Agent": "another browser/1.0"})
+    assert moved.status_code == 302 and moved.headers["Location"].startswith("/admin/login")
