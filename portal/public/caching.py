@@ -18,14 +18,28 @@ from typing import Any, TypeVar
 from flask import Response, make_response, request
 from sqlalchemy import func, select
 
+from portal.config import ROOT
 from portal.db import get_session, utcnow
 from portal.domain.models import AuditLog, CaseEvent, Tip
 from portal.templating import local_zone, to_local
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Changes on each deploy, so new templates are never hidden behind an old ETag.
-_DEPLOY_STAMP = dt.datetime.now(dt.UTC).isoformat()
+
+def _code_stamp() -> str:
+    """A digest of the templates and the public views' code: it changes when a deploy changes
+    what a page looks like, and is the same in every process and instance running one release
+    (so a client bouncing between instances behind a load balancer still gets its 304)."""
+    digest = hashlib.sha256()
+    sources = [*sorted((ROOT / "templates").rglob("*.html")),
+               *sorted((ROOT / "portal" / "public").glob("*.py"))]
+    for path in sources:
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_CODE_STAMP = _code_stamp()
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
 
 
@@ -51,7 +65,7 @@ def _local_midnight() -> dt.datetime:
 
 
 def _etag(version: tuple[int, int, int], day: dt.datetime) -> str:
-    key = f"{version}|{day.date()}|{request.full_path}|{_DEPLOY_STAMP}"
+    key = f"{version}|{day.date()}|{request.full_path}|{_CODE_STAMP}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
