@@ -41,11 +41,13 @@ REPORT_FIELDS = ["submission_key", "kept_photos", "village", "unit_name", "venue
                  "reporter_name", "reporter_phone", "wants_feedback", "website"]
 
 
-def _safe(response) -> None:
+def _safe(response, sent: str = "") -> None:
     body = response.get_data(as_text=True)
     assert response.status_code < 500, body[:500]
     assert not RAW_SCRIPT.search(body), "a payload came back unescaped"
     for leak in LEAKS:
+        if leak.lower() in sent.lower():
+            continue  # the form rightly shows back what was typed, escaped
         assert leak not in body
 
 
@@ -69,13 +71,13 @@ def test_report_form_fields(client, no_limits, field: str, value: str) -> None:
     data = {name: "" for name in REPORT_FIELDS}
     data.update(village="1", category="1", unit_name="测试", description="足够长的隐患描述文字内容")
     data[field] = value
-    _safe(client.post("/report", data=data))
+    _safe(client.post("/report", data=data), value)
 
 
 @HYPOTHESIS
 @given(value=any_text)
 def test_tracking_code(client, no_limits, value: str) -> None:
-    _safe(client.post("/track", data={"code": value}))
+    _safe(client.post("/track", data={"code": value}), value)
 
 
 PUBLIC_GETS = ["/", "/report", "/track", "/report/received", "/track/status", "/healthz"]
@@ -86,7 +88,7 @@ PUBLIC_GETS = ["/", "/report", "/track", "/report/received", "/track/status", "/
 @given(key=st.sampled_from(["k", "page", "q", "village", "status", "next"]), value=any_text)
 def test_query_parameters(client, no_limits, path: str, key: str, value: str) -> None:
     query = urllib.parse.urlencode({key: value})
-    _safe(client.get(f"{path}?{query}"))
+    _safe(client.get(f"{path}?{query}"), value)
 
 
 @pytest.mark.parametrize("raw", [
