@@ -1,0 +1,226 @@
+"""The whole journey in a real browser, every role in its own browser context: a resident
+reports from a phone, a moderator accepts and routes, the fire station checks and rectifies
+from a phone, the moderator discloses, the public sees it, a supervisor closes it, and the
+resident reads the outcome. Axe runs on each staff page the journey visits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests import images
+from tests.browser.conftest import DESKTOP, PHONE, LiveServer, axe_violations, screenshot
+
+UNIT = "福源超市"
+PASSWORD = "journey-pass-2026-OK"
+VILLAGE = "西沟村（示例）"
+FIRE = "阳高乡靠前驻防消防队"
+NOTICE_NO = "阳消责改〔2026〕12号"
+PUBLIC_PROGRESS = "已清理后门堆放的货物，安全出口已拆锁，正在更换疏散指示标志。"
+
+
+@pytest.fixture(scope="module")
+def server(live_server: LiveServer) -> LiveServer:
+    """The session's server with one account per staff role."""
+    for name, role, *department in (("shenhe", "moderator"), ("duban", "supervisor"),
+                                    ("xiaofang", "officer", "FIRE")):
+        extra = ["--department", department[0]] if department else []
+        live_server.flask("users", "create", name, "--role", role, *extra,
+                          input=f"{PASSWORD}\n{PASSWORD}\n")
+    return live_server
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "IMG_20261128_190000.jpg"
+    path.write_bytes(images.jpeg_with_gps((1600, 1200)))
+    return path
+
+
+def _page(browser, viewport: dict, **extra):
+    phone = viewport is PHONE
+    context = browser.new_context(viewport=viewport, device_scale_factor=1, locale="zh-CN",
+                                  is_mobile=phone, has_touch=phone,
+                                  bypass_csp=True, **extra)  # axe is an injected script
+    return context.new_page()
+
+
+def _no_violations(page, where: str) -> None:
+    found = axe_violations(page)
+    assert found == [], f"{where}: {found}"
+
+
+def _sign_in(page, url: str, username: str, *, check: bool = False) -> None:
+    page.goto(url + "/admin/login")
+    if check:
+        _no_violations(page, "login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state()
+    assert "/admin/login" not in page.url
+
+
+def _flash(page) -> str:
+    return page.locator(".flash").first.inner_text()
+
+
+def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
+    url = server.url
+
+    # -- A resident, on a phone, reports a blocked exit with a photo and keeps the receipt.
+    resident = _page(browser, PHONE)
+    resident.goto(url + "/")
+    resident.get_by_role("link", name="我要举报").first.click()
+    resident.get_by_label("所在村").select_option(label=VILLAGE)
+    resident.get_by_label("单位或场所名称").fill(UNIT)
+    resident.get_by_label("场所类型（可不选）").select_option(label="沿街商铺")
+    resident.get_by_label("详细地址或附近标志物（可不填）").fill("西沟村村口加油站旁")
+    resident.locator("label.choice", has_text="占堵生命通道/疏散通道").click()
+    resident.get_by_label("隐患情况描述").fill("超市后门被货物堵死，安全出口还上了锁，晚上人很多。")
+    resident.get_by_label("现场照片（可不传，最多 6 张）").set_input_files(str(photo))
+    resident.get_by_role("button", name="提交举报").click()
+    resident.wait_for_url("**/report/received**")
+    code = resident.locator(".receipt-code").inner_text().strip()
+    assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code)
+
+    # -- The moderator signs in at a desk and finds the tip at the top of the queue.
+    moderator = _page(browser, DESKTOP)
+    _sign_in(moderator, url, "shenhe", check=True)
+    moderator.wait_for_url("**/admin/queue")
+    assert moderator.locator("li.queue-row", has_text=UNIT).count() == 1
+    # Other tests' tips may share the queue: the moderator narrows it to the village.
+    moderator.get_by_label("村").select_option(label=VILLAGE)
+    moderator.get_by_role("button", name="筛选").click()
+    moderator.wait_for_url("**/admin/queue?*")
+    top = moderator.locator("li.queue-row").first
+    assert UNIT in top.inner_text() and "紧急" in top.inner_text()
+    assert "照片 1 张" in top.inner_text()
+    screenshot(moderator, "queue-desktop")
+    _no_violations(moderator, "queue")
+    top.get_by_role("link").click()
+    assert moderator.get_by_role("heading", level=1).inner_text().startswith("紧急" + UNIT)
+    assert moderator.get_by_role("img", name="举报照片 1").is_visible()
+    assert moderator.get_by_label("隐患单位名称").input_value() == UNIT
+    _no_violations(moderator, "tip")
+    screenshot(moderator, "tip-desktop")
+    moderator.get_by_role("button", name="受理并立案").click()
+
+    # The routing screen proposes the fire station (the urgent category's rule).
+    moderator.wait_for_url("**/admin/route/*")
+    assert "已受理，立案编号" in _flash(moderator)
+    proposal = moderator.locator("dl.proposal").inner_text()
+    assert FIRE in proposal and "阳高派出所" in proposal
+    assert moderator.get_by_label("牵头部门").locator("option:checked").inner_text() == FIRE
+    _no_violations(moderator, "routing")
+    screenshot(moderator, "routing-desktop")
+    moderator.get_by_role("button", name="确认分派").click()
+    assert f"已派给{FIRE}牵头办理" in _flash(moderator)
+    case_id = server.query(f"SELECT case_id FROM tips WHERE unit_name = '{UNIT}'")[0][0]  # noqa: S608
+
+    # -- The fire station's officer, on a phone: accept, confirm on site, set a deadline.
+    officer = _page(browser, PHONE)
+    _sign_in(officer, url, "xiaofang")
+    officer.goto(url + "/admin/desk")
+    new = officer.locator("#group-new")
+    assert UNIT in new.inner_text() and "核查剩余" in new.inner_text()
+    screenshot(officer, "desk-phone")
+    _no_violations(officer, "desk")
+    new.get_by_role("link", name=re.compile(UNIT)).click()
+    _no_violations(officer, "desk case (new)")
+    officer.get_by_role("button", name="签收").click()
+    assert "已签收（牵头部门）" in _flash(officer)
+
+    officer.get_by_label("属实：隐患存在，转入整改").check()
+    officer.get_by_label("核查情况（内部）").fill("现场核实：后门堆放饮料箱约三米，安全出口上锁。")
+    _no_violations(officer, "desk case (checking)")
+    officer.get_by_role("button", name="提交核查结果").click()
+    assert "已登记核查属实" in _flash(officer)
+
+    deadline = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date() + dt.timedelta(days=7)
+    officer.get_by_label("整改期限").fill(deadline.isoformat())
+    officer.get_by_label("责令整改通知书编号").fill(NOTICE_NO)
+    _no_violations(officer, "desk case (deadline)")
+    officer.get_by_role("button", name="下达整改期限").click()
+    assert f"整改期限已下达：{deadline.isoformat()}" in _flash(officer)
+    assert "整改剩余 7 天" in officer.locator(".due-banner").inner_text()
+
+    # Public progress with a photo that may be published.
+    progress = officer.locator("#act-progress")
+    progress.get_by_label("内部进展（仅工作人员可见）").fill("店主已签收通知书，承诺三天内清理。")
+    progress.get_by_label("公开进展（可能在公示页面公布，请勿写入个人信息）").fill(PUBLIC_PROGRESS)
+    progress.get_by_label("现场照片（可多选，可直接拍照）").set_input_files(str(photo))
+    progress.get_by_label("这些照片可以随公开进展一起公布").check()
+    _no_violations(officer, "desk case (rectifying)")
+    progress.get_by_role("heading").scroll_into_view_if_needed()
+    screenshot(officer, "desk-case-phone")
+    progress.get_by_role("button", name="发布进展").click()
+    assert "进展已发布" in _flash(officer)
+    assert PUBLIC_PROGRESS in officer.locator("ol.timeline").inner_text()
+    assert officer.get_by_text("可公开").count() == 1
+
+    # -- The moderator discloses the confirmed hazard, after a preview.
+    moderator.goto(url + f"/admin/disclosures/{case_id}")
+    moderator.get_by_label("公示内容（具体问题）").fill(
+        "超市后门堆放货物堵塞疏散通道，安全出口上锁。")
+    moderator.get_by_role("checkbox").last.check()  # the officer's public progress photo
+    moderator.get_by_role("button", name="预览").click()
+    preview = moderator.locator("section.preview")
+    assert "堵塞疏散通道" in preview.inner_text()
+    assert PUBLIC_PROGRESS in preview.inner_text()
+    _no_violations(moderator, "disclosure preview")
+    screenshot(moderator, "disclosure-preview-desktop")
+    moderator.get_by_role("button", name="公开").click()
+    moderator.wait_for_load_state()
+    assert "已于" in moderator.get_by_role("heading", level=1).inner_text()
+
+    # -- Anyone, on a phone, finds the unit on the disclosure page and reads the progress.
+    visitor = _page(browser, PHONE)
+    visitor.goto(url + "/disclosures")
+    visitor.get_by_label("单位名称").fill("福源")
+    visitor.get_by_label("单位名称").press("Enter")
+    visitor.wait_for_load_state()
+    visitor.get_by_role("link", name=re.compile(UNIT)).first.click()
+    visitor.wait_for_url("**/disclosures/unit/*")
+    body = visitor.locator("main").inner_text()
+    assert UNIT in body and "堵塞疏散通道" in body and PUBLIC_PROGRESS in body
+    assert f"整改期限至{deadline:%Y年%m月%d日}" in body
+    screenshot(visitor, "disclosure-unit-phone")
+
+    # -- The officer reports the rectification; a supervisor approves closure.
+    officer.goto(url + f"/admin/desk/cases/{case_id}")
+    report = officer.locator("#act-report")
+    report.get_by_label("整改情况").fill("货物已清走，安全出口锁具已拆除，疏散指示标志已更换。")
+    report.get_by_label("公开说明（可不填）").fill("隐患已整改完毕。")
+    report.get_by_label("整改后照片").set_input_files(str(photo))
+    report.get_by_role("button", name="报告整改完成").click()
+    assert "已报告整改完成" in _flash(officer)
+
+    supervisor = _page(browser, DESKTOP)
+    _sign_in(supervisor, url, "duban")
+    supervisor.goto(url + "/admin/closures")
+    supervisor.get_by_role("link", name=re.compile(UNIT)).first.click()
+    assert "待销案" in supervisor.get_by_role("heading", level=1).inner_text()
+    _no_violations(supervisor, "desk case (closure)")
+    supervisor.get_by_label("验收意见（内部）").fill("现场复查，整改到位。")
+    supervisor.get_by_role("button", name="批准销案").click()
+    assert "已销案" in _flash(supervisor)
+    for path, where in (("/admin/ledger", "ledger"), ("/admin/supervision", "supervision")):
+        supervisor.goto(url + path)
+        _no_violations(supervisor, where)
+    screenshot(supervisor, "supervision-desktop")
+
+    # -- The resident comes back with the receipt and reads the outcome.
+    resident.goto(url + "/track")
+    resident.get_by_label("16 位查询码").fill(code)
+    resident.get_by_role("button", name="查询").click()
+    resident.wait_for_url("**/track/status")
+    assert "已办结" in resident.locator("h1").inner_text()
+    assert "经审核已销案" in resident.locator(".status-line").inner_text()
+    screenshot(resident, "track-closed-phone")
+
+    for page in (resident, moderator, officer, visitor, supervisor):
+        page.context.close()
