@@ -16,7 +16,7 @@ from admin import bp
 from admin.access import require
 from portal.db import get_session, utcnow
 from portal.domain import goals as plan_goals
-from portal.domain import ledger, sla
+from portal.domain import ledger
 from portal.domain.enums import Severity
 from portal.domain.models import Department, Village
 from portal.domain.permissions import Permission
@@ -81,14 +81,11 @@ def supervision():
               alert=True),
         _tile("挂牌督办", LedgerFilter(listed=True), now, tz),
     ]
-    year = sla.local_today(now, tz).year
-    missing = [sla.calendar_status(db, y) for y in (year, year + 1)]
     return render_template(
         "admin/supervision.html", headline=headline, stages=stages,
         departments=_breakdown(Department, "department", "department_id", now, tz),
         villages=_breakdown(Village, "village", "village_id", now, tz),
-        goals=plan_goals.plan_goals(db, now, tz), ledger_url=ledger_url,
-        calendar_warnings=[s.message for s in missing if s.missing])
+        goals=plan_goals.plan_goals(db, now, tz), ledger_url=ledger_url)
 
 
 @bp.route("/supervision/goals")
