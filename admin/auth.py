@@ -24,6 +24,7 @@ from admin.access import LAST_SEEN_KEY, client_ip, public, require, safe_next
 from admin.forms import ActionForm, LoginForm, PasswordChangeForm, TotpForm
 from portal.db import get_session
 from portal.domain import accounts, auth
+from portal.domain.enums import Role
 from portal.domain.models import User
 from portal.domain.permissions import Permission, has_permission
 from portal.extensions import limiter
@@ -58,8 +59,13 @@ def _retry_text(until: dt.datetime) -> str:
 
 
 def _landing(user: User) -> str:
+    """Each role starts where its day's work is."""
     if has_permission(user.role, Permission.QUEUE_VIEW):
         return url_for("admin.queue")
+    if user.role is Role.OFFICER:
+        return url_for("admin.desk")
+    if has_permission(user.role, Permission.SUPERVISION_VIEW):
+        return url_for("admin.supervision")
     return url_for("admin.home")
 
 
