@@ -186,3 +186,14 @@ def test_a_session_moved_to_another_browser_is_dropped(client, staff) -> None:
     assert client.get("/admin/queue").status_code == 200
     moved = client.get("/admin/queue", headers={"User-Agent": "another browser/1.0"})
     assert moved.status_code == 302 and moved.headers["Location"].startswith("/admin/login")
+
+
+def test_each_role_lands_where_its_work_is(client, staff) -> None:
+    from tests.admin.conftest import login as sign_in
+
+    expected = {"moderator": "/admin/queue", "officer": "/admin/desk",
+                "supervisor": "/admin/supervision"}
+    for role, path in expected.items():
+        other = client.application.test_client()
+        response = sign_in(other, staff[role].username)
+        assert response.status_code == 302 and response.headers["Location"].endswith(path)
