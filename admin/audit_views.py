@@ -51,7 +51,7 @@ def audit_log():
         query = query.where(AuditLog.created_at < end)
     # Keyset pagination on the primary key: cheap however long the log grows.
     before = request.args.get("before", "")
-    if before.isdigit():
+    if before.isdigit() and len(before) <= 18:
         query = query.where(AuditLog.id < int(before))
     rows = db.scalars(query.order_by(AuditLog.id.desc()).limit(PAGE_SIZE + 1)).all()
     more = len(rows) > PAGE_SIZE

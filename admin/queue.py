@@ -41,7 +41,8 @@ def tip_age(session: Session, tip: Tip, now: dt.datetime) -> Age:
 
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    # Nine digits at most: a longer "id" is not one, and would overflow the database's integer.
+    return int(value) if value.isdigit() and len(value) <= 9 else None
 
 
 @bp.route("/queue")

@@ -77,3 +77,10 @@ def test_age_against_the_limit(app, db_session) -> None:
         age = queue_views.tip_age(db_session, fresh, now)
         assert not age.overdue and age.text == "3 小时"
         assert queue_views.tip_age(db_session, stale, now).overdue
+
+
+def test_hostile_query_strings_do_not_break_the_queue(client, as_role) -> None:
+    as_role("moderator")
+    for query in ("village=" + "9" * 40, "category=-1", "page=" + "9" * 40, "channel=<x>",
+                  "photos=maybe"):
+        assert client.get(f"/admin/queue?{query}").status_code == 200, query
