@@ -69,22 +69,30 @@ def plan_goals(session: Session, now: dt.datetime | None = None,
     today = sla.local_today(now, tz)
     major = ledger.LedgerFilter(severity=Severity.MAJOR)
 
-    def figure(label: str, f: ledger.LedgerFilter) -> Figure:
-        return Figure(label, ledger.count(session, f, now, tz), f)
+    months = _month_ends(today, SERIES_MONTHS)
+    filters = {
+        "stock": major.with_(open_only=True, created_to=STOCK_FOUND_BY),
+        "increment": major.with_(created_from=dt.date(INCREMENT_YEAR, 1, 1),
+                                 created_to=dt.date(INCREMENT_YEAR, 12, 31)),
+        "before": major.with_(created_from=dt.date(INCREMENT_YEAR - 1, 1, 1),
+                              created_to=dt.date(INCREMENT_YEAR - 1, 12, 31)),
+        **{f"{day:%Y-%m}": major.with_(open_on=day) for day in months},
+        "当前": major.with_(open_only=True),
+    }
+    # One pass over the cases for all of them; each is still the ledger's own filter.
+    values = dict(zip(filters, ledger.count_many(session, list(filters.values()), now, tz),
+                      strict=True))
 
-    series = [figure(f"{day:%Y-%m}", major.with_(open_on=day))
-              for day in _month_ends(today, SERIES_MONTHS)]
-    series.append(figure("当前", major.with_(open_only=True)))
+    def figure(key: str, label: str | None = None) -> Figure:
+        return Figure(label or key, values[key], filters[key])
+
+    series = [figure(f"{day:%Y-%m}") for day in months]
+    series.append(figure("当前"))
     return Goals(
-        stock_open=figure("2023年底前发现、仍未整改销案的重大火灾隐患",
-                          major.with_(open_only=True, created_to=STOCK_FOUND_BY)),
+        stock_open=figure("stock", "2023年底前发现、仍未整改销案的重大火灾隐患"),
         stock_deadline_passed=today > STOCK_CLEARED_BY,
-        increment=figure(f"{INCREMENT_YEAR}年新发现重大火灾隐患", major.with_(
-            created_from=dt.date(INCREMENT_YEAR, 1, 1),
-            created_to=dt.date(INCREMENT_YEAR, 12, 31))),
-        increment_before=figure(f"{INCREMENT_YEAR - 1}年新发现重大火灾隐患", major.with_(
-            created_from=dt.date(INCREMENT_YEAR - 1, 1, 1),
-            created_to=dt.date(INCREMENT_YEAR - 1, 12, 31))),
+        increment=figure("increment", f"{INCREMENT_YEAR}年新发现重大火灾隐患"),
+        increment_before=figure("before", f"{INCREMENT_YEAR - 1}年新发现重大火灾隐患"),
         open_now=series[-1],
         series=series,
         zero_from=ZERO_FROM,

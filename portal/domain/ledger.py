@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -274,6 +275,16 @@ def count(session: Session, f: LedgerFilter, now: dt.datetime | None = None,
           tz: str | ZoneInfo | None = None) -> int:
     stmt = select(func.count()).select_from(Case).where(*conditions(f, now, tz))
     return session.scalar(stmt) or 0
+
+
+def count_many(session: Session, filters: list[LedgerFilter], now: dt.datetime | None = None,
+               tz: str | ZoneInfo | None = None) -> list[int]:
+    """``count`` of each filter, in one pass over the cases (the goals' month-end series)."""
+    if not filters:
+        return []
+    columns = [func.count(case((and_(true(), *conditions(f, now, tz)), 1)))
+               for f in filters]
+    return [int(n or 0) for n in session.execute(select(*columns).select_from(Case)).one()]
 
 
 def page(session: Session, f: LedgerFilter, number: int, size: int,

@@ -21,9 +21,10 @@ import datetime as dt
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
@@ -90,31 +91,36 @@ def review(session: Session, start: dt.date, end: dt.date, now: dt.datetime | No
                 hours=ACCEPT_HOURS):
             entry.accepted_on_time += 1
 
-    led = (select(Assignment.department_id, Case)
-           .join(Case, Case.id == Assignment.case_id)
-           .where(Assignment.role == AssignmentRole.LEAD,
-                  Assignment.state.in_(ledger.LEAD_STATES))
-           .distinct())
-    for department_id, case in session.execute(led.where(
-            Case.check_by >= since, Case.check_by < until,
-            or_(Case.checked_at.is_not(None), Case.check_by < now))):
+    def led(*columns: Any) -> Select[Any]:
+        # Distinct: a reopened case has a completed and a new lead row of one department.
+        return (select(Assignment.department_id, Case.id, *columns)
+                .join(Case, Case.id == Assignment.case_id)
+                .where(Assignment.role == AssignmentRole.LEAD,
+                       Assignment.state.in_(ledger.LEAD_STATES))
+                .distinct())
+
+    for department_id, _, check_by, checked_at in session.execute(
+            led(Case.check_by, Case.checked_at).where(
+                Case.check_by >= since, Case.check_by < until,
+                or_(Case.checked_at.is_not(None), Case.check_by < now))):
         entry = row(department_id)
         entry.checks_due += 1
-        if case.checked_at is not None and case.checked_at <= case.check_by:
+        if checked_at is not None and checked_at <= check_by:
             entry.checked_on_time += 1
-    for department_id, case in session.execute(led.where(
-            Case.rectify_by >= start, Case.rectify_by <= end,
-            or_(Case.rectified_at.is_not(None), Case.rectify_by < today))):
+    for department_id, _, rectify_by, rectified_at in session.execute(
+            led(Case.rectify_by, Case.rectified_at).where(
+                Case.rectify_by >= start, Case.rectify_by <= end,
+                or_(Case.rectified_at.is_not(None), Case.rectify_by < today))):
         entry = row(department_id)
         entry.rectifications_due += 1
-        if (case.rectified_at is not None
-                and sla.local_today(case.rectified_at, tz) <= case.rectify_by):
+        if rectified_at is not None and sla.local_today(rectified_at, tz) <= rectify_by:
             entry.rectified_on_time += 1
     durations: dict[int, list[float]] = defaultdict(list)
-    for department_id, case in session.execute(led.where(
-            and_(Case.closed_at >= since, Case.closed_at < until))):
-        began = case.routed_at or case.created_at
-        durations[department_id].append((case.closed_at - began).total_seconds() / 86400)
+    for department_id, _, routed_at, created_at, closed_at in session.execute(
+            led(Case.routed_at, Case.created_at, Case.closed_at).where(
+                and_(Case.closed_at >= since, Case.closed_at < until))):
+        began = routed_at or created_at
+        durations[department_id].append((closed_at - began).total_seconds() / 86400)
     for department_id, days in durations.items():
         entry = row(department_id)
         entry.closed = len(days)
