@@ -197,3 +197,12 @@ def test_each_role_lands_where_its_work_is(client, staff) -> None:
         other = client.application.test_client()
         response = sign_in(other, staff[role].username)
         assert response.status_code == 302 and response.headers["Location"].endswith(path)
+
+
+def test_every_page_offers_sign_out(client, staff) -> None:
+    login(client, "mod1")
+    page = client.get("/admin/queue").get_data(as_text=True)
+    assert 'action="/admin/logout"' in page and "退出" in page
+    token = csrf_token(client, "/admin/queue")
+    client.post("/admin/logout", data={"csrf_token": token})
+    assert client.get("/admin/queue").status_code == 302
