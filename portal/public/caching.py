@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -43,19 +45,56 @@ _CODE_STAMP = _code_stamp()
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
 
 
+_VERSIONED = (AuditLog, CaseEvent, Tip)
+
+
 def data_version() -> tuple[tuple[int, int, int], dt.datetime | None]:
-    """(newest audit row, event and tip ids) and the time of the newest of them."""
+    """(newest audit row, event and tip ids) and the time of the newest of them.
+
+    Two round trips on primary-key indexes, whatever the size of the tables."""
     session = get_session()
-    ids: list[int] = []
-    times: list[dt.datetime] = []
-    for model in (AuditLog, CaseEvent, Tip):
-        newest = session.scalar(select(func.max(model.id)))
-        ids.append(newest or 0)
-        if newest:
-            created = session.scalar(select(model.created_at).where(model.id == newest))
-            if created is not None:
-                times.append(created)
-    return (ids[0], ids[1], ids[2]), (max(times) if times else None)
+    row = session.execute(select(*(
+        select(func.max(model.id)).scalar_subquery() for model in _VERSIONED))).one()
+    ids = tuple(value or 0 for value in row)
+    times_row = session.execute(select(*(
+        select(model.created_at).where(model.id == newest).scalar_subquery()
+        for model, newest in zip(_VERSIONED, ids, strict=True)))).one()
+    times = [t for t in times_row if t is not None]
+    return (ids[0], ids[1], ids[2]), (max(times) if times else None)  # type: ignore[return-value]
+
+
+class PageCache:
+    """Rendered public pages by ETag, per process. The ETag already names the data version,
+    the date, the URL and the release, so an entry is never stale: a change makes new keys and
+    old entries age out of the LRU."""
+
+    def __init__(self, entries: int = 512, max_bytes: int = 512 * 1024) -> None:
+        self.entries, self.max_bytes = entries, max_bytes
+        self._store: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        with self._lock:
+            hit = self._store.get(key)
+            if hit is not None:
+                self._store.move_to_end(key)
+            return hit
+
+    def clear(self) -> None:
+        with self._lock:
+            self._store.clear()
+
+    def put(self, key: str, body: bytes, mimetype: str) -> None:
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            self._store[key] = (body, mimetype)
+            self._store.move_to_end(key)
+            while len(self._store) > self.entries:
+                self._store.popitem(last=False)
+
+
+page_cache = PageCache()
 
 
 def _local_midnight() -> dt.datetime:
@@ -97,9 +136,15 @@ def conditional(view: F) -> F:
         etag = _etag(version, midnight)
         if _not_modified(etag, last_modified):
             return _stamp(Response(status=304), etag, last_modified)
+        cached = page_cache.get(etag)
+        if cached is not None:
+            body, mimetype = cached
+            return _stamp(Response(body, mimetype=mimetype), etag, last_modified)
         response = make_response(view(*args, **kwargs))
         if response.status_code == 200:
             _stamp(response, etag, last_modified)
+            if not response.is_streamed:
+                page_cache.put(etag, response.get_data(), response.mimetype or "text/html")
         return response
 
     return wrapped  # type: ignore[return-value]

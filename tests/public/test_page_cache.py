@@ -1,0 +1,43 @@
+"""Rendered public pages are kept per process by ETag: a repeat costs the version lookup only,
+and a disclosure change is seen at once."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from portal.db import database
+from portal.domain.disclosure import withdraw_disclosure
+from tests.public.test_disclosures import disclosed, moderator
+
+
+def _count_queries(app, client, url: str) -> tuple[int, str]:
+    seen: list[str] = []
+
+    def count(*_args) -> None:
+        seen.append("q")
+
+    engine = database(app).engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 200
+    return len(seen), response.get_data(as_text=True)
+
+
+def test_a_repeat_is_served_from_the_cache_and_a_change_is_seen(app, client,
+                                                                  db_session: Session) -> None:
+    mod = moderator(db_session)
+    case = disclosed(db_session, "缓存商店", actor=mod)
+    first, page = _count_queries(app, client, "/disclosures")
+    again, same = _count_queries(app, client, "/disclosures")
+    assert "缓存商店" in page and same == page
+    # Two version queries (plus the test harness's SAVEPOINT and RELEASE).
+    assert again <= 4 < first, "a repeat only asks for the data version"
+
+    withdraw_disclosure(db_session, case, actor=mod, reason="测试撤回")
+    db_session.flush()
+    _queries, after = _count_queries(app, client, "/disclosures")
+    assert "缓存商店" not in after
