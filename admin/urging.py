@@ -69,7 +69,7 @@ def urging_new():
     error, status = None, 200
     if request.method == "GET":
         form.cases.data = [c.id for c in overdue]
-        form.text.data = urging.draft_text(department, overdue, township, now, _tz())
+        form.text.data = urging.draft_text(department, overdue, township)
     elif form.validate():
         chosen = [c for c in overdue if c.id in (form.cases.data or [])]
         try:
@@ -84,8 +84,11 @@ def urging_new():
             return redirect(url_for("admin.urging_notice", notice_id=notice.id), 303)
     else:
         error, status = "请按提示填写后再提交", 400
+    total = ledger.count(db, ledger.LedgerFilter(department_id=department.id,
+                                                 overdue=ledger.Overdue.ANY), now, _tz())
     return render_template("admin/urging_new.html", form=form, department=department,
-                           error=error, has_cases=bool(overdue)), status
+                           error=error, has_cases=bool(overdue), total=total,
+                           shown=len(overdue)), status
 
 
 @bp.route("/urging/<int:notice_id>")

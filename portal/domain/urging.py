@@ -25,6 +25,8 @@ from portal.domain.models import Case, Department, UrgingNotice, User
 
 NUMBER_ATTEMPTS = 10
 REPLY_WORKING_DAYS = 3
+# A notice is a letter, not a ledger: the oldest overdue cases, the rest in the next one.
+MAX_CASES = 50
 
 
 def notice_number(notice: UrgingNotice) -> str:
@@ -32,32 +34,26 @@ def notice_number(notice: UrgingNotice) -> str:
 
 
 def overdue_cases(session: Session, department_id: int, now: dt.datetime | None = None,
-                  tz: str | ZoneInfo | None = None) -> list[Case]:
-    """The department's overdue cases, as the ledger filtered to them lists them."""
+                  tz: str | ZoneInfo | None = None, limit: int = MAX_CASES) -> list[Case]:
+    """The department's oldest overdue cases, as the ledger filtered to them lists them."""
     f = ledger.LedgerFilter(department_id=department_id, overdue=ledger.Overdue.ANY,
                             sort="id", descending=False)
     return list(session.scalars(ledger.select_cases(f, now, tz).options(
-        joinedload(Case.unit), joinedload(Case.category))))
+        joinedload(Case.unit), joinedload(Case.category)).limit(limit)))
 
 
-def draft_text(department: Department, cases: Sequence[Case], township: str,
-               now: dt.datetime | None = None, tz: str | ZoneInfo | None = None) -> str:
-    """The usual wording, which the supervisor may edit before issuing."""
-    lines = [f"{department.name}：", "",
-             f"经{township}消防安全治本攻坚领导组办公室核查，你单位牵头办理的下列火灾隐患"
-             "已超过规定办理时限："]
-    for number, case in enumerate(cases, start=1):
-        if case.status in sla.AWAITING_CHECK and case.check_by is not None:
-            due = f"现场核查时限 {sla.format_local(case.check_by, tz)}"
-        elif case.rectify_by is not None:
-            due = f"整改期限 {case.rectify_by.isoformat()}"
-        else:
-            due = "办理时限已过"
-        lines.append(f"{number}. 工单 {case.id}：{case.unit.name}（{case.category.name}），{due}")
-    lines += ["",
-              f"请你单位高度重视，于收到本函之日起 {REPLY_WORKING_DAYS} 个工作日内完成办理，"
-              "并将办理情况书面报送乡消防安全治本攻坚领导组办公室。逾期未办的，将予以通报。"]
-    return "\n".join(lines)
+def draft_text(department: Department, cases: Sequence[Case], township: str) -> str:
+    """The usual wording, which the supervisor may edit before issuing; the cases themselves
+    are listed in the notice's table."""
+    return "\n".join([
+        f"{department.name}：",
+        "",
+        f"经{township}消防安全治本攻坚领导组办公室核查，你单位牵头办理的下列 {len(cases)} 件"
+        "火灾隐患已超过规定的核查或整改时限（见附表）。",
+        "",
+        f"请你单位高度重视，于收到本函之日起 {REPLY_WORKING_DAYS} 个工作日内完成办理，"
+        "并将办理情况书面报送乡消防安全治本攻坚领导组办公室。逾期未办的，将予以通报并约谈。",
+    ])
 
 
 def _has_department(case: Case, department_id: int) -> bool:

@@ -69,7 +69,7 @@ def test_only_overdue_cases_held_by_the_department(app, db_session: Session, fir
     late = case_at(db_session, "checking", routed_days_ago=10)
     assert urging.overdue_cases(db_session, fire.id) == [late]
     draft = urging.draft_text(fire, [late], "阳高乡")
-    assert draft.startswith(f"{fire.name}：") and f"工单 {late.id}" in draft
+    assert draft.startswith(f"{fire.name}：") and "下列 1 件" in draft
 
 
 # ---------------------------------------------------------------- concurrency
