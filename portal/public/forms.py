@@ -13,12 +13,16 @@ from wtforms import (
     TextAreaField,
 )
 
+MAX_ID = 2**31 - 1
+
 
 def optional_int(value: object) -> int | None:
+    """An id from a select or radio; anything else (huge numbers included) is no choice."""
     try:
-        return int(str(value))
+        number = int(str(value))
     except (TypeError, ValueError):
         return None
+    return number if 0 < number <= MAX_ID else None
 
 
 class ReportForm(FlaskForm):

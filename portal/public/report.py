@@ -57,8 +57,10 @@ def _parse_float(raw: str | None) -> float | None:
     return value
 
 
-def _render(form: ReportForm, categories, *, errors: dict[str, str] | None = None,
+def _render(form: ReportForm, *, errors: dict[str, str] | None = None,
             kept=(), photo_note: str = "", status: int = 200):
+    # The vocabularies are read only to draw the form: an accepted report never needs them.
+    categories = _choices(form)
     return render_template(
         "portal/report.html",
         form=form,
@@ -76,7 +78,7 @@ def _render(form: ReportForm, categories, *, errors: dict[str, str] | None = Non
 def report():
     form = ReportForm()
     form.submission_key.data = secrets.token_urlsafe(16)
-    return _render(form, _choices(form))
+    return _render(form)
 
 
 def _report_limit() -> str:
@@ -96,7 +98,6 @@ def _any_post_limit() -> str:
 def submit_report():
     db = get_session()
     form = ReportForm()
-    categories = _choices(form)
     submission_key = (form.submission_key.data or "").strip()
     if not SUBMISSION_KEY_RE.match(submission_key):
         submission_key = secrets.token_urlsafe(16)
@@ -150,8 +151,7 @@ def submit_report():
             db.commit()
             photo_note = "您刚才选择的照片已保留，无需重新选择。"
         form.kept_photos.data = kept_token(kept, submission_key) if kept else ""
-        return _render(form, categories, errors=errors, kept=kept, photo_note=photo_note,
-                       status=422)
+        return _render(form, errors=errors, kept=kept, photo_note=photo_note, status=422)
 
     data.photos = kept + store_photos(db, batch)
     result = intake.submit_tip(db, data, cipher=cipher(), receipt_key=receipt_key())

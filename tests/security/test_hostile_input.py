@@ -23,6 +23,8 @@ PAYLOADS = [
     "%00%ff%fe",
     "{{7*7}}{% raw %}",
     "../../../../etc/passwd",
+    "99999999999999999999999999",
+    "-1",
 ]
 # Every plane, control characters and NUL included; surrogates cannot be encoded.
 any_text = st.one_of(
