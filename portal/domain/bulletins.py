@@ -21,6 +21,8 @@ from portal.domain.events import WorkflowError, require_role
 from portal.domain.models import Bulletin, Department, Listing, Tip, User
 
 PAGE_SIZE = 20
+# The wording names the departments with most overdue cases; the table lists them all.
+TEXT_DEPARTMENTS = 10
 
 
 def period_figures(session: Session, start: dt.date, end: dt.date,
@@ -65,9 +67,12 @@ def draft_text(figures: dict[str, Any], township: str) -> str:
         f"超期未办结工单 {figures['overdue']} 件。",
     ]
     if figures["overdue_by_department"]:
+        rows = figures["overdue_by_department"]
         parts = "、".join(f"{row['department']} {row['count']} 件"
-                          for row in figures["overdue_by_department"])
-        lines.append(f"超期工单分布：{parts}。请上述单位抓紧办理，逾期不改的将发督促函并约谈。")
+                          for row in rows[:TEXT_DEPARTMENTS])
+        more = f"等 {len(rows)} 个单位" if len(rows) > TEXT_DEPARTMENTS else ""
+        lines.append(f"超期工单较多的单位：{parts}{more}。"
+                     "请上述单位抓紧办理，逾期不改的将发督促函并约谈。")
     return "\n\n".join(lines)
 
 
