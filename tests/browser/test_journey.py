@@ -88,6 +88,11 @@ def _sign_in_with_the_keyboard(page, url: str, username: str) -> None:
     page.wait_for_url(lambda address: "/admin/login" not in address)
 
 
+def _nav(page, name: str) -> None:
+    page.get_by_role("navigation", name="后台导航").get_by_role("link", name=name).click()
+    page.wait_for_load_state()
+
+
 def _flash(page) -> str:
     return page.locator(".flash").first.inner_text()
 
@@ -148,7 +153,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     # -- The fire station's officer, on a phone: accept, confirm on site, set a deadline.
     officer = _page(browser, PHONE)
     _sign_in(officer, url, "xiaofang")
-    officer.goto(url + "/admin/desk")
+    _nav(officer, "工作台")
     new = officer.locator("#group-new")
     assert UNIT in new.inner_text() and "核查剩余" in new.inner_text()
     screenshot(officer, "desk-phone")
@@ -158,6 +163,11 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     officer.get_by_role("button", name="签收").click()
     assert "已签收（牵头部门）" in _flash(officer)
 
+    # Without a conclusion the browser refuses to send the form and says why at the field.
+    officer.get_by_role("button", name="提交核查结果").click()
+    conclusion = officer.get_by_label("属实：隐患存在，转入整改")
+    assert conclusion.evaluate("el => el.validity.valueMissing && el === document.activeElement")
+    assert "已签收（牵头部门）" in _flash(officer), "nothing was sent"
     officer.get_by_label("属实：隐患存在，转入整改").check()
     officer.get_by_label("核查情况（内部）").fill("现场核实：后门堆放饮料箱约三米，安全出口上锁。")
     _no_violations(officer, "desk case (checking)")
@@ -187,7 +197,8 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     assert officer.get_by_text("可公开").count() == 1
 
     # -- The moderator discloses the confirmed hazard, after a preview.
-    moderator.goto(url + f"/admin/disclosures/{case_id}")
+    _nav(moderator, "公示管理")
+    moderator.get_by_role("link", name=f"工单 {case_id}：{UNIT}").click()
     moderator.get_by_label("公示内容（具体问题）").fill(
         "超市后门堆放货物堵塞疏散通道，安全出口上锁。")
     moderator.get_by_role("checkbox").last.check()  # the officer's public progress photo
@@ -230,16 +241,18 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
 
     supervisor = _page(browser, DESKTOP)
     _sign_in(supervisor, url, "duban")
-    supervisor.goto(url + "/admin/closures")
-    supervisor.get_by_role("link", name=re.compile(UNIT)).first.click()
+    _nav(supervisor, "待销案")
+    supervisor.get_by_role("link", name=f"工单 {case_id}：{UNIT}").click()
     assert "待销案" in supervisor.get_by_role("heading", level=1).inner_text()
     _no_violations(supervisor, "desk case (closure)")
     supervisor.get_by_label("验收意见（内部）").fill("现场复查，整改到位。")
     supervisor.get_by_role("button", name="批准销案").click()
     assert "已销案" in _flash(supervisor)
-    for path, where in (("/admin/ledger", "ledger"), ("/admin/supervision", "supervision")):
-        supervisor.goto(url + path)
-        _no_violations(supervisor, where)
+    assert "已办结" in supervisor.get_by_role("heading", level=1).inner_text()
+    supervisor.goto(url + "/admin/ledger")
+    _no_violations(supervisor, "ledger")
+    _nav(supervisor, "督办")
+    _no_violations(supervisor, "supervision")
     screenshot(supervisor, "supervision-desktop")
 
     # -- The resident comes back with the receipt and reads the outcome.
