@@ -1,6 +1,7 @@
 """Spreadsheet exports as byte chunks, written as the rows arrive.
 
-CSV carries a byte-order mark so that Excel opens the Chinese as UTF-8. XLSX uses openpyxl's
+CSV carries a byte-order mark so that Excel opens the Chinese as UTF-8, and no cell of either
+format can start a formula. XLSX uses openpyxl's
 write-only mode, which keeps each row only until it is written to a temporary file; the zip
 container can only be produced once the last row is in, so it is then read back and handed
 on in chunks. Neither holds the whole table in memory.
@@ -18,6 +19,19 @@ from openpyxl import Workbook
 
 CSV_FLUSH_ROWS = 500
 CHUNK_BYTES = 64 * 1024
+# A unit name typed by a resident could start like a formula; Excel would run it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """Text that a spreadsheet would read as a formula is kept as text (a leading ')."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _safe(row: Sequence[Any]) -> list[Any]:
+    return [safe_cell(value) for value in row]
 
 
 def csv_chunks(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
@@ -29,7 +43,7 @@ def csv_chunks(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterato
     buffer.truncate()
     pending = 0
     for row in rows:
-        writer.writerow(row)
+        writer.writerow(_safe(row))
         pending += 1
         if pending >= CSV_FLUSH_ROWS:
             yield buffer.getvalue().encode("utf-8")
@@ -46,7 +60,7 @@ def xlsx_chunks(headers: Sequence[str], rows: Iterable[Sequence[Any]],
     sheet = workbook.create_sheet(sheet_title)
     sheet.append(list(headers))
     for row in rows:
-        sheet.append(list(row))
+        sheet.append(_safe(row))
     with tempfile.TemporaryFile() as out:
         workbook.save(out)
         out.seek(0)

@@ -157,3 +157,14 @@ def test_xlsx_memory_does_not_grow_with_the_rows() -> None:
     rows = sheet.iter_rows(values_only=True)
     assert next(rows) == ledger.EXPORT_HEADERS
     assert sum(1 for _ in rows) == 1600
+
+
+def test_no_exported_cell_can_start_a_formula() -> None:
+    evil = [(1, "=HYPERLINK(\"http://x\",\"点我\")", "+1", "-2", "@SUM(A1)", "正常单位")]
+    body = b"".join(exports.csv_chunks(("编号", "a", "b", "c", "d", "e"), evil))
+    row = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))[1]
+    assert row == ["1", "'=HYPERLINK(\"http://x\",\"点我\")", "'+1", "'-2", "'@SUM(A1)",
+                   "正常单位"]
+    data = b"".join(exports.xlsx_chunks(("编号", "a", "b", "c", "d", "e"), evil))
+    cells = list(load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))[1]
+    assert cells[1] == "'=HYPERLINK(\"http://x\",\"点我\")" and cells[0] == 1

@@ -177,3 +177,16 @@ def test_an_attachment_has_one_owner_at_most(db_session: Session, listed) -> Non
         db_session.flush()
 
 
+
+
+def test_the_upload_sweep_keeps_a_listings_letter(db_session: Session, listed, store) -> None:
+    from portal.domain import retention
+
+    _, listing = listed
+    letter = supervision.attach_letter(db_session, store, listing, minimal_pdf(),
+                                       actor=a_supervisor(db_session), limits=LIMITS)
+    letter.created_at = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    db_session.flush()
+    report = retention.collect_uploads(db_session, store, grace_hours=0)
+    assert report.staged_rows == 0 and report.orphan_files == 0
+    assert store.get(letter.stored_name) == minimal_pdf()
