@@ -198,6 +198,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
 
     # -- The moderator discloses the confirmed hazard, after a preview.
     _nav(moderator, "公示管理")
+    _no_violations(moderator, "disclosure list")
     moderator.get_by_role("link", name=f"工单 {case_id}：{UNIT}").click()
     moderator.get_by_label("公示内容（具体问题）").fill(
         "超市后门堆放货物堵塞疏散通道，安全出口上锁。")
@@ -242,6 +243,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     supervisor = _page(browser, DESKTOP)
     _sign_in(supervisor, url, "duban")
     _nav(supervisor, "待销案")
+    _no_violations(supervisor, "closures")
     supervisor.get_by_role("link", name=f"工单 {case_id}：{UNIT}").click()
     assert "待销案" in supervisor.get_by_role("heading", level=1).inner_text()
     _no_violations(supervisor, "desk case (closure)")
@@ -263,6 +265,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     assert "已办结" in resident.locator("h1").inner_text()
     assert "经审核已销案" in resident.locator(".status-line").inner_text()
     screenshot(resident, "track-closed-phone")
+    _no_violations(resident, "tracking, closed")
 
     for page in (resident, moderator, officer, visitor, supervisor):
         page.context.close()
