@@ -86,8 +86,14 @@ def listings():
                            ~exists().where(Listing.case_id == Case.id,
                                            Listing.delisted_at.is_(None)))
         .options(joinedload(Case.unit)).order_by(Case.id).limit(100)).all()
+    # Closed, yet still carrying a level: listed formally or flagged by routing.
+    to_delist = db.scalars(
+        select(Case).where(Case.status == CaseStatus.CLOSED,
+                           Case.supervision_level != SupervisionLevel.NONE)
+        .options(joinedload(Case.unit)).order_by(Case.closed_at, Case.id).limit(100)).all()
     return render_template("admin/listings.html", active=active, delisted=delisted,
-                           candidates=candidates)
+                           candidates=candidates, to_delist=to_delist,
+                           delist_form=DelistForm())
 
 
 @bp.route("/cases/<int:case_id>/listing", methods=["GET", "POST"])
@@ -211,3 +217,25 @@ def listing_delist(listing_id: int):
     db.commit()
     flash("已摘牌。", "success")
     return redirect(url_for("admin.listing", listing_id=listing_id), 303)
+
+
+@bp.route("/cases/<int:case_id>/delist", methods=["POST"])
+@require(Permission.LISTINGS_MANAGE)
+def case_delist(case_id: int):
+    """Delist a closed case from the list page, listed formally or flagged by routing."""
+    db = get_session()
+    case = db.get(Case, case_id)
+    if case is None:
+        abort(404)
+    form = DelistForm()
+    if not form.validate():
+        abort(400)
+    try:
+        supervision.delist_case(db, case, actor=current_user, note=form.note.data or "")
+    except WorkflowError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+    else:
+        db.commit()
+        flash(f"工单 {case_id}（{case.unit.name}）已摘牌。", "success")
+    return redirect(url_for("admin.listings"), 303)

@@ -84,25 +84,49 @@ def delist(session: Session, listing: Listing, *, actor: User, note: str = "",
     require_role(actor, Role.SUPERVISOR, action="摘牌")
     if not listing.active:
         raise WorkflowError("该隐患已摘牌")
-    case = listing.case
-    if case.status is not CaseStatus.CLOSED or case.outcome is not CaseOutcome.RECTIFIED:
-        raise WorkflowError(
-            f"隐患尚未整改销案（当前状态：{case.status.label}），销案批准后才能摘牌")
+    _require_closed(listing.case)
     now = now or utcnow()
     listing.delisted_at = now
     listing.delisted_by_id = actor.id
+    _clear_level(session, listing.case, actor=actor, note=note, now=now,
+                 data={"listing_id": listing.id, "delisted": True})
+    return listing
+
+
+def delist_case(session: Session, case: Case, *, actor: User, note: str = "",
+                now: dt.datetime | None = None) -> None:
+    """Delist a closed case, whether a supervisor listed it formally or routing flagged it
+    for supervision as a major hazard (a level without a listing)."""
+    listing = active_listing(session, case)
+    if listing is not None:
+        delist(session, listing, actor=actor, note=note, now=now)
+        return
+    require_role(actor, Role.SUPERVISOR, action="摘牌")
+    if case.supervision_level is SupervisionLevel.NONE:
+        raise WorkflowError("该隐患未挂牌督办")
+    _require_closed(case)
+    _clear_level(session, case, actor=actor, note=note, now=now or utcnow(),
+                 data={"delisted": True})
+
+
+def _require_closed(case: Case) -> None:
+    if case.status is not CaseStatus.CLOSED or case.outcome is not CaseOutcome.RECTIFIED:
+        raise WorkflowError(
+            f"隐患尚未整改销案（当前状态：{case.status.label}），销案批准后才能摘牌")
+
+
+def _clear_level(session: Session, case: Case, *, actor: User, note: str, now: dt.datetime,
+                 data: dict[str, object]) -> None:
     before = case.supervision_level
     case.supervision_level = SupervisionLevel.NONE
     flush(session)
     log_event(
         session, case, CaseEventKind.SUPERVISION_CHANGED, actor=actor, now=now,
-        internal_text="。".join(filter(None, [f"摘牌：{listing.level.label}", note.strip()])),
-        public_text=f"隐患整改完毕，{listing.level.label}摘牌",
-        data={"listing_id": listing.id, "delisted": True},
-        audit_before={"supervision_level": before},
+        internal_text="。".join(filter(None, [f"摘牌：{before.label}", note.strip()])),
+        public_text=f"隐患整改完毕，{before.label}摘牌",
+        data=data, audit_before={"supervision_level": before},
         audit_after={"supervision_level": SupervisionLevel.NONE},
     )
-    return listing
 
 
 def record_interview(session: Session, listing: Listing, *, actor: User, held_at: dt.datetime,

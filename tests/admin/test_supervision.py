@@ -138,3 +138,24 @@ def test_admins_read_but_do_not_act(client: FlaskClient, as_role, major) -> None
 def test_supervision_pages_of_a_missing_listing_are_404(client: FlaskClient, as_role) -> None:
     as_role("supervisor")
     assert client.get("/admin/listings/999999").status_code == 404
+
+
+def test_closed_cases_still_carrying_a_level_are_delisted_from_the_list(
+        client: FlaskClient, as_role, db_session: Session) -> None:
+    case = case_at(db_session, "closed", severity=Severity.MAJOR, unit_name="东风仓库")
+    open_case = case_at(db_session, "rectifying", severity=Severity.MAJOR, unit_name="西风仓库")
+    db_session.commit()
+    as_role("supervisor")
+    page = client.get("/admin/listings").get_data(as_text=True)
+    section = page.split("已销案、待摘牌")[1]
+    assert "东风仓库" in section and "西风仓库" not in section
+    token = csrf_token(client, "/admin/listings")
+    response = client.post(f"/admin/cases/{open_case.id}/delist", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert "销案批准后才能摘牌" in client.get("/admin/listings").get_data(as_text=True)
+    response = client.post(f"/admin/cases/{case.id}/delist", data={"csrf_token": token})
+    assert response.status_code == 303
+    page = client.get("/admin/listings").get_data(as_text=True)
+    assert "已摘牌" in page and "已销案、待摘牌" not in page
+    db_session.expire_all()
+    assert db_session.get(type(case), case.id).supervision_level is SupervisionLevel.NONE

@@ -190,3 +190,17 @@ def test_the_upload_sweep_keeps_a_listings_letter(db_session: Session, listed, s
     report = retention.collect_uploads(db_session, store, grace_hours=0)
     assert report.staged_rows == 0 and report.orphan_files == 0
     assert store.get(letter.stored_name) == minimal_pdf()
+
+
+def test_a_major_hazard_flagged_by_routing_is_delisted_after_closure(db_session: Session) -> None:
+    case = case_at(db_session, "rectified", severity=Severity.MAJOR)
+    assert case.supervision_level is SupervisionLevel.TOWNSHIP  # routing flagged it
+    assert supervision.active_listing(db_session, case) is None
+    boss = a_supervisor(db_session)
+    with pytest.raises(WorkflowError, match="销案批准后才能摘牌"):
+        supervision.delist_case(db_session, case, actor=boss)
+    workflow.approve_closure(db_session, case, actor=boss)
+    supervision.delist_case(db_session, case, actor=boss)
+    assert case.supervision_level is SupervisionLevel.NONE
+    with pytest.raises(WorkflowError, match="未挂牌督办"):
+        supervision.delist_case(db_session, case, actor=boss)
