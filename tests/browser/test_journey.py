@@ -115,6 +115,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     resident.wait_for_url("**/report/received**")
     code = resident.locator(".receipt-code").inner_text().strip()
     assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code)
+    _no_violations(resident, "receipt")
 
     # -- The moderator signs in at a desk and finds the tip at the top of the queue.
     moderator = _page(browser, DESKTOP)
@@ -230,6 +231,21 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     visitor.get_by_role("link", name="统计").first.click()
     visitor.wait_for_url("**/stats")
     _no_violations(visitor, "/stats")
+
+    # The other public pages a visitor reaches from there: the village notice boards (where
+    # the unit is listed for printing), the open-data page and the bulletins.
+    visitor.goto(url + "/disclosures")
+    visitor.get_by_role("link", name="各村公示栏").click()
+    _no_violations(visitor, "notice boards")
+    visitor.get_by_role("link", name=VILLAGE).click()
+    assert UNIT in visitor.locator("main").inner_text()
+    _no_violations(visitor, "a village's notice")
+    visitor.goto(url + "/disclosures")
+    visitor.get_by_role("link", name="数据说明与许可").click()
+    _no_violations(visitor, "open data")
+    visitor.get_by_role("link", name="通报").first.click()
+    visitor.wait_for_url("**/bulletins")
+    _no_violations(visitor, "bulletins")
 
     # -- The officer reports the rectification; a supervisor approves closure.
     officer.goto(url + f"/admin/desk/cases/{case_id}")
