@@ -59,6 +59,9 @@ def _no_violations(page, where: str) -> None:
     assert found == [], f"{where}: {found}"
     ambiguous = page.evaluate(AMBIGUOUS_LABELS)
     assert ambiguous == [], f"{where}: labels shared by several fields: {ambiguous}"
+    if page.viewport_size == PHONE:
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= PHONE["width"], f"{where}: scrolls sideways on a phone ({wide} px)"
 
 
 def _sign_in(page, url: str, username: str) -> None:
