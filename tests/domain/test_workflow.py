@@ -118,7 +118,8 @@ def test_the_full_path_from_routing_to_closure(db_session: Session) -> None:
         "FIRE", "POLICE"]
     # Every step is in the audit chain.
     actions = db_session.scalars(select(AuditLog.action).where(
-        AuditLog.object_type == "case", AuditLog.object_id == str(case.id))).all()
+        AuditLog.object_type == "case", AuditLog.object_id == str(case.id))
+        .order_by(AuditLog.id)).all()
     assert actions == [f"case.{k.value}" for k in kinds(case)]
     # The reporter is told the outcome.
     [message] = db_session.scalars(select(Message).where(Message.tip_id == tip.id)).all()
