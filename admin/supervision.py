@@ -20,6 +20,7 @@ from portal.domain import ledger
 from portal.domain.enums import Severity
 from portal.domain.models import Department, Village
 from portal.domain.permissions import Permission
+from portal.public.caching import figure_cache
 
 LedgerFilter = ledger.LedgerFilter
 
@@ -36,8 +37,19 @@ def ledger_url(f: LedgerFilter) -> str:
     return url_for("admin.ledger_page", **f.to_args())
 
 
+def _count(f: LedgerFilter, now: Any, tz: str) -> int:
+    return figure_cache.get_or_compute(
+        ("count", repr(f), tz), lambda: ledger.count(get_session(), f, now, tz))
+
+
+def _counts_by(f: LedgerFilter, dimension: str, now: Any, tz: str) -> dict[Any, int]:
+    return figure_cache.get_or_compute(
+        ("counts_by", repr(f), dimension, tz),
+        lambda: ledger.counts_by(get_session(), f, dimension, now, tz))
+
+
 def _tile(label: str, f: LedgerFilter, now: Any, tz: str, alert: bool = False) -> Tile:
-    value = ledger.count(get_session(), f, now, tz)
+    value = _count(f, now, tz)
     return Tile(label, value, ledger_url(f), alert and value > 0)
 
 
@@ -46,8 +58,8 @@ def _breakdown(model: Any, dimension: str, field: str, now: Any, tz: str) -> lis
     db = get_session()
     opened = LedgerFilter(open_only=True)
     late = LedgerFilter(overdue=ledger.Overdue.ANY)
-    open_counts = ledger.counts_by(db, opened, dimension, now, tz)
-    late_counts = ledger.counts_by(db, late, dimension, now, tz)
+    open_counts = _counts_by(opened, dimension, now, tz)
+    late_counts = _counts_by(late, dimension, now, tz)
     rows = []
     for key, name in db.execute(select(model.id, model.name).order_by(model.name)):
         if not open_counts.get(key) and not late_counts.get(key):
@@ -68,7 +80,7 @@ def _breakdown(model: Any, dimension: str, field: str, now: Any, tz: str) -> lis
 def supervision():
     db = get_session()
     now, tz = utcnow(), current_app.config["TIMEZONE"]
-    by_status = ledger.counts_by(db, LedgerFilter(open_only=True), "status", now, tz)
+    by_status = _counts_by(LedgerFilter(open_only=True), "status", now, tz)
     stages = [Tile(status.label, by_status.get(status, 0),
                    ledger_url(LedgerFilter(statuses=(status,))))
               for status in ledger.OPEN_STATUSES]
@@ -85,7 +97,9 @@ def supervision():
         "admin/supervision.html", headline=headline, stages=stages,
         departments=_breakdown(Department, "department", "department_id", now, tz),
         villages=_breakdown(Village, "village", "village_id", now, tz),
-        goals=plan_goals.plan_goals(db, now, tz), ledger_url=ledger_url)
+        goals=figure_cache.get_or_compute(("goals", tz),
+                                          lambda: plan_goals.plan_goals(db, now, tz)),
+        ledger_url=ledger_url)
 
 
 @bp.route("/supervision/goals")

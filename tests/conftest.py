@@ -22,7 +22,7 @@ from portal.config import ROOT
 from portal.db import database
 from portal.domain import jurisdiction
 from portal.extensions import limiter
-from portal.public.caching import page_cache
+from portal.public.caching import figure_cache, page_cache
 
 DEMO_JURISDICTION = ROOT / "portal" / "data" / "demo_jurisdiction.toml"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -87,6 +87,7 @@ def db_session(request: pytest.FixtureRequest) -> Iterator[Session | None]:
     # Rolled-back tests reuse ids, so a page cached under one test's data version could be
     # served to the next; in production versions only grow.
     page_cache.clear()
+    figure_cache.clear()
     # The test's own session works directly in the outer transaction (no savepoint of its
     # own), so the savepoints of the request sessions never interleave with it.
     session = Session(bind=connection, join_transaction_mode="rollback_only",

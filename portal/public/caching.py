@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Response, make_response, request
+from flask import Response, g, make_response, request
 from sqlalchemy import func, select
 
 from portal.config import ROOT
@@ -95,6 +96,39 @@ class PageCache:
 
 
 page_cache = PageCache()
+
+
+class FigureCache:
+    """Expensive figures (counts over the whole ledger) kept per process under the data
+    version and the current minute: a change shows at once, the passing of a deadline within a
+    minute. Anything computed from the database and a moment in time fits."""
+
+    def __init__(self, entries: int = 2048) -> None:
+        self.entries = entries
+        self._store: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._store.clear()
+
+    def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        if "data_version" not in g:
+            g.data_version = data_version()[0]
+        full = (key, g.data_version, int(time.time() // 60))
+        with self._lock:
+            if full in self._store:
+                self._store.move_to_end(full)
+                return self._store[full]
+        value = compute()
+        with self._lock:
+            self._store[full] = value
+            while len(self._store) > self.entries:
+                self._store.popitem(last=False)
+        return value
+
+
+figure_cache = FigureCache()
 
 
 def _local_midnight() -> dt.datetime:
