@@ -148,7 +148,9 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     proposal = moderator.locator("dl.proposal").inner_text()
     assert FIRE in proposal and "阳高派出所" in proposal
     assert moderator.get_by_label("牵头部门").locator("option:checked").inner_text() == FIRE
+    assert moderator.get_by_label("阳高派出所", exact=True).is_checked()
     _no_violations(moderator, "routing")
+    moderator.locator("#route").evaluate("el => el.scrollIntoView()")
     screenshot(moderator, "routing-desktop")
     moderator.get_by_role("button", name="确认分派").click()
     assert f"已派给{FIRE}牵头办理" in _flash(moderator)
