@@ -17,6 +17,7 @@ from portal.domain import exports, ledger, sla
 from portal.domain.enums import AssignmentRole, CaseStatus, Severity, SupervisionLevel
 from portal.domain.models import Assignment, Case, Category, Department, Unit, VenueType, Village
 from portal.domain.permissions import Permission
+from portal.public.caching import figure_cache
 
 PAGE_SIZE = 50
 
@@ -52,7 +53,9 @@ def ledger_page():
     db = get_session()
     now = utcnow()
     f = ledger.LedgerFilter.from_args(request.args)
-    total = ledger.count(db, f, now, _tz())
+    # The same memoised count the dashboard shows, so the two always agree.
+    total = figure_cache.get_or_compute(("count", repr(f), _tz()),
+                                        lambda: ledger.count(db, f, now, _tz()))
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page_arg = request.args.get("page", "1")
     page = min(max(int(page_arg) if page_arg.isdigit() else 1, 1), pages)

@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     # Flask-Limiter syntax; counted per client address.
     "REPORT_RATE_LIMIT": "5 per hour;20 per day",
     "REPORT_POST_RATE_LIMIT": "60 per hour",
+    # Public pages may lag a change by this many seconds; busy pages then skip the database.
+    "PUBLIC_CACHE_SECONDS": 1.0,
     "TRACK_RATE_LIMIT": "10 per minute;60 per hour",
     "LOG_LEVEL": "INFO",
     # Reverse proxies in front of the app (0: none); their X-Forwarded-* headers are trusted.
@@ -85,6 +87,11 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"PORTAL_{name} must be an integer, not {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"PORTAL_{name} must be a number, not {raw!r}") from None
     return raw
 
 

@@ -62,6 +62,8 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
             "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
             "FIELD_KEYS": TEST_FIELD_KEY,
             "RECEIPT_KEY": "test-receipt-key-long-enough-0123456789abcdef",
+            # Tests change data and look at once; test_page_cache.py covers the lag.
+            "PUBLIC_CACHE_SECONDS": 0,
         }
     )
     with app.app_context():

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Response, g, make_response, request
+from flask import Response, current_app, g, make_response, request
 from sqlalchemy import func, select
 
 from portal.config import ROOT
@@ -49,7 +49,29 @@ CACHE_CONTROL = "public, max-age=0, must-revalidate"
 _VERSIONED = (AuditLog, CaseEvent, Tip)
 
 
+_recent: dict[str, Any] = {"at": 0.0, "value": None}
+_recent_lock = threading.Lock()
+
+
 def data_version() -> tuple[tuple[int, int, int], dt.datetime | None]:
+    """The data version, read at most once per ``PUBLIC_CACHE_SECONDS`` per process.
+
+    Public pages may lag a change by that long (1 s by default); in exchange a busy public page
+    never touches the database at all."""
+    ttl = current_app.config["PUBLIC_CACHE_SECONDS"]
+    if ttl <= 0:
+        return read_data_version()
+    now = time.monotonic()
+    with _recent_lock:
+        if _recent["value"] is not None and now - _recent["at"] < ttl:
+            return _recent["value"]
+    value = read_data_version()
+    with _recent_lock:
+        _recent.update(at=now, value=value)
+    return value
+
+
+def read_data_version() -> tuple[tuple[int, int, int], dt.datetime | None]:
     """(newest audit row, event and tip ids) and the time of the newest of them.
 
     Two round trips on primary-key indexes, whatever the size of the tables."""

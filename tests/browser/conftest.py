@@ -53,6 +53,8 @@ class LiveServer:
             "PORTAL_DATABASE_URL": f"sqlite:///{self.db_path}",
             "PORTAL_UPLOAD_DIR": str(tmp / "uploads"),
             "PORTAL_REPORT_RATE_LIMIT": "1000 per hour",
+            # People in the journey act and look at once; no public-page lag.
+            "PORTAL_PUBLIC_CACHE_SECONDS": "0",
         }
         self.process: subprocess.Popen[bytes] | None = None
 

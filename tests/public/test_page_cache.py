@@ -41,3 +41,24 @@ def test_a_repeat_is_served_from_the_cache_and_a_change_is_seen(app, client,
     db_session.flush()
     _queries, after = _count_queries(app, client, "/disclosures")
     assert "缓存商店" not in after
+
+
+def test_with_a_lag_allowed_a_busy_page_skips_the_database(app, client,
+                                                          db_session: Session) -> None:
+    import time
+
+    mod = moderator(db_session)
+    case = disclosed(db_session, "滞后商店", actor=mod)
+    app.config["PUBLIC_CACHE_SECONDS"] = 0.5
+    try:
+        _count_queries(app, client, "/disclosures")
+        queries, page = _count_queries(app, client, "/disclosures")
+        assert "滞后商店" in page
+        assert queries <= 2, "only the harness's SAVEPOINT/RELEASE, no query of ours"
+        withdraw_disclosure(db_session, case, actor=mod, reason="测试撤回")
+        db_session.flush()
+        time.sleep(0.6)
+        _queries, after = _count_queries(app, client, "/disclosures")
+        assert "滞后商店" not in after, "after the lag the change shows"
+    finally:
+        app.config["PUBLIC_CACHE_SECONDS"] = 0
