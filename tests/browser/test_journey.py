@@ -26,7 +26,7 @@ PUBLIC_PROGRESS = "已清理后门堆放的货物，安全出口已拆锁，正�
 def server(live_server: LiveServer) -> LiveServer:
     """The session's server with one account per staff role."""
     for name, role, *department in (("shenhe", "moderator"), ("duban", "supervisor"),
-                                    ("xiaofang", "officer", "FIRE")):
+                                    ("xiaofang", "officer", "FIRE"), ("guanli", "admin")):
         extra = ["--department", department[0]] if department else []
         live_server.flask("users", "create", name, "--role", role, *extra,
                           input=f"{PASSWORD}\n{PASSWORD}\n")
@@ -290,3 +290,24 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
 
     for page in (resident, moderator, officer, visitor, supervisor):
         page.context.close()
+
+
+@pytest.mark.parametrize("username", ["shenhe", "xiaofang", "duban", "guanli"])
+def test_every_page_in_a_roles_navigation_passes_axe(server, browser, username) -> None:
+    """After the journey there is something on most screens; each role opens every page its
+    navigation (and the supervision tabs) offers, and axe and the label check run on each."""
+    page = _page(browser, PHONE if username == "xiaofang" else DESKTOP)
+    _sign_in(page, server.url, username)
+    links = "nav[aria-label=后台导航] a, nav[aria-label=督办] a"
+    waiting = [a.get_attribute("href") for a in page.locator(links).all()]
+    seen: set[str] = set()
+    while waiting:
+        address = waiting.pop(0)
+        if address in seen:
+            continue
+        seen.add(address)
+        page.goto(server.url + address)
+        _no_violations(page, f"{username} {address}")
+        waiting += [a.get_attribute("href") for a in page.locator(links).all()]
+    assert len(seen) > 2
+    page.context.close()
