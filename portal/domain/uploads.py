@@ -72,10 +72,10 @@ def process_image(raw: bytes, limits: UploadLimits, label: str = "照片") -> Pr
 
     image = ImageOps.exif_transpose(image)  # keep the picture upright once EXIF is gone
     image = _flatten(image)
-    image.thumbnail((MAX_EDGE, MAX_EDGE))
+    image.thumbnail((MAX_EDGE, MAX_EDGE), reducing_gap=3.0)
     data = _encode(image)
     thumb = image.copy()
-    thumb.thumbnail((THUMB_EDGE, THUMB_EDGE))
+    thumb.thumbnail((THUMB_EDGE, THUMB_EDGE), reducing_gap=2.0)
     return ProcessedImage(
         data=data,
         thumbnail=_encode(thumb),
@@ -96,9 +96,9 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 def _encode(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    # A fresh image carries no info dict: nothing but pixels is written.
-    clean = Image.frombytes(image.mode, image.size, image.tobytes())
-    clean.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    # Nothing but pixels is written: no info (EXIF, ICC, XMP, comments) is passed or kept.
+    image.info = {}
+    image.save(out, format="JPEG", quality=JPEG_QUALITY)
     return out.getvalue()
 
 

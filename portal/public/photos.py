@@ -53,17 +53,26 @@ def kept_token(attachments: list[Attachment], submission_key: str) -> str:
     return _serializer().dumps({"ids": [a.id for a in attachments], "k": submission_key})
 
 
-def kept_photos(session: Session, token: str | None, submission_key: str) -> list[Attachment]:
-    """Photos staged by an earlier attempt at this same form, still without an owner."""
+def _kept_ids(token: str | None, submission_key: str) -> list[int]:
     if not token:
         return []
     try:
         payload = _serializer().loads(token, max_age=KEPT_MAX_AGE)
     except BadSignature:
         return []
-    if payload.get("k") != submission_key:
+    if not isinstance(payload, dict) or payload.get("k") != submission_key:
         return []
-    ids = [i for i in payload.get("ids", []) if isinstance(i, int)]
+    return [i for i in payload.get("ids", []) if isinstance(i, int)]
+
+
+def kept_count(token: str | None, submission_key: str) -> int:
+    """How many photos an earlier attempt kept, from the signed token alone (no query)."""
+    return len(_kept_ids(token, submission_key))
+
+
+def kept_photos(session: Session, token: str | None, submission_key: str) -> list[Attachment]:
+    """Photos staged by an earlier attempt at this same form, still without an owner."""
+    ids = _kept_ids(token, submission_key)
     if not ids:
         return []
     return list(session.scalars(

@@ -18,7 +18,13 @@ from portal.extensions import csrf, limiter
 from portal.identity import cipher, receipt_key
 from portal.public import bp
 from portal.public.forms import ReportForm
-from portal.public.photos import kept_photos, kept_token, read_photos, store_photos
+from portal.public.photos import (
+    kept_count,
+    kept_photos,
+    kept_token,
+    read_photos,
+    store_photos,
+)
 from portal.templating import local_zone
 
 RECEIPT_SESSION_KEY = "receipt"
@@ -96,7 +102,6 @@ def _any_post_limit() -> str:
 @limiter.limit(_any_post_limit)
 @limiter.limit(_report_limit, deduct_when=lambda response: response.status_code == 303)
 def submit_report():
-    db = get_session()
     form = ReportForm()
     submission_key = (form.submission_key.data or "").strip()
     if not SUBMISSION_KEY_RE.match(submission_key):
@@ -105,17 +110,22 @@ def submit_report():
 
     if form.website.data:
         abort(400)
-    if intake.find_submission(db, submission_key) is not None:
-        return redirect(url_for("public.report_received", k=submission_key), 303)
 
     errors: dict[str, str] = {}
     if not form.validate_on_submit():
         errors["form"] = "页面已过期或校验失败，您填写的内容已保留，请检查后再次提交。"
 
-    kept = kept_photos(db, form.kept_photos.data, submission_key)
-    batch = read_photos(request.files.getlist(form.photos.name), already=len(kept))
+    # Decode the photos before the first query: a writing request holds SQLite's write lock
+    # from its first query to its commit, and decoding is the slow part of a report.
+    batch = read_photos(request.files.getlist(form.photos.name),
+                        already=kept_count(form.kept_photos.data, submission_key))
     if batch.errors:
         errors["photos"] = "；".join(batch.errors)
+
+    db = get_session()
+    if intake.find_submission(db, submission_key) is not None:
+        return redirect(url_for("public.report_received", k=submission_key), 303)
+    kept = kept_photos(db, form.kept_photos.data, submission_key)
 
     observed_at, observed_ok = _parse_observed(form.observed_at.data)
     if not observed_ok:
