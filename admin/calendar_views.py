@@ -15,6 +15,7 @@ from portal.db import get_session
 from portal.domain import sla
 from portal.domain.models import CalendarYear
 from portal.domain.permissions import Permission
+from portal.public.caching import figure_cache
 
 MAX_FILE_BYTES = 200_000
 
@@ -28,10 +29,15 @@ def calendar_statuses() -> list[sla.CalendarStatus]:
 
 @bp.app_template_global()
 def calendar_warnings() -> list[str]:
-    """For admin and supervisor pages: one message per missing year (empty for others)."""
+    """For admin and supervisor pages: one message per missing year (empty for others).
+
+    Shown on every page of theirs, so it is memoised (building a year's holiday list is slow);
+    an imported schedule changes the data version and shows at once."""
     if not (can(Permission.SETTINGS_MANAGE) or can(Permission.CASES_SUPERVISE)):
         return []
-    return [s.message for s in calendar_statuses() if s.missing]
+    return figure_cache.get_or_compute(
+        ("calendar_warnings", sla.local_today().year),
+        lambda: [s.message for s in calendar_statuses() if s.missing])
 
 
 @bp.route("/calendar", methods=["GET", "POST"])

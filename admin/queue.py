@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from flask import render_template, request
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from admin import bp
 from admin.access import require
@@ -70,6 +70,7 @@ def queue():
     page = min(max(_int_arg("page") or 1, 1), pages)
     tips = db.scalars(
         select(Tip).join(Tip.category).where(*filters)
+        .options(contains_eager(Tip.category), joinedload(Tip.village))
         .order_by(Category.urgent.desc(), Tip.created_at, Tip.id)
         .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ).all()
