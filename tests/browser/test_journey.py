@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests import images
-from tests.browser.conftest import DESKTOP, PHONE, LiveServer, axe_violations, screenshot
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    LiveServer,
+    axe_violations,
+    screenshot,
+    sync_api,
+)
 
 UNIT = "福源超市"
 PASSWORD = "journey-pass-2026-OK"
@@ -96,8 +103,9 @@ def _nav(page, name: str) -> None:
     page.wait_for_load_state()
 
 
-def _flash(page) -> str:
-    return page.locator(".flash").first.inner_text()
+def _flash(page, text: str) -> None:
+    """The message after a step; waits for it, as the page may still be loading."""
+    sync_api.expect(page.locator(".flash").first).to_contain_text(text)
 
 
 def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
@@ -144,7 +152,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
 
     # The routing screen proposes the fire station (the urgent category's rule).
     moderator.wait_for_url("**/admin/route/*")
-    assert "已受理，立案编号" in _flash(moderator)
+    _flash(moderator, "已受理，立案编号")
     proposal = moderator.locator("dl.proposal").inner_text()
     assert FIRE in proposal and "阳高派出所" in proposal
     assert moderator.get_by_label("牵头部门").locator("option:checked").inner_text() == FIRE
@@ -153,7 +161,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     moderator.locator("#route").evaluate("el => el.scrollIntoView()")
     screenshot(moderator, "routing-desktop")
     moderator.get_by_role("button", name="确认分派").click()
-    assert f"已派给{FIRE}牵头办理" in _flash(moderator)
+    _flash(moderator, f"已派给{FIRE}牵头办理")
     case_id = server.query(f"SELECT case_id FROM tips WHERE unit_name = '{UNIT}'")[0][0]  # noqa: S608
 
     # -- The fire station's officer, on a phone: accept, confirm on site, set a deadline.
@@ -167,25 +175,25 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     new.get_by_role("link", name=re.compile(UNIT)).click()
     _no_violations(officer, "desk case (new)")
     officer.get_by_role("button", name="签收").click()
-    assert "已签收（牵头部门）" in _flash(officer)
+    _flash(officer, "已签收（牵头部门）")
 
     # Without a conclusion the browser refuses to send the form and says why at the field.
     officer.get_by_role("button", name="提交核查结果").click()
     conclusion = officer.get_by_label("属实：隐患存在，转入整改")
     assert conclusion.evaluate("el => el.validity.valueMissing && el === document.activeElement")
-    assert "已签收（牵头部门）" in _flash(officer), "nothing was sent"
+    _flash(officer, "已签收（牵头部门）")
     officer.get_by_label("属实：隐患存在，转入整改").check()
     officer.get_by_label("核查情况（内部）").fill("现场核实：后门堆放饮料箱约三米，安全出口上锁。")
     _no_violations(officer, "desk case (checking)")
     officer.get_by_role("button", name="提交核查结果").click()
-    assert "已登记核查属实" in _flash(officer)
+    _flash(officer, "已登记核查属实")
 
     deadline = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date() + dt.timedelta(days=7)
     officer.get_by_label("整改期限").fill(deadline.isoformat())
     officer.get_by_label("责令整改通知书编号").fill(NOTICE_NO)
     _no_violations(officer, "desk case (deadline)")
     officer.get_by_role("button", name="下达整改期限").click()
-    assert f"整改期限已下达：{deadline.isoformat()}" in _flash(officer)
+    _flash(officer, f"整改期限已下达：{deadline.isoformat()}")
     assert "整改剩余 7 天" in officer.locator(".due-banner").inner_text()
 
     # Public progress with a photo that may be published.
@@ -198,7 +206,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     progress.get_by_role("heading").scroll_into_view_if_needed()
     screenshot(officer, "desk-case-phone")
     progress.get_by_role("button", name="发布进展").click()
-    assert "进展已发布" in _flash(officer)
+    _flash(officer, "进展已发布")
     assert PUBLIC_PROGRESS in officer.locator("ol.timeline").inner_text()
     assert officer.get_by_text("可公开").count() == 1
 
@@ -259,7 +267,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     report.get_by_label("公开说明（可不填）").fill("隐患已整改完毕。")
     report.get_by_label("整改后照片").set_input_files(str(photo))
     report.get_by_role("button", name="报告整改完成").click()
-    assert "已报告整改完成" in _flash(officer)
+    _flash(officer, "已报告整改完成")
 
     supervisor = _page(browser, DESKTOP)
     _sign_in(supervisor, url, "duban")
@@ -270,7 +278,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     _no_violations(supervisor, "desk case (closure)")
     supervisor.get_by_label("验收意见（内部）").fill("现场复查，整改到位。")
     supervisor.get_by_role("button", name="批准销案").click()
-    assert "已销案" in _flash(supervisor)
+    _flash(supervisor, "已销案")
     assert "已办结" in supervisor.get_by_role("heading", level=1).inner_text()
     supervisor.goto(url + "/admin/ledger")
     _no_violations(supervisor, "ledger")
