@@ -216,11 +216,13 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     moderator.get_by_role("link", name=f"工单 {case_id}：{UNIT}").click()
     moderator.get_by_label("公示内容（具体问题）").fill(
         "超市后门堆放货物堵塞疏散通道，安全出口上锁。")
-    moderator.get_by_role("checkbox").last.check()  # the officer's public progress photo
+    # The officer's photo, marked publishable; the resident's photo stays unpublished.
+    moderator.get_by_role("checkbox", name=re.compile("处理记录照片")).check()
     moderator.get_by_role("button", name="预览").click()
     preview = moderator.locator("section.preview")
     assert "堵塞疏散通道" in preview.inner_text()
     assert PUBLIC_PROGRESS in preview.inner_text()
+    assert preview.get_by_role("img", name="将公开的照片").count() == 1
     _no_violations(moderator, "disclosure preview")
     screenshot(moderator, "disclosure-preview-desktop")
     moderator.get_by_role("button", name="公开").click()
@@ -240,6 +242,10 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     assert UNIT in body and "堵塞疏散通道" in body and PUBLIC_PROGRESS in body
     assert f"整改期限至{deadline:%Y年%m月%d日}" in body
     screenshot(visitor, "disclosure-unit-phone")
+    published = visitor.get_by_role("img", name=re.compile("照片")).first
+    published.scroll_into_view_if_needed()
+    sync_api.expect(published).to_have_js_property("complete", True)
+    assert published.evaluate("img => img.naturalWidth") > 0, "the published photo loads"
     _no_violations(visitor, "unit page")
     visitor.get_by_role("link", name="统计").first.click()
     visitor.wait_for_url("**/stats")
