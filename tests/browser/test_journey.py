@@ -325,3 +325,14 @@ def test_every_page_in_a_roles_navigation_passes_axe(server, browser, username) 
         waiting += [a.get_attribute("href") for a in page.locator(links).all()]
     assert len(seen) > 2
     page.context.close()
+
+
+def test_a_wrong_password_is_announced_and_the_name_kept(server, desktop) -> None:
+    desktop.goto(server.url + "/admin/login")
+    desktop.get_by_label("用户名").fill("duban")
+    desktop.get_by_label("密码").fill("not-the-password-1")
+    desktop.get_by_role("button", name="登录").click()
+    sync_api.expect(desktop.get_by_role("alert")).to_have_text("用户名或密码不正确。")
+    assert desktop.get_by_label("用户名").input_value() == "duban"
+    assert desktop.get_by_label("密码").input_value() == ""
+    _no_violations(desktop, "login with an error")
