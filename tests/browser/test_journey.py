@@ -143,7 +143,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     screenshot(moderator, "queue-desktop")
     _no_violations(moderator, "queue")
     top.get_by_role("link").click()
-    assert moderator.get_by_role("heading", level=1).inner_text().startswith("紧急" + UNIT)
+    sync_api.expect(moderator.get_by_role("heading", level=1)).to_contain_text("紧急" + UNIT)
     assert moderator.get_by_role("img", name="举报照片 1").is_visible()
     assert moderator.get_by_label("隐患单位名称").input_value() == UNIT
     _no_violations(moderator, "tip")
@@ -226,8 +226,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     _no_violations(moderator, "disclosure preview")
     screenshot(moderator, "disclosure-preview-desktop")
     moderator.get_by_role("button", name="公开").click()
-    moderator.wait_for_load_state()
-    assert "已于" in moderator.get_by_role("heading", level=1).inner_text()
+    sync_api.expect(moderator.get_by_role("heading", level=1)).to_contain_text("已于")
 
     # -- Anyone, on a phone, finds the unit on the disclosure page and reads the progress.
     visitor = _page(browser, PHONE)
@@ -280,7 +279,8 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     _nav(supervisor, "待销案")
     _no_violations(supervisor, "closures")
     supervisor.get_by_role("link", name=f"工单 {case_id}：{UNIT}").click()
-    assert "待销案" in supervisor.get_by_role("heading", level=1).inner_text()
+    sync_api.expect(supervisor.get_by_role("heading", level=1)).to_contain_text(
+        f"{UNIT} 待销案")
     _no_violations(supervisor, "desk case (closure)")
     supervisor.get_by_label("验收意见（内部）").fill("现场复查，整改到位。")
     supervisor.get_by_role("button", name="批准销案").click()
