@@ -106,7 +106,11 @@ class Server:
     def stop(self) -> None:
         if self.process:
             self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
 
 
 def _free_port() -> int:
@@ -131,7 +135,7 @@ class Client:
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=180)
         self.cookies: dict[str, str] = {}
 
     def send(self, method: str, path: str, body: bytes | None = None,
@@ -147,7 +151,7 @@ class Client:
                 break
             except (http.client.HTTPException, OSError):
                 self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=180)
                 if attempt:
                     raise
         for header, value in response.getheaders():
@@ -346,7 +350,7 @@ def run(args: argparse.Namespace) -> dict:
     figures: list[Figure] = []
     try:
         for endpoint in endpoints:  # warm: every worker imports, caches fill
-            measure(server.port, endpoint, concurrency=4, duration=1.0)
+            measure(server.port, endpoint, concurrency=GUNICORN_WORKERS, duration=1.0)
         for endpoint in endpoints:
             if isinstance(endpoint, ReportPost):
                 endpoint.accepted_keys.clear()

@@ -1,55 +1,96 @@
 """Statistics (/stats) with server-rendered SVG charts, and the figures on the home page.
 
-The figures are computed by ``portal.domain.statistics`` and kept in a small per-process cache:
-an entry lives until a disclosure changes (the disclosed count or the newest disclosure time,
-both read from the disclosed index) or, for the slower-moving rest, for ``TTL_SECONDS``.
+The figures are computed by ``portal.domain.statistics`` and kept in a small per-process cache,
+refreshed when the data version moves (see ``cached``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import render_template
-from sqlalchemy import func, select
+from flask import current_app, render_template
 
 from portal.db import get_session, utcnow
 from portal.domain import statistics
-from portal.domain.disclosure import public_condition
-from portal.domain.models import Case
 from portal.public import bp
-from portal.public.caching import conditional
+from portal.public.caching import conditional, data_version
 from portal.templating import local_zone, to_local
 
-TTL_SECONDS = 300
+log = logging.getLogger(__name__)
+
+# A refresh in the background starts at most this often per process, however busy the writes.
+MIN_REFRESH_SECONDS = 60
 T = TypeVar("T")
 
+
+@dataclass
+class _Entry:
+    key: tuple[Any, ...]
+    day: dt.date
+    at: float
+    value: Any
+
+
 _lock = threading.Lock()
-_cache: dict[str, tuple[Any, float, Any]] = {}
-
-
-def disclosure_key() -> tuple[int, str]:
-    """Changes whenever a case is disclosed or withdrawn."""
-    count, newest = get_session().execute(
-        select(func.count(), func.max(Case.disclosed_at)).where(public_condition())
-    ).one()
-    return count, str(newest)
+_cache: dict[str, _Entry] = {}
+_refreshing: set[str] = set()
 
 
 def cached(name: str, compute: Callable[[], T]) -> T:
-    key = (disclosure_key(), to_local(utcnow()).date())
+    """Figures over the whole table, kept per process.
+
+    A cold cache, or a new local day, computes in the request. After a change (the data version
+    moved) the last figures keep being served while one background thread per process
+    recomputes them, at most once a minute: at a million cases a computation takes seconds,
+    and no visitor should wait for it. With ``PUBLIC_CACHE_SECONDS = 0`` (tests) every change
+    is computed at once.
+    """
+    key = data_version()[0]
+    day = to_local(utcnow()).date()
     now = time.monotonic()
     with _lock:
         hit = _cache.get(name)
-        if hit and hit[0] == key and now - hit[1] < TTL_SECONDS:
-            return hit[2]
+    if hit is not None and hit.day == day:
+        if hit.key == key:
+            return hit.value
+        if current_app.config["PUBLIC_CACHE_SECONDS"] > 0:
+            if now - hit.at >= MIN_REFRESH_SECONDS:
+                _refresh_in_background(name, compute)
+            return hit.value
     value = compute()
     with _lock:
-        _cache[name] = (key, now, value)
+        _cache[name] = _Entry(key, day, now, value)
     return value
+
+
+def _refresh_in_background(name: str, compute: Callable[[], T]) -> None:
+    with _lock:
+        if name in _refreshing:
+            return
+        _refreshing.add(name)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def work() -> None:
+        try:
+            with app.app_context():
+                key = data_version()[0]
+                value = compute()
+                with _lock:
+                    _cache[name] = _Entry(key, to_local(utcnow()).date(), time.monotonic(),
+                                          value)
+        except Exception:  # the stale figures stay; the next change tries again
+            log.exception("statistics refresh failed")
+        finally:
+            with _lock:
+                _refreshing.discard(name)
+
+    threading.Thread(target=work, name=f"stats-{name}", daemon=True).start()
 
 
 def clear_cache() -> None:
