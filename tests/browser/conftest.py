@@ -108,7 +108,8 @@ def browser() -> Iterator[object]:
             executable_path=CHROMIUM,
             headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+                  "--lang=zh-CN", "--disable-component-update", "--disable-sync",
+                  "--no-first-run"],
         )
         yield browser
         browser.close()

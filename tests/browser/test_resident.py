@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests import images
-from tests.browser.conftest import axe_violations, screenshot
+from tests.browser.conftest import axe_violations, screenshot, sync_api
 
 
 @pytest.fixture
@@ -82,8 +82,8 @@ def test_mistakes_are_shown_next_to_the_field_and_nothing_is_lost(live_server, p
     page.get_by_label("联系电话（可不填）").fill("12345")
     page.get_by_role("button", name="提交举报").click()
     summary = page.locator("#error-summary")
-    assert summary.is_visible()
-    assert summary.evaluate("el => document.activeElement === el"), "errors get focus"
+    sync_api.expect(summary).to_be_visible()
+    sync_api.expect(summary).to_be_focused()  # errors are announced: the summary takes focus
     assert "至少 10 个字" in page.locator("#description-error").inner_text()
     assert "请填写正确的手机号" in page.locator("#reporter_phone-error").inner_text()
     assert page.get_by_label("单位或场所名称").input_value() == "出错了的店"
