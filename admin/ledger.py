@@ -54,8 +54,9 @@ def ledger_page():
     now = utcnow()
     f = ledger.LedgerFilter.from_args(request.args)
     # The same memoised count the dashboard shows, so the two always agree.
-    total = figure_cache.get_or_compute(("count", repr(f), _tz()),
-                                        lambda: ledger.count(db, f, now, _tz()))
+    tz = _tz()
+    total = figure_cache.get_or_compute(
+        ("count", repr(f), tz), lambda: ledger.count(get_session(), f, utcnow(), tz))
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page_arg = request.args.get("page", "1")
     page = min(max(int(page_arg) if page_arg.isdigit() else 1, 1), pages)

@@ -39,13 +39,13 @@ def ledger_url(f: LedgerFilter) -> str:
 
 def _count(f: LedgerFilter, now: Any, tz: str) -> int:
     return figure_cache.get_or_compute(
-        ("count", repr(f), tz), lambda: ledger.count(get_session(), f, now, tz))
+        ("count", repr(f), tz), lambda: ledger.count(get_session(), f, utcnow(), tz))
 
 
 def _counts_by(f: LedgerFilter, dimension: str, now: Any, tz: str) -> dict[Any, int]:
     return figure_cache.get_or_compute(
         ("counts_by", repr(f), dimension, tz),
-        lambda: ledger.counts_by(get_session(), f, dimension, now, tz))
+        lambda: ledger.counts_by(get_session(), f, dimension, utcnow(), tz))
 
 
 def _tile(label: str, f: LedgerFilter, now: Any, tz: str, alert: bool = False) -> Tile:
@@ -78,7 +78,6 @@ def _breakdown(model: Any, dimension: str, field: str, now: Any, tz: str) -> lis
 @bp.route("/supervision")
 @require(Permission.SUPERVISION_VIEW)
 def supervision():
-    db = get_session()
     now, tz = utcnow(), current_app.config["TIMEZONE"]
     by_status = _counts_by(LedgerFilter(open_only=True), "status", now, tz)
     stages = [Tile(status.label, by_status.get(status, 0),
@@ -97,8 +96,8 @@ def supervision():
         "admin/supervision.html", headline=headline, stages=stages,
         departments=_breakdown(Department, "department", "department_id", now, tz),
         villages=_breakdown(Village, "village", "village_id", now, tz),
-        goals=figure_cache.get_or_compute(("goals", tz),
-                                          lambda: plan_goals.plan_goals(db, now, tz)),
+        goals=figure_cache.get_or_compute(
+            ("goals", tz), lambda: plan_goals.plan_goals(get_session(), utcnow(), tz)),
         ledger_url=ledger_url)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -121,33 +122,72 @@ page_cache = PageCache()
 
 
 class FigureCache:
-    """Expensive figures (counts over the whole ledger) kept per process under the data
-    version and the current minute: a change shows at once, the passing of a deadline within a
-    minute. Anything computed from the database and a moment in time fits."""
+    """Expensive figures (counts over the whole ledger) kept per process.
+
+    An entry is exact for the data version and the minute it was computed in. When either has
+    moved, the last value is still served while one background thread per process recomputes
+    (a count over a million cases takes seconds, and no supervisor should wait for it); a cold
+    entry is computed in the request. With ``PUBLIC_CACHE_SECONDS = 0`` (tests) every change is
+    computed at once, so figures always equal the ledger they link to.
+    """
 
     def __init__(self, entries: int = 2048) -> None:
         self.entries = entries
-        self._store: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._store: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = OrderedDict()
         self._lock = threading.Lock()
+        self._refreshing: set[tuple[Any, ...]] = set()
+        self._one_at_a_time = threading.Semaphore(1)
 
     def clear(self) -> None:
         with self._lock:
             self._store.clear()
 
     def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute`` must open its own session (``get_session()`` inside), since it may run
+        in a background thread."""
         if "data_version" not in g:
             g.data_version = data_version()[0]
-        full = (key, g.data_version, int(time.time() // 60))
+        stamp = (g.data_version, int(time.time() // 60))
         with self._lock:
-            if full in self._store:
-                self._store.move_to_end(full)
-                return self._store[full]
+            hit = self._store.get(key)
+            if hit is not None:
+                self._store.move_to_end(key)
+        if hit is not None:
+            if hit[0] == stamp:
+                return hit[1]
+            if current_app.config["PUBLIC_CACHE_SECONDS"] > 0:
+                self._refresh(key, compute)
+                return hit[1]
         value = compute()
+        self._put(key, stamp, value)
+        return value
+
+    def _put(self, key: tuple[Any, ...], stamp: tuple[Any, ...], value: Any) -> None:
         with self._lock:
-            self._store[full] = value
+            self._store[key] = (stamp, value)
+            self._store.move_to_end(key)
             while len(self._store) > self.entries:
                 self._store.popitem(last=False)
-        return value
+
+    def _refresh(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> None:
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def work() -> None:
+            try:
+                with self._one_at_a_time, app.app_context():
+                    stamp = (read_data_version()[0], int(time.time() // 60))
+                    self._put(key, stamp, compute())
+            except Exception:  # the last value stays; the next request tries again
+                logging.getLogger(__name__).exception("figure refresh failed: %s", key)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=work, name="figure-refresh", daemon=True).start()
 
 
 figure_cache = FigureCache()

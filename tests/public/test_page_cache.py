@@ -62,3 +62,33 @@ def test_with_a_lag_allowed_a_busy_page_skips_the_database(app, client,
         assert "滞后商店" not in after, "after the lag the change shows"
     finally:
         app.config["PUBLIC_CACHE_SECONDS"] = 0
+
+
+def test_a_stale_figure_is_served_while_one_refresh_runs(app) -> None:
+    import time
+
+    from flask import g
+
+    from portal.public.caching import figure_cache
+
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    app.config["PUBLIC_CACHE_SECONDS"] = 1
+    try:
+        with app.test_request_context():
+            assert figure_cache.get_or_compute(("stale-test",), compute) == 1
+        with app.test_request_context():
+            g.data_version = ("moved on",)  # as after any write
+            assert figure_cache.get_or_compute(("stale-test",), compute) == 1, "served stale"
+        deadline = time.monotonic() + 5
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(calls) == 2, "one refresh ran in the background"
+        time.sleep(0.1)
+        assert figure_cache._store[("stale-test",)][1] == 2
+    finally:
+        app.config["PUBLIC_CACHE_SECONDS"] = 0
