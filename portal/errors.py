@@ -7,7 +7,7 @@ import logging
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.db import rollback_session
@@ -68,6 +68,14 @@ def init_app(app: Flask) -> None:
         log.warning("Refused data on %s %s: %s", request.method, request.path, exc.orig)
         rollback_session()
         return _render(400)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError):
+        # The database is restarting or unreachable: nothing was stored, try again shortly.
+        log.error("Database unavailable on %s %s: %s", request.method, request.path, exc.orig)
+        rollback_session()
+        response, code = _render(503)
+        return response, code, [("Retry-After", "5")]
 
     @app.errorhandler(Exception)
     def unhandled(exc: Exception):

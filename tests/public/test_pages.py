@@ -55,8 +55,10 @@ def test_every_error_page_is_in_chinese_without_a_stack_trace(tmp_path) -> None:
         html = response.get_data(as_text=True)
         assert response.status_code == code
         assert title in html and "Traceback" not in html and "secret" not in html
-    response = client.get("/boom/999")
-    assert response.status_code == 500 and "SELECT secret" not in response.get_data(as_text=True)
+    response = client.get("/boom/999")  # the database is unreachable
+    html = response.get_data(as_text=True)
+    assert response.status_code == 503 and "服务暂不可用" in html and "SELECT secret" not in html
+    assert response.headers["Retry-After"] == "5"
 
 
 def test_unknown_page_wrong_method_and_oversized_body(tmp_path) -> None:

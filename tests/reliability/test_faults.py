@@ -19,8 +19,9 @@ def database_url(tmp_path):
     if not url:
         yield f"sqlite:///{tmp_path / 'faults.db'}"
         return
+    # Pre-ping: the test restarts PostgreSQL, which kills pooled connections.
     admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
+                          isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(text("DROP DATABASE IF EXISTS portal_faults WITH (FORCE)"))
         conn.execute(text("CREATE DATABASE portal_faults"))
