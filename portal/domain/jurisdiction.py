@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session
 from portal.domain import audit
 from portal.domain import settings as portal_settings
 from portal.domain.enums import DepartmentKind
-from portal.domain.models import Category, Department, RoutingRule, User, VenueType, Village
-
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+from portal.domain.models import RoutingRule, User
+from portal.domain.vocabulary import CODE_RE, CODED_MODELS, write_coded
 
 
 class JurisdictionError(ValueError):
@@ -239,28 +238,24 @@ def load_file(session: Session, path: Path, *, actor: User | None = None) -> Loa
 def load(session: Session, data: dict[str, Any], *, actor: User | None = None) -> LoadReport:
     """Apply parsed data to the database (flushes, does not commit)."""
     report = LoadReport()
-    villages = _upsert(session, report, Village, data["villages"], lambda row, e, i: _set(
-        row, name=e["name"], sort_order=i
-    ))
-    departments = _upsert(session, report, Department, data["departments"], lambda row, e, _i: _set(
-        row,
-        name=e["name"],
-        kind=DepartmentKind(e["kind"]),
-        contact=e.get("contact", ""),
-        email=e.get("email", ""),
-        village_id=villages[e["village"]].id if "village" in e else None,
-    ))
-    venue_types = _upsert(session, report, VenueType, data["venue_types"], lambda row, e, i: _set(
-        row, name=e["name"], sort_order=i
-    ))
-    categories = _upsert(session, report, Category, data["categories"], lambda row, e, i: _set(
-        row,
-        name=e["name"],
-        description=e.get("description", ""),
-        urgent=e.get("urgent", False),
-        needs_penalty=e.get("needs_penalty", False),
-        sort_order=i,
-    ))
+    villages = _upsert(session, report, "village", data["villages"], lambda e, i: {
+        "name": e["name"], "sort_order": i})
+    departments = _upsert(session, report, "department", data["departments"], lambda e, _i: {
+        "name": e["name"],
+        "kind": DepartmentKind(e["kind"]),
+        "contact": e.get("contact", ""),
+        "email": e.get("email", ""),
+        "village_id": villages[e["village"]].id if "village" in e else None,
+    })
+    venue_types = _upsert(session, report, "venue_type", data["venue_types"], lambda e, i: {
+        "name": e["name"], "sort_order": i})
+    categories = _upsert(session, report, "category", data["categories"], lambda e, i: {
+        "name": e["name"],
+        "description": e.get("description", ""),
+        "urgent": e.get("urgent", False),
+        "needs_penalty": e.get("needs_penalty", False),
+        "sort_order": i,
+    })
     _load_rules(session, report, data["routing_rules"], categories, venue_types, villages,
                 departments)
     portal_settings.put(session, portal_settings.JURISDICTION_KEY, data["jurisdiction"])
@@ -289,24 +284,20 @@ def _set(row: Any, **values: Any) -> bool:
     return changed
 
 
-def _upsert(session, report, model, entries, apply) -> dict[str, Any]:
+def _upsert(session, report, kind, entries, values_of) -> dict[str, Any]:
+    """Write each entry through the admin screens' own write path; deactivate the rest."""
+    model = CODED_MODELS[kind]
     table = model.__tablename__
     existing = {row.code: row for row in session.scalars(select(model))}
     by_code = {}
     for index, entry in enumerate(entries):
-        row = existing.get(entry["code"])
-        if row is None:
-            row = model(code=entry["code"], active=True)
-            session.add(row)
-            apply(row, entry, index)
+        row, before, after = write_coded(session, kind, existing.get(entry["code"]),
+                                         code=entry["code"], active=True,
+                                         **values_of(entry, index))
+        if before is None:
             report.created[table] += 1
-        else:
-            changed = apply(row, entry, index)
-            if not row.active:
-                row.active = True
-                changed = True
-            if changed:
-                report.updated[table] += 1
+        elif before != after:
+            report.updated[table] += 1
         by_code[entry["code"]] = row
     for code, row in existing.items():
         if code not in by_code and row.active:

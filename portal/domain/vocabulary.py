@@ -1,10 +1,12 @@
-"""Admin edits of the jurisdiction's lists: villages, departments, categories, venue types and
-routing rules. The same checks as the jurisdiction loader (``CODE_RE``, rule uniqueness); rows
-are deactivated, never deleted, because tips and cases keep pointing at them.
+"""Writing the jurisdiction's lists: villages, departments, categories, venue types and
+routing rules. The one write path for both the admin screens and the jurisdiction loader
+(``portal.domain.jurisdiction``): the same checks (``CODE_RE``, one rule per criteria) and the
+same rows; rows are deactivated, never deleted, because tips and cases keep pointing at them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain import audit
-from portal.domain.jurisdiction import CODE_RE
 from portal.domain.models import (
     Category,
     Department,
@@ -22,6 +23,8 @@ from portal.domain.models import (
     Village,
 )
 
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
 # The lists an admin edits by code and name; the value is the audit object type.
 CODED_MODELS: dict[str, type[Any]] = {
     "village": Village,
@@ -30,10 +33,10 @@ CODED_MODELS: dict[str, type[Any]] = {
     "venue_type": VenueType,
 }
 _FIELDS: dict[str, tuple[str, ...]] = {
-    "village": ("name", "active"),
-    "department": ("name", "kind", "contact", "email", "active"),
-    "category": ("name", "description", "urgent", "needs_penalty", "active"),
-    "venue_type": ("name", "active"),
+    "village": ("name", "active", "sort_order"),
+    "department": ("name", "kind", "contact", "email", "village_id", "active"),
+    "category": ("name", "description", "urgent", "needs_penalty", "active", "sort_order"),
+    "venue_type": ("name", "active", "sort_order"),
 }
 
 
@@ -46,24 +49,38 @@ def _plain(value: Any) -> Any:
 
 
 def save_coded(
-    session: Session, kind: str, row: Any | None, *, code: str, actor: User | None,
+    session: Session, kind: str, row: Any | None, /, *, code: str, actor: User | None,
     **values: Any,
 ) -> Any:
-    """Create (``row`` None) or update one village, department, category or venue type."""
+    """Create (``row`` None) or update one village, department, category or venue type, and
+    audit the change."""
+    row, before, after = write_coded(session, kind, row, code=code, **values)
+    if before != after:
+        audit.record(session, f"{kind}.{'create' if before is None else 'update'}", kind,
+                     row.id, actor=actor, before=before, after=after)
+    return row
+
+
+def write_coded(
+    session: Session, kind: str, row: Any | None, /, *, code: str, **values: Any,
+) -> tuple[Any, dict[str, Any] | None, dict[str, Any]]:
+    # Positional-only: a department's own ``kind`` (fire station, …) arrives in ``values``.
+    """The write itself: (row, before, after). The loader audits a summary instead of rows."""
     model = CODED_MODELS[kind]
     code = code.strip()
     if not CODE_RE.match(code):
         raise VocabularyError("代码只能使用字母、数字、_ 和 -，最长64位")
     if not str(values.get("name", "")).strip():
         raise VocabularyError("名称不能为空")
-    clash = session.scalar(select(model).where(model.code == code))
-    if clash is not None and clash is not row:
-        raise VocabularyError(f"代码 {code} 已被使用")
+    if row is None or row.code != code:
+        clash = session.scalar(select(model).where(model.code == code))
+        if clash is not None and clash is not row:
+            raise VocabularyError(f"代码 {code} 已被使用")
     fields = _FIELDS[kind]
     before = None if row is None else {"code": row.code, **{
         f: _plain(getattr(row, f)) for f in fields}}
     if row is None:
-        row = model(code=code)
+        row = model(code=code, active=True)
         session.add(row)
     row.code = code
     for field in fields:
@@ -72,10 +89,7 @@ def save_coded(
             setattr(row, field, value.strip() if isinstance(value, str) else value)
     session.flush()
     after = {"code": row.code, **{f: _plain(getattr(row, f)) for f in fields}}
-    if before != after:
-        audit.record(session, f"{kind}.{'create' if before is None else 'update'}", kind,
-                     row.id, actor=actor, before=before, after=after)
-    return row
+    return row, before, after
 
 
 def _rule_snapshot(rule: RoutingRule) -> dict[str, Any]:
