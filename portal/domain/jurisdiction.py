@@ -22,7 +22,7 @@ from portal.domain import audit
 from portal.domain import settings as portal_settings
 from portal.domain.enums import DepartmentKind
 from portal.domain.models import RoutingRule, User
-from portal.domain.vocabulary import CODE_RE, CODED_MODELS, write_coded
+from portal.domain.vocabulary import CODE_RE, CODED_MODELS, write_coded, write_rule
 
 
 class JurisdictionError(ValueError):
@@ -274,16 +274,6 @@ def load(session: Session, data: dict[str, Any], *, actor: User | None = None) -
     return report
 
 
-def _set(row: Any, **values: Any) -> bool:
-    """Assign values; True if anything changed."""
-    changed = False
-    for key, value in values.items():
-        if getattr(row, key) != value:
-            setattr(row, key, value)
-            changed = True
-    return changed
-
-
 def _upsert(session, report, kind, entries, values_of) -> dict[str, Any]:
     """Write each entry through the admin screens' own write path; deactivate the rest."""
     model = CODED_MODELS[kind]
@@ -308,6 +298,7 @@ def _upsert(session, report, kind, entries, values_of) -> dict[str, Any]:
 
 
 def _load_rules(session, report, entries, categories, venue_types, villages, departments) -> None:
+    """Through the admin screens' write path too; rules the file drops are deactivated."""
     def key_of(rule: RoutingRule) -> tuple[int | None, int | None, int | None]:
         return (rule.category_id, rule.venue_type_id, rule.village_id)
 
@@ -320,26 +311,16 @@ def _load_rules(session, report, entries, categories, venue_types, villages, dep
             villages[entry["village"]].id if "village" in entry else None,
         )
         wanted.add(key)
-        assists = [departments[code] for code in entry.get("assist", [])]
-        rule = existing.get(key)
-        if rule is None:
-            rule = RoutingRule(category_id=key[0], venue_type_id=key[1], village_id=key[2])
-            session.add(rule)
-            report.created["routing_rules"] += 1
-            changed = False
-        else:
-            changed = not rule.active
-        changed |= _set(
-            rule,
+        _rule, before, after = write_rule(
+            session, existing.get(key),
+            category_id=key[0], venue_type_id=key[1], village_id=key[2],
             lead_department_id=departments[entry["lead"]].id,
-            priority=entry.get("priority", 0),
-            note=entry.get("note", ""),
-            active=True,
+            assist_ids=[departments[code].id for code in entry.get("assist", [])],
+            priority=entry.get("priority", 0), active=True, note=entry.get("note", ""),
         )
-        if sorted(d.id for d in rule.assisting_departments) != sorted(d.id for d in assists):
-            rule.assisting_departments = assists
-            changed = True
-        if changed and key in existing:
+        if before is None:
+            report.created["routing_rules"] += 1
+        elif before != after:
             report.updated["routing_rules"] += 1
     for key, rule in existing.items():
         if key not in wanted and rule.active:

@@ -105,6 +105,21 @@ def save_rule(
     session: Session,
     rule: RoutingRule | None,
     *,
+    actor: User | None,
+    **values: Any,
+) -> RoutingRule:
+    """One rule per (category, venue type, village), as in the jurisdiction file; audited."""
+    rule, before, after = write_rule(session, rule, **values)
+    if before != after:
+        audit.record(session, f"routing_rule.{'create' if before is None else 'update'}",
+                     "routing_rule", rule.id, actor=actor, before=before, after=after)
+    return rule
+
+
+def write_rule(
+    session: Session,
+    rule: RoutingRule | None,
+    *,
     category_id: int | None,
     venue_type_id: int | None,
     village_id: int | None,
@@ -113,9 +128,8 @@ def save_rule(
     priority: int = 0,
     active: bool = True,
     note: str = "",
-    actor: User | None,
-) -> RoutingRule:
-    """One rule per (category, venue type, village), as in the jurisdiction file."""
+) -> tuple[RoutingRule, dict[str, Any] | None, dict[str, Any]]:
+    """The write itself: (rule, before, after). The loader audits a summary instead."""
     if lead_department_id in assist_ids:
         raise VocabularyError("牵头部门不能同时是配合部门")
     lead = session.get(Department, lead_department_id)
@@ -142,9 +156,4 @@ def save_rule(
     ]
     rule.priority, rule.active, rule.note = priority, active, note.strip()
     session.flush()
-    after = _rule_snapshot(rule)
-    if before != after:
-        audit.record(session, f"routing_rule.{'create' if before is None else 'update'}",
-                     "routing_rule", rule.id, actor=actor, before=before, after=after)
-    return rule
-
+    return rule, before, _rule_snapshot(rule)
