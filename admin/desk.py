@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -50,6 +50,7 @@ from portal.domain.events import CONFLICT_MESSAGE
 from portal.domain.models import Assignment, Attachment, Case, CaseEvent, Department, Tip
 from portal.domain.permissions import Permission, case_scope
 from portal.domain.workflow import WorkflowError
+from portal.public.media import send_attachment
 from portal.public.photos import read_photos, store_photos
 
 GROUP_PREVIEW = 20
@@ -546,8 +547,6 @@ def _case_photo(case: Case, attachment_id: int) -> Attachment | None:
 def desk_photos(case_id: int):
     """The case's photos; ``?file=<id>`` (with ``thumb=1`` for the small one) is one image,
     served only if it belongs to this case, which the viewer may see."""
-    from portal.storage import storage
-
     case = _case(case_id)
     wanted = request.args.get("file", "")
     if not wanted:
@@ -556,10 +555,4 @@ def desk_photos(case_id: int):
     row = _case_photo(case, int(wanted)) if wanted.isdigit() else None
     if row is None:
         abort(404)
-    name = row.thumbnail_name if request.args.get("thumb") and row.thumbnail_name \
-        else row.stored_name
-    response = make_response(storage().get(name))
-    response.headers["Content-Type"] = row.content_type
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return send_attachment(row, thumb=bool(request.args.get("thumb")))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -20,7 +20,6 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from admin import bp
 from admin.access import require
-from portal import storage
 from portal.db import get_session
 from portal.domain import disclosure
 from portal.domain.events import WorkflowError
@@ -28,6 +27,7 @@ from portal.domain.models import Attachment, Case, Unit
 from portal.domain.permissions import Permission
 from portal.domain.redaction import mask_personal_data
 from portal.public.disclosures import local_today
+from portal.public.media import send_attachment
 
 PAGE_SIZE = 30
 TABS = {"pending": "待公开（已核查属实）", "disclosed": "已公开"}
@@ -165,14 +165,4 @@ def disclosure_photo(attachment_id: int):
     found = get_session().get(Attachment, attachment_id)
     if found is None or (found.tip_id is None and found.case_event_id is None):
         abort(404)
-    name = found.thumbnail_name if request.args.get("thumb") and found.thumbnail_name \
-        else found.stored_name
-    try:
-        data = storage.storage().get(name)
-    except (FileNotFoundError, ValueError):
-        abort(404)
-    response = make_response(data)
-    response.headers["Content-Type"] = found.content_type
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return send_attachment(found, thumb=bool(request.args.get("thumb")))

@@ -16,7 +16,7 @@ from portal.domain.enums import Channel
 from portal.domain.models import Attachment
 from portal.domain.permissions import Permission
 from portal.identity import cipher, receipt_key
-from portal.storage import storage
+from portal.public.media import send_attachment
 
 
 @bp.route("/tips/new", methods=["GET", "POST"])
@@ -85,10 +85,4 @@ def attachment(attachment_id: int):
     row = get_session().get(Attachment, attachment_id)
     if row is None or row.tip_id is None:
         abort(404)
-    name = row.thumbnail_name if request.args.get("thumb") and row.thumbnail_name \
-        else row.stored_name
-    response = make_response(storage().get(name))
-    response.headers["Content-Type"] = row.content_type
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return send_attachment(row, thumb=bool(request.args.get("thumb")))

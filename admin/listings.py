@@ -9,7 +9,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -35,6 +34,7 @@ from portal.domain.models import Attachment, Case, Listing
 from portal.domain.permissions import Permission
 from portal.domain.uploads import UploadError
 from portal.identity import upload_limits
+from portal.public.media import send_attachment
 
 REQUIRED = "此项必填"
 
@@ -191,14 +191,9 @@ def listing_letter(listing_id: int):
         letter = next((a for a in found.letters if a.id == int(wanted)), None)
     if letter is None:
         abort(404)
-    response = make_response(file_storage.storage().get(letter.stored_name))
-    response.headers["Content-Type"] = letter.content_type
-    ext = "pdf" if letter.content_type == "application/pdf" else "jpg"
-    disposition = "attachment" if ext == "pdf" else "inline"
-    response.headers["Content-Disposition"] = f"{disposition}; filename=letter-{letter.id}.{ext}"
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    # PDFs are downloaded, not shown in the browser.
+    pdf = letter.content_type == "application/pdf"
+    return send_attachment(letter, download_name=f"letter-{letter.id}.pdf" if pdf else None)
 
 
 @bp.route("/listings/<int:listing_id>/delist", methods=["POST"])
