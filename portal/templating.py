@@ -7,9 +7,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.db import get_session, rollback_session
+from portal.domain import sanitize
 from portal.domain import settings as portal_settings
 
 WEEKDAYS = "一二三四五六日"
@@ -57,7 +59,14 @@ def merge(*dicts: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def rich_text(text: str | None) -> Markup:
+    """Published prose (bulletins): paragraphs and safe links, nothing else."""
+    html = sanitize.paragraphs(text or "")
+    return Markup(html)  # noqa: S704  # nosec B704 - escaped, then cleaned by bleach
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.filters["rich"] = rich_text
     app.jinja_env.globals["merge"] = merge
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["date"] = format_date
