@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,32 @@ def csrf_token(client: FlaskClient, url: str) -> str:
 
 def repo_path(*parts: str) -> Path:
     return ROOT.joinpath(*parts)
+
+
+@contextmanager
+def separate_database(tmp_path: Path, schema: str) -> Iterator[Flask]:
+    """An app on a database of its own, migrated, with the demo jurisdiction committed: for
+    tests that need committed data seen by several connections at once (races), which the
+    per-test rolled-back transaction cannot give. A SQLite file, or a schema of
+    ``TEST_DATABASE_URL``."""
+    base_url = os.environ.get("TEST_DATABASE_URL")
+    if base_url:
+        reset_postgres_schema(base_url, schema)
+        url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{schema}"
+    else:
+        url = f"sqlite:///{tmp_path / f'{schema}.db'}"
+    migrate.upgrade(url)
+    app = create_app({"ENV": "testing", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": url,
+                      "UPLOAD_DIR": str(tmp_path / f"{schema}-uploads"),
+                      "FIELD_KEYS": TEST_FIELD_KEY})
+    with app.app_context():
+        session = database(app).sessionmaker()
+        jurisdiction.load_file(session, DEMO_JURISDICTION)
+        session.commit()
+        session.close()
+    try:
+        yield app
+    finally:
+        database(app).engine.dispose()
+        if base_url:
+            reset_postgres_schema(base_url, schema)

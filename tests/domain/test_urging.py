@@ -4,7 +4,6 @@ numbered per year without gaps or repeats, also when supervisors issue them at o
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from collections.abc import Iterator
 
@@ -13,14 +12,13 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import create_app, migrate
 from portal.db import WRITE_OPTION, database, utcnow
 from portal.domain import sla, urging
 from portal.domain.enums import CaseEventKind
 from portal.domain.events import WorkflowError
 from portal.domain.models import Case, Notification, UrgingNotice, User
 from tests import factories
-from tests.conftest import DEMO_JURISDICTION, TEST_SECRET, reset_postgres_schema
+from tests.conftest import separate_database
 from tests.domain.linkage_helpers import supervisor
 from tests.domain.supervision_helpers import case_at
 
@@ -80,24 +78,8 @@ WRITERS = 6
 
 @pytest.fixture
 def race_app(tmp_path) -> Iterator[Flask]:
-    base_url = os.environ.get("TEST_DATABASE_URL")
-    if base_url:
-        reset_postgres_schema(base_url, RACE_SCHEMA)
-        url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{RACE_SCHEMA}"
-    else:
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    migrate.upgrade(url)
-    app = create_app({"ENV": "testing", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": url})
-    with app.app_context():
-        session = database(app).sessionmaker()
-        from portal.domain import jurisdiction
-        jurisdiction.load_file(session, DEMO_JURISDICTION)
-        session.commit()
-        session.close()
-    yield app
-    database(app).engine.dispose()
-    if base_url:
-        reset_postgres_schema(base_url, RACE_SCHEMA)
+    with separate_database(tmp_path, RACE_SCHEMA) as app:
+        yield app
 
 
 def test_concurrent_notices_get_unique_sequential_numbers(race_app: Flask) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 import threading
 from collections.abc import Iterator
 
@@ -13,9 +12,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import create_app, migrate
 from portal.db import WRITE_OPTION, database
-from portal.domain import jurisdiction, reporter, routing, workflow
+from portal.domain import reporter, routing, workflow
 from portal.domain.enums import (
     AssignmentRole,
     AssignmentState,
@@ -37,7 +35,7 @@ from portal.domain.models import (
 )
 from portal.domain.workflow import WorkflowError
 from tests import factories
-from tests.conftest import DEMO_JURISDICTION, TEST_SECRET, reset_postgres_schema
+from tests.conftest import separate_database
 from tests.domain.linkage_helpers import (
     assist,
     in_days,
@@ -428,23 +426,8 @@ RACE_SCHEMA = "linkage_race"
 
 @pytest.fixture
 def race_app(tmp_path) -> Iterator[Flask]:
-    base_url = os.environ.get("TEST_DATABASE_URL")
-    if base_url:
-        reset_postgres_schema(base_url, RACE_SCHEMA)
-        url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{RACE_SCHEMA}"
-    else:
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    migrate.upgrade(url)
-    app = create_app({"ENV": "testing", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": url})
-    with app.app_context():
-        session = database(app).sessionmaker()
-        jurisdiction.load_file(session, DEMO_JURISDICTION)
-        session.commit()
-        session.close()
-    yield app
-    database(app).engine.dispose()
-    if base_url:
-        reset_postgres_schema(base_url, RACE_SCHEMA)
+    with separate_database(tmp_path, RACE_SCHEMA) as app:
+        yield app
 
 
 def _write_session(app: Flask) -> Session:
