@@ -122,5 +122,11 @@ def store_image(
         uploaded_by_id=uploaded_by_id,
     )
     session.add(attachment)
-    session.flush()
+    try:
+        session.flush()
+    except Exception:
+        # No row, no file: the database refused or went away after the files were written.
+        store.delete(name)
+        store.delete(thumb_name)
+        raise
     return attachment

@@ -42,7 +42,24 @@ def read_photos(files: list[FileStorage], *, already: int = 0) -> PhotoBatch:
 
 
 def store_photos(session: Session, batch: PhotoBatch) -> list[Attachment]:
-    return [store_image(session, storage(), image) for image in batch.processed]
+    stored: list[Attachment] = []
+    try:
+        for image in batch.processed:
+            stored.append(store_image(session, storage(), image))
+    except Exception:
+        discard_files(stored)  # the ones before the failure; store_image undid its own
+        raise
+    return stored
+
+
+def discard_files(attachments: list[Attachment]) -> None:
+    """Undo the file writes of a request whose transaction failed (e.g. the database went
+    away), so that no file is left without its row. A crash in between is for `uploads gc`."""
+    store = storage()
+    for attachment in attachments:
+        for name in (attachment.stored_name, attachment.thumbnail_name):
+            if name:
+                store.delete(name)
 
 
 def _serializer() -> URLSafeTimedSerializer:

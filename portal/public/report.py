@@ -19,6 +19,7 @@ from portal.identity import cipher, receipt_key
 from portal.public import bp
 from portal.public.forms import ReportForm
 from portal.public.photos import (
+    discard_files,
     kept_count,
     kept_photos,
     kept_token,
@@ -157,15 +158,25 @@ def submit_report():
             photo_note = "照片未能接收，请重新选择符合要求的照片。"
         elif batch.processed:
             # The photos were fine: keep them so a slow connection need not send them again.
-            kept = kept + store_photos(db, batch)
-            db.commit()
+            staged = store_photos(db, batch)
+            try:
+                db.commit()
+            except Exception:
+                discard_files(staged)
+                raise
+            kept = kept + staged
             photo_note = "您刚才选择的照片已保留，无需重新选择。"
         form.kept_photos.data = kept_token(kept, submission_key) if kept else ""
         return _render(form, errors=errors, kept=kept, photo_note=photo_note, status=422)
 
-    data.photos = kept + store_photos(db, batch)
-    result = intake.submit_tip(db, data, cipher=cipher(), receipt_key=receipt_key())
-    db.commit()
+    new_photos = store_photos(db, batch)
+    data.photos = kept + new_photos
+    try:
+        result = intake.submit_tip(db, data, cipher=cipher(), receipt_key=receipt_key())
+        db.commit()
+    except Exception:
+        discard_files(new_photos)
+        raise
     if result.receipt_code is not None:
         session[RECEIPT_SESSION_KEY] = {"k": submission_key, "code": result.receipt_code}
     return redirect(url_for("public.report_received", k=submission_key), 303)

@@ -16,7 +16,7 @@ from portal.extensions import csrf, limiter
 from portal.identity import receipt_key
 from portal.public import bp
 from portal.public.forms import ReplyForm, TrackForm
-from portal.public.photos import read_photos, store_photos
+from portal.public.photos import discard_files, read_photos, store_photos
 
 TRACK_SESSION_KEY = "tracking"
 TRACK_TTL_SECONDS = 3600
@@ -114,9 +114,14 @@ def track_reply():
                       body=body or "（补充照片）")
     db.add(message)
     db.flush()
-    for photo in store_photos(db, batch):
+    photos = store_photos(db, batch)
+    for photo in photos:
         photo.tip_id = tip.id
-    db.commit()
+    try:
+        db.commit()
+    except Exception:
+        discard_files(photos)
+        raise
     return redirect(url_for("public.track_status"), 303)
 
 

@@ -277,3 +277,17 @@ def test_correcting_errors_does_not_use_up_the_limit(client, db_session, app) ->
         assert _post(client, _form(client, db_session)).status_code == 303
     finally:
         app.config["REPORT_RATE_LIMIT"] = "5 per hour;20 per day"
+
+
+def test_a_failed_transaction_leaves_no_file_behind(client, db_session, monkeypatch) -> None:
+    from portal.public import report as report_view
+
+    def database_went_away(*_args, **_kwargs):
+        raise RuntimeError("the database went away")
+
+    before = set(storage().names())
+    data = _form(client, db_session)
+    monkeypatch.setattr(report_view.intake, "submit_tip", database_went_away)
+    response = _post(client, data, [(images.jpeg_with_gps(), "a.jpg")])
+    assert response.status_code == 500 and "系统出现错误" in response.get_data(as_text=True)
+    assert set(storage().names()) == before, "the photo written for it was removed"
