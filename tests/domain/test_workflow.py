@@ -519,13 +519,20 @@ def test_a_stale_page_cannot_accept_what_another_officer_accepted(race_app: Flas
     page.close()
 
 
-def test_two_moderators_closing_from_stale_pages_one_is_told(race_app: Flask) -> None:
-    case_id, assignment_id = _committed_routed_case(race_app)
-    setup = _write_session(race_app)
+def _confirmed_case(app: Flask) -> tuple[Session, Case, User]:
+    """A routed case, accepted and confirmed by fire-a, in an open write session."""
+    case_id, assignment_id = _committed_routed_case(app)
+    setup = _write_session(app)
     case = setup.get(Case, case_id)
     fire = setup.scalar(select(User).where(User.username == "fire-a"))
     workflow.accept_assignment(setup, setup.get(Assignment, assignment_id), actor=fire)
     workflow.record_check(setup, case, actor=fire, confirmed=True, findings="属实")
+    return setup, case, fire
+
+
+def test_two_moderators_closing_from_stale_pages_one_is_told(race_app: Flask) -> None:
+    setup, case, fire = _confirmed_case(race_app)
+    case_id = case.id
     workflow.report_rectified(setup, case, actor=fire, report="已整改")
     setup.commit()
     setup.close()
@@ -611,12 +618,8 @@ def test_a_stale_page_cannot_transfer_what_was_already_transferred(race_app: Fla
 
 
 def test_two_supervisors_deciding_one_extension_from_stale_pages(race_app: Flask) -> None:
-    case_id, assignment_id = _committed_routed_case(race_app)
-    setup = _write_session(race_app)
-    case = setup.get(Case, case_id)
-    fire = setup.scalar(select(User).where(User.username == "fire-a"))
-    workflow.accept_assignment(setup, setup.get(Assignment, assignment_id), actor=fire)
-    workflow.record_check(setup, case, actor=fire, confirmed=True, findings="属实")
+    setup, case, fire = _confirmed_case(race_app)
+    case_id = case.id
     workflow.set_rectification(setup, case, actor=fire, deadline=in_days(3))
     workflow.request_extension(setup, case, actor=fire, new_date=in_days(20), reason="资金")
     supervisor(setup)
