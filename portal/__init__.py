@@ -11,10 +11,18 @@ from portal import db
 from portal.config import INSTANCE_DIR, ROOT, load_settings
 
 
+class Portal(Flask):
+    """Flask, with views run again once when the database drops out under them
+    (``db.dispatch_with_retry``)."""
+
+    def dispatch_request(self) -> Any:
+        return db.dispatch_with_retry(super().dispatch_request)
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the application: defaults, then ``PORTAL_*`` variables, then ``overrides``."""
     settings = load_settings(overrides)
-    app = Flask(
+    app = Portal(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),

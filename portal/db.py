@@ -10,9 +10,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from flask import Flask, current_app, g, has_request_context, request
+from collections.abc import Callable
+
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -125,9 +128,9 @@ def init_app(app: Flask) -> None:
         pool_size=app.config["DATABASE_POOL_SIZE"],
         busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
     )
-    app.extensions["portal.db"] = Database(
-        engine, sessionmaker(bind=engine, expire_on_commit=False)
-    )
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(factory, "after_commit", _note_commit)
+    app.extensions["portal.db"] = Database(engine, factory)
     app.teardown_appcontext(_close_session)
 
 
@@ -154,6 +157,47 @@ def rollback_session() -> None:
             session.rollback()
         except Exception:  # a dead connection: the next use reconnects (pool pre-ping)
             g.pop("db_session", None)
+
+
+def _note_commit(_session: Session) -> None:
+    if has_app_context():
+        g.db_committed = True
+
+
+# A request that fails on the database before it committed anything is run once more, after
+# the pool has reconnected (pre-ping, ``_retry_connects``): a database restart then costs the
+# resident a pause, not an error page. Only requests that committed nothing are repeated, so
+# nothing is ever done twice; the report form is idempotent by its submission key besides.
+REQUEST_RETRIES = 1
+
+
+def dispatch_with_retry(dispatch: Callable[[], Any]) -> Any:
+    """Run the view; on an ``OperationalError`` (connection lost, database restarting,
+    serialization failure, lock timeout) before any commit, discard the session and run it
+    again with the posted files rewound."""
+    attempt = 0
+    while True:
+        try:
+            return dispatch()
+        except OperationalError as exc:
+            if attempt >= REQUEST_RETRIES or g.get("db_committed"):
+                raise
+            attempt += 1
+            current_app.logger.warning(
+                "Database error on %s %s, running the request again: %s",
+                request.method, request.path, exc.orig)
+            _discard_session()
+            for upload in request.files.values():
+                upload.stream.seek(0)
+
+
+def _discard_session() -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        try:
+            session.close()
+        except Exception:  # nosec B110 - a dead connection; the pool replaces it
+            pass
 
 
 def _close_session(_exc: BaseException | None) -> None:

@@ -291,3 +291,56 @@ def test_a_failed_transaction_leaves_no_file_behind(client, db_session, monkeypa
     response = _post(client, data, [(images.jpeg_with_gps(), "a.jpg")])
     assert response.status_code == 500 and "系统出现错误" in response.get_data(as_text=True)
     assert set(storage().names()) == before, "the photo written for it was removed"
+
+
+def _fails_first(monkeypatch, times: int):
+    """``intake.submit_tip`` raising the error of a database restart ``times`` times."""
+    from sqlalchemy.exc import OperationalError
+
+    from portal.public import report as report_view
+
+    real = report_view.intake.submit_tip
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= times:
+            raise OperationalError("INSERT INTO tips", {}, Exception("server closed the "
+                                                                     "connection unexpectedly"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(report_view.intake, "submit_tip", flaky)
+    return calls
+
+
+def test_a_report_cut_off_by_a_database_restart_is_stored_with_its_photo(
+        client, db_session, monkeypatch) -> None:
+    before_files = set(storage().names())
+    tips, photos = _count(db_session, Tip), _count(db_session, Attachment)
+    data = _form(client, db_session)
+    calls = _fails_first(monkeypatch, 1)
+    response = _post(client, data, [(images.jpeg_with_gps(), "a.jpg")])
+    assert response.status_code == 303, "the resident sees the receipt, not an error page"
+    assert len(calls) == 2
+    assert _count(db_session, Tip) == tips + 1
+    assert _count(db_session, Attachment) == photos + 1, "the photo was read again for the retry"
+    stored = db_session.scalars(select(Attachment).order_by(Attachment.id.desc())).first()
+    assert set(storage().names()) - before_files == {stored.stored_name,
+                                                     stored.thumbnail_name}, \
+        "the first attempt's files were removed, the second one's kept"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert RECEIPT_RE.search(page)
+
+
+def test_a_database_that_stays_away_gets_the_chinese_503_and_keeps_nothing(
+        client, db_session, monkeypatch) -> None:
+    before_files = set(storage().names())
+    tips = _count(db_session, Tip)
+    data = _form(client, db_session)
+    calls = _fails_first(monkeypatch, 99)
+    response = _post(client, data, [(images.jpeg_with_gps(), "a.jpg")])
+    html = response.get_data(as_text=True)
+    assert response.status_code == 503 and "服务暂不可用" in html
+    assert int(response.headers["Retry-After"]) > 0
+    assert len(calls) == 2, "run once more, then give up"
+    assert _count(db_session, Tip) == tips and set(storage().names()) == before_files
