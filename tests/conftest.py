@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from portal import create_app, migrate
 from portal.config import ROOT
 from portal.db import database
-from portal.domain import jurisdiction
+from portal.domain import jurisdiction, tallies
 from portal.extensions import limiter
 from portal.public.caching import figure_cache, page_cache
 
@@ -97,6 +97,8 @@ def db_session(request: pytest.FixtureRequest) -> Iterator[Session | None]:
                       expire_on_commit=False)
     try:
         yield session
+        # Whatever the test did, the running counts still equal a recount.
+        assert tallies.differences(connection) == {}, "case tallies drifted from the cases"
     finally:
         session.close()
         outer.rollback()

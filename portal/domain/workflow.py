@@ -25,7 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.domain import notifications, reporter, sla
+from portal.domain import notifications, reporter, sla, tallies
 from portal.domain.enums import (
     AssignmentRole,
     AssignmentState,
@@ -225,12 +225,13 @@ def _claim(session: Session, assignment: Assignment, expected: tuple[AssignmentS
     if assignment.state not in expected:
         raise WorkflowError(_ended_message(session, assignment, tz))
     flush(session)
-    result = session.execute(
-        update(Assignment)
-        .where(Assignment.id == assignment.id, Assignment.state.in_(expected))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    with tallies.tracked(session, [assignment.case_id]):
+        result = session.execute(
+            update(Assignment)
+            .where(Assignment.id == assignment.id, Assignment.state.in_(expected))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
     session.refresh(assignment)
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise WorkflowError(_ended_message(session, assignment, tz))

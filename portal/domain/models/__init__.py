@@ -24,6 +24,7 @@ from portal.domain.models.places import (
     routing_rule_assists,
 )
 from portal.domain.models.supervision import Bulletin, Listing, ListingInterview
+from portal.domain.models.tallies import CaseTally, DepartmentTally
 from portal.domain.models.tips import Message, Tip, TipRevision
 
 __all__ = [
@@ -36,8 +37,10 @@ __all__ = [
     "CalendarYear",
     "Case",
     "CaseEvent",
+    "CaseTally",
     "Category",
     "Department",
+    "DepartmentTally",
     "Listing",
     "ListingInterview",
     "Message",
@@ -54,3 +57,6 @@ __all__ = [
     "routing_rule_assists",
     "urging_notice_cases",
 ]
+
+# The flush listeners that keep the tallies exact are part of the model: register them with it.
+from portal.domain import tallies as _tallies  # noqa: F401

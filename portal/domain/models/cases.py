@@ -88,7 +88,7 @@ class Case(Base):
         Index(None, "disclosed", "disclosed_at"),
         Index(None, "status", "check_by"),
         Index(None, "status", "rectify_by"),
-        Index(None, "severity", "status"),
+        Index(None, "severity", "status", "created_at", "closed_at"),
         Index(None, "supervision_level", "status"),
         Index(None, "created_at"),
     )
