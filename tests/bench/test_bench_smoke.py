@@ -6,6 +6,7 @@ import random
 
 from bench import http, seed
 from bench.http import Endpoint, Server, measure
+from portal.domain import tallies
 
 
 def test_seed_and_one_measured_request(tmp_path) -> None:
@@ -13,6 +14,9 @@ def test_seed_and_one_measured_request(tmp_path) -> None:
     engine = seed.prepare(url, fresh=True)
     counts = seed.seed(engine, 60, random.Random(1))
     assert counts["cases"] == 60 and counts["tips"] >= 60 and counts["case_events"] > 60
+    with engine.connect() as conn:
+        assert counts["tallies"] > 0 and tallies.differences(conn) == {}, \
+            "the seed's bulk inserts leave the case tallies exact"
 
     server = Server(url, tmp_path)
     server.start()
