@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, text
 
 from portal import migrate
-from portal.domain import tallies
 from portal.config import ROOT
 from portal.db import Base, make_engine
+from portal.domain import tallies
 from portal.domain.enums import CaseEventKind, CaseStatus
 from portal.domain.identity import receipt_hash
 

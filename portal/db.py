@@ -5,12 +5,12 @@ Domain services receive a ``Session`` and only flush; views commit once at the r
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
-
-from collections.abc import Callable
 
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
@@ -194,10 +194,8 @@ def dispatch_with_retry(dispatch: Callable[[], Any]) -> Any:
 def _discard_session() -> None:
     session: Session | None = g.pop("db_session", None)
     if session is not None:
-        try:
+        with contextlib.suppress(Exception):  # a dead connection: the pool replaces it
             session.close()
-        except Exception:  # nosec B110 - a dead connection; the pool replaces it
-            pass
 
 
 def _close_session(_exc: BaseException | None) -> None:

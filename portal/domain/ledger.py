@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from portal.db import utcnow
-from portal.domain import sla
+from portal.domain import sla, tallies
 from portal.domain.enums import (
     AssignmentRole,
     CaseStatus,
@@ -41,10 +41,8 @@ from portal.domain.enums import (
 from portal.domain.models import (
     Assignment,
     Case,
-    CaseTally,
     Category,
     Department,
-    DepartmentTally,
     Unit,
     VenueType,
     Village,
@@ -385,31 +383,10 @@ def _not_overdue(statuses: frozenset[CaseStatus], now: dt.datetime,
 
 def _tally_sums(session: Session, kind: str, f: LedgerFilter,
                 statuses: frozenset[CaseStatus], dimension: str | None) -> dict[Any, int]:
-    values = sorted(s.value for s in statuses)
     if kind == "department":
-        table: Any = DepartmentTally
-        where: list[ColumnElement[bool]] = [DepartmentTally.status.in_(values)]
-        if f.department_id is not None:
-            where.append(DepartmentTally.department_id == f.department_id)
-    else:
-        table = CaseTally
-        where = [CaseTally.status.in_(values)]
-        if f.village_id is not None:
-            where.append(CaseTally.village_id == f.village_id)
-        if f.severity is not None:
-            where.append(CaseTally.severity == f.severity.value)
-        if f.supervision is not None:
-            where.append(CaseTally.supervision_level == f.supervision.value)
-        if f.listed:
-            where.append(CaseTally.supervision_level != SupervisionLevel.NONE.value)
-    keys = {None: None, "status": table.status, "village": getattr(table, "village_id", None),
-            "department": getattr(table, "department_id", None)}
-    key = keys[dimension]
-    if key is None:
-        return {None: int(session.scalar(select(func.sum(table.n)).where(*where)) or 0)}
-    rows = session.execute(select(key, func.sum(table.n)).where(*where).group_by(key))
-    wrap = CaseStatus if dimension == "status" else (lambda value: value)
-    return {wrap(k): int(n) for k, n in rows if n}
+        return tallies.sums(session, statuses, department_id=f.department_id, by=dimension)
+    return tallies.sums(session, statuses, village_id=f.village_id, severity=f.severity,
+                        supervision=f.supervision, listed=f.listed, by=dimension)
 
 
 def _from_tallies(session: Session, f: LedgerFilter, dimension: str | None,

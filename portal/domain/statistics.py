@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from portal.domain.disclosure import public_condition
-from portal.domain.enums import CaseOutcome, CaseStatus, Severity, SupervisionLevel
+from portal.domain import tallies
+from portal.domain.enums import CaseOutcome, CaseStatus, Severity
 from portal.domain.models import Case, Category, Tip, Village
 
 # The plan's goals for major hazards (三年行动 主要目标), as dated milestones.
@@ -53,27 +53,28 @@ class Figures:
         return self.rectified / self.confirmed if self.confirmed else None
 
 
-def _count(session: Session, *conditions: ColumnElement[bool]) -> int:
-    return session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
-
-
 def figures(session: Session, today: dt.date) -> Figures:
-    open_statuses = [CaseStatus.RECTIFYING, CaseStatus.RECTIFIED]
-    rectifying = _count(session, Case.status.in_(open_statuses))
-    rectified = _count(session, Case.status == CaseStatus.CLOSED,
-                       Case.outcome == CaseOutcome.RECTIFIED)
+    """The headline figures, summed from the case tallies (a few hundred rows); overdue is
+    the rectifying cases minus those whose deadline is still ahead (an index range)."""
+    being = [CaseStatus.RECTIFYING, CaseStatus.RECTIFIED]
+
+    def total(statuses: list[CaseStatus], **narrowing: Any) -> int:
+        return tallies.sums(session, statuses, **narrowing)[None]
+
+    rectifying = total(being)
+    rectified = total([CaseStatus.CLOSED], outcome=CaseOutcome.RECTIFIED)
+    not_due = session.scalar(select(func.count()).select_from(Case).where(
+        Case.status == CaseStatus.RECTIFYING,
+        or_(Case.rectify_by >= today, Case.rectify_by.is_(None)))) or 0
     return Figures(
         tips_total=session.scalar(select(func.count()).select_from(Tip)) or 0,
-        # Two indexed counts instead of one OR that no index serves (confirmed_condition).
         confirmed=rectifying + rectified,
         rectifying=rectifying,
         rectified=rectified,
-        overdue=_count(session, Case.status == CaseStatus.RECTIFYING, Case.rectify_by < today),
-        major_open=_count(session, Case.severity == Severity.MAJOR,
-                          Case.status.in_(open_statuses)),
-        supervised_open=_count(session, Case.supervision_level != SupervisionLevel.NONE,
-                               Case.status.in_(open_statuses)),
-        disclosed=_count(session, public_condition()),
+        overdue=total([CaseStatus.RECTIFYING]) - not_due,
+        major_open=total(being, severity=Severity.MAJOR),
+        supervised_open=total(being, listed=True),
+        disclosed=total(list(CaseStatus), disclosed=True),
     )
 
 
@@ -102,18 +103,14 @@ def _at_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=zone)
 
 
-def _per_month(session: Session, column: Any, starts: list[dt.date], zone: ZoneInfo,
-               *conditions: ColumnElement[bool]) -> list[int]:
-    """Rows per local month in one pass: a SUM(CASE …) per month, portable across backends."""
+def _per_month(session: Session, column: Any, starts: list[dt.date], zone: ZoneInfo
+               ) -> list[int]:
+    """Rows per local month: one count per month on the column's index, in one round trip."""
     edges = [_at_midnight(d, zone) for d in [*starts, _next_month(starts[-1])]]
-    sums = [
-        func.coalesce(func.sum(case((and_(column >= lo, column < hi), 1), else_=0)), 0)
-        for lo, hi in pairwise(edges)
-    ]
-    row = session.execute(
-        select(*sums).where(column >= edges[0], column < edges[-1], *conditions)
-    ).one()
-    return [int(n) for n in row]
+    table = column.class_
+    counts = [select(func.count()).select_from(table).where(column >= lo, column < hi)
+              .scalar_subquery() for lo, hi in pairwise(edges)]
+    return [int(n or 0) for n in session.execute(select(*counts)).one()]
 
 
 def _label(day: dt.date) -> str:
@@ -131,25 +128,34 @@ def monthly(session: Session, today: dt.date, zone: ZoneInfo, months: int = 12
 
 
 def by_category(session: Session) -> list[Bar]:
-    rows = session.execute(
-        select(Category.name, func.count(Case.id))
-        .join(Case, Case.category_id == Category.id)
-        .where(confirmed_condition())
-        .group_by(Category.id, Category.name)
-        .order_by(func.count(Case.id).desc(), Category.name)
-    ).all()
-    return [Bar(name, n) for name, n in rows]
+    """Confirmed hazards per category, from the category tally."""
+    counts = _confirmed_by(session, "category")
+    names = dict(session.execute(select(Category.id, Category.name)
+                                 .where(Category.id.in_(counts))).all())
+    return _bars(names, counts)
+
+
+def _confirmed_by(session: Session, by: str) -> dict[int, int]:
+    """Confirmed cases (``confirmed_condition``) per village or category, from the tallies."""
+    counts: dict[int, int] = {}
+    for statuses, narrowing in (([CaseStatus.RECTIFYING, CaseStatus.RECTIFIED], {}),
+                                ([CaseStatus.CLOSED], {"outcome": CaseOutcome.RECTIFIED})):
+        for key, n in tallies.sums(session, statuses, by=by, **narrowing).items():
+            counts[key] = counts.get(key, 0) + n
+    return counts
+
+
+def _bars(names: dict[int, str], counts: dict[int, int]) -> list[Bar]:
+    bars = [Bar(names[key], n) for key, n in counts.items()]
+    return sorted(bars, key=lambda bar: (-bar.value, bar.label))
 
 
 def by_village(session: Session) -> list[Bar]:
-    rows = session.execute(
-        select(Village.name, func.count(Case.id))
-        .join(Case, Case.village_id == Village.id)
-        .where(confirmed_condition())
-        .group_by(Village.id, Village.name)
-        .order_by(func.count(Case.id).desc(), Village.name)
-    ).all()
-    return [Bar(name, n) for name, n in rows]
+    """Confirmed hazards per village, from the case tally."""
+    counts = _confirmed_by(session, "village")
+    names = dict(session.execute(select(Village.id, Village.name)
+                                 .where(Village.id.in_(counts))).all())
+    return _bars(names, counts)
 
 
 @dataclass(frozen=True)

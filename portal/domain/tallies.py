@@ -1,5 +1,6 @@
-"""Running counts of the cases (``case_tallies``, ``department_tallies``), kept exact by the
-flush that changes a case or an assignment, in the same transaction.
+"""Running counts of the cases (``case_tallies``, ``category_tallies``,
+``department_tallies``), kept exact by the flush that changes a case or an assignment, in the
+same transaction.
 
 Every ORM flush that touches a ``Case`` or an ``Assignment`` reads the affected cases' tally
 keys from the database just before it writes and again just after, and adds the difference to
@@ -7,9 +8,11 @@ the tallies: whatever the workflow did (a transition, a listing, a disclosure, a
 reopened case), the counts follow, and a rolled-back transaction rolls them back with it.
 Statements that bypass the flush (``session.execute(update(Assignment)…)``, as
 ``workflow._claim`` does for its race-safe conditional update) must run inside ``tracked``,
-which does the same before/after bookkeeping; one that does not is refused. ``rebuild`` recounts from scratch (the migration, the seed, ``flask ledger
-recount``) and ``differences`` compares the tallies with a recount; the test suite checks it
-after every test.
+which does the same before/after bookkeeping; one that does not is refused.
+
+``rebuild`` recounts from scratch (the seed, ``flask --app wsgi ledger recount``) and
+``differences`` compares the tallies with a recount (``ledger recount --check``); the test
+suite checks it after every test.
 """
 
 from __future__ import annotations
@@ -30,56 +33,81 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from portal.domain.enums import AssignmentRole, AssignmentState
-from portal.domain.models import Assignment, Case, CaseTally, DepartmentTally
+from portal.domain.enums import (
+    AssignmentRole,
+    AssignmentState,
+    CaseOutcome,
+    CaseStatus,
+    Severity,
+    SupervisionLevel,
+)
+from portal.domain.models import Assignment, Case, CaseTally, CategoryTally, DepartmentTally
 
 # A department "has" a case while it leads it, and keeps it once the case is closed.
 LEAD_STATES = (AssignmentState.PENDING, AssignmentState.ACCEPTED, AssignmentState.COMPLETED)
-CASE_KEY = ("status", "outcome", "severity", "supervision_level", "disclosed", "village_id")
-DEPARTMENT_KEY = ("department_id", "status")
 
 _INFO = "portal.tallies"
 _TRACKED = "portal.tallies.tracked"
 
-CaseKey = tuple[Any, ...]
+TallyKey = tuple[str, tuple[Any, ...]]  # (kind, key values)
 
 
 def _text(column: Any) -> Any:
     return type_coerce(column, String)  # the stored value, not the enum member
 
 
-def _case_key_columns() -> list[Any]:
-    return [_text(Case.status), func.coalesce(_text(Case.outcome), literal("")),
-            _text(Case.severity), _text(Case.supervision_level), Case.disclosed,
-            Case.village_id]
+def _outcome() -> Any:
+    return func.coalesce(_text(Case.outcome), literal(""))
 
 
 def _lead_condition() -> Any:
     return and_(Assignment.role == AssignmentRole.LEAD, Assignment.state.in_(LEAD_STATES))
 
 
-def _keys(conn: Connection, case_ids: Iterable[int]) -> Counter[tuple[str, CaseKey]]:
+# kind -> (table, key column names, the case columns the key is made of)
+_CASE_KINDS: dict[str, tuple[Any, tuple[str, ...], Any]] = {
+    "case": (CaseTally, ("status", "outcome", "severity", "supervision_level", "disclosed",
+                         "village_id"),
+             lambda: [_text(Case.status), _outcome(), _text(Case.severity),
+                      _text(Case.supervision_level), Case.disclosed, Case.village_id]),
+    "category": (CategoryTally, ("category_id", "status", "outcome"),
+                 lambda: [Case.category_id, _text(Case.status), _outcome()]),
+}
+DEPARTMENT_KEY = ("department_id", "status")
+TABLES = {kind: (table, names) for kind, (table, names, _c) in _CASE_KINDS.items()}
+TABLES["department"] = (DepartmentTally, DEPARTMENT_KEY)
+
+
+def _department_rows(where: Any) -> Any:
+    """One row per (case, lead department): (department, status)."""
+    per_case = (select(Assignment.case_id, Assignment.department_id)
+                .where(_lead_condition(), where).distinct().subquery())
+    return (select(per_case.c.department_id, _text(Case.status))
+            .join(Case, Case.id == per_case.c.case_id))
+
+
+def _keys(conn: Connection, case_ids: Iterable[int]) -> Counter[TallyKey]:
     """The tally rows these cases count in, as they are in the database right now."""
     ids = sorted(set(case_ids))
-    keys: Counter[tuple[str, CaseKey]] = Counter()
+    keys: Counter[TallyKey] = Counter()
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        for row in conn.execute(select(*_case_key_columns()).where(Case.id.in_(chunk))):
-            keys[("case", tuple(row))] += 1
-        departments = (  # one row per (case, lead department)
-            select(Assignment.case_id, Assignment.department_id, _text(Case.status))
-            .join(Case, Case.id == Assignment.case_id)
-            .where(Assignment.case_id.in_(chunk), _lead_condition())
-            .distinct()
-        )
-        for _case_id, department_id, status in conn.execute(departments):
-            keys[("department", (department_id, status))] += 1
+        columns = {kind: columns() for kind, (_t, _n, columns) in _CASE_KINDS.items()}
+        flat = [column for kind_columns in columns.values() for column in kind_columns]
+        for row in conn.execute(select(*flat).where(Case.id.in_(chunk))):
+            at = 0
+            for kind, kind_columns in columns.items():
+                keys[(kind, tuple(row[at:at + len(kind_columns)]))] += 1
+                at += len(kind_columns)
+        for row in conn.execute(_department_rows(Assignment.case_id.in_(chunk))):
+            keys[("department", tuple(row))] += 1
     return keys
 
 
@@ -145,63 +173,94 @@ def _refuse_untracked(state: ORMExecuteState) -> None:
                            "would leave the case tallies wrong")
 
 
-def apply(conn: Connection, delta: Counter[tuple[str, CaseKey]]) -> None:
+def apply(conn: Connection, delta: Counter[TallyKey]) -> None:
     """Add ``delta`` to the tallies, in key order (two transactions touching the same rows
     lock them in the same order)."""
     upsert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     for (kind, key), n in sorted(delta.items(), key=lambda item: (item[0][0], repr(item[0][1]))):
         if n == 0:
             continue
-        table, names = ((CaseTally.__table__, CASE_KEY) if kind == "case"
-                        else (DepartmentTally.__table__, DEPARTMENT_KEY))
+        model, names = TABLES[kind]
+        table = model.__table__
         stmt = upsert(table).values(**dict(zip(names, key, strict=True)), n=n)
         conn.execute(stmt.on_conflict_do_update(
             index_elements=list(names), set_={"n": table.c.n + stmt.excluded.n}))
 
 
+# ---------------------------------------------------------------- reading them
+
+
+def sums(session: Session, statuses: Iterable[CaseStatus], *, by: str | None = None,
+         department_id: int | None = None, village_id: int | None = None,
+         category_id: int | None = None, severity: Severity | None = None,
+         supervision: SupervisionLevel | None = None, listed: bool = False,
+         outcome: CaseOutcome | None = None, disclosed: bool | None = None
+         ) -> dict[Any, int]:
+    """Cases in ``statuses`` narrowed by the other arguments, in all (``{None: n}``) or per
+    ``by`` ("status", "village", "category" or "department"). A department or a category
+    (as a narrowing or as ``by``) is read from its own tally, which holds only the status
+    (and, for categories, the outcome) besides."""
+    narrowing = {"village_id": village_id, "severity": severity,
+                 "supervision_level": supervision, "outcome": outcome, "disclosed": disclosed,
+                 "category_id": category_id, "department_id": department_id}
+    given = {name for name, value in narrowing.items() if value is not None}
+    if listed:
+        given.add("supervision_level")
+    if department_id is not None or by == "department":
+        kind = "department"
+    elif category_id is not None or by == "category":
+        kind = "category"
+    else:
+        kind = "case"
+    model, names = TABLES[kind]
+    if not given <= set(names):
+        raise ValueError(f"the {kind} tally has no {sorted(given - set(names))}")
+    where = [model.status.in_(sorted(s.value for s in statuses))]
+    for name, value in narrowing.items():
+        if value is not None:
+            where.append(getattr(model, name) == getattr(value, "value", value))
+    if listed:
+        where.append(model.supervision_level != SupervisionLevel.NONE.value)
+    if by is None:
+        return {None: int(session.scalar(select(func.sum(model.n)).where(*where)) or 0)}
+    key = getattr(model, {"status": "status", "village": "village_id",
+                          "category": "category_id", "department": "department_id"}[by])
+    rows = session.execute(select(key, func.sum(model.n)).where(*where).group_by(key))
+    wrap = CaseStatus if by == "status" else (lambda value: value)
+    return {wrap(k): int(n) for k, n in rows if n}
+
+
 # ---------------------------------------------------------------- recount and check
 
 
-def _recount_case() -> Any:
-    columns = _case_key_columns()
-    return select(*columns, func.count()).group_by(*columns)
+def _recounts() -> dict[str, Any]:
+    queries = {}
+    for kind, (_t, _n, columns) in _CASE_KINDS.items():
+        key = columns()
+        queries[kind] = select(*key, func.count()).group_by(*key)
+    rows = _department_rows(true()).subquery()
+    queries["department"] = (select(*rows.c, func.count()).group_by(*rows.c))
+    return queries
 
 
-def _recount_department() -> Any:
-    per_case = (
-        select(Assignment.case_id, Assignment.department_id)
-        .where(_lead_condition()).distinct().subquery()
-    )
-    status = _text(Case.status)
-    return (
-        select(per_case.c.department_id, status, func.count())
-        .join(Case, Case.id == per_case.c.case_id)
-        .group_by(per_case.c.department_id, status)
-    )
-
-
-def recount(conn: Connection) -> Counter[tuple[str, CaseKey]]:
-    counts: Counter[tuple[str, CaseKey]] = Counter()
-    for *key, n in conn.execute(_recount_case()):
-        counts[("case", tuple(key))] = n
-    for *key, n in conn.execute(_recount_department()):
-        counts[("department", tuple(key))] = n
+def recount(conn: Connection) -> Counter[TallyKey]:
+    counts: Counter[TallyKey] = Counter()
+    for kind, query in _recounts().items():
+        for *key, n in conn.execute(query):
+            counts[(kind, tuple(key))] = n
     return counts
 
 
-def stored(conn: Connection) -> Counter[tuple[str, CaseKey]]:
-    counts: Counter[tuple[str, CaseKey]] = Counter()
-    case_columns = [CaseTally.__table__.c[name] for name in CASE_KEY]
-    for *key, n in conn.execute(select(*case_columns, CaseTally.n).where(CaseTally.n != 0)):
-        counts[("case", tuple(key))] = n
-    department_columns = [DepartmentTally.__table__.c[name] for name in DEPARTMENT_KEY]
-    for *key, n in conn.execute(select(*department_columns, DepartmentTally.n)
-                                .where(DepartmentTally.n != 0)):
-        counts[("department", tuple(key))] = n
+def stored(conn: Connection) -> Counter[TallyKey]:
+    counts: Counter[TallyKey] = Counter()
+    for kind, (model, names) in TABLES.items():
+        columns = [model.__table__.c[name] for name in names]
+        for *key, n in conn.execute(select(*columns, model.n).where(model.n != 0)):
+            counts[(kind, tuple(key))] = n
     return counts
 
 
-def differences(conn: Connection) -> dict[tuple[str, CaseKey], tuple[int, int]]:
+def differences(conn: Connection) -> dict[TallyKey, tuple[int, int]]:
     """``{key: (stored, recounted)}`` for every tally row that is wrong; empty when exact."""
     have, want = stored(conn), recount(conn)
     return {key: (have[key], want[key]) for key in set(have) | set(want)
@@ -210,17 +269,12 @@ def differences(conn: Connection) -> dict[tuple[str, CaseKey], tuple[int, int]]:
 
 def rebuild(conn: Connection) -> int:
     """Recount every tally from the cases; returns the number of rows written."""
-    conn.execute(delete(CaseTally))
-    conn.execute(delete(DepartmentTally))
-    rows = 0
-    case_rows = [dict(zip((*CASE_KEY, "n"), row, strict=True))
-                 for row in conn.execute(_recount_case())]
-    department_rows = [dict(zip((*DEPARTMENT_KEY, "n"), row, strict=True))
-                       for row in conn.execute(_recount_department())]
-    if case_rows:
-        conn.execute(insert(CaseTally), case_rows)
-        rows += len(case_rows)
-    if department_rows:
-        conn.execute(insert(DepartmentTally), department_rows)
-        rows += len(department_rows)
-    return rows
+    written = 0
+    queries = _recounts()
+    for kind, (model, names) in TABLES.items():
+        conn.execute(delete(model))
+        rows = [dict(zip((*names, "n"), row, strict=True)) for row in conn.execute(queries[kind])]
+        if rows:
+            conn.execute(insert(model), rows)
+            written += len(rows)
+    return written

@@ -173,11 +173,12 @@ def _percent(rate: float | None) -> str:
 @bp.get("/stats")
 @conditional
 def stats():
-    session = get_session()
     today = to_local(utcnow()).date()
     zone = local_zone()
 
     def compute() -> dict[str, Any]:
+        # Its own session: it may run in the background thread, after this request ended.
+        session = get_session()
         tips, confirmed = statistics.monthly(session, today, zone)
         return {
             "tips_chart": column_chart(tips),

@@ -24,7 +24,7 @@ from portal.domain.models.places import (
     routing_rule_assists,
 )
 from portal.domain.models.supervision import Bulletin, Listing, ListingInterview
-from portal.domain.models.tallies import CaseTally, DepartmentTally
+from portal.domain.models.tallies import CaseTally, CategoryTally, DepartmentTally
 from portal.domain.models.tips import Message, Tip, TipRevision
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "CaseEvent",
     "CaseTally",
     "Category",
+    "CategoryTally",
     "Department",
     "DepartmentTally",
     "Listing",

@@ -91,6 +91,7 @@ class Case(Base):
         Index(None, "severity", "status", "created_at", "closed_at"),
         Index(None, "supervision_level", "status"),
         Index(None, "created_at"),
+        Index(None, "confirmed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -25,6 +25,17 @@ class CaseTally(Base):
     n: Mapped[int] = mapped_column(default=0)
 
 
+class CategoryTally(Base):
+    """Cases per hazard category, status and outcome (the public statistics by category)."""
+
+    __tablename__ = "category_tallies"
+
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(32), primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
 class DepartmentTally(Base):
     """Cases per lead department and status: a case counts once for every department that
     leads it or led it to completion (the ledger's ``lead_department_clause``)."""

@@ -34,6 +34,7 @@ class Tip(Base):
             name="coordinates_valid",
         ),
         Index(None, "status", "created_at"),
+        Index(None, "created_at"),
         Index(None, "village_id", "category_id", "created_at"),
     )
 
