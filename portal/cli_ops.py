@@ -1,4 +1,5 @@
-"""Operations: backup and restore, upload garbage collection, retention (cron-friendly)."""
+"""Operations: backup and restore, upload garbage collection, retention (cron-friendly), and
+recounting the ledger's running counts."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from sqlalchemy.engine import make_url
 
 from portal.config import INSTANCE_DIR
 from portal.db import database, get_session
-from portal.domain import retention
+from portal.domain import retention, tallies
 from portal.storage import storage
 
 uploads_cli = AppGroup("uploads", help="Uploaded files.")
+ledger_cli = AppGroup("ledger", help="The hazard ledger's running counts.")
 retention_cli = AppGroup("retention", help="Data retention.")
 
 PG_RECIPE = """PostgreSQL backup and restore (run on a machine with the PostgreSQL client):
@@ -109,6 +111,26 @@ def retention_purge() -> None:
     click.echo(f"清除垃圾举报 {spam} 条，抹去举报人身份 {erased} 条")
 
 
+@ledger_cli.command("recount")
+@click.option("--check", is_flag=True,
+              help="Only compare the running counts with a recount; exit 1 if they differ.")
+def ledger_recount(check: bool) -> None:
+    """Recount the case tallies behind the dashboard and the statistics from the cases."""
+    connection = get_session().connection()
+    if check:
+        wrong = tallies.differences(connection)
+        for (kind, key), (have, want) in sorted(wrong.items(), key=repr)[:20]:
+            click.echo(f"{kind} {key}: 记录 {have}，实际 {want}")
+        if wrong:
+            raise click.ClickException(f"统计计数与台账不一致：{len(wrong)} 项，"
+                                       "请运行 flask --app wsgi ledger recount 重新计数")
+        click.echo("统计计数与台账一致")
+        return
+    rows = tallies.rebuild(connection)
+    get_session().commit()
+    click.echo(f"已重新计数，共 {rows} 行")
+
+
 def register(app: Flask) -> None:
-    for command in (backup, restore, uploads_cli, retention_cli):
+    for command in (backup, restore, uploads_cli, retention_cli, ledger_cli):
         app.cli.add_command(command)
