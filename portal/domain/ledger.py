@@ -407,12 +407,16 @@ def _from_tallies(session: Session, f: LedgerFilter, dimension: str | None,
         statuses &= _OVERDUE_STATUSES[Overdue(f.overdue)]
     sums = _tally_sums(session, kind, f, statuses, dimension) if statuses else {}
     if f.overdue and statuses:
-        # The status is in the subquery; written as IN (ids), both planners take the index
-        # ranges first instead of walking the whole ledger in the order of the grouping.
         base = f.with_(overdue="", open_only=False, statuses=())
         not_due = _not_overdue(statuses, now, tz)
-        extra = (not_due if dimension is None
-                 else Case.id.in_(select(Case.id).where(not_due)),)
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        if dimension == "department" or (dimension is not None and sqlite):
+            # Measured at 1M cases: grouped by village, SQLite's planner walks the whole
+            # (village_id, status) index in group order (1 s); as IN (ids) it takes the index
+            # ranges first (17 ms), while PostgreSQL does better with the plain condition
+            # (26 ms against 104 ms). Joined to the assignments, both do better with IN.
+            not_due = Case.id.in_(select(Case.id).where(not_due))
+        extra = (not_due,)
         if dimension is None:
             sums[None] -= _scan_count(session, base, now, tz, extra)
         else:
