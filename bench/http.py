@@ -76,6 +76,9 @@ class Server:
             "PORTAL_LOG_LEVEL": "WARNING",
         }
         self.process: subprocess.Popen[bytes] | None = None
+        # The server's log goes to a file: a pipe nobody reads would block the workers once
+        # its buffer filled.
+        self.log_path = tmp / "gunicorn.log"
 
     def flask(self, *args: str) -> str:
         return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
@@ -83,9 +86,11 @@ class Server:
 
     def start(self) -> None:
         gunicorn = Path(sys.executable).with_name("gunicorn")
-        self.process = subprocess.Popen(
-            [str(gunicorn), *GUNICORN_ARGS, "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(gunicorn), *GUNICORN_ARGS, "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
+                cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -159,8 +159,9 @@ def rollback_session() -> None:
             g.pop("db_session", None)
 
 
-def _note_commit(_session: Session) -> None:
-    if has_app_context():
+def _note_commit(session: Session) -> None:
+    # Releasing a SAVEPOINT (begin_nested) fires this too, but stores nothing by itself.
+    if has_app_context() and not session.in_nested_transaction():
         g.db_committed = True
 
 
@@ -176,6 +177,7 @@ def dispatch_with_retry(dispatch: Callable[[], Any]) -> Any:
     serialization failure, lock timeout) before any commit, discard the session and run it
     again with the posted files rewound."""
     attempt = 0
+    g.pop("db_committed", None)  # what counts is a commit by this view (g may be shared)
     while True:
         try:
             return dispatch()
@@ -194,11 +196,21 @@ def dispatch_with_retry(dispatch: Callable[[], Any]) -> Any:
 def _discard_session() -> None:
     session: Session | None = g.pop("db_session", None)
     if session is not None:
-        with contextlib.suppress(Exception):  # a dead connection: the pool replaces it
-            session.close()
+        _close_quietly(session)
+
+
+def _close_quietly(session: Session) -> None:
+    """Close the session; if its connection died meanwhile (the database restarted after the
+    view finished), discard the connection instead of failing a response that stands."""
+    try:
+        session.close()
+    except Exception as exc:
+        current_app.logger.warning("Closing a session on a lost connection: %s", exc)
+        with contextlib.suppress(Exception):
+            session.invalidate()
 
 
 def _close_session(_exc: BaseException | None) -> None:
     session: Session | None = g.pop("db_session", None)
     if session is not None:
-        session.close()  # rolls back anything the view did not commit
+        _close_quietly(session)  # rolls back anything the view did not commit

@@ -159,11 +159,7 @@ def submit_report():
         elif batch.processed:
             # The photos were fine: keep them so a slow connection need not send them again.
             staged = store_photos(db, batch)
-            try:
-                db.commit()
-            except Exception:
-                discard_files(staged)
-                raise
+            _commit_keeping_files(db)
             kept = kept + staged
             photo_note = "您刚才选择的照片已保留，无需重新选择。"
         form.kept_photos.data = kept_token(kept, submission_key) if kept else ""
@@ -173,13 +169,21 @@ def submit_report():
     data.photos = kept + new_photos
     try:
         result = intake.submit_tip(db, data, cipher=cipher(), receipt_key=receipt_key())
-        db.commit()
+        db.flush()
     except Exception:
-        discard_files(new_photos)
+        discard_files(new_photos)  # nothing was stored: no row will ever name them
         raise
+    _commit_keeping_files(db)
     if result.receipt_code is not None:
         session[RECEIPT_SESSION_KEY] = {"k": submission_key, "code": result.receipt_code}
     return redirect(url_for("public.report_received", k=submission_key), 303)
+
+
+def _commit_keeping_files(db) -> None:
+    """Commit the photos' rows. If the commit fails, its outcome may be unknown (the
+    connection dropped after the database had committed), so the files stay: a stored row
+    needs them, and ``uploads gc`` removes them after its grace period if none does."""
+    db.commit()
 
 
 @bp.get("/report/received")

@@ -344,3 +344,35 @@ def test_a_database_that_stays_away_gets_the_chinese_503_and_keeps_nothing(
     assert int(response.headers["Retry-After"]) > 0
     assert len(calls) == 2, "run once more, then give up"
     assert _count(db_session, Tip) == tips and set(storage().names()) == before_files
+
+
+def test_a_commit_cut_off_keeps_its_files_for_uploads_gc(client, db_session, monkeypatch,
+                                                          app) -> None:
+    """A commit the connection took with it may have been stored: its files are not deleted
+    on the spot (the row may need them); the retry stores the tip, and gc removes only the
+    first attempt's files."""
+    from sqlalchemy.exc import OperationalError
+
+    from portal.domain import retention
+    from portal.public import report as report_view
+
+    real = report_view._commit_keeping_files
+    calls = []
+
+    def cut_off(db):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+        real(db)
+
+    before_files = set(storage().names())
+    data = _form(client, db_session)
+    monkeypatch.setattr(report_view, "_commit_keeping_files", cut_off)
+    response = _post(client, data, [(images.jpeg_with_gps(), "a.jpg")])
+    assert response.status_code == 303 and len(calls) == 2
+    stored = db_session.scalars(select(Attachment).order_by(Attachment.id.desc())).first()
+    kept = {stored.stored_name, stored.thumbnail_name}
+    leftover = set(storage().names()) - before_files - kept
+    assert len(leftover) == 2, "the first attempt's photo and thumbnail were left for gc"
+    retention.collect_uploads(db_session, storage(), grace_hours=0)
+    assert set(storage().names()) - before_files == kept

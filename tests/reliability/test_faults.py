@@ -1,5 +1,6 @@
 """The short form of bench/faults.py: load, a killed worker and (on PostgreSQL) a database
-restart; every acknowledged tip is found afterwards, none twice, no stack trace, no orphan."""
+restart; every acknowledged tip is found afterwards, none twice, no 5xx, no stack trace, no
+orphan once `uploads gc` has run, and no stored photo without its file."""
 
 from __future__ import annotations
 
@@ -44,5 +45,6 @@ def test_nothing_acknowledged_is_lost_under_faults(database_url, tmp_path, capsy
     assert result["found"] == result["acknowledged"], "an acknowledged tip was lost"
     assert result["duplicates"] == 0
     assert result["stack_traces"] == 0
-    assert result["orphan_uploads"] == 0
+    assert result["orphan_uploads"] == 0, "uploads gc leaves no file without its row"
+    assert result["missing_files"] == 0, "every stored photo still has its file"
     assert result["five_xx"] == 0, "a request cut off by the restart is run again, not refused"

@@ -66,3 +66,27 @@ def test_a_database_that_stays_away_is_tried_twice_then_answered_503(flaky_app) 
     response = app.test_client().get("/always")
     assert response.status_code == 503 and "Traceback" not in response.text
     assert calls == ["always", "always"]
+
+
+def test_a_connection_lost_after_the_view_still_answers_the_page(flaky_app) -> None:
+    """The database restarting between the view and the teardown's rollback must not turn
+    a finished page into a 500."""
+    from flask import g
+
+    app, calls = flaky_app
+
+    @app.get("/read")
+    def read():
+        session = get_session()
+        session.execute(text("SELECT 1"))
+
+        def lost() -> None:
+            calls.append("close")
+            raise _lost()
+
+        g.db_session.close = lost
+        return "page"
+
+    response = app.test_client().get("/read")
+    assert response.status_code == 200 and response.text == "page"
+    assert calls == ["close"]
