@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template, request, url_for
 from sqlalchemy import select
 
 from admin import bp
@@ -33,8 +33,19 @@ class Tile:
     alert: bool = False
 
 
+_URLS: dict[tuple[str, LedgerFilter], str] = {}
+
+
 def ledger_url(f: LedgerFilter) -> str:
-    return url_for("admin.ledger_page", **f.to_args())
+    """The ledger filtered by ``f``. Memoised per filter (a frozen dataclass): the overview
+    builds forty of these per view, and a filter's URL never changes within a process."""
+    key = (request.script_root, f)
+    url = _URLS.get(key)
+    if url is None:
+        if len(_URLS) > 4096:
+            _URLS.clear()
+        url = _URLS[key] = url_for("admin.ledger_page", **f.to_args())
+    return url
 
 
 def _count(f: LedgerFilter, now: Any, tz: str) -> int:
@@ -53,26 +64,45 @@ def _tile(label: str, f: LedgerFilter, now: Any, tz: str, alert: bool = False) -
     return Tile(label, value, ledger_url(f), alert and value > 0)
 
 
-def _breakdown(model: Any, dimension: str, field: str, now: Any, tz: str) -> list[dict[str, Any]]:
-    """Open and overdue cases per village or lead department, with links to the ledger."""
-    db = get_session()
+# The overview shows the departments and villages with the most overdue and open cases; a
+# city has hundreds of each, and each has its own full page.
+DASHBOARD_ROWS = 10
+BREAKDOWNS = {
+    "departments": (Department, "department", "department_id", "部门"),
+    "villages": (Village, "village", "village_id", "行政村"),
+}
+
+
+def _breakdown(kind: str, now: Any, tz: str, limit: int | None = None
+               ) -> tuple[list[dict[str, Any]], int]:
+    """Open and overdue cases per village or lead department, most overdue first, with links
+    to the ledger: the first ``limit`` rows, and how many there are in all."""
+    field = BREAKDOWNS[kind][2]
+    ranked = figure_cache.get_or_compute(("breakdown", kind, tz), lambda: _ranked(kind, tz))
     opened = LedgerFilter(open_only=True)
     late = LedgerFilter(overdue=ledger.Overdue.ANY)
-    open_counts = _counts_by(opened, dimension, now, tz)
-    late_counts = _counts_by(late, dimension, now, tz)
-    rows = []
-    for key, name in db.execute(select(model.id, model.name).order_by(model.name)):
-        if not open_counts.get(key) and not late_counts.get(key):
-            continue
-        rows.append({
-            "name": name,
-            "open": Tile("未办结", open_counts.get(key, 0),
-                         ledger_url(opened.with_(**{field: key}))),
-            "overdue": Tile("超期", late_counts.get(key, 0),
-                            ledger_url(late.with_(**{field: key})), True),
-        })
-    rows.sort(key=lambda r: (-r["overdue"].value, -r["open"].value))
-    return rows
+    rows = [{
+        "name": name,
+        "open": Tile("未办结", n_open, ledger_url(opened.with_(**{field: key}))),
+        "overdue": Tile("超期", n_late, ledger_url(late.with_(**{field: key})), True),
+    } for key, name, n_open, n_late in ranked[:limit]]
+    return rows, len(ranked)
+
+
+def _ranked(kind: str, tz: str) -> list[tuple[int, str, int, int]]:
+    """(id, name, open, overdue) of every department or village with open or overdue cases,
+    most overdue first, then most open, then by name."""
+    model, dimension, _field, _label = BREAKDOWNS[kind]
+    session, now = get_session(), utcnow()
+    open_counts = ledger.counts_by(session, LedgerFilter(open_only=True), dimension, now, tz)
+    late_counts = ledger.counts_by(session, LedgerFilter(overdue=ledger.Overdue.ANY),
+                                   dimension, now, tz)
+    ranked = [(key, name, open_counts.get(key, 0), late_counts.get(key, 0))
+              for key, name in session.execute(select(model.id, model.name)
+                                               .order_by(model.name))
+              if open_counts.get(key) or late_counts.get(key)]
+    ranked.sort(key=lambda row: (-row[3], -row[2]))
+    return ranked
 
 
 @bp.route("/supervision")
@@ -92,10 +122,12 @@ def supervision():
               alert=True),
         _tile("挂牌督办", LedgerFilter(listed=True), now, tz),
     ]
+    departments, department_total = _breakdown("departments", now, tz, DASHBOARD_ROWS)
+    villages, village_total = _breakdown("villages", now, tz, DASHBOARD_ROWS)
     return render_template(
         "admin/supervision.html", headline=headline, stages=stages,
-        departments=_breakdown(Department, "department", "department_id", now, tz),
-        villages=_breakdown(Village, "village", "village_id", now, tz),
+        departments=departments, department_total=department_total,
+        villages=villages, village_total=village_total,
         goals=figure_cache.get_or_compute(
             ("goals", tz), lambda: plan_goals.plan_goals(get_session(), utcnow(), tz)),
         ledger_url=ledger_url)
@@ -109,3 +141,22 @@ def goals():
     result = plan_goals.plan_goals(db, now, tz)
     return render_template("admin/goals.html", goals=result, ledger_url=ledger_url,
                            peak=max([f.value for f in result.series] + [1]))
+
+
+def _breakdown_page(kind: str):
+    """Every department or village with open or overdue cases (the overview shows the top)."""
+    rows, total = _breakdown(kind, utcnow(), current_app.config["TIMEZONE"])
+    return render_template("admin/supervision_breakdown.html", rows=rows, total=total,
+                           label=BREAKDOWNS[kind][3])
+
+
+@bp.route("/supervision/departments")
+@require(Permission.SUPERVISION_VIEW)
+def supervision_departments():
+    return _breakdown_page("departments")
+
+
+@bp.route("/supervision/villages")
+@require(Permission.SUPERVISION_VIEW)
+def supervision_villages():
+    return _breakdown_page("villages")

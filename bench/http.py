@@ -31,7 +31,7 @@ import urllib.parse
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from bench.seed import BENCH_RECEIPT_KEY, KNOWN_RECEIPT
 from portal.config import ROOT
@@ -211,8 +211,10 @@ def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tu
 
 
 class Endpoint:
-    def __init__(self, name: str, path: str, *, login: tuple[str, str] | None = None) -> None:
+    def __init__(self, name: str, path: str, *, login: tuple[str, str] | None = None,
+                 concurrency: int | None = None) -> None:
         self.name, self.path, self.login = name, path, login
+        self.concurrency = concurrency  # None: the run's --concurrency
         self.accepted_keys: list[str] = []
         self._lock = threading.Lock()
 
@@ -351,7 +353,15 @@ def run(args: argparse.Namespace) -> dict:
         Endpoint("moderation queue", "/admin/queue", login=("benchmod", password)),
         Endpoint("ledger", "/admin/ledger", login=("benchsup", password)),
         Endpoint("supervisor dashboard", "/admin/supervision", login=("benchsup", password)),
+        # A township has a handful of supervisors, not sixteen at once: the latency one of
+        # them sees, without the queueing of sixteen clients on two shared cores.
+        Endpoint("supervisor dashboard, 1 client", "/admin/supervision",
+                 login=("benchsup", password), concurrency=1),
+        Endpoint("/stats, 1 client", "/stats", concurrency=1),
     ]
+    if args.only:
+        endpoints = [e for e in endpoints
+                     if e is endpoints[0] or any(o in e.name for o in args.only)]
     figures: list[Figure] = []
     try:
         for endpoint in endpoints:  # warm: every worker imports, caches fill
@@ -359,7 +369,8 @@ def run(args: argparse.Namespace) -> dict:
         for endpoint in endpoints:
             if isinstance(endpoint, ReportPost):
                 endpoint.accepted_keys.clear()
-            figure = measure(server.port, endpoint, concurrency=args.concurrency,
+            figure = measure(server.port, endpoint,
+                             concurrency=endpoint.concurrency or args.concurrency,
                              duration=args.duration)
             if isinstance(endpoint, ReportPost):
                 figure.notes = _loss_check(engine, endpoint.accepted_keys)
@@ -396,7 +407,7 @@ def _loss_check(engine, keys: list[str]) -> str:
             chunk = keys[i:i + 500]
             found += conn.execute(
                 text("SELECT count(*) FROM tips WHERE submission_key IN :keys")
-                .bindparams(__import__("sqlalchemy").bindparam("keys", expanding=True)),
+                .bindparams(bindparam("keys", expanding=True)),
                 {"keys": chunk}).scalar()
     return f"acknowledged {len(keys)}, stored {found}" + ("" if found == len(keys) else " LOST")
 
@@ -414,7 +425,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--tmp", default="")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="measure only endpoints whose name contains NAME (and the "
+                             "baseline); repeatable; implies --no-save")
     args = parser.parse_args(argv)
+    args.no_save = args.no_save or bool(args.only)
     result = run(args)
     if not args.no_save:
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -123,3 +123,36 @@ def test_the_goals_page_figures_and_bars_link_to_their_ledger(client: FlaskClien
     assert len(figures) >= 4 + 13
     for url, value in figures:
         assert ledger_total(client, url) == value, url
+
+
+def test_the_overview_lists_the_most_overdue_villages_and_links_to_all_of_them(
+        client: FlaskClient, as_role, db_session: Session) -> None:
+    """A city has hundreds of villages: the overview shows the ten with the most overdue
+    cases, and a page of its own lists every one, each figure the ledger behind its link."""
+    import datetime as dt
+
+    from portal.db import utcnow
+    from portal.domain.models import Village
+    from tests import factories
+
+    now = utcnow()
+    villages = [Village(code=f"TV{i:02d}", name=f"测试村{i:02d}", sort_order=100 + i)
+                for i in range(13)]
+    db_session.add_all(villages)
+    db_session.flush()
+    for i, village in enumerate(villages):
+        for n in range(i + 1):  # village i has i + 1 open cases, the first `i` of them late
+            late = n < i
+            factories.make_case(db_session, village=village, status="routed", routed_at=now,
+                                check_by=now + dt.timedelta(hours=-1 if late else 5))
+    db_session.commit()
+    as_role("supervisor")
+    page = client.get("/admin/supervision").get_data(as_text=True)
+    shown = re.findall(r"<td>(测试村\d\d)</td>", page)
+    assert shown == [f"测试村{i:02d}" for i in range(12, 2, -1)], "most overdue first, ten"
+    assert "查看全部 13 个行政村" in page
+    full = client.get("/admin/supervision/villages").get_data(as_text=True)
+    assert re.findall(r"<td>(测试村\d\d)</td>", full) == [f"测试村{i:02d}"
+                                                       for i in range(12, -1, -1)]
+    for url, value in [(html.unescape(u), int(v)) for u, v in FIGURE.findall(full)][:6]:
+        assert ledger_total(client, url) == value, url
