@@ -421,7 +421,7 @@ def _from_tallies(session: Session, f: LedgerFilter, dimension: str | None,
             sums[None] -= _scan_count(session, base, now, tz, extra)
         else:
             for key, n in _scan_counts_by(session, base, dimension, now, tz, extra).items():
-                sums[key] -= n
+                sums[key] = sums.get(key, 0) - n
     if dimension is None:
         return sums.get(None, 0)
     return {key: n for key, n in sums.items() if n}
