@@ -122,18 +122,22 @@ page_cache = PageCache()
 
 
 class FigureCache:
-    """Expensive figures (counts over the whole ledger) kept per process.
+    """Figures over whole tables (the dashboard's, the public statistics) kept per process.
 
     An entry is exact for the data version and the minute it was computed in. When either has
     moved, the last value is still served while one background thread per process recomputes
-    (a count over a million cases takes seconds, and no supervisor should wait for it); a cold
-    entry is computed in the request. With ``PUBLIC_CACHE_SECONDS = 0`` (tests) every change is
-    computed at once, so figures always equal the ledger they link to.
+    it, at most once per ``min_refresh_seconds`` per entry, so a burst of writes (every tip
+    moves the data version) costs one recompute a minute, not one per write; a cold entry is
+    computed in the request. With ``PUBLIC_CACHE_SECONDS = 0`` (tests) every change is computed
+    at once, so figures always equal the ledger they link to.
     """
 
-    def __init__(self, entries: int = 2048) -> None:
+    def __init__(self, entries: int = 2048, min_refresh_seconds: float = 60.0) -> None:
         self.entries = entries
-        self._store: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = OrderedDict()
+        self.min_refresh_seconds = min_refresh_seconds
+        # key -> (stamp, value, when computed, monotonic)
+        self._store: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any, float]] = (
+            OrderedDict())
         self._lock = threading.Lock()
         self._refreshing: set[tuple[Any, ...]] = set()
         self._one_at_a_time = threading.Semaphore(1)
@@ -153,18 +157,20 @@ class FigureCache:
             if hit is not None:
                 self._store.move_to_end(key)
         if hit is not None:
-            if hit[0] == stamp:
-                return hit[1]
+            stored_stamp, value, computed_at = hit
+            if stored_stamp == stamp:
+                return value
             if current_app.config["PUBLIC_CACHE_SECONDS"] > 0:
-                self._refresh(key, compute)
-                return hit[1]
+                if time.monotonic() - computed_at >= self.min_refresh_seconds:
+                    self._refresh(key, compute)
+                return value
         value = compute()
         self._put(key, stamp, value)
         return value
 
     def _put(self, key: tuple[Any, ...], stamp: tuple[Any, ...], value: Any) -> None:
         with self._lock:
-            self._store[key] = (stamp, value)
+            self._store[key] = (stamp, value, time.monotonic())
             self._store.move_to_end(key)
             while len(self._store) > self.entries:
                 self._store.popitem(last=False)

@@ -1,107 +1,37 @@
 """Statistics (/stats) with server-rendered SVG charts, and the figures on the home page.
 
-The figures are computed by ``portal.domain.statistics`` and kept in a small per-process cache,
-refreshed when the data version moves (see ``cached``).
+The figures are computed by ``portal.domain.statistics`` (mostly sums over the case tallies) and
+kept in the per-process figure cache, refreshed in the background when the data version moves.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import current_app, render_template
+from flask import render_template
 
 from portal.db import get_session, utcnow
 from portal.domain import statistics
 from portal.public import bp
-from portal.public.caching import conditional, data_version
+from portal.public.caching import conditional, figure_cache
 from portal.templating import local_zone, to_local
 
-log = logging.getLogger(__name__)
-
-# A refresh in the background starts at most this often per process, however busy the writes.
-MIN_REFRESH_SECONDS = 60
 T = TypeVar("T")
 
 
-@dataclass
-class _Entry:
-    key: tuple[Any, ...]
-    day: dt.date
-    at: float
-    value: Any
-
-
-_lock = threading.Lock()
-_cache: dict[str, _Entry] = {}
-_refreshing: set[str] = set()
-
-
 def cached(name: str, compute: Callable[[], T]) -> T:
-    """Figures over the whole table, kept per process.
-
-    A cold cache, or a new local day, computes in the request. After a change (the data version
-    moved) the last figures keep being served while one background thread per process
-    recomputes them, at most once a minute: at a million cases a computation takes seconds,
-    and no visitor should wait for it. With ``PUBLIC_CACHE_SECONDS = 0`` (tests) every change
-    is computed at once.
-    """
-    key = data_version()[0]
-    day = to_local(utcnow()).date()
-    now = time.monotonic()
-    with _lock:
-        hit = _cache.get(name)
-    if hit is not None and hit.day == day:
-        if hit.key == key:
-            return hit.value
-        if current_app.config["PUBLIC_CACHE_SECONDS"] > 0:
-            if now - hit.at >= MIN_REFRESH_SECONDS:
-                _refresh_in_background(name, compute)
-            return hit.value
-    value = compute()
-    with _lock:
-        _cache[name] = _Entry(key, day, now, value)
-    return value
-
-
-def _refresh_in_background(name: str, compute: Callable[[], T]) -> None:
-    with _lock:
-        if name in _refreshing:
-            return
-        _refreshing.add(name)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-    def work() -> None:
-        try:
-            with app.app_context():
-                key = data_version()[0]
-                value = compute()
-                with _lock:
-                    _cache[name] = _Entry(key, to_local(utcnow()).date(), time.monotonic(),
-                                          value)
-        except Exception:  # the stale figures stay; the next change tries again
-            log.exception("statistics refresh failed")
-        finally:
-            with _lock:
-                _refreshing.discard(name)
-
-    threading.Thread(target=work, name=f"stats-{name}", daemon=True).start()
-
-
-def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
+    """Figures over the whole tables, kept per process (``FigureCache``): after a change the
+    last figures are served while a background thread recomputes them, at most once a minute.
+    ``compute`` opens its own session, since it may run in that thread."""
+    return figure_cache.get_or_compute(("stats", name), compute)  # type: ignore[no-any-return]
 
 
 @bp.app_template_global()
 def public_figures() -> statistics.Figures:
-    today = to_local(utcnow()).date()
-    return cached("figures", lambda: statistics.figures(get_session(), today))
+    return cached("figures", lambda: statistics.figures(
+        get_session(), to_local(utcnow()).date()))
 
 
 # ------------------------------------------------------------------ chart geometry
@@ -173,12 +103,9 @@ def _percent(rate: float | None) -> str:
 @bp.get("/stats")
 @conditional
 def stats():
-    today = to_local(utcnow()).date()
-    zone = local_zone()
-
     def compute() -> dict[str, Any]:
-        # Its own session: it may run in the background thread, after this request ended.
-        session = get_session()
+        # Its own session and date: it may run in the background thread, after this request.
+        session, today, zone = get_session(), to_local(utcnow()).date(), local_zone()
         tips, confirmed = statistics.monthly(session, today, zone)
         return {
             "tips_chart": column_chart(tips),

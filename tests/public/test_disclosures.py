@@ -2,9 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
@@ -21,18 +19,10 @@ from portal.domain.enums import (
 )
 from portal.domain.events import log_event
 from portal.domain.models import Attachment, Case, Unit, User
-from portal.public import stats
 from tests.factories import category, make_case, venue_type, village
 
 FUTURE = dt.date.today() + dt.timedelta(days=30)
 PAST = dt.date.today() - dt.timedelta(days=30)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_figures() -> Iterator[None]:
-    stats.clear_cache()
-    yield
-    stats.clear_cache()
 
 
 def moderator(session: Session) -> User:

@@ -18,7 +18,7 @@ from portal.identity import cipher, receipt_key
 from portal.public.opendata import FIELDS
 from tests.conftest import repo_path
 from tests.factories import category, village
-from tests.public.test_disclosures import _fresh_figures, disclosed, moderator  # noqa: F401
+from tests.public.test_disclosures import disclosed, moderator
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

@@ -78,6 +78,7 @@ def test_a_stale_figure_is_served_while_one_refresh_runs(app) -> None:
         return len(calls)
 
     app.config["PUBLIC_CACHE_SECONDS"] = 1
+    figure_cache.min_refresh_seconds = 0  # the last recompute is long enough ago
     try:
         with app.test_request_context():
             assert figure_cache.get_or_compute(("stale-test",), compute) == 1
@@ -90,5 +91,35 @@ def test_a_stale_figure_is_served_while_one_refresh_runs(app) -> None:
         assert len(calls) == 2, "one refresh ran in the background"
         time.sleep(0.1)
         assert figure_cache._store[("stale-test",)][1] == 2
+    finally:
+        app.config["PUBLIC_CACHE_SECONDS"] = 0
+        figure_cache.min_refresh_seconds = 60.0
+
+
+def test_a_burst_of_writes_costs_one_recompute_a_minute(app) -> None:
+    """Every tip moves the data version: within a minute of the last recompute the figures
+    are served as they are, and no refresh starts."""
+    import time
+
+    from flask import g
+
+    from portal.public.caching import figure_cache
+
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    app.config["PUBLIC_CACHE_SECONDS"] = 1
+    try:
+        with app.test_request_context():
+            assert figure_cache.get_or_compute(("burst-test",), compute) == 1
+        for n in range(20):
+            with app.test_request_context():
+                g.data_version = ("write", n)
+                assert figure_cache.get_or_compute(("burst-test",), compute) == 1
+        time.sleep(0.2)
+        assert calls == [1], "no recompute within the minute"
     finally:
         app.config["PUBLIC_CACHE_SECONDS"] = 0
