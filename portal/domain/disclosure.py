@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.db import utcnow
+from portal.domain import tallies
 from portal.domain.duplicates import normalize_name
 from portal.domain.enums import CaseEventKind, CaseStatus, Role, Severity, SupervisionLevel
 from portal.domain.events import WorkflowError, flush, log_event, require_role
@@ -380,17 +381,31 @@ def search_disclosed(
     page: int = 1,
     per_page: int = 20,
 ) -> DisclosurePage:
-    """One page of disclosed cases, newest disclosure first (index on disclosed, disclosed_at)."""
-    base = _filtered(select(Case).where(public_condition()), filters)
-    counted = _filtered(select(func.count(Case.id)).where(public_condition()), filters)
-    total = session.scalar(counted) or 0
+    """One page of disclosed cases, newest disclosure first."""
+    total = _disclosed_total(session, filters)
     pages = max(1, math.ceil(total / per_page))
     page = min(max(page, 1), pages)
+    newest_first = (Case.disclosed_at.desc(), Case.id.desc())
+    # The page's ids first, from the (disclosed, disclosed_at, id) index alone, then those
+    # twenty rows: a deep page skips index entries, not half a million table rows.
+    ids = (_filtered(select(Case.id).where(public_condition()), filters)
+           .order_by(*newest_first).offset((page - 1) * per_page).limit(per_page))
     rows = session.scalars(
-        _loaded(base).order_by(Case.disclosed_at.desc(), Case.id.desc())
-        .offset((page - 1) * per_page).limit(per_page)
+        _loaded(select(Case).where(Case.id.in_(ids.scalar_subquery()))).order_by(*newest_first)
     ).all()
     return DisclosurePage([public_case(c, today) for c in rows], total, page, per_page)
+
+
+def _disclosed_total(session: Session, filters: DisclosureFilters) -> int:
+    """How many disclosed cases match: from the case tallies when the filters are among their
+    dimensions (village, status, severity, supervised), else counted."""
+    if filters.venue_type_id is None and filters.category_id is None and not filters.unit_name:
+        statuses = [filters.status] if filters.status is not None else list(CaseStatus)
+        return tallies.sums(session, statuses, village_id=filters.village_id,
+                            severity=filters.severity, listed=filters.supervised,
+                            disclosed=True)[None]
+    counted = _filtered(select(func.count(Case.id)).where(public_condition()), filters)
+    return session.scalar(counted) or 0
 
 
 def latest_disclosed(session: Session, *, today: dt.date, limit: int = 5) -> list[PublicCase]:

@@ -178,3 +178,39 @@ def test_a_withdrawn_case_can_be_disclosed_again(db_session: Session) -> None:
     kinds = [e.kind for e in case.events]
     assert kinds == [CaseEventKind.DISCLOSED, CaseEventKind.DISCLOSURE_WITHDRAWN,
                      CaseEventKind.DISCLOSED]
+
+
+def test_the_disclosed_total_from_the_tallies_equals_counting_the_rows(db_session) -> None:
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from portal.db import utcnow
+    from portal.domain import disclosure
+    from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
+    from portal.domain.models import Case
+    from tests import factories
+
+    now = utcnow()
+    for n, (code, severity, status, level) in enumerate([
+            ("V01", Severity.MAJOR, "rectifying", SupervisionLevel.TOWNSHIP),
+            ("V01", Severity.GENERAL, "rectified", SupervisionLevel.NONE),
+            ("V02", Severity.GENERAL, "rectifying", SupervisionLevel.NONE),
+            ("V03", Severity.MAJOR, "closed", SupervisionLevel.COUNTY)]):
+        factories.make_case(
+            db_session, village=factories.village(db_session, code), severity=severity,
+            status=status, supervision_level=level, routed_at=now, confirmed_at=now,
+            disclosed=True, disclosed_at=now - dt.timedelta(hours=n),
+            **({"closed_at": now, "outcome": "rectified"} if status == "closed" else {}))
+    # and one confirmed case that is not disclosed
+    factories.make_case(db_session, status="rectifying", routed_at=now, confirmed_at=now)
+    v01 = factories.village(db_session, "V01").id
+    for filters in (disclosure.DisclosureFilters(),
+                    disclosure.DisclosureFilters(village_id=v01),
+                    disclosure.DisclosureFilters(severity=Severity.MAJOR),
+                    disclosure.DisclosureFilters(status=CaseStatus.RECTIFYING, village_id=v01),
+                    disclosure.DisclosureFilters(supervised=True)):
+        counted = db_session.scalar(disclosure._filtered(
+            select(func.count(Case.id)).where(disclosure.public_condition()), filters))
+        assert disclosure._disclosed_total(db_session, filters) == counted, filters
+    assert disclosure._disclosed_total(db_session, disclosure.DisclosureFilters()) >= 4

@@ -85,7 +85,7 @@ class Case(Base):
         Index(None, "status", "id"),
         Index(None, "village_id", "status"),
         Index(None, "category_id", "status"),
-        Index(None, "disclosed", "disclosed_at"),
+        Index(None, "disclosed", "disclosed_at", "id"),
         Index(None, "status", "check_by"),
         Index(None, "status", "rectify_by"),
         Index(None, "severity", "status", "created_at", "closed_at"),
