@@ -189,7 +189,7 @@ def dispatch_with_retry(dispatch: Callable[[], Any]) -> Any:
                 "Database error on %s %s, running the request again: %s",
                 request.method, request.path, exc.orig)
             _discard_session()
-            for upload in request.files.values():
+            for _name, upload in request.files.items(multi=True):  # every photo, not one per field
                 upload.stream.seek(0)
 
 

@@ -319,14 +319,15 @@ def test_a_report_cut_off_by_a_database_restart_is_stored_with_its_photo(
     tips, photos = _count(db_session, Tip), _count(db_session, Attachment)
     data = _form(client, db_session)
     calls = _fails_first(monkeypatch, 1)
-    response = _post(client, data, [(images.jpeg_with_gps(), "a.jpg")])
+    response = _post(client, data, [(images.jpeg_with_gps(), "a.jpg"),
+                                    (images.jpeg_with_gps(), "b.jpg")])
     assert response.status_code == 303, "the resident sees the receipt, not an error page"
     assert len(calls) == 2
     assert _count(db_session, Tip) == tips + 1
-    assert _count(db_session, Attachment) == photos + 1, "the photo was read again for the retry"
-    stored = db_session.scalars(select(Attachment).order_by(Attachment.id.desc())).first()
-    assert set(storage().names()) - before_files == {stored.stored_name,
-                                                     stored.thumbnail_name}, \
+    assert _count(db_session, Attachment) == photos + 2, "both photos were read again"
+    stored = db_session.scalars(select(Attachment).order_by(Attachment.id.desc())).all()[:2]
+    assert set(storage().names()) - before_files == {
+        name for a in stored for name in (a.stored_name, a.thumbnail_name)}, \
         "the first attempt's files were removed, the second one's kept"
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert RECEIPT_RE.search(page)
