@@ -14,7 +14,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.domain import tallies
@@ -29,12 +29,13 @@ PLAN_GOALS: tuple[tuple[dt.date, str], ...] = (
 )
 
 
-def confirmed_condition() -> ColumnElement[bool]:
-    """Cases a department confirmed: being or done rectifying, or closed as rectified."""
-    return or_(
-        Case.status.in_([CaseStatus.RECTIFYING, CaseStatus.RECTIFIED]),
-        and_(Case.status == CaseStatus.CLOSED, Case.outcome == CaseOutcome.RECTIFIED),
-    )
+# Cases a department confirmed (核查属实), as tally reads: being or done rectifying, or closed
+# as rectified. The public counts only these.
+BEING_RECTIFIED = [CaseStatus.RECTIFYING, CaseStatus.RECTIFIED]
+CONFIRMED: tuple[tuple[list[CaseStatus], dict[str, Any]], ...] = (
+    (BEING_RECTIFIED, {}),
+    ([CaseStatus.CLOSED], {"outcome": CaseOutcome.RECTIFIED}),
+)
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,12 @@ class Figures:
 def figures(session: Session, today: dt.date) -> Figures:
     """The headline figures, summed from the case tallies (a few hundred rows); overdue is
     the rectifying cases minus those whose deadline is still ahead (an index range)."""
-    being = [CaseStatus.RECTIFYING, CaseStatus.RECTIFIED]
-
     def total(statuses: list[CaseStatus], **narrowing: Any) -> int:
         return tallies.sums(session, statuses, **narrowing)[None]
 
+    (being, _), (closed, as_rectified) = CONFIRMED
     rectifying = total(being)
-    rectified = total([CaseStatus.CLOSED], outcome=CaseOutcome.RECTIFIED)
+    rectified = total(closed, **as_rectified)
     not_due = session.scalar(select(func.count()).select_from(Case).where(
         Case.status == CaseStatus.RECTIFYING,
         or_(Case.rectify_by >= today, Case.rectify_by.is_(None)))) or 0
@@ -136,10 +136,9 @@ def by_category(session: Session) -> list[Bar]:
 
 
 def _confirmed_by(session: Session, by: str) -> dict[int, int]:
-    """Confirmed cases (``confirmed_condition``) per village or category, from the tallies."""
+    """Confirmed cases (``CONFIRMED``) per village or category, from the tallies."""
     counts: dict[int, int] = {}
-    for statuses, narrowing in (([CaseStatus.RECTIFYING, CaseStatus.RECTIFIED], {}),
-                                ([CaseStatus.CLOSED], {"outcome": CaseOutcome.RECTIFIED})):
+    for statuses, narrowing in CONFIRMED:
         for key, n in tallies.sums(session, statuses, by=by, **narrowing).items():
             counts[key] = counts.get(key, 0) + n
     return counts
