@@ -16,9 +16,9 @@ from flask import Flask, abort, current_app, flash, redirect, request, session, 
 from flask_login import LoginManager, current_user, logout_user
 
 from portal.db import get_session
-from portal.domain import auth
+from portal.domain.access import auth
+from portal.domain.access.permissions import Permission, has_permission
 from portal.domain.models import User
-from portal.domain.permissions import Permission, has_permission
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -11,9 +11,9 @@ from wtforms.validators import DataRequired, Length
 from admin import bp
 from admin.access import client_ip, require
 from portal.db import get_session
-from portal.domain import api_keys
+from portal.domain.access import api_keys
+from portal.domain.access.permissions import Permission
 from portal.domain.models import ApiKey
-from portal.domain.permissions import Permission
 
 
 class IssueKeyForm(FlaskForm):

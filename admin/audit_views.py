@@ -10,10 +10,10 @@ from sqlalchemy import select
 from admin import bp
 from admin.access import require
 from portal.db import get_session
-from portal.domain import audit
+from portal.domain.access import audit
+from portal.domain.access.permissions import Permission
+from portal.domain.clock import local_zone
 from portal.domain.models import AuditLog
-from portal.domain.permissions import Permission
-from portal.templating import local_zone
 
 PAGE_SIZE = 50
 

@@ -23,13 +23,13 @@ from admin import bp
 from admin.access import LAST_SEEN_KEY, client_ip, public, require, safe_next
 from admin.forms import ActionForm, LoginForm, PasswordChangeForm, TotpForm
 from portal.db import get_session
-from portal.domain import accounts, auth
+from portal.domain.access import accounts, auth
+from portal.domain.access.permissions import Permission, has_permission
+from portal.domain.clock import to_local
 from portal.domain.enums import Role
 from portal.domain.models import User
-from portal.domain.permissions import Permission, has_permission
 from portal.extensions import limiter
 from portal.identity import cipher
-from portal.templating import to_local
 
 # Failed sign-ins from one address, counted in the rate limiter's shared storage (Redis in
 # production) so that every app instance sees the same count.

@@ -13,13 +13,14 @@ from wtforms.validators import DataRequired, Length
 
 from admin import bp
 from admin.access import require
-from portal.db import get_session, utcnow
-from portal.domain import bulletins as bulletin_service
-from portal.domain import settings as portal_settings
-from portal.domain import sla
-from portal.domain.events import WorkflowError
+from portal.db import get_session
+from portal.domain import clock
+from portal.domain.access.permissions import Permission
+from portal.domain.administration import settings as portal_settings
+from portal.domain.casework.events import WorkflowError
+from portal.domain.clock import utcnow
 from portal.domain.models import Bulletin
-from portal.domain.permissions import Permission
+from portal.domain.supervision import bulletins as bulletin_service
 
 REQUIRED = "此项必填"
 
@@ -53,7 +54,7 @@ def bulletins():
                       .limit(100)).all()
     form = PeriodForm()
     # Bulletins are usually monthly: propose last month.
-    last_month_end = sla.local_today(tz=current_app.config["TIMEZONE"]).replace(day=1) \
+    last_month_end = clock.local_today(tz=current_app.config["TIMEZONE"]).replace(day=1) \
         - dt.timedelta(days=1)
     form.period_start.data = last_month_end.replace(day=1)
     form.period_end.data = last_month_end

@@ -12,17 +12,18 @@ from admin import bp
 from admin.access import can, require
 from admin.case_forms import CalendarImportForm
 from portal.db import get_session
-from portal.domain import sla
+from portal.domain import clock
+from portal.domain.access.permissions import Permission
+from portal.domain.casework import sla
 from portal.domain.models import CalendarYear
-from portal.domain.permissions import Permission
-from portal.public.caching import figure_cache
+from portal.web.caching import figure_cache
 
 MAX_FILE_BYTES = 200_000
 
 
 def calendar_statuses() -> list[sla.CalendarStatus]:
     """This year's and next year's source of working days."""
-    year = sla.local_today().year
+    year = clock.local_today().year
     db = get_session()
     return [sla.calendar_status(db, y) for y in (year, year + 1)]
 
@@ -36,7 +37,7 @@ def calendar_warnings() -> list[str]:
     if not (can(Permission.SETTINGS_MANAGE) or can(Permission.CASES_SUPERVISE)):
         return []
     return figure_cache.get_or_compute(
-        ("calendar_warnings", sla.local_today().year),
+        ("calendar_warnings", clock.local_today().year),
         lambda: [s.message for s in calendar_statuses() if s.missing])
 
 

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from admin import bp
 from admin.access import require
 from portal.db import get_session
+from portal.domain.access.permissions import Permission, case_scope, has_permission
 from portal.domain.models import Case, Tip
-from portal.domain.permissions import Permission, case_scope, has_permission
 
 PAGE_SIZE = 30
 

@@ -1,5 +1,6 @@
 """The department desk (部门工作台): an officer's own department's assignments, and the case
-page where every step of the workflow is one form and one call into ``portal.domain.workflow``.
+page where every step of the workflow is one form and one call into
+``portal.domain.casework.workflow``.
 
 Views never set a status: they read a form, call the named step, and commit. A step the
 domain refuses (``WorkflowError``) is shown in Chinese next to its form; a step taken on a page
@@ -36,8 +37,13 @@ from admin.case_forms import (
     TransferForm,
 )
 from admin.forms import options
-from portal.db import get_session, utcnow
-from portal.domain import sla, workflow
+from portal.db import get_session
+from portal.domain import clock
+from portal.domain.access.permissions import Permission, case_scope
+from portal.domain.casework import sla, workflow
+from portal.domain.casework.events import CONFLICT_MESSAGE
+from portal.domain.casework.workflow import WorkflowError
+from portal.domain.clock import utcnow
 from portal.domain.enums import (
     AssignmentRole,
     AssignmentState,
@@ -46,12 +52,9 @@ from portal.domain.enums import (
     CaseStatus,
     Role,
 )
-from portal.domain.events import CONFLICT_MESSAGE
 from portal.domain.models import Assignment, Attachment, Case, CaseEvent, Department, Tip
-from portal.domain.permissions import Permission, case_scope
-from portal.domain.workflow import WorkflowError
-from portal.public.media import send_attachment
-from portal.public.photos import read_photos, store_photos
+from portal.web.files import send_attachment
+from portal.web.photos import read_photos, store_photos
 
 GROUP_PREVIEW = 20
 PAGE_SIZE = 30
@@ -80,14 +83,14 @@ def due_of(case: Case, now: dt.datetime) -> Due | None:
     """What the desk says about the case's next time limit."""
     if case.status in sla.AWAITING_CHECK and case.check_by is not None:
         left = (case.check_by - now).total_seconds()
-        when = sla.format_local(case.check_by)
+        when = clock.format_local(case.check_by)
         if left < 0:
             return Due(f"核查已超期 {_span(-left)}（期限 {when}）", True)
         return Due(f"核查剩余 {_span(left)}（期限 {when}）", False)
     if case.status is CaseStatus.RECTIFYING:
         if case.rectify_by is None:
             return Due("尚未下达整改期限", False)
-        days = (case.rectify_by - sla.local_today(now)).days
+        days = (case.rectify_by - clock.local_today(now)).days
         when = case.rectify_by.isoformat()
         if days < 0:
             return Due(f"整改已超期 {-days} 天（期限 {when}）", True)
@@ -96,7 +99,7 @@ def due_of(case: Case, now: dt.datetime) -> Due | None:
         return Due(f"整改剩余 {days} 天（期限 {when}）", False)
     if case.status is CaseStatus.CLOSED and case.follow_up_by is not None:
         return Due(f"回头看日期 {case.follow_up_by.isoformat()}",
-                   case.follow_up_by < sla.local_today(now))
+                   case.follow_up_by < clock.local_today(now))
     return None
 
 
@@ -331,7 +334,7 @@ def _what_happened(case: Case) -> str:
     last = case.events[-1]
     who = last.department.name if last.department else (
         last.actor.display_name or last.actor.username if last.actor else "")
-    text = f"最新办理记录：{sla.format_local(last.created_at)} {who}“{last.kind.label}”"
+    text = f"最新办理记录：{clock.format_local(last.created_at)} {who}“{last.kind.label}”"
     return text + (f"（{last.internal_text}）" if last.internal_text else "")
 
 

@@ -21,13 +21,13 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from admin import bp
 from admin.access import require
 from portal.db import get_session
-from portal.domain import disclosure
-from portal.domain.events import WorkflowError
+from portal.domain.access.permissions import Permission
+from portal.domain.casework.events import WorkflowError
+from portal.domain.clock import local_today
+from portal.domain.disclosure import publication
+from portal.domain.disclosure.redaction import mask_personal_data
 from portal.domain.models import Attachment, Case, Unit
-from portal.domain.permissions import Permission
-from portal.domain.redaction import mask_personal_data
-from portal.public.disclosures import local_today
-from portal.public.media import send_attachment
+from portal.web.files import send_attachment
 
 PAGE_SIZE = 30
 TABS = {"pending": "待公开（已核查属实）", "disclosed": "已公开"}
@@ -36,7 +36,7 @@ TABS = {"pending": "待公开（已核查属实）", "disclosed": "已公开"}
 class DisclosureForm(FlaskForm):
     summary = TextAreaField(
         "公示内容（具体问题）",
-        validators=[DataRequired("请填写公示内容"), Length(max=disclosure.SUMMARY_MAX)],
+        validators=[DataRequired("请填写公示内容"), Length(max=publication.SUMMARY_MAX)],
     )
     photos = SelectMultipleField("公开的照片", coerce=int, option_widget=CheckboxInput(),
                                  widget=ListWidget(prefix_label=False))
@@ -44,7 +44,7 @@ class DisclosureForm(FlaskForm):
 
 class WithdrawForm(FlaskForm):
     reason = TextAreaField("撤回理由（仅工作人员可见）", validators=[
-        DataRequired("请填写撤回理由"), Length(max=disclosure.REASON_MAX)])
+        DataRequired("请填写撤回理由"), Length(max=publication.REASON_MAX)])
 
 
 def _case(case_id: int, *, confirmed: bool = True) -> Case:
@@ -61,7 +61,7 @@ def disclosures():
     tab = request.args.get("show", "pending")
     if tab not in TABS:
         tab = "pending"
-    condition = (disclosure.public_condition() if tab == "disclosed"
+    condition = (publication.public_condition() if tab == "disclosed"
                  else Case.confirmed_at.is_not(None) & Case.disclosed.is_(False))
     total = db.scalar(select(func.count()).select_from(Case).where(condition)) or 0
     pages = max(1, math.ceil(total / PAGE_SIZE))
@@ -77,13 +77,13 @@ def disclosures():
                            total=total, page=page, pages=pages)
 
 
-def _render(case: Case, form: DisclosureForm, *, preview: disclosure.PublicCase | None = None,
+def _render(case: Case, form: DisclosureForm, *, preview: publication.PublicCase | None = None,
             withdraw: WithdrawForm | None = None, status: int = 200):
-    candidates = disclosure.candidate_photos(get_session(), case)
+    candidates = publication.candidate_photos(get_session(), case)
     form.photos.choices = [(a.id, f"照片 {a.id}") for a in candidates]
     return render_template(
         "admin/disclosure.html", case=case, form=form, preview=preview,
-        withdraw=withdraw or WithdrawForm(), photos=candidates, stages=disclosure.STAGES,
+        withdraw=withdraw or WithdrawForm(), photos=candidates, stages=publication.STAGES,
         photo_ids={a.stored_name: a.id for a in candidates},
     ), status
 
@@ -97,7 +97,7 @@ def disclosure_edit(case_id: int):
         return render_template("admin/disclosure.html", case=case, unconfirmed=True)
     form = DisclosureForm(data={
         "summary": case.public_summary,
-        "photos": [a.id for a in disclosure.candidate_photos(get_session(), case) if a.public],
+        "photos": [a.id for a in publication.candidate_photos(get_session(), case) if a.public],
     })
     return _render(case, form)
 
@@ -109,23 +109,24 @@ def disclosure_save(case_id: int):
     db = get_session()
     case = _case(case_id)
     form = DisclosureForm()
-    form.photos.choices = [(a.id, "") for a in disclosure.candidate_photos(db, case)]
+    form.photos.choices = [(a.id, "") for a in publication.candidate_photos(db, case)]
     if not form.validate():
         return _render(case, form, status=400)
     action = request.form.get("action", "preview")
-    shown = disclosure.preview(db, case, local_today(), summary=form.summary.data,
+    shown = publication.preview(db, case, local_today(), summary=form.summary.data,
                                photo_ids=form.photos.data)
     if action == "preview":
         return _render(case, form, preview=shown)
     try:
         if action == "publish":
-            disclosure.set_public_photos(db, case, form.photos.data, actor=current_user)
-            disclosure.disclose_case(db, case, actor=current_user, public_summary=form.summary.data)
+            publication.set_public_photos(db, case, form.photos.data, actor=current_user)
+            publication.disclose_case(db, case, actor=current_user,
+                                      public_summary=form.summary.data)
             message = "已公开。公众现在可以在隐患公示页面看到这项隐患。"
         elif action == "save" and case.disclosed:
             if mask_personal_data(form.summary.data.strip()) != case.public_summary:
-                disclosure.edit_public_summary(db, case, form.summary.data, actor=current_user)
-            disclosure.set_public_photos(db, case, form.photos.data, actor=current_user)
+                publication.edit_public_summary(db, case, form.summary.data, actor=current_user)
+            publication.set_public_photos(db, case, form.photos.data, actor=current_user)
             message = "公示内容已更新。"
         else:
             abort(400)
@@ -146,7 +147,7 @@ def disclosure_withdraw(case_id: int):
     form = WithdrawForm()
     if form.validate():
         try:
-            disclosure.withdraw_disclosure(db, case, actor=current_user, reason=form.reason.data)
+            publication.withdraw_disclosure(db, case, actor=current_user, reason=form.reason.data)
         except WorkflowError as exc:  # DisclosureError, or a lost race on the case
             flash(str(exc), "error")
         else:

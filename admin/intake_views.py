@@ -11,12 +11,13 @@ from admin.access import client_ip, require
 from admin.forms import InspectionCaseForm, StaffTipForm
 from admin.tips import vocabulary_choices
 from portal.db import get_session
-from portal.domain import intake, moderation
+from portal.domain.access.permissions import Permission
 from portal.domain.enums import Channel
 from portal.domain.models import Attachment
-from portal.domain.permissions import Permission
+from portal.domain.reporting import intake
+from portal.domain.vetting import moderation
 from portal.identity import cipher, receipt_key
-from portal.public.media import send_attachment
+from portal.web.files import send_attachment
 
 
 @bp.route("/tips/new", methods=["GET", "POST"])

@@ -12,12 +12,15 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from admin import bp
 from admin.access import require
-from portal.db import get_session, utcnow
-from portal.domain import exports, ledger, sla
+from portal.db import get_session
+from portal.domain import clock
+from portal.domain.access.permissions import Permission
+from portal.domain.casework import sla
+from portal.domain.clock import utcnow
 from portal.domain.enums import AssignmentRole, CaseStatus, Severity, SupervisionLevel
 from portal.domain.models import Assignment, Case, Category, Department, Unit, VenueType, Village
-from portal.domain.permissions import Permission
-from portal.public.caching import figure_cache
+from portal.domain.supervision import exports, ledger
+from portal.web.caching import figure_cache
 
 PAGE_SIZE = 50
 
@@ -90,7 +93,7 @@ def _download(chunks: Any, filename: str, mimetype: str) -> Response:
 
 
 def _export_name(ext: str) -> str:
-    return f"隐患台账-{sla.local_today(tz=_tz()):%Y%m%d}.{ext}"
+    return f"隐患台账-{clock.local_today(tz=_tz()):%Y%m%d}.{ext}"
 
 
 @bp.route("/ledger.csv")

@@ -25,16 +25,15 @@ from wtforms.validators import DataRequired, Length, Optional
 from admin import bp
 from admin.access import require
 from admin.forms import options
-from portal import storage as file_storage
 from portal.db import get_session
-from portal.domain import supervision
+from portal.domain.access.permissions import Permission
+from portal.domain.casework.events import WorkflowError
 from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
-from portal.domain.events import WorkflowError
 from portal.domain.models import Attachment, Case, Listing
-from portal.domain.permissions import Permission
-from portal.domain.uploads import UploadError
+from portal.domain.reporting.uploads import UploadError
+from portal.domain.supervision import listings as listing_steps
 from portal.identity import upload_limits
-from portal.public.media import send_attachment
+from portal.web.files import send_attachment, storage
 
 REQUIRED = "此项必填"
 
@@ -108,7 +107,7 @@ def listing_new(case_id: int):
     if request.method == "POST":
         if form.validate():
             try:
-                listing = supervision.list_case(
+                listing = listing_steps.list_case(
                     db, case, actor=current_user, level=SupervisionLevel(form.level.data),
                     deadline=form.deadline.data, responsible_leader=form.responsible_leader.data)
             except WorkflowError as exc:
@@ -148,7 +147,7 @@ def listing_interview(listing_id: int):
     tz = current_app.config["TIMEZONE"]
     held_at = form.held_at.data.replace(tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
     try:
-        supervision.record_interview(db, found, actor=current_user, held_at=held_at,
+        listing_steps.record_interview(db, found, actor=current_user, held_at=held_at,
                                      participants=form.participants.data,
                                      notes=form.notes.data or "")
     except WorkflowError as exc:
@@ -170,7 +169,7 @@ def listing_letter_upload(listing_id: int):
         return _render(found, 400, "请选择整改承诺书文件", letter=form)
     raw = upload.stream.read(current_app.config["MAX_PHOTO_BYTES"] + 1)
     try:
-        supervision.attach_letter(db, file_storage.storage(), found, raw, actor=current_user,
+        listing_steps.attach_letter(db, storage(), found, raw, actor=current_user,
                                   limits=upload_limits())
     except (UploadError, WorkflowError) as exc:
         db.rollback()
@@ -205,7 +204,7 @@ def listing_delist(listing_id: int):
     if not form.validate():
         return _render(found, 400, "请按提示填写", delist=form)
     try:
-        supervision.delist(db, found, actor=current_user, note=form.note.data or "")
+        listing_steps.delist(db, found, actor=current_user, note=form.note.data or "")
     except WorkflowError as exc:
         db.rollback()
         return _render(_listing(listing_id), 400, str(exc), delist=form)
@@ -226,7 +225,7 @@ def case_delist(case_id: int):
     if not form.validate():
         abort(400)
     try:
-        supervision.delist_case(db, case, actor=current_user, note=form.note.data or "")
+        listing_steps.delist_case(db, case, actor=current_user, note=form.note.data or "")
     except WorkflowError as exc:
         db.rollback()
         flash(str(exc), "error")

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from admin import bp
 from admin.access import require
-from portal.db import get_session, utcnow
-from portal.domain import sla
+from portal.db import get_session
+from portal.domain.access.permissions import Permission
+from portal.domain.casework import sla
+from portal.domain.clock import utcnow
 from portal.domain.enums import Channel, TipStatus
 from portal.domain.models import Attachment, Category, Tip, Village
-from portal.domain.permissions import Permission
 
 PAGE_SIZE = 30
 

@@ -8,10 +8,11 @@ from flask import current_app, render_template, request
 
 from admin import bp
 from admin.access import require
-from portal.db import get_session, utcnow
-from portal.domain import review as review_service
-from portal.domain import sla
-from portal.domain.permissions import Permission
+from portal.db import get_session
+from portal.domain import clock
+from portal.domain.access.permissions import Permission
+from portal.domain.clock import utcnow
+from portal.domain.supervision import review as review_service
 
 
 def _date(name: str, default: dt.date) -> dt.date:
@@ -25,7 +26,7 @@ def _date(name: str, default: dt.date) -> dt.date:
 @require(Permission.SUPERVISION_VIEW)
 def review():
     tz = current_app.config["TIMEZONE"]
-    today = sla.local_today(tz=tz)
+    today = clock.local_today(tz=tz)
     start = _date("start", today.replace(month=1, day=1))
     end = _date("end", today)
     error = None

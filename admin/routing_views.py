@@ -1,5 +1,5 @@
 """The moderators' routing screen (分派): cases waiting in triage, the routing table's proposal
-for each, and confirming or overriding it through ``portal.domain.routing.route_case``."""
+for each, and confirming or overriding it through ``portal.domain.casework.routing.route_case``."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from admin.access import require
 from admin.case_forms import RouteForm, SeverityForm
 from admin.forms import options
 from portal.db import get_session
-from portal.domain import routing
+from portal.domain.access.permissions import Permission
+from portal.domain.casework import routing
+from portal.domain.casework.events import CONFLICT_MESSAGE, flush, log_event
+from portal.domain.casework.workflow import WorkflowError
 from portal.domain.enums import AssignmentRole, AssignmentState, CaseEventKind, CaseStatus, Severity
-from portal.domain.events import CONFLICT_MESSAGE, flush, log_event
 from portal.domain.models import Assignment, Case, Department
-from portal.domain.permissions import Permission
-from portal.domain.workflow import WorkflowError
 
 PAGE_SIZE = 30
 

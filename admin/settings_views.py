@@ -9,8 +9,8 @@ from admin import bp
 from admin.access import client_ip, require
 from admin.forms import SecuritySettingsForm
 from portal.db import get_session
-from portal.domain import auth
-from portal.domain.permissions import Permission
+from portal.domain.access import auth
+from portal.domain.access.permissions import Permission
 
 
 @bp.route("/settings", methods=["GET", "POST"])

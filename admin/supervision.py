@@ -14,13 +14,14 @@ from sqlalchemy import select
 
 from admin import bp
 from admin.access import require
-from portal.db import get_session, utcnow
-from portal.domain import goals as plan_goals
-from portal.domain import ledger
+from portal.db import get_session
+from portal.domain.access.permissions import Permission
+from portal.domain.clock import utcnow
 from portal.domain.enums import Severity
 from portal.domain.models import Department, Village
-from portal.domain.permissions import Permission
-from portal.public.caching import figure_cache
+from portal.domain.supervision import goals as plan_goals
+from portal.domain.supervision import ledger
+from portal.web.caching import figure_cache
 
 LedgerFilter = ledger.LedgerFilter
 

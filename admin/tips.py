@@ -12,13 +12,13 @@ from admin import bp
 from admin.access import can, client_ip, require
 from admin.forms import AcceptForm, ActionForm, AskForm, RedactForm, RejectForm, options
 from portal.db import get_session
-from portal.domain import moderation
-from portal.domain.duplicates import find_duplicates
+from portal.domain.access.permissions import Permission
 from portal.domain.enums import RejectReason, TipStatus
 from portal.domain.models import Attachment, Case, Category, Tip, VenueType, Village
-from portal.domain.permissions import Permission
+from portal.domain.vetting import moderation
+from portal.domain.vetting.duplicates import find_duplicates
 from portal.identity import cipher, upload_limits
-from portal.storage import storage
+from portal.web.files import storage
 
 
 def _tip(tip_id: int) -> Tip:

@@ -14,12 +14,13 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from admin import bp
 from admin.access import require
 from admin.forms import options
-from portal.db import get_session, utcnow
-from portal.domain import ledger, urging
-from portal.domain import settings as portal_settings
-from portal.domain.events import WorkflowError
+from portal.db import get_session
+from portal.domain.access.permissions import Permission
+from portal.domain.administration import settings as portal_settings
+from portal.domain.casework.events import WorkflowError
+from portal.domain.clock import utcnow
 from portal.domain.models import Department, UrgingNotice
-from portal.domain.permissions import Permission
+from portal.domain.supervision import ledger, urging
 
 
 class UrgingForm(FlaskForm):

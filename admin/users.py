@@ -10,10 +10,10 @@ from admin import bp
 from admin.access import client_ip, require
 from admin.forms import ActionForm, ResetPasswordForm, UserCreateForm, UserEditForm, options
 from portal.db import get_session
-from portal.domain import accounts, auth
+from portal.domain.access import accounts, auth
+from portal.domain.access.permissions import Permission
 from portal.domain.enums import Role
 from portal.domain.models import Department, User
-from portal.domain.permissions import Permission
 
 
 def _departments(form: UserCreateForm | UserEditForm) -> None:

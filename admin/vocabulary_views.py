@@ -19,11 +19,11 @@ from admin.forms import (
     options,
 )
 from portal.db import get_session
-from portal.domain import vocabulary
+from portal.domain.access.permissions import Permission
+from portal.domain.administration import vocabulary
+from portal.domain.casework.routing import propose_routing
 from portal.domain.enums import DepartmentKind
 from portal.domain.models import Category, Department, RoutingRule, VenueType, Village
-from portal.domain.permissions import Permission
-from portal.domain.routing import propose_routing
 
 KINDS = "any(village,department,category,venue_type)"
 TITLES = {"village": "村", "department": "部门", "category": "隐患类别", "venue_type": "场所类型"}

@@ -20,7 +20,7 @@ import time
 
 from portal import create_app
 from portal.db import database
-from portal.domain import accounts
+from portal.domain.access import accounts
 from portal.domain.enums import Role
 
 PASSWORD = "bench supervisor password 1"

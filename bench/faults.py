@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> dict:
         server.stop()
 
     engine = make_engine(args.database_url)
-    from portal.domain.identity import receipt_hash
+    from portal.domain.reporting.identity import receipt_hash
 
     with engine.connect() as conn:
         hashes = [receipt_hash(server.env["PORTAL_RECEIPT_KEY"], code)

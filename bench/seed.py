@@ -24,10 +24,11 @@ from sqlalchemy import Engine, func, insert, select, text
 
 from portal import migrate
 from portal.config import ROOT
-from portal.db import Base, make_engine
-from portal.domain import tallies
+from portal.db import make_engine
 from portal.domain.enums import CaseEventKind, CaseStatus
-from portal.domain.identity import receipt_hash
+from portal.domain.models.base import Base
+from portal.domain.reporting.identity import receipt_hash
+from portal.domain.supervision import tallies
 
 BATCH = 5000
 KNOWN_RECEIPT = "2026112900000001"
@@ -86,7 +87,7 @@ def prepare(url: str, fresh: bool) -> Engine:
     migrate.upgrade(url)
     from portal import create_app
     from portal.db import database
-    from portal.domain import jurisdiction
+    from portal.domain.administration import jurisdiction
 
     app = create_app({"ENV": "development", "DATABASE_URL": url})
     with app.app_context():

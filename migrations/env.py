@@ -9,7 +9,8 @@ from sqlalchemy.engine import Connection
 
 import portal.domain.models  # noqa: F401  (registers every table on the metadata)
 from portal.config import load_settings
-from portal.db import Base, UTCDateTime, make_engine
+from portal.db import make_engine
+from portal.domain.models.base import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,71 +1,19 @@
-"""The fire-hazard tip-off and disclosure portal."""
+"""The fire-hazard tip-off and disclosure portal.
+
+Importing ``portal`` loads no web framework, so that ``portal.domain`` can be used (and is
+tested) without Flask; ``create_app`` builds the web application on demand.
+"""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from portal import db
-from portal.config import INSTANCE_DIR, ROOT, load_settings
-
-
-class Portal(Flask):
-    """Flask, with views run again once when the database drops out under them
-    (``db.dispatch_with_retry``)."""
-
-    def dispatch_request(self) -> Any:
-        return db.dispatch_with_retry(super().dispatch_request)
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the application: defaults, then ``PORTAL_*`` variables, then ``overrides``."""
-    settings = load_settings(overrides)
-    app = Portal(
-        __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
-        instance_path=str(INSTANCE_DIR),
-    )
-    app.config.update(settings)
-    app.config["TESTING"] = settings["ENV"] == "testing"
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    logging.basicConfig(level=settings["LOG_LEVEL"])
-    # Alembic's plugin chatter drowns the one line that matters ("Running upgrade …").
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
+    from portal.app import create_app as build
 
-    db.init_app(app)
-
-    from portal import identity, security, storage
-
-    identity.init_app(app)
-    storage.init_app(app)
-    security.init_app(app)
-
-    from portal.extensions import csrf, limiter
-
-    csrf.init_app(app)
-    limiter.init_app(app)
-
-    from portal import errors, templating
-
-    errors.init_app(app)
-    templating.init_app(app)
-
-    from admin import bp as admin_bp
-    from portal.api import bp as api_bp
-    from portal.public import bp as public_bp
-
-    app.register_blueprint(public_bp)
-    app.register_blueprint(admin_bp)
-    from admin import access
-
-    access.init_app(app)
-    app.register_blueprint(api_bp)
-
-    from portal.cli import register_cli
-
-    register_cli(app)
-    return app
+    return build(overrides)

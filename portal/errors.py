@@ -11,8 +11,8 @@ from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.db import rollback_session
+from portal.domain.clock import to_local
 from portal.extensions import limiter
-from portal.templating import to_local
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from portal.domain.identity import IdentityCipher
-from portal.domain.uploads import UploadLimits
+from portal.domain.reporting.identity import IdentityCipher
+from portal.domain.reporting.uploads import UploadLimits
 
 
 def init_app(app: Flask) -> None:

@@ -1,5 +1,6 @@
 """Where uploaded files live. One small interface so that several app instances can share an
-object store; the directory implementation is the default."""
+object store; the directory implementation is the default. Nothing of the web: the domain
+stores through it, the app factory picks the implementation (``portal.web.files``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import re
 import tempfile
 from pathlib import Path
 from typing import Protocol
-
-from flask import Flask, current_app
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(jpg|png|webp|pdf)$")
 
@@ -62,11 +61,3 @@ class DirectoryStorage:
 
     def modified(self, name: str) -> float:
         return self._path(name).stat().st_mtime
-
-
-def init_app(app: Flask) -> None:
-    app.extensions["portal.storage"] = DirectoryStorage(app.config["UPLOAD_DIR"])
-
-
-def storage() -> Storage:
-    return current_app.extensions["portal.storage"]

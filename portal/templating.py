@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g
+from flask import Flask, g
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.db import get_session, rollback_session
-from portal.domain import sanitize
-from portal.domain import settings as portal_settings
+from portal.domain.administration import settings as portal_settings
+from portal.domain.clock import to_local
+from portal.domain.disclosure import sanitize
 
 WEEKDAYS = "一二三四五六日"
-
-
-def local_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIMEZONE"])
-
-
-def to_local(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(local_zone())
 
 
 def format_datetime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

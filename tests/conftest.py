@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from portal import create_app, migrate
 from portal.config import ROOT
 from portal.db import database
-from portal.domain import jurisdiction, tallies
+from portal.domain.administration import jurisdiction
+from portal.domain.supervision import tallies
 from portal.extensions import limiter
-from portal.public.caching import figure_cache, page_cache
+from portal.web.caching import figure_cache, page_cache
 
 DEMO_JURISDICTION = ROOT / "portal" / "data" / "demo_jurisdiction.toml"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"

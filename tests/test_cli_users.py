@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import accounts
+from portal.domain.access import accounts
 from portal.domain.enums import Role
 from portal.domain.models import AuditLog, User
 

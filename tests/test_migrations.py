@@ -12,7 +12,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, create_engine, inspect
 from sqlalchemy.engine import Connection
 
 from portal import migrate
-from portal.db import Base
+from portal.domain.models.base import Base
 from tests.conftest import reset_postgres_schema
 
 SCRATCH_SCHEMA = "migration_check"

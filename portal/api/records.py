@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
-from portal.domain import tracking
 from portal.domain.enums import AssignmentRole, AssignmentState, CaseStatus, TipStatus
 from portal.domain.models import Assignment, Attachment, Case, CaseEvent, Category, Tip, Unit
+from portal.domain.reporting import tracking
 
 MAX_RESULTS = 1000
 DEFAULT_WINDOW = dt.timedelta(days=90)

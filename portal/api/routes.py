@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from portal.api import bp, formats, openapi
 from portal.db import get_session, rollback_session
-from portal.domain import settings as portal_settings
+from portal.domain.administration import settings as portal_settings
 from portal.domain.models import Category, VenueType, Village
 from portal.extensions import csrf
 

@@ -19,14 +19,15 @@ from portal.api.routes import (
     fail,
     shown,
 )
-from portal.db import get_session, utcnow
-from portal.domain import api_keys, intake
+from portal.db import get_session
+from portal.domain.access import api_keys
+from portal.domain.clock import local_zone, utcnow
 from portal.domain.enums import Channel
-from portal.domain.identity import group_receipt
 from portal.domain.models import ApiKey, VenueType, Village
+from portal.domain.reporting import intake
+from portal.domain.reporting.identity import group_receipt
 from portal.extensions import csrf, limiter
 from portal.identity import cipher, receipt_key
-from portal.templating import local_zone
 
 # Per key (per client address for requests without one); partners that need more ask.
 POST_RATE_LIMIT = "30 per minute;2000 per day"

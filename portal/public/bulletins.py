@@ -6,8 +6,8 @@ from flask import abort, render_template, request
 from sqlalchemy import select
 
 from portal.db import get_session
-from portal.domain import bulletins
 from portal.domain.models import Bulletin
+from portal.domain.supervision import bulletins
 from portal.public import bp
 
 

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import abort, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.db import get_session, utcnow
-from portal.domain import bulletins, disclosure
+from portal.db import get_session
+from portal.domain import clock
+from portal.domain.disclosure import publication
 from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
 from portal.domain.models import Bulletin, Category, VenueType, Village
+from portal.domain.supervision import bulletins
 from portal.public import bp
-from portal.public.caching import conditional
-from portal.templating import to_local
+from portal.web.caching import conditional
 
 PER_PAGE = 20
 # A disclosed case has been confirmed, so it is in one of these.
 PUBLIC_STATUSES = (CaseStatus.RECTIFYING, CaseStatus.RECTIFIED, CaseStatus.CLOSED)
 
-
-def local_today() -> dt.date:
-    return to_local(utcnow()).date()
 
 
 def _int_arg(name: str) -> int | None:
@@ -31,10 +28,10 @@ def _int_arg(name: str) -> int | None:
     return int(value) if value.isdigit() and len(value) < 10 else None
 
 
-def _filters() -> disclosure.DisclosureFilters:
+def _filters() -> publication.DisclosureFilters:
     status = request.args.get("status", "")
     severity = request.args.get("severity", "")
-    return disclosure.DisclosureFilters(
+    return publication.DisclosureFilters(
         village_id=_int_arg("village"),
         venue_type_id=_int_arg("venue_type"),
         category_id=_int_arg("category"),
@@ -65,39 +62,39 @@ def filter_choices(session: Session) -> dict[str, Any]:
 def disclosures():
     session = get_session()
     filters = _filters()
-    page = disclosure.search_disclosed(
-        session, filters, today=local_today(), page=_int_arg("page") or 1, per_page=PER_PAGE
+    page = publication.search_disclosed(
+        session, filters, today=clock.local_today(), page=_int_arg("page") or 1, per_page=PER_PAGE
     )
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "portal/disclosures.html", page=page, filters=filters, args=args,
-        stages=disclosure.STAGES, **filter_choices(session),
+        stages=publication.STAGES, **filter_choices(session),
     )
 
 
 @bp.get("/disclosures/unit/<int:unit_id>")
 @conditional
 def disclosure_unit(unit_id: int):
-    found = disclosure.unit_disclosures(get_session(), unit_id, today=local_today())
+    found = publication.unit_disclosures(get_session(), unit_id, today=clock.local_today())
     if found is None:
         abort(404)
     _unit, cases = found
     return render_template(
-        "portal/disclosure_unit.html", cases=cases, stages=disclosure.STAGES,
+        "portal/disclosure_unit.html", cases=cases, stages=publication.STAGES,
         unit_name=cases[0].unit_name,
         supervision_none=SupervisionLevel.NONE,
     )
 
 
 @bp.app_template_global()
-def latest_disclosures(limit: int = 5) -> list[disclosure.PublicCase]:
+def latest_disclosures(limit: int = 5) -> list[publication.PublicCase]:
     """For the home page: the newest disclosures."""
-    return disclosure.latest_disclosed(get_session(), today=local_today(), limit=limit)
+    return publication.latest_disclosed(get_session(), today=clock.local_today(), limit=limit)
 
 
 @bp.app_template_global()
 def disclosure_stages() -> tuple[str, ...]:
-    return disclosure.STAGES
+    return publication.STAGES
 
 
 @bp.app_template_global()

@@ -1,4 +1,4 @@
-"""Public forms. They parse and carry CSRF; content rules live in portal.domain.intake."""
+"""Public forms. They parse and carry CSRF; content rules live in portal.domain.reporting.intake."""
 
 from __future__ import annotations
 

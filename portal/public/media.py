@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response, abort
+from flask import abort
 from sqlalchemy import or_, select
 
 from portal.db import get_session
 from portal.domain.models import Attachment, Case, CaseEvent
 from portal.public import bp
 from portal.public.track import tracked_tip
-from portal.storage import storage
+from portal.web.files import send_attachment
 
 
 def _visible_to_this_visitor(attachment: Attachment) -> bool:
@@ -42,22 +42,3 @@ def media(name: str):
     if attachment is None or not _visible_to_this_visitor(attachment):
         abort(404)
     return send_attachment(attachment, name, public=attachment.public)
-
-
-def send_attachment(attachment: Attachment, name: str | None = None, *, public: bool = False,
-                    thumb: bool = False, download_name: str | None = None) -> Response:
-    """The one way a stored file leaves the portal, for public and staff views alike: its
-    decoded type, never sniffed, never cached unless public; 404 if the file is gone."""
-    if name is None:
-        name = attachment.thumbnail_name if thumb and attachment.thumbnail_name \
-            else attachment.stored_name
-    try:
-        data = storage().get(name)
-    except (FileNotFoundError, ValueError):
-        abort(404)
-    response = Response(data, mimetype=attachment.content_type)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename={download_name}" if download_name else "inline")
-    response.headers["Cache-Control"] = "public, max-age=86400" if public else "private, no-store"
-    return response

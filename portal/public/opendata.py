@@ -16,13 +16,13 @@ from flask import Response, abort, render_template, stream_with_context, url_for
 from markupsafe import Markup
 from sqlalchemy import select
 
-from portal.db import get_session, utcnow
-from portal.domain import disclosure
+from portal.db import get_session
+from portal.domain.clock import local_today, utcnow
+from portal.domain.disclosure import publication
 from portal.domain.models import Village
 from portal.public import bp
-from portal.public.caching import conditional
-from portal.public.disclosures import local_today
 from portal.templating import jurisdiction
+from portal.web.caching import conditional
 
 LICENCE_NAME = "知识共享 署名 4.0 国际许可协议（CC BY 4.0）"
 LICENCE_URL = "https://creativecommons.org/licenses/by/4.0/deed.zh-hans"
@@ -59,7 +59,7 @@ FIELD_DOCS: dict[str, str] = {
 FIELDS: tuple[str, ...] = tuple(FIELD_DOCS)
 
 
-def record(case: disclosure.PublicCase) -> dict[str, Any]:
+def record(case: publication.PublicCase) -> dict[str, Any]:
     return {
         "id": case.id,
         "unit_id": case.unit_id,
@@ -103,7 +103,7 @@ def disclosures_json():
             "fields": list(FIELDS),
         }
         yield json.dumps(head, ensure_ascii=False)[:-1] + ', "cases": ['
-        for n, case in enumerate(disclosure.iter_disclosed(session, today=today)):
+        for n, case in enumerate(publication.iter_disclosed(session, today=today)):
             yield ("," if n else "") + json.dumps(record(case), ensure_ascii=False)
         yield "]}"
 
@@ -128,7 +128,7 @@ def disclosures_csv():
         writer = csv.DictWriter(buffer, fieldnames=FIELDS)
         buffer.write("\ufeff")  # Excel opens UTF-8 CSV correctly only with a BOM
         writer.writeheader()
-        for case in disclosure.iter_disclosed(session, today=today):
+        for case in publication.iter_disclosed(session, today=today):
             writer.writerow(_csv_values(record(case)))
             if buffer.tell() > 16_384:
                 yield buffer.getvalue()
@@ -152,7 +152,7 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 @conditional
 def disclosures_feed():
     j = jurisdiction()
-    cases = disclosure.latest_disclosed(get_session(), today=local_today(), limit=FEED_SIZE)
+    cases = publication.latest_disclosed(get_session(), today=local_today(), limit=FEED_SIZE)
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": "zh-CN"})
     _sub(feed, "id", url_for("public.disclosures", _external=True))
@@ -214,12 +214,12 @@ def notice(code: str):
     if village is None or not village.active:
         abort(404)
     today = local_today()
-    page = disclosure.search_disclosed(
-        session, disclosure.DisclosureFilters(village_id=village.id), today=today,
+    page = publication.search_disclosed(
+        session, publication.DisclosureFilters(village_id=village.id), today=today,
         per_page=NOTICE_SIZE)
     online = url_for("public.disclosures", village=village.id, _external=True)
     qr = segno.make(online, error="m")
     svg = qr.svg_inline(scale=4, border=2, omitsize=False)
     qr_svg = Markup(svg)  # noqa: S704  # nosec B704 - segno's SVG of our own URL
     return render_template("portal/notice.html", village=village, page=page, online=online,
-                           qr_svg=qr_svg, today=today, stages=disclosure.STAGES)
+                           qr_svg=qr_svg, today=today, stages=publication.STAGES)

@@ -10,15 +10,16 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from sqlalchemy import select
 
 from portal.db import get_session
-from portal.domain import intake
+from portal.domain.clock import local_zone
 from portal.domain.enums import Channel
-from portal.domain.identity import group_receipt
 from portal.domain.models import Category, VenueType, Village
+from portal.domain.reporting import intake
+from portal.domain.reporting.identity import group_receipt
 from portal.extensions import csrf, limiter
 from portal.identity import cipher, receipt_key
 from portal.public import bp
 from portal.public.forms import ReportForm
-from portal.public.photos import (
+from portal.web.photos import (
     discard_files,
     kept_count,
     kept_photos,
@@ -26,7 +27,6 @@ from portal.public.photos import (
     read_photos,
     store_photos,
 )
-from portal.templating import local_zone
 
 RECEIPT_SESSION_KEY = "receipt"
 SUBMISSION_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")

@@ -7,7 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from portal.db import get_session
 from portal.extensions import limiter
 from portal.public import bp
-from portal.public.caching import conditional
+from portal.web.caching import conditional
 
 
 @bp.get("/")

@@ -1,7 +1,8 @@
 """Statistics (/stats) with server-rendered SVG charts, and the figures on the home page.
 
-The figures are computed by ``portal.domain.statistics`` (mostly sums over the case tallies) and
-kept in the per-process figure cache, refreshed in the background when the data version moves.
+The figures are computed by ``portal.domain.disclosure.statistics`` (mostly sums over the case
+tallies) and kept in the per-process figure cache, refreshed in the background when the data
+version moves.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from typing import Any, TypeVar
 
 from flask import render_template
 
-from portal.db import get_session, utcnow
-from portal.domain import statistics
+from portal.db import get_session
+from portal.domain.clock import local_zone, to_local, utcnow
+from portal.domain.disclosure import statistics
 from portal.public import bp
-from portal.public.caching import conditional, figure_cache
-from portal.templating import local_zone, to_local
+from portal.web.caching import conditional, figure_cache
 
 T = TypeVar("T")
 

@@ -8,15 +8,15 @@ from flask import current_app, redirect, render_template, request, session, url_
 from sqlalchemy import select
 
 from portal.db import get_session
-from portal.domain import intake, tracking
 from portal.domain.enums import MessageDirection, TipStatus
-from portal.domain.identity import normalize_receipt
 from portal.domain.models import Message, Tip
+from portal.domain.reporting import intake, tracking
+from portal.domain.reporting.identity import normalize_receipt
 from portal.extensions import csrf, limiter
 from portal.identity import receipt_key
 from portal.public import bp
 from portal.public.forms import ReplyForm, TrackForm
-from portal.public.photos import discard_files, read_photos, store_photos
+from portal.web.photos import discard_files, read_photos, store_photos
 
 TRACK_SESSION_KEY = "tracking"
 TRACK_TTL_SECONDS = 3600

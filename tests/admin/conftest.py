@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from portal.domain import accounts
+from portal.domain.access import accounts
 from portal.domain.enums import Role
 from portal.domain.models import User
 from tests.conftest import csrf_token

@@ -7,9 +7,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from portal.domain.access.permissions import Permission, has_permission
 from portal.domain.enums import Role
 from portal.domain.models import User
-from portal.domain.permissions import Permission, has_permission
 from tests import factories
 from tests.admin.conftest import login
 from tests.conftest import csrf_token

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from portal.domain import accounts
+from portal.domain.access import accounts
 from portal.domain.models import AuditLog, Category, RoutingRule
 from tests import factories
 from tests.admin.conftest import login

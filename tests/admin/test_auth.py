@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin.access import LAST_SEEN_KEY, safe_next
-from portal.domain import accounts, auth
+from portal.domain.access import accounts, auth
 from portal.domain.models import AuditLog
 from tests.admin.conftest import PASSWORD, login
 from tests.conftest import csrf_token
@@ -43,7 +43,7 @@ def test_brute_force_locks_the_account_and_the_lock_expires(client, staff, db_se
     assert login(client, "mod1").status_code == 429
     user = accounts.find_user(db_session, "mod1")
     db_session.refresh(user)
-    from portal.templating import to_local
+    from portal.domain.clock import to_local
     with app.app_context():
         assert to_local(user.locked_until).strftime("%H:%M") in text
     # The lock runs out.

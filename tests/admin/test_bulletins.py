@@ -10,9 +10,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
-from portal.domain import bulletins, sla
+from portal.domain import clock
+from portal.domain.clock import utcnow
 from portal.domain.models import Bulletin
+from portal.domain.supervision import bulletins
 from tests import factories
 from tests.conftest import csrf_token
 from tests.domain.linkage_helpers import supervisor
@@ -36,7 +37,7 @@ def _draft(client: FlaskClient, start: str, end: str) -> str:
 
 
 def test_a_draft_carries_the_periods_figures(db_session: Session, seeded, app) -> None:
-    today = sla.local_today()
+    today = clock.local_today()
     figures = bulletins.period_figures(db_session, today.replace(day=1), today)
     # Seeded this month: every case but the two dated 2023; one tip; three overdue.
     assert figures["cases_opened"] == len(seeded) - 2
@@ -52,7 +53,7 @@ def test_a_draft_carries_the_periods_figures(db_session: Session, seeded, app) -
 def test_draft_edit_publish_and_read_publicly(client: FlaskClient, as_role,
                                               db_session: Session, seeded) -> None:
     as_role("supervisor")
-    today = sla.local_today()
+    today = clock.local_today()
     page_url = _draft(client, today.replace(day=1).isoformat(), today.isoformat())
     page = client.get(page_url).get_data(as_text=True)
     assert "火灾隐患举报处置情况通报" in page and "超期未办结" in page
@@ -82,7 +83,7 @@ def test_draft_edit_publish_and_read_publicly(client: FlaskClient, as_role,
 
 
 def test_drafts_are_not_listed_publicly(client: FlaskClient, db_session: Session, app) -> None:
-    today = sla.local_today()
+    today = clock.local_today()
     draft = bulletins.draft(db_session, today, today, actor=supervisor(db_session),
                             township="阳高乡", now=utcnow())
     db_session.commit()

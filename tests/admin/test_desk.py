@@ -15,7 +15,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import intake, sla, workflow
+from portal.domain import clock
+from portal.domain.casework import workflow
 from portal.domain.enums import (
     AssignmentState,
     CaseEventKind,
@@ -24,8 +25,9 @@ from portal.domain.enums import (
     Channel,
     Role,
 )
-from portal.domain.identity import group_receipt
 from portal.domain.models import Attachment, Case, CaseEvent, Tip, User
+from portal.domain.reporting import intake
+from portal.domain.reporting.identity import group_receipt
 from portal.identity import cipher, receipt_key
 from tests import factories, images
 from tests.admin.conftest import login, make_user
@@ -147,7 +149,7 @@ def test_a_tip_goes_from_routing_to_closure_through_the_web(
     assert "尚未下达整改期限" in page
 
     # Deadline and notice number.
-    deadline = sla.local_today() + dt.timedelta(days=7)
+    deadline = clock.local_today() + dt.timedelta(days=7)
     page = follow(client, act(client, case_id, "deadline", {
         "deadline": deadline.isoformat(), "notice_no": "阳消责改〔2026〕12号"}))
     assert f"整改期限已下达：{deadline.isoformat()}" in page and "阳消责改〔2026〕12号" in page
@@ -424,9 +426,9 @@ def test_extension_request_and_decision_then_send_back_and_follow_up(
     workflow.accept_assignment(db_session, lead(ready), actor=fire)
     workflow.record_check(db_session, ready, actor=fire, confirmed=True, findings="属实")
     workflow.set_rectification(db_session, ready, actor=fire,
-                               deadline=sla.local_today() + dt.timedelta(days=3))
+                               deadline=clock.local_today() + dt.timedelta(days=3))
     db_session.commit()
-    wanted = sla.local_today() + dt.timedelta(days=20)
+    wanted = clock.local_today() + dt.timedelta(days=20)
     page = follow(client, act(client, ready.id, "extension", {
         "new_date": wanted.isoformat(), "reason": "需更换防火门，厂家供货周期长"}))
     assert "延期申请已提交" in page and "延期申请待审批" in page
@@ -446,7 +448,7 @@ def test_extension_request_and_decision_then_send_back_and_follow_up(
     follow(client, act(client, ready.id, "report", {"report": "防火门已安装"}))
     sign_out(client)
     as_role("moderator")
-    follow_up_on = sla.local_today() + dt.timedelta(days=30)
+    follow_up_on = clock.local_today() + dt.timedelta(days=30)
     follow(client, act(client, ready.id, "close", {"follow_up_by": follow_up_on.isoformat()}))
     sign_out(client)
 
@@ -465,7 +467,7 @@ def test_extension_request_and_decision_then_send_back_and_follow_up(
 def test_the_desk_puts_overdue_first_and_says_how_late(
     client: FlaskClient, db_session: Session, staff, as_role
 ) -> None:
-    from portal.db import utcnow
+    from portal.domain.clock import utcnow
 
     routed_case(db_session, "blocked_escape", unit_name="今天派的饭店")
     routed_case(db_session, "blocked_escape", unit_name="三天前派的旅馆",
@@ -501,14 +503,14 @@ def test_supervisors_are_warned_when_a_year_s_schedule_is_missing(
     client: FlaskClient, monkeypatch, as_role
 ) -> None:
     as_role("supervisor")
-    monkeypatch.setattr(sla, "local_today", lambda *a, **k: dt.date(2031, 6, 1))
+    monkeypatch.setattr(clock, "local_today", lambda *a, **k: dt.date(2031, 6, 1))
     html = page_of(client, "/admin/closures")
     assert "2031 年的节假日调休安排尚未录入" in html
     assert "2032 年的节假日调休安排尚未录入" in html
     monkeypatch.undo()
     client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")})
     as_role("officer")
-    monkeypatch.setattr(sla, "local_today", lambda *a, **k: dt.date(2031, 6, 1))
+    monkeypatch.setattr(clock, "local_today", lambda *a, **k: dt.date(2031, 6, 1))
     assert "尚未录入" not in page_of(client, "/admin/desk")
 
 
@@ -531,7 +533,7 @@ def _rectifying(db_session: Session, case: Case, fire: User) -> None:
     workflow.accept_assignment(db_session, lead(case), actor=fire)
     workflow.record_check(db_session, case, actor=fire, confirmed=True, findings="属实")
     workflow.set_rectification(db_session, case, actor=fire,
-                               deadline=sla.local_today() + dt.timedelta(days=3))
+                               deadline=clock.local_today() + dt.timedelta(days=3))
     db_session.commit()
 
 
@@ -540,7 +542,7 @@ def test_refusing_an_extension_needs_a_reason_and_keeps_the_deadline(
 ) -> None:
     _rectifying(db_session, ready, staff["officer"])
     workflow.request_extension(db_session, ready, actor=staff["officer"],
-                               new_date=sla.local_today() + dt.timedelta(days=30),
+                               new_date=clock.local_today() + dt.timedelta(days=30),
                                reason="材料未到")
     db_session.commit()
     as_role("moderator")
@@ -551,7 +553,7 @@ def test_refusing_an_extension_needs_a_reason_and_keeps_the_deadline(
     page = follow(client, act(client, ready.id, "extension-decision", {
         "decision": "refuse", "reason": "三天足够清理"}))
     assert "已不同意延期" in page and "三天足够清理" in page
-    assert reload(db_session, ready).rectify_by == sla.local_today() + dt.timedelta(days=3)
+    assert reload(db_session, ready).rectify_by == clock.local_today() + dt.timedelta(days=3)
 
 
 def test_an_assisting_officer_cannot_record_the_check(
@@ -573,7 +575,7 @@ def test_a_follow_up_that_finds_the_hazard_still_fixed(
     _rectifying(db_session, ready, fire)
     workflow.report_rectified(db_session, ready, actor=fire, report="已清理")
     workflow.approve_closure(db_session, ready, actor=staff["moderator"],
-                             follow_up_by=sla.local_today() + dt.timedelta(days=10))
+                             follow_up_by=clock.local_today() + dt.timedelta(days=10))
     db_session.commit()
     as_role("supervisor")
     assert "红星饭店" in page_of(client, "/admin/closures")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
+from portal.domain.clock import utcnow
 from portal.domain.enums import AttachmentKind, CaseEventKind, CaseStatus
 from portal.domain.models import Attachment, Case, CaseEvent, Unit
 from tests.conftest import csrf_token

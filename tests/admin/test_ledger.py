@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
-from portal.domain import ledger
+from portal.domain.supervision import ledger
 from tests.domain.supervision_helpers import seed_ledger
 
 FIGURE = re.compile(r'<a href="(/admin/ledger[^"]*)"[^>]*>\s*(?:<strong>)?(\d+)')
@@ -131,7 +131,7 @@ def test_the_overview_lists_the_most_overdue_villages_and_links_to_all_of_them(
     cases, and a page of its own lists every one, each figure the ledger behind its link."""
     import datetime as dt
 
-    from portal.db import utcnow
+    from portal.domain.clock import utcnow
     from portal.domain.models import Village
     from tests import factories
 

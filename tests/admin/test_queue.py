@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from admin import queue as queue_views
-from portal.db import utcnow
+from portal.domain.clock import utcnow
 from portal.domain.enums import Channel, TipStatus
 from portal.domain.models import Attachment
 from tests import factories

@@ -9,6 +9,7 @@ import re
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from portal.domain import clock
 from portal.domain.enums import (
     AssignmentRole,
     CaseEventKind,
@@ -184,10 +185,10 @@ def test_only_moderators_route_and_every_post_needs_a_token(
 def test_admin_sees_the_missing_calendar_warning_and_can_enter_the_year(
     client: FlaskClient, db_session: Session, as_role
 ) -> None:
-    from portal.domain import sla
+    from portal.domain.casework import sla
 
     as_role("admin")
-    next_year = sla.local_today().year + 1
+    next_year = clock.local_today().year + 1
     missing = sla.calendar_status(db_session, next_year).missing
     html = page(client, "/admin/calendar")
     assert (f"{next_year} 年的节假日调休安排尚未录入" in html) is missing
@@ -211,7 +212,7 @@ def test_a_schedule_file_can_be_uploaded(client: FlaskClient, db_session: Sessio
                                          as_role) -> None:
     import io
 
-    from portal.domain import sla
+    from portal.domain.casework import sla
 
     as_role("admin")
     toml = ('notice = "国办发明电（测试）"\n[[days]]\ndate = 2029-10-01\nworkday = false\n'

@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from portal.domain import workflow
+from portal.domain.casework import workflow
 from portal.domain.enums import Severity, SupervisionLevel
 from portal.domain.models import Listing
 from tests import images

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import jurisdiction, vocabulary
+from portal.domain.administration import jurisdiction, vocabulary
 from portal.domain.enums import DepartmentKind
 from portal.domain.models import AuditLog, Department
 from tests.conftest import DEMO_JURISDICTION, csrf_token

@@ -10,8 +10,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
-from portal.domain import api_keys
+from portal.domain.access import api_keys
+from portal.domain.clock import utcnow
 from portal.domain.enums import AssignmentRole, AttachmentKind, CaseEventKind, CaseStatus
 from portal.domain.models import Assignment, Attachment, Case, CaseEvent
 from tests import factories

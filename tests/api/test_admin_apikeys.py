@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from portal.domain import api_keys
+from portal.domain.access import api_keys
 from portal.domain.models import ApiKey
 from tests.admin.conftest import login
 from tests.api.conftest import post_request

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from portal.domain import api_keys
+from portal.domain.access import api_keys
 from portal.domain.models import ApiKey, AuditLog
 
 KEY_RE = re.compile(r"[0-9a-f]{8}\.[A-Za-z0-9_-]{43}")

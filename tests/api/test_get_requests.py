@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from portal.db import utcnow
+from portal.domain.clock import utcnow
 from portal.domain.enums import (
     AttachmentKind,
     CaseOutcome,

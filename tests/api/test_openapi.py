@@ -19,7 +19,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from portal.domain import api_keys
+from portal.domain.access import api_keys
 from tests.api.conftest import API
 
 XML_ROOTS = {"discovery", "services", "service_definition", "service_requests", "errors"}

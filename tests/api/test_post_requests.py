@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain import api_keys
+from portal.domain.access import api_keys
 from portal.domain.enums import Channel, TipStatus
 from portal.domain.models import ApiKey, Tip
 from tests.api.conftest import post_request, xml_of

@@ -6,7 +6,7 @@ import random
 
 from bench import http, seed
 from bench.http import Endpoint, Server, measure
-from portal.domain import tallies
+from portal.domain.supervision import tallies
 
 
 def test_seed_and_one_measured_request(tmp_path) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import routing, sla
+from portal.domain import clock
+from portal.domain.casework import routing
+from portal.domain.casework.workflow import current_lead
 from portal.domain.enums import AssignmentRole, CaseEventKind, Role, Severity
 from portal.domain.models import Assignment, Case, Unit, User
-from portal.domain.workflow import current_lead
 from tests import factories
 
 
@@ -77,4 +78,4 @@ def kinds(case: Case) -> list[CaseEventKind]:
 
 
 def in_days(days: int) -> dt.date:
-    return sla.local_today() + dt.timedelta(days=days)
+    return clock.local_today() + dt.timedelta(days=days)

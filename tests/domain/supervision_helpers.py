@@ -6,8 +6,9 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
-from portal.domain import routing, sla, workflow
+from portal.domain import clock
+from portal.domain.casework import routing, workflow
+from portal.domain.clock import utcnow
 from portal.domain.enums import Severity
 from portal.domain.models import Case
 from tests import factories
@@ -49,7 +50,7 @@ def case_at(session: Session, stage: str, *, department: str = "FIRE", village: 
         return case
     workflow.record_check(session, case, actor=actor, confirmed=True, findings="属实")
     workflow.set_rectification(session, case, actor=actor,
-                               deadline=sla.local_today() + dt.timedelta(days=30))
+                               deadline=clock.local_today() + dt.timedelta(days=30))
     if rectify_by is not None:
         case.rectify_by = rectify_by
         session.flush()
@@ -65,7 +66,7 @@ def case_at(session: Session, stage: str, *, department: str = "FIRE", village: 
 def seed_ledger(session: Session) -> dict[str, Case]:
     """A small township: every stage, overdue and due-soon cases, two departments, three
     villages, major hazards old and new."""
-    today = sla.local_today()
+    today = clock.local_today()
     old = dt.datetime(2023, 6, 1, 2, 0, tzinfo=dt.UTC)
     cases = {
         "triage": case_at(session, "triage", village="V02"),

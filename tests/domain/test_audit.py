@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from portal.domain import audit
+from portal.domain.access import audit
 from portal.domain.models import AuditLog
 
 pytestmark = pytest.mark.usefixtures("app")

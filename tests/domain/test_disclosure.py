@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
-from portal.domain.disclosure import (
+from portal.domain.casework.events import WorkflowError
+from portal.domain.clock import utcnow
+from portal.domain.disclosure.publication import (
     DisclosureError,
     DisclosureFilters,
     disclose_case,
@@ -20,7 +21,6 @@ from portal.domain.disclosure import (
     withdraw_disclosure,
 )
 from portal.domain.enums import AttachmentKind, CaseEventKind, CaseStatus, Role
-from portal.domain.events import WorkflowError
 from portal.domain.models import Attachment, AuditLog, CaseEvent, User
 from tests.factories import make_case
 
@@ -185,8 +185,8 @@ def test_the_disclosed_total_from_the_tallies_equals_counting_the_rows(db_sessio
 
     from sqlalchemy import func, select
 
-    from portal.db import utcnow
-    from portal.domain import disclosure
+    from portal.domain.clock import utcnow
+    from portal.domain.disclosure import publication
     from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
     from portal.domain.models import Case
     from tests import factories
@@ -205,12 +205,12 @@ def test_the_disclosed_total_from_the_tallies_equals_counting_the_rows(db_sessio
     # and one confirmed case that is not disclosed
     factories.make_case(db_session, status="rectifying", routed_at=now, confirmed_at=now)
     v01 = factories.village(db_session, "V01").id
-    for filters in (disclosure.DisclosureFilters(),
-                    disclosure.DisclosureFilters(village_id=v01),
-                    disclosure.DisclosureFilters(severity=Severity.MAJOR),
-                    disclosure.DisclosureFilters(status=CaseStatus.RECTIFYING, village_id=v01),
-                    disclosure.DisclosureFilters(supervised=True)):
-        counted = db_session.scalar(disclosure._filtered(
-            select(func.count(Case.id)).where(disclosure.public_condition()), filters))
-        assert disclosure._disclosed_total(db_session, filters) == counted, filters
-    assert disclosure._disclosed_total(db_session, disclosure.DisclosureFilters()) >= 4
+    for filters in (publication.DisclosureFilters(),
+                    publication.DisclosureFilters(village_id=v01),
+                    publication.DisclosureFilters(severity=Severity.MAJOR),
+                    publication.DisclosureFilters(status=CaseStatus.RECTIFYING, village_id=v01),
+                    publication.DisclosureFilters(supervised=True)):
+        counted = db_session.scalar(publication._filtered(
+            select(func.count(Case.id)).where(publication.public_condition()), filters))
+        assert publication._disclosed_total(db_session, filters) == counted, filters
+    assert publication._disclosed_total(db_session, publication.DisclosureFilters()) >= 4

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
-from portal.domain import goals, ledger
+from portal.domain.clock import utcnow
 from portal.domain.enums import Severity
+from portal.domain.supervision import goals, ledger
 from tests.domain.supervision_helpers import case_at, seed_ledger
 
 pytestmark = pytest.mark.usefixtures("app")

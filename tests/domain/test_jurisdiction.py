@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.domain import jurisdiction
+from portal.domain.administration import jurisdiction
 from portal.domain.models import Category, Department, RoutingRule, VenueType, Village
 from tests.conftest import DEMO_JURISDICTION
 

@@ -12,9 +12,9 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from portal.domain import exports, ledger
 from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
-from portal.domain.ledger import LedgerFilter, Overdue
+from portal.domain.supervision import exports, ledger
+from portal.domain.supervision.ledger import LedgerFilter, Overdue
 from tests import factories
 from tests.domain.supervision_helpers import seed_ledger
 

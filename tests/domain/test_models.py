@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
+from portal.domain.clock import utcnow
 from portal.domain.enums import (
     AssignmentRole,
     AssignmentState,

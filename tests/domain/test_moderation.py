@@ -8,9 +8,8 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
-from portal.domain import accounts, moderation
-from portal.domain.duplicates import find_duplicates, haversine_m, normalize_name
+from portal.domain.access import accounts
+from portal.domain.clock import utcnow
 from portal.domain.enums import (
     CaseStatus,
     Channel,
@@ -20,6 +19,8 @@ from portal.domain.enums import (
     TipStatus,
 )
 from portal.domain.models import AuditLog, Case
+from portal.domain.vetting import moderation
+from portal.domain.vetting.duplicates import find_duplicates, haversine_m, normalize_name
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -202,7 +203,7 @@ def test_blur_makes_a_processed_copy_and_withholds_the_original(db_session, mode
 
     from PIL import Image
 
-    from portal.domain import uploads
+    from portal.domain.reporting import uploads
     from portal.storage import DirectoryStorage
 
     store = DirectoryStorage(tmp_path)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import notifications, workflow
+from portal.domain.casework import notifications, workflow
 from portal.domain.models import Notification
 from tests import factories
 from tests.domain.linkage_helpers import lead, officer, routed_case
@@ -65,7 +65,7 @@ def test_the_logging_sender_delivers_pending_notifications(
     fire = factories.department(db_session, "FIRE")
     fire.email = "fire@example.org"
     row = notifications.notify(db_session, "test", "新派单：案件 #1", "正文", department=fire)
-    caplog.set_level(logging.INFO, logger="portal.domain.notifications")
+    caplog.set_level(logging.INFO, logger="portal.domain.casework.notifications")
     report = notifications.send_pending(db_session, notifications.LoggingSender(), now=now)
     assert report.sent >= 1 and row.sent_at == now and row.tries == 1
     assert "fire@example.org" in caplog.text and "新派单：案件 #1" in caplog.text

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import accounts
+from portal.domain.access import accounts
+from portal.domain.access.permissions import Permission, case_scope, has_permission
 from portal.domain.enums import AssignmentRole, Role
 from portal.domain.models import Assignment, Case
-from portal.domain.permissions import Permission, case_scope, has_permission
 from tests import factories
 
 

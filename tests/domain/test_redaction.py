@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.domain.redaction import mask_personal_data
+from portal.domain.disclosure.redaction import mask_personal_data
 
 
 @pytest.mark.parametrize(

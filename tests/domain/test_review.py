@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from sqlalchemy.orm import Session
 
-from portal.domain import review
 from portal.domain.enums import AssignmentRole, AssignmentState, CaseOutcome, CaseStatus
 from portal.domain.models import Assignment, UrgingNotice
+from portal.domain.supervision import review
 from tests import factories
 from tests.domain.linkage_helpers import supervisor
 

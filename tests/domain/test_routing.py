@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import routing
-from portal.domain import settings as portal_settings
+from portal.domain.administration import settings as portal_settings
+from portal.domain.casework import routing
+from portal.domain.casework.workflow import WorkflowError
 from portal.domain.enums import (
     AssignmentRole,
     AssignmentState,
@@ -19,7 +20,6 @@ from portal.domain.enums import (
     SupervisionLevel,
 )
 from portal.domain.models import AuditLog, Notification, RoutingRule
-from portal.domain.workflow import WorkflowError
 from tests import factories
 from tests.domain.linkage_helpers import moderator, new_case, officer
 

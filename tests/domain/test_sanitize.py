@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from portal.domain.sanitize import paragraphs
+from portal.domain.disclosure.sanitize import paragraphs
 
 
 def test_paragraphs_and_links_but_never_markup() -> None:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.domain import sla, workflow
+from portal.domain.casework import sla, workflow
 from portal.domain.enums import CaseStatus
 from portal.domain.models import AuditLog, CalendarDay, Case, Notification
 from tests import factories

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
-from portal.domain import statistics
+from portal.domain.disclosure import statistics
 from portal.domain.enums import CaseOutcome, CaseStatus, Severity, SupervisionLevel
 from tests.factories import category, make_case, make_tip, village
 

@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.domain import supervision, workflow
+from portal.domain.casework import workflow
+from portal.domain.casework.events import WorkflowError
 from portal.domain.enums import CaseEventKind, CaseStatus, Severity, SupervisionLevel
-from portal.domain.events import WorkflowError
 from portal.domain.models import Attachment, AuditLog
-from portal.domain.uploads import UploadError, UploadLimits
+from portal.domain.reporting.uploads import UploadError, UploadLimits
+from portal.domain.supervision import listings
 from portal.storage import DirectoryStorage
 from tests import images
 from tests.domain.linkage_helpers import officer
@@ -56,7 +57,7 @@ def store(tmp_path) -> DirectoryStorage:
 @pytest.fixture
 def listed(db_session: Session):
     case = case_at(db_session, "rectifying", severity=Severity.MAJOR)
-    listing = supervision.list_case(db_session, case, actor=a_supervisor(db_session),
+    listing = listings.list_case(db_session, case, actor=a_supervisor(db_session),
                                     level=SupervisionLevel.COUNTY, deadline=DEADLINE,
                                     responsible_leader="李副乡长")
     return case, listing
@@ -78,19 +79,19 @@ def test_only_open_major_hazards_are_listed_once_by_a_supervisor(db_session: Ses
     case, _ = listed
     boss = a_supervisor(db_session)
     with pytest.raises(WorkflowError, match="已在挂牌督办中"):
-        supervision.list_case(db_session, case, actor=boss, level=SupervisionLevel.CITY,
+        listings.list_case(db_session, case, actor=boss, level=SupervisionLevel.CITY,
                               deadline=DEADLINE, responsible_leader="某")
     general = case_at(db_session, "rectifying")
     with pytest.raises(WorkflowError, match="只有重大火灾隐患"):
-        supervision.list_case(db_session, general, actor=boss, level=SupervisionLevel.TOWNSHIP,
+        listings.list_case(db_session, general, actor=boss, level=SupervisionLevel.TOWNSHIP,
                               deadline=DEADLINE, responsible_leader="某")
     other = case_at(db_session, "rectifying", severity=Severity.MAJOR)
     with pytest.raises(WorkflowError, match="督办人员"):
-        supervision.list_case(db_session, other, actor=officer(db_session, "FIRE"),
+        listings.list_case(db_session, other, actor=officer(db_session, "FIRE"),
                               level=SupervisionLevel.TOWNSHIP, deadline=DEADLINE,
                               responsible_leader="某")
     with pytest.raises(WorkflowError, match="责任领导"):
-        supervision.list_case(db_session, other, actor=boss, level=SupervisionLevel.TOWNSHIP,
+        listings.list_case(db_session, other, actor=boss, level=SupervisionLevel.TOWNSHIP,
                               deadline=DEADLINE, responsible_leader="  ")
 
 
@@ -98,28 +99,28 @@ def test_delisting_before_closure_is_refused(db_session: Session, listed) -> Non
     case, listing = listed
     boss = a_supervisor(db_session)
     with pytest.raises(WorkflowError, match="销案批准后才能摘牌"):
-        supervision.delist(db_session, listing, actor=boss)
+        listings.delist(db_session, listing, actor=boss)
     workflow.report_rectified(db_session, case, actor=officer(db_session, "FIRE"),
                               report="已整改")
     assert case.status is CaseStatus.RECTIFIED
     with pytest.raises(WorkflowError, match="销案批准后才能摘牌"):
-        supervision.delist(db_session, listing, actor=boss)
+        listings.delist(db_session, listing, actor=boss)
     assert listing.active and case.supervision_level is SupervisionLevel.COUNTY
 
     workflow.approve_closure(db_session, case, actor=boss)
-    supervision.delist(db_session, listing, actor=boss, note="验收合格")
+    listings.delist(db_session, listing, actor=boss, note="验收合格")
     assert not listing.active and listing.delisted_by_id == boss.id
     assert case.supervision_level is SupervisionLevel.NONE
     assert "摘牌" in case.events[-1].public_text
     with pytest.raises(WorkflowError, match="已摘牌"):
-        supervision.delist(db_session, listing, actor=boss)
+        listings.delist(db_session, listing, actor=boss)
 
 
 def test_interviews_are_recorded_on_the_listing_and_the_timeline(db_session: Session,
                                                                   listed) -> None:
     case, listing = listed
     held = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
-    supervision.record_interview(db_session, listing, actor=a_supervisor(db_session),
+    listings.record_interview(db_session, listing, actor=a_supervisor(db_session),
                                  held_at=held, participants="单位法人王某", notes="承诺月底完成")
     assert [i.participants for i in listing.interviews] == ["单位法人王某"]
     assert case.events[-1].internal_text.startswith("约谈：单位法人王某")
@@ -129,7 +130,7 @@ def test_interviews_are_recorded_on_the_listing_and_the_timeline(db_session: Ses
 def test_a_real_pdf_letter_is_stored_unaltered(db_session: Session, listed, store) -> None:
     _, listing = listed
     raw = minimal_pdf()
-    letter = supervision.attach_letter(db_session, store, listing, raw,
+    letter = listings.attach_letter(db_session, store, listing, raw,
                                        actor=a_supervisor(db_session), limits=LIMITS)
     assert letter.content_type == "application/pdf" and letter.listing_id == listing.id
     assert store.get(letter.stored_name) == raw
@@ -139,7 +140,7 @@ def test_a_real_pdf_letter_is_stored_unaltered(db_session: Session, listed, stor
 def test_an_image_letter_goes_through_the_photo_pipeline(db_session: Session, listed,
                                                          store) -> None:
     _, listing = listed
-    letter = supervision.attach_letter(db_session, store, listing, images.jpeg_with_gps(),
+    letter = listings.attach_letter(db_session, store, listing, images.jpeg_with_gps(),
                                        actor=a_supervisor(db_session), limits=LIMITS)
     assert letter.content_type == "image/jpeg"
     assert b"GPS" not in store.get(letter.stored_name)  # re-encoded without EXIF
@@ -160,7 +161,7 @@ def test_a_letter_that_is_not_a_real_pdf_or_image_is_refused(db_session: Session
                                                              message: str) -> None:
     _, listing = listed
     with pytest.raises(UploadError, match=message):
-        supervision.attach_letter(db_session, store, listing, raw,
+        listings.attach_letter(db_session, store, listing, raw,
                                   actor=a_supervisor(db_session), limits=LIMITS)
     assert db_session.scalars(select(Attachment).where(
         Attachment.listing_id == listing.id)).all() == []
@@ -180,10 +181,10 @@ def test_an_attachment_has_one_owner_at_most(db_session: Session, listed) -> Non
 
 
 def test_the_upload_sweep_keeps_a_listings_letter(db_session: Session, listed, store) -> None:
-    from portal.domain import retention
+    from portal.domain.administration import retention
 
     _, listing = listed
-    letter = supervision.attach_letter(db_session, store, listing, minimal_pdf(),
+    letter = listings.attach_letter(db_session, store, listing, minimal_pdf(),
                                        actor=a_supervisor(db_session), limits=LIMITS)
     letter.created_at = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
     db_session.flush()
@@ -195,12 +196,12 @@ def test_the_upload_sweep_keeps_a_listings_letter(db_session: Session, listed, s
 def test_a_major_hazard_flagged_by_routing_is_delisted_after_closure(db_session: Session) -> None:
     case = case_at(db_session, "rectified", severity=Severity.MAJOR)
     assert case.supervision_level is SupervisionLevel.TOWNSHIP  # routing flagged it
-    assert supervision.active_listing(db_session, case) is None
+    assert listings.active_listing(db_session, case) is None
     boss = a_supervisor(db_session)
     with pytest.raises(WorkflowError, match="销案批准后才能摘牌"):
-        supervision.delist_case(db_session, case, actor=boss)
+        listings.delist_case(db_session, case, actor=boss)
     workflow.approve_closure(db_session, case, actor=boss)
-    supervision.delist_case(db_session, case, actor=boss)
+    listings.delist_case(db_session, case, actor=boss)
     assert case.supervision_level is SupervisionLevel.NONE
     with pytest.raises(WorkflowError, match="未挂牌督办"):
-        supervision.delist_case(db_session, case, actor=boss)
+        listings.delist_case(db_session, case, actor=boss)

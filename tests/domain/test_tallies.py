@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from portal.domain import ledger, tallies
 from portal.domain.enums import CaseStatus
 from portal.domain.models import Case, CaseTally
+from portal.domain.supervision import ledger, tallies
 from tests.domain.supervision_helpers import seed_ledger
 
 pytestmark = pytest.mark.usefixtures("app")

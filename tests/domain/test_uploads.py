@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from portal.domain.uploads import UploadError, UploadLimits, process_image
+from portal.domain.reporting.uploads import UploadError, UploadLimits, process_image
 from tests import images
 
 LIMITS = UploadLimits(max_bytes=10 * 1024 * 1024, max_pixels=40_000_000)

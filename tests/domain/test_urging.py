@@ -12,11 +12,13 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.db import WRITE_OPTION, database, utcnow
-from portal.domain import sla, urging
+from portal.db import WRITE_OPTION, database
+from portal.domain import clock
+from portal.domain.casework.events import WorkflowError
+from portal.domain.clock import utcnow
 from portal.domain.enums import CaseEventKind
-from portal.domain.events import WorkflowError
 from portal.domain.models import Case, Notification, UrgingNotice, User
+from portal.domain.supervision import urging
 from tests import factories
 from tests.conftest import separate_database
 from tests.domain.linkage_helpers import supervisor
@@ -38,7 +40,7 @@ def test_notices_are_numbered_per_year_and_recorded_on_each_case(
     first = urging.issue_notice(db_session, fire, late, actor=boss, text=TEXT, now=now)
     second = urging.issue_notice(db_session, fire, late[:1], actor=boss, text=TEXT, now=now)
     assert (first.seq, second.seq) == (1, 2)
-    assert first.year == now.astimezone(sla.local_zone()).year
+    assert first.year == now.astimezone(clock.local_zone()).year
     assert urging.notice_number(first) == f"督促函〔{first.year}〕第 {first.seq} 号"
     next_year = urging.issue_notice(db_session, fire, late[:1], actor=boss, text=TEXT,
                                     now=dt.datetime(first.year + 1, 3, 1, tzinfo=dt.UTC))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import threading
 from collections.abc import Iterator
@@ -13,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.db import WRITE_OPTION, database
-from portal.domain import reporter, routing, workflow
+from portal.domain.casework import routing, workflow
+from portal.domain.casework.workflow import WorkflowError
 from portal.domain.enums import (
     AssignmentRole,
     AssignmentState,
@@ -33,7 +33,7 @@ from portal.domain.models import (
     Notification,
     User,
 )
-from portal.domain.workflow import WorkflowError
+from portal.domain.reporting import reporter
 from tests import factories
 from tests.conftest import separate_database
 from tests.domain.linkage_helpers import (
@@ -558,35 +558,6 @@ def test_two_moderators_closing_from_stale_pages_one_is_told(race_app: Flask) ->
     page.refresh(fresh)
     assert fresh.status is CaseStatus.RECTIFYING and fresh.closed_at is None
     page.close()
-
-
-def test_the_desk_shows_a_department_only_its_own_assignments_most_urgent_first(
-    db_session: Session,
-) -> None:
-    from portal.domain.desk import DeskGroup, department_desk
-
-    fire, police = (factories.department(db_session, c) for c in ("FIRE", "POLICE"))
-    relaxed = routed_case(db_session, "wiring")               # FIRE leads, 3 working days
-    late = routed_case(db_session, "wiring", now=dt.datetime(2026, 9, 1, 2, tzinfo=dt.UTC))
-    urgent = routed_case(db_session, "blocked_escape")        # FIRE leads, POLICE assists
-    elsewhere = routed_case(db_session, "blocked_fire_lane")  # POLICE leads
-    checking = checking_case(db_session)
-    rectifying = rectifying_case(db_session)
-
-    desk = department_desk(db_session, fire.id)
-    assert [i.case.id for i in desk[DeskGroup.NEW]] == [late.id, urgent.id, relaxed.id]
-    assert [i.overdue for i in desk[DeskGroup.NEW]] == [True, False, False]
-    assert [i.case.id for i in desk[DeskGroup.CHECKING]] == [checking.id]
-    assert [i.case.id for i in desk[DeskGroup.RECTIFYING]] == [rectifying.id]
-    assert desk[DeskGroup.AWAITING_CLOSURE] == []
-    seen = {i.case.id for items in desk.values() for i in items}
-    assert elsewhere.id not in seen
-    assert all(i.assignment.department_id == fire.id for items in desk.values() for i in items)
-
-    police_new = department_desk(db_session, police.id)[DeskGroup.NEW]
-    assert {i.case.id for i in police_new} == {urgent.id, elsewhere.id, checking.id,
-                                               rectifying.id}
-    assert relaxed.id not in {i.case.id for i in police_new}
 
 
 def test_a_stale_page_cannot_transfer_what_was_already_transferred(race_app: Flask) -> None:

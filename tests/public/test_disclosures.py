@@ -5,9 +5,9 @@ import re
 
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
-from portal.domain.disclosure import disclose_case, withdraw_disclosure
-from portal.domain.duplicates import normalize_name
+from portal.domain.casework.events import log_event
+from portal.domain.clock import utcnow
+from portal.domain.disclosure.publication import disclose_case, withdraw_disclosure
 from portal.domain.enums import (
     AttachmentKind,
     CaseEventKind,
@@ -17,8 +17,8 @@ from portal.domain.enums import (
     Severity,
     SupervisionLevel,
 )
-from portal.domain.events import log_event
 from portal.domain.models import Attachment, Case, Unit, User
+from portal.domain.vetting.duplicates import normalize_name
 from tests.factories import category, make_case, venue_type, village
 
 FUTURE = dt.date.today() + dt.timedelta(days=30)
@@ -252,7 +252,7 @@ def test_the_nav_links_to_disclosures_and_stats(client) -> None:
 def test_the_etag_changes_at_midnight_when_overdue_markers_may_turn_on(
     client, db_session: Session, monkeypatch,
 ) -> None:
-    from portal.public import caching
+    from portal.web import caching
 
     disclosed(db_session, "跨日商店", rectify_by=dt.date.today())
     etag = client.get("/disclosures").headers["ETag"]

@@ -9,11 +9,11 @@ import xml.etree.ElementTree as ET
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
-from portal.domain.disclosure import withdraw_disclosure
+from portal.domain.clock import utcnow
+from portal.domain.disclosure.publication import withdraw_disclosure
 from portal.domain.enums import AttachmentKind, Channel, Severity, TipStatus
-from portal.domain.intake import TipInput, submit_tip
 from portal.domain.models import Attachment, Case
+from portal.domain.reporting.intake import TipInput, submit_tip
 from portal.identity import cipher, receipt_key
 from portal.public.opendata import FIELDS
 from tests.conftest import repo_path

@@ -7,7 +7,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from portal.db import database
-from portal.domain.disclosure import withdraw_disclosure
+from portal.domain.disclosure.publication import withdraw_disclosure
 from tests.public.test_disclosures import disclosed, moderator
 
 
@@ -69,7 +69,7 @@ def test_a_stale_figure_is_served_while_one_refresh_runs(app) -> None:
 
     from flask import g
 
-    from portal.public.caching import figure_cache
+    from portal.web.caching import figure_cache
 
     calls: list[int] = []
 
@@ -103,7 +103,7 @@ def test_a_burst_of_writes_costs_one_recompute_a_minute(app) -> None:
 
     from flask import g
 
-    from portal.public.caching import figure_cache
+    from portal.web.caching import figure_cache
 
     calls: list[int] = []
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain.enums import Channel, TipStatus
 from portal.domain.models import Attachment, Tip
-from portal.storage import storage
+from portal.web.files import storage
 from tests import factories, images
 from tests.conftest import csrf_token
 
@@ -354,7 +354,7 @@ def test_a_commit_cut_off_keeps_its_files_for_uploads_gc(client, db_session, mon
     first attempt's files."""
     from sqlalchemy.exc import OperationalError
 
-    from portal.domain import retention
+    from portal.domain.administration import retention
     from portal.public import report as report_view
 
     real = report_view._commit_keeping_files

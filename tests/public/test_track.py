@@ -10,8 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
-from portal.domain import intake
+from portal.domain.clock import utcnow
 from portal.domain.enums import (
     Channel,
     MessageDirection,
@@ -19,8 +18,9 @@ from portal.domain.enums import (
     Role,
     TipStatus,
 )
-from portal.domain.identity import group_receipt
 from portal.domain.models import Message, Tip
+from portal.domain.reporting import intake
+from portal.domain.reporting.identity import group_receipt
 from portal.identity import cipher, receipt_key
 from tests import factories, images
 from tests.conftest import csrf_token
@@ -138,7 +138,7 @@ def test_a_closed_case_shows_the_department_and_outcome_and_not_other_tips(
 ) -> None:
     import datetime as dt
 
-    from portal.domain import routing, workflow
+    from portal.domain.casework import routing, workflow
     from tests.admin.conftest import make_user
 
     tip, code = submitted
@@ -181,9 +181,9 @@ def test_the_reporter_sees_their_own_photos_and_strangers_do_not(
     client, app: Flask, submitted, db_session: Session
 ) -> None:
     tip, code = submitted
-    from portal.domain.uploads import process_image, store_image
+    from portal.domain.reporting.uploads import process_image, store_image
     from portal.identity import upload_limits
-    from portal.storage import storage
+    from portal.web.files import storage
 
     with app.app_context():
         photo = store_image(db_session, storage(),

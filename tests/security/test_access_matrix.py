@@ -14,10 +14,10 @@ import pytest
 from flask import Flask, url_for
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
-from portal.domain import intake
+from portal.domain.clock import utcnow
 from portal.domain.enums import AssignmentRole, Channel, Role, SupervisionLevel
 from portal.domain.models import Assignment, Attachment, Bulletin, CaseEvent
+from portal.domain.reporting import intake
 from portal.identity import cipher, receipt_key
 from tests import factories
 from tests.admin.conftest import login, make_user
@@ -70,7 +70,7 @@ def world(app: Flask, db_session: Session):
         db_session.add(Assignment(case=case, department=factories.department(db_session, dept),
                                   role=AssignmentRole.LEAD))
     with app.app_context():
-        from portal.storage import storage
+        from portal.web.files import storage
 
         storage().put(public_photo.stored_name, b"\xff\xd8 public")
         storage().put(hidden_photo.stored_name, b"\xff\xd8 hidden")

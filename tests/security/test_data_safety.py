@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import create_app
-from portal.db import utcnow
-from portal.domain import retention
+from portal.domain.administration import retention
+from portal.domain.clock import utcnow
 from portal.domain.enums import CaseOutcome, CaseStatus, RejectReason, TipStatus
 from portal.domain.models import Attachment, Tip
-from portal.domain.uploads import process_image, store_image
+from portal.domain.reporting.uploads import process_image, store_image
 from portal.identity import upload_limits
 from portal.storage import DirectoryStorage
 from tests import factories, images

@@ -60,4 +60,4 @@ __all__ = [
 ]
 
 # The flush listeners that keep the tallies exact are part of the model: register them with it.
-from portal.domain import tallies as _tallies  # noqa: F401
+from portal.domain.supervision import tallies as _tallies  # noqa: F401

@@ -7,9 +7,10 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, utcnow
+from portal.domain.clock import utcnow
 from portal.domain.enums import Role
 from portal.domain.models._types import enum_column
+from portal.domain.models.base import Base
 from portal.domain.models.places import Department
 
 

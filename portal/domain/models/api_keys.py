@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import Base, utcnow
+from portal.domain.clock import utcnow
+from portal.domain.models.base import Base
 
 
 class ApiKey(Base):

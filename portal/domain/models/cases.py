@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, utcnow
+from portal.domain.clock import utcnow
 from portal.domain.enums import (
     AssignmentRole,
     AssignmentState,
@@ -33,6 +33,7 @@ from portal.domain.enums import (
 )
 from portal.domain.models._types import enum_column
 from portal.domain.models.accounts import User
+from portal.domain.models.base import Base
 from portal.domain.models.files import Attachment
 from portal.domain.models.places import Category, Department, VenueType, Village
 

@@ -7,9 +7,10 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, utcnow
+from portal.domain.clock import utcnow
 from portal.domain.enums import AttachmentKind
 from portal.domain.models._types import enum_column
+from portal.domain.models.base import Base
 
 _ONE_OWNER_AT_MOST = " + ".join(
     f"(CASE WHEN {col} IS NULL THEN 0 ELSE 1 END)"

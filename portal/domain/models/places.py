@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, utcnow
+from portal.domain.clock import utcnow
 from portal.domain.enums import DepartmentKind
 from portal.domain.models._types import enum_column
+from portal.domain.models.base import Base
 
 
 class Village(Base):

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, utcnow
+from portal.domain.clock import utcnow
 from portal.domain.enums import SupervisionLevel
 from portal.domain.models._types import enum_column
 from portal.domain.models.accounts import User
+from portal.domain.models.base import Base
 from portal.domain.models.cases import Case
 from portal.domain.models.files import Attachment
 

@@ -1,13 +1,13 @@
-"""Running counts of the cases, kept by ``portal.domain.tallies`` in the same transaction as
-every change to a case or its lead assignments, so that whole-ledger figures (the supervisor's
-dashboard, the public statistics) are sums over a few hundred rows instead of scans."""
+"""Running counts of the cases, kept by ``portal.domain.supervision.tallies`` in the same
+transaction as every change to a case or its lead assignments, so that whole-ledger figures (the
+supervisor's dashboard, the public statistics) are sums over a few hundred rows instead of scans."""
 
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import Base
+from portal.domain.models.base import Base
 
 
 class CaseTally(Base):

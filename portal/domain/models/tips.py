@@ -7,9 +7,10 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, utcnow
+from portal.domain.clock import utcnow
 from portal.domain.enums import Channel, MessageDirection, RejectReason, TipStatus
 from portal.domain.models._types import enum_column
+from portal.domain.models.base import Base
 from portal.domain.models.files import Attachment
 from portal.domain.models.places import Category, VenueType, Village
 
@@ -52,7 +53,7 @@ class Tip(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     description: Mapped[str] = mapped_column(Text)
     observed_at: Mapped[dt.datetime | None]
-    # Confidential: Fernet tokens, never plaintext (see portal.domain.identity).
+    # Confidential: Fernet tokens, never plaintext (see portal.domain.reporting.identity).
     reporter_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     reporter_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     wants_feedback: Mapped[bool] = mapped_column(default=False)

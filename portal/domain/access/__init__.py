@@ -1,0 +1,1 @@
+"""Staff accounts, sign-in, permissions, partner API keys and the audit trail."""

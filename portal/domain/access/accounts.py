@@ -1,0 +1,192 @@
+"""Staff accounts: creation, passwords, deactivation. Shared by the CLI and the admin screens."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.domain.access import audit
+from portal.domain.clock import utcnow
+from portal.domain.enums import Role
+from portal.domain.models import Department, User
+
+MIN_PASSWORD_LENGTH = 12
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parents[2] / "data" / "common_passwords.txt"
+_DECORATION_RE = re.compile(r"[\d\W_]+$")
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be carried out; the message is for people."""
+
+
+def validate_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符")
+    if len(set(password)) < 4:
+        raise AccountError("密码过于简单，请使用更多不同的字符")
+    if is_common_password(password):
+        raise AccountError("这是常见密码，很容易被猜中，请换一个")
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(
+        line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
+    )
+
+
+def is_common_password(password: str) -> bool:
+    """A listed password, or one padded with digits and symbols ("Password2024!")."""
+    lowered = password.strip().lower()
+    common = _common_passwords()
+    return lowered in common or _DECORATION_RE.sub("", lowered) in common
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method="scrypt")
+
+
+def password_matches(user: User, password: str) -> bool:
+    return check_password_hash(user.password_hash, password)
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username.strip().lower()))
+
+
+def create_user(
+    session: Session,
+    username: str,
+    role: Role,
+    password: str,
+    *,
+    department_code: str | None = None,
+    display_name: str = "",
+    actor: User | None = None,
+) -> User:
+    username = username.strip().lower()
+    if not USERNAME_RE.match(username):
+        raise AccountError("用户名须为 3–64 位小写字母、数字或 _ . -，且以字母或数字开头")
+    if find_user(session, username) is not None:
+        raise AccountError(f"用户名 {username} 已存在")
+    department = _department(session, role, department_code)
+    validate_password(password)
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        department=department,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        "user.create",
+        "user",
+        user.id,
+        actor=actor,
+        after={"username": username, "role": role.value, "department": department_code},
+    )
+    return user
+
+
+def set_password(session: Session, user: User, password: str, *, actor: User | None) -> None:
+    validate_password(password)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    audit.record(session, "user.set_password", "user", user.id, actor=actor)
+
+
+def deactivate(session: Session, user: User, *, actor: User | None) -> None:
+    if not user.active:
+        return
+    if user.role is Role.ADMIN and active_admin_count(session) <= 1:
+        raise AccountError("这是最后一个启用的管理员账户，不能停用")
+    user.active = False
+    session.flush()
+    audit.record(
+        session, "user.deactivate", "user", user.id, actor=actor,
+        before={"active": True}, after={"active": False},
+    )
+
+
+def active_admin_count(session: Session) -> int:
+    return session.scalar(
+        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active)
+    ) or 0
+
+
+def _department(session: Session, role: Role, department_code: str | None) -> Department | None:
+    if role is Role.OFFICER:
+        if not department_code:
+            raise AccountError("部门经办人必须指定所属部门")
+        department = session.scalar(select(Department).where(Department.code == department_code))
+        if department is None or not department.active:
+            raise AccountError(f"部门代码 {department_code} 不存在或已停用")
+        return department
+    if department_code:
+        raise AccountError("只有部门经办人可以绑定部门")
+    return None
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    role: Role,
+    department_code: str | None,
+    display_name: str,
+    totp_required: bool,
+    actor: User,
+) -> None:
+    """Change an account's role, department, name or second-factor requirement."""
+    department = _department(session, role, department_code)
+    if (user.role is Role.ADMIN and role is not Role.ADMIN and user.active
+            and active_admin_count(session) <= 1):
+        raise AccountError("这是最后一个启用的管理员账户，不能改为其他角色")
+    before = _snapshot(user)
+    user.role = role
+    user.department = department
+    user.display_name = display_name.strip() or user.username
+    user.totp_required = totp_required
+    session.flush()
+    after = _snapshot(user)
+    if before != after:
+        audit.record(session, "user.update", "user", user.id, actor=actor,
+                     before=before, after=after)
+
+
+def reactivate(session: Session, user: User, *, actor: User) -> None:
+    if user.active:
+        return
+    user.active = True
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    audit.record(session, "user.reactivate", "user", user.id, actor=actor,
+                 before={"active": False}, after={"active": True})
+
+
+def _snapshot(user: User) -> dict[str, object]:
+    return {
+        "role": user.role.value,
+        "department": user.department.code if user.department else None,
+        "display_name": user.display_name,
+        "totp_required": user.totp_required,
+    }

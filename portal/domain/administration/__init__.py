@@ -1,0 +1,1 @@
+"""The jurisdiction's data: places, vocabulary, settings, retention."""

@@ -1,0 +1,329 @@
+"""Loading a jurisdiction file: villages, departments, vocabularies and the routing table.
+
+The same functions back the CLI (`portal load-jurisdiction`) and, later, the admin screens.
+Loading is idempotent: rows are matched by code (routing rules by their criteria), updated in
+place, and whatever the file no longer lists is deactivated rather than deleted, because tips
+and cases keep pointing at it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain.access import audit
+from portal.domain.administration import settings as portal_settings
+from portal.domain.administration.vocabulary import CODE_RE, CODED_MODELS, write_coded, write_rule
+from portal.domain.enums import DepartmentKind
+from portal.domain.models import RoutingRule, User
+
+
+class JurisdictionError(ValueError):
+    """The file cannot be loaded; the message names the line and the key."""
+
+
+@dataclass
+class LoadReport:
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    deactivated: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        tables = sorted(set(self.created) | set(self.updated) | set(self.deactivated))
+        return "；".join(
+            f"{t}：新增 {self.created[t]}，更新 {self.updated[t]}，停用 {self.deactivated[t]}"
+            for t in tables
+        )
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    kind: type | tuple[type, ...]
+    required: bool = False
+
+
+_SCHEMAS: dict[str, tuple[_Field, ...]] = {
+    "jurisdiction": (
+        _Field("name", str, True),
+        _Field("county", str),
+        _Field("city", str),
+        _Field("province", str),
+        _Field("sample", bool),
+        _Field("office_department", str, True),
+        _Field("contact", str),
+        _Field("major_hazard_department", str),
+        _Field("penalty_department", str),
+    ),
+    "villages": (_Field("code", str, True), _Field("name", str, True)),
+    "departments": (
+        _Field("code", str, True),
+        _Field("name", str, True),
+        _Field("kind", str, True),
+        _Field("contact", str),
+        _Field("email", str),
+        _Field("village", str),
+    ),
+    "venue_types": (_Field("code", str, True), _Field("name", str, True)),
+    "categories": (
+        _Field("code", str, True),
+        _Field("name", str, True),
+        _Field("description", str),
+        _Field("urgent", bool),
+        _Field("needs_penalty", bool),
+    ),
+    "routing_rules": (
+        _Field("category", str),
+        _Field("venue_type", str),
+        _Field("village", str),
+        _Field("lead", str, True),
+        _Field("assist", list),
+        _Field("priority", int),
+        _Field("note", str),
+    ),
+}
+_TABLE_LABELS = {
+    "villages": "村",
+    "departments": "部门",
+    "venue_types": "场所类型",
+    "categories": "隐患类别",
+    "routing_rules": "分派规则",
+}
+
+
+class _Locator:
+    """Finds the line of the n-th ``[[table]]`` entry, or of a key inside it."""
+
+    def __init__(self, source: str, text: str) -> None:
+        self.source = source
+        self.lines = text.splitlines()
+
+    def line(self, table: str, index: int | None = None, key: str | None = None) -> int:
+        header = re.compile(rf"^\s*\[\[?\s*{re.escape(table)}\s*\]\]?\s*(#.*)?$")
+        seen = -1
+        start = None
+        for number, line in enumerate(self.lines, start=1):
+            if header.match(line):
+                seen += 1
+                if index is None or seen == index:
+                    start = number
+                    break
+        if start is None:
+            return 1
+        if key is None:
+            return start
+        key_re = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        for number in range(start + 1, len(self.lines) + 1):
+            text = self.lines[number - 1]
+            if re.match(r"^\s*\[", text):
+                break
+            if key_re.match(text):
+                return number
+        return start
+
+    def error(self, message: str, table: str, index: int | None = None, key: str | None = None):
+        line = self.line(table, index, key)
+        where = f"{table}[{index}]" if index is not None else table
+        if key:
+            where += f".{key}"
+        return JurisdictionError(f"{self.source} 第 {line} 行（{where}）：{message}")
+
+
+def parse(text: str, source: str = "<jurisdiction>") -> dict[str, Any]:
+    """Parse and validate a jurisdiction file; references between tables are checked too."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        line = match.group(1) if match else "?"
+        raise JurisdictionError(f"{source} 第 {line} 行：TOML 格式错误（{exc}）") from None
+    loc = _Locator(source, text)
+
+    unknown = set(data) - set(_SCHEMAS)
+    if unknown:
+        table = sorted(unknown)[0]
+        raise loc.error("未知的表名，请检查拼写", table)
+    if "jurisdiction" not in data:
+        raise JurisdictionError(f"{source} 第 1 行（jurisdiction）：缺少 [jurisdiction] 表")
+    _check_entry(loc, "jurisdiction", None, data["jurisdiction"])
+    for table in _TABLE_LABELS:
+        entries = data.setdefault(table, [])
+        if not isinstance(entries, list):
+            raise loc.error(f"应写作 [[{table}]] 表数组", table)
+        seen: dict[Any, int] = {}
+        for index, entry in enumerate(entries):
+            _check_entry(loc, table, index, entry)
+            key = _rule_key(entry) if table == "routing_rules" else entry["code"]
+            if table != "routing_rules" and not CODE_RE.match(entry["code"]):
+                raise loc.error("代码只能使用字母、数字、_ 和 -", table, index, "code")
+            if key in seen:
+                raise loc.error(f"与第 {seen[key]} 条重复", table, index)
+            seen[key] = index
+    _check_references(loc, data)
+    return data
+
+
+def _check_entry(loc: _Locator, table: str, index: int | None, entry: Any) -> None:
+    if not isinstance(entry, dict):
+        raise loc.error("应为键值表", table, index)
+    fields = {f.name: f for f in _SCHEMAS[table]}
+    for key in entry:
+        if key not in fields:
+            raise loc.error("未知的键，请检查拼写", table, index, key)
+    for f in fields.values():
+        if f.name not in entry:
+            if f.required:
+                raise loc.error("缺少必填键", table, index, f.name)
+            continue
+        value = entry[f.name]
+        if not isinstance(value, f.kind) or (f.kind is int and isinstance(value, bool)):
+            raise loc.error(f"类型应为 {_type_name(f.kind)}", table, index, f.name)
+        if isinstance(value, str) and f.required and not value.strip():
+            raise loc.error("不能为空", table, index, f.name)
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "字符串", bool: "true/false", int: "整数", list: "列表"}
+    return names.get(kind, str(kind)) if isinstance(kind, type) else "/".join(map(str, kind))
+
+
+def _rule_key(entry: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    return (entry.get("category"), entry.get("venue_type"), entry.get("village"))
+
+
+def _check_references(loc: _Locator, data: dict[str, Any]) -> None:
+    codes = {t: {e["code"] for e in data[t]} for t in _TABLE_LABELS if t != "routing_rules"}
+    kinds = {k.value for k in DepartmentKind}
+    for index, dept in enumerate(data["departments"]):
+        if dept["kind"] not in kinds:
+            raise loc.error(
+                f"部门类型须为 {', '.join(sorted(kinds))} 之一", "departments", index, "kind"
+            )
+        if "village" in dept and dept["village"] not in codes["villages"]:
+            raise loc.error("引用了文件中不存在的村代码", "departments", index, "village")
+    juris = data["jurisdiction"]
+    for key in ("office_department", "major_hazard_department", "penalty_department"):
+        if key in juris and juris[key] not in codes["departments"]:
+            raise loc.error("引用了文件中不存在的部门代码", "jurisdiction", None, key)
+    refs = {"category": "categories", "venue_type": "venue_types", "village": "villages"}
+    for index, rule in enumerate(data["routing_rules"]):
+        for key, table in refs.items():
+            if key in rule and rule[key] not in codes[table]:
+                raise loc.error(
+                    f"引用了文件中不存在的{_TABLE_LABELS[table]}代码", "routing_rules", index, key
+                )
+        for dept in [rule["lead"], *rule.get("assist", [])]:
+            if not isinstance(dept, str) or dept not in codes["departments"]:
+                key = "lead" if dept == rule["lead"] else "assist"
+                raise loc.error(f"引用了文件中不存在的部门代码 {dept}", "routing_rules", index, key)
+        if rule["lead"] in rule.get("assist", []):
+            raise loc.error("牵头部门不能同时是配合部门", "routing_rules", index, "assist")
+
+
+def load_file(session: Session, path: Path, *, actor: User | None = None) -> LoadReport:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JurisdictionError(f"无法读取 {path}：{exc}") from None
+    return load(session, parse(text, str(path)), actor=actor)
+
+
+def load(session: Session, data: dict[str, Any], *, actor: User | None = None) -> LoadReport:
+    """Apply parsed data to the database (flushes, does not commit)."""
+    report = LoadReport()
+    villages = _upsert(session, report, "village", data["villages"], lambda e, i: {
+        "name": e["name"], "sort_order": i})
+    departments = _upsert(session, report, "department", data["departments"], lambda e, _i: {
+        "name": e["name"],
+        "kind": DepartmentKind(e["kind"]),
+        "contact": e.get("contact", ""),
+        "email": e.get("email", ""),
+        "village_id": villages[e["village"]].id if "village" in e else None,
+    })
+    venue_types = _upsert(session, report, "venue_type", data["venue_types"], lambda e, i: {
+        "name": e["name"], "sort_order": i})
+    categories = _upsert(session, report, "category", data["categories"], lambda e, i: {
+        "name": e["name"],
+        "description": e.get("description", ""),
+        "urgent": e.get("urgent", False),
+        "needs_penalty": e.get("needs_penalty", False),
+        "sort_order": i,
+    })
+    _load_rules(session, report, data["routing_rules"], categories, venue_types, villages,
+                departments)
+    portal_settings.put(session, portal_settings.JURISDICTION_KEY, data["jurisdiction"])
+    audit.record(
+        session,
+        "jurisdiction.load",
+        "jurisdiction",
+        data["jurisdiction"]["name"],
+        actor=actor,
+        after={
+            "created": dict(report.created),
+            "updated": dict(report.updated),
+            "deactivated": dict(report.deactivated),
+        },
+    )
+    return report
+
+
+def _upsert(session, report, kind, entries, values_of) -> dict[str, Any]:
+    """Write each entry through the admin screens' own write path; deactivate the rest."""
+    model = CODED_MODELS[kind]
+    table = model.__tablename__
+    existing = {row.code: row for row in session.scalars(select(model))}
+    by_code = {}
+    for index, entry in enumerate(entries):
+        row, before, after = write_coded(session, kind, existing.get(entry["code"]),
+                                         code=entry["code"], active=True,
+                                         **values_of(entry, index))
+        if before is None:
+            report.created[table] += 1
+        elif before != after:
+            report.updated[table] += 1
+        by_code[entry["code"]] = row
+    for code, row in existing.items():
+        if code not in by_code and row.active:
+            row.active = False
+            report.deactivated[table] += 1
+    session.flush()
+    return by_code
+
+
+def _load_rules(session, report, entries, categories, venue_types, villages, departments) -> None:
+    """Through the admin screens' write path too; rules the file drops are deactivated."""
+    def key_of(rule: RoutingRule) -> tuple[int | None, int | None, int | None]:
+        return (rule.category_id, rule.venue_type_id, rule.village_id)
+
+    existing = {key_of(rule): rule for rule in session.scalars(select(RoutingRule))}
+    wanted = set()
+    for entry in entries:
+        key = (
+            categories[entry["category"]].id if "category" in entry else None,
+            venue_types[entry["venue_type"]].id if "venue_type" in entry else None,
+            villages[entry["village"]].id if "village" in entry else None,
+        )
+        wanted.add(key)
+        _rule, before, after = write_rule(
+            session, existing.get(key),
+            category_id=key[0], venue_type_id=key[1], village_id=key[2],
+            lead_department_id=departments[entry["lead"]].id,
+            assist_ids=[departments[code].id for code in entry.get("assist", [])],
+            priority=entry.get("priority", 0), active=True, note=entry.get("note", ""),
+        )
+        if before is None:
+            report.created["routing_rules"] += 1
+        elif before != after:
+            report.updated["routing_rules"] += 1
+    for key, rule in existing.items():
+        if key not in wanted and rule.active:
+            rule.active = False
+            report.deactivated["routing_rules"] += 1
+    session.flush()

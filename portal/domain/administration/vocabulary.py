@@ -1,0 +1,159 @@
+"""Writing the jurisdiction's lists: villages, departments, categories, venue types and routing
+rules. The one write path for both the admin screens and the jurisdiction loader
+(``portal.domain.administration.jurisdiction``): the same checks (``CODE_RE``, one rule per
+criteria) and the same rows; rows are deactivated, never deleted, because tips and cases keep
+pointing at them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain.access import audit
+from portal.domain.models import (
+    Category,
+    Department,
+    RoutingRule,
+    User,
+    VenueType,
+    Village,
+)
+
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+# The lists an admin edits by code and name; the value is the audit object type.
+CODED_MODELS: dict[str, type[Any]] = {
+    "village": Village,
+    "department": Department,
+    "category": Category,
+    "venue_type": VenueType,
+}
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "village": ("name", "active", "sort_order"),
+    "department": ("name", "kind", "contact", "email", "village_id", "active"),
+    "category": ("name", "description", "urgent", "needs_penalty", "active", "sort_order"),
+    "venue_type": ("name", "active", "sort_order"),
+}
+
+
+class VocabularyError(ValueError):
+    """The edit cannot be saved; the message is for the admin."""
+
+
+def _plain(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def save_coded(
+    session: Session, kind: str, row: Any | None, /, *, code: str, actor: User | None,
+    **values: Any,
+) -> Any:
+    """Create (``row`` None) or update one village, department, category or venue type, and
+    audit the change."""
+    row, before, after = write_coded(session, kind, row, code=code, **values)
+    if before != after:
+        audit.record(session, f"{kind}.{'create' if before is None else 'update'}", kind,
+                     row.id, actor=actor, before=before, after=after)
+    return row
+
+
+def write_coded(
+    session: Session, kind: str, row: Any | None, /, *, code: str, **values: Any,
+) -> tuple[Any, dict[str, Any] | None, dict[str, Any]]:
+    # Positional-only: a department's own ``kind`` (fire station, …) arrives in ``values``.
+    """The write itself: (row, before, after). The loader audits a summary instead of rows."""
+    model = CODED_MODELS[kind]
+    code = code.strip()
+    if not CODE_RE.match(code):
+        raise VocabularyError("代码只能使用字母、数字、_ 和 -，最长64位")
+    if not str(values.get("name", "")).strip():
+        raise VocabularyError("名称不能为空")
+    if row is None or row.code != code:
+        clash = session.scalar(select(model).where(model.code == code))
+        if clash is not None and clash is not row:
+            raise VocabularyError(f"代码 {code} 已被使用")
+    fields = _FIELDS[kind]
+    before = None if row is None else {"code": row.code, **{
+        f: _plain(getattr(row, f)) for f in fields}}
+    if row is None:
+        row = model(code=code, active=True)
+        session.add(row)
+    row.code = code
+    for field in fields:
+        if field in values:
+            value = values[field]
+            setattr(row, field, value.strip() if isinstance(value, str) else value)
+    session.flush()
+    after = {"code": row.code, **{f: _plain(getattr(row, f)) for f in fields}}
+    return row, before, after
+
+
+def _rule_snapshot(rule: RoutingRule) -> dict[str, Any]:
+    return {
+        "category_id": rule.category_id, "venue_type_id": rule.venue_type_id,
+        "village_id": rule.village_id, "lead_department_id": rule.lead_department_id,
+        "assist": sorted(d.id for d in rule.assisting_departments),
+        "priority": rule.priority, "active": rule.active, "note": rule.note,
+    }
+
+
+def save_rule(
+    session: Session,
+    rule: RoutingRule | None,
+    *,
+    actor: User | None,
+    **values: Any,
+) -> RoutingRule:
+    """One rule per (category, venue type, village), as in the jurisdiction file; audited."""
+    rule, before, after = write_rule(session, rule, **values)
+    if before != after:
+        audit.record(session, f"routing_rule.{'create' if before is None else 'update'}",
+                     "routing_rule", rule.id, actor=actor, before=before, after=after)
+    return rule
+
+
+def write_rule(
+    session: Session,
+    rule: RoutingRule | None,
+    *,
+    category_id: int | None,
+    venue_type_id: int | None,
+    village_id: int | None,
+    lead_department_id: int,
+    assist_ids: Sequence[int],
+    priority: int = 0,
+    active: bool = True,
+    note: str = "",
+) -> tuple[RoutingRule, dict[str, Any] | None, dict[str, Any]]:
+    """The write itself: (rule, before, after). The loader audits a summary instead."""
+    if lead_department_id in assist_ids:
+        raise VocabularyError("牵头部门不能同时是配合部门")
+    lead = session.get(Department, lead_department_id)
+    if lead is None or not lead.active:
+        raise VocabularyError("请选择有效的牵头部门")
+    clash = session.scalar(select(RoutingRule).where(
+        RoutingRule.category_id.is_(None) if category_id is None
+        else RoutingRule.category_id == category_id,
+        RoutingRule.venue_type_id.is_(None) if venue_type_id is None
+        else RoutingRule.venue_type_id == venue_type_id,
+        RoutingRule.village_id.is_(None) if village_id is None
+        else RoutingRule.village_id == village_id,
+    ))
+    if clash is not None and clash is not rule:
+        raise VocabularyError("已有相同条件的分派规则，请直接修改那一条")
+    before = None if rule is None else _rule_snapshot(rule)
+    if rule is None:
+        rule = RoutingRule()
+        session.add(rule)
+    rule.category_id, rule.venue_type_id, rule.village_id = category_id, venue_type_id, village_id
+    rule.lead_department_id = lead_department_id
+    rule.assisting_departments = [
+        d for d in (session.get(Department, i) for i in assist_ids) if d is not None
+    ]
+    rule.priority, rule.active, rule.note = priority, active, note.strip()
+    session.flush()
+    return rule, before, _rule_snapshot(rule)

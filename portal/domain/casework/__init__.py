@@ -1,0 +1,1 @@
+"""A case's life: routing, the workflow, time limits and notifications."""

@@ -1,0 +1,222 @@
+"""Routing: which departments a case goes to (派单), by rules that are data.
+
+``propose_routing`` reads the routing table and the jurisdiction settings; it names no
+department itself. ``route_case`` hands the case to the departments a moderator confirmed (or
+chose instead, with a reason), through the workflow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from portal.domain import clock
+from portal.domain.administration import settings as portal_settings
+from portal.domain.casework import notifications, sla
+from portal.domain.casework.workflow import WorkflowError, log_event, require_role, transition
+from portal.domain.clock import utcnow
+from portal.domain.enums import (
+    AssignmentRole,
+    CaseEventKind,
+    CaseStatus,
+    Role,
+    Severity,
+    SupervisionLevel,
+)
+from portal.domain.models import (
+    Assignment,
+    Case,
+    Category,
+    Department,
+    RoutingRule,
+    User,
+    VenueType,
+    Village,
+)
+
+
+@dataclass
+class Proposal:
+    """What the routing table proposes for a case; the moderator confirms or overrides it."""
+
+    lead: Department
+    assists: list[Department]
+    rule: RoutingRule | None
+    reasons: list[str] = field(default_factory=list)
+    # A major hazard is flagged for supervision (挂牌督办).
+    supervision: bool = False
+
+    @property
+    def manual(self) -> bool:
+        """No rule matched: the township office triages by hand, so any choice is its own."""
+        return self.rule is None
+
+    def matches(self, lead: Department, assists: Sequence[Department]) -> bool:
+        return lead.id == self.lead.id and {d.id for d in assists} == {
+            d.id for d in self.assists}
+
+
+def _department(session: Session, key: str) -> Department | None:
+    code = portal_settings.jurisdiction(session).get(key)
+    if not code:
+        return None
+    return session.scalar(select(Department).where(Department.code == code,
+                                                   Department.active.is_(True)))
+
+
+def _criterion(column: InstrumentedAttribute[int | None],
+               value_id: int | None) -> ColumnElement[bool]:
+    """A rule's criterion matches when the rule leaves it open or names this value."""
+    if value_id is None:
+        return column.is_(None)
+    return or_(column.is_(None), column == value_id)
+
+
+def matching_rules(
+    session: Session, category: Category, venue_type: VenueType | None, village: Village
+) -> list[RoutingRule]:
+    """Active rules that match, best first: most specific, then priority, then oldest."""
+    rules = session.scalars(
+        select(RoutingRule)
+        .join(Department, RoutingRule.lead_department_id == Department.id)
+        .where(
+            RoutingRule.active.is_(True),
+            Department.active.is_(True),
+            _criterion(RoutingRule.category_id, category.id),
+            _criterion(RoutingRule.venue_type_id, venue_type.id if venue_type else None),
+            _criterion(RoutingRule.village_id, village.id),
+        )
+    ).all()
+    return sorted(rules, key=lambda r: (-r.specificity, -r.priority, r.id))
+
+
+def propose_routing(
+    session: Session,
+    category: Category,
+    venue_type: VenueType | None,
+    village: Village,
+    *,
+    severity: Severity = Severity.GENERAL,
+) -> Proposal:
+    rules = matching_rules(session, category, venue_type, village)
+    if rules:
+        rule: RoutingRule | None = rules[0]
+        assert rule is not None
+        lead = rule.lead_department
+        assists = [d for d in rule.assisting_departments if d.active and d.id != lead.id]
+        reasons = [f"分派规则：{_describe(rule)}"]
+    else:
+        office = _department(session, "office_department")
+        if office is None:
+            raise WorkflowError("尚未设置乡消安办（office_department），无法分派，请先载入辖区设置")
+        rule, lead, assists = None, office, []
+        reasons = ["没有匹配的分派规则，由乡消安办人工分派"]
+    proposal = Proposal(lead, assists, rule, reasons)
+
+    if severity is Severity.MAJOR:
+        major = _department(session, "major_hazard_department")
+        if major is not None and major.id != lead.id:
+            proposal.assists = [lead] + [d for d in assists if d.id != major.id]
+            proposal.lead = major
+            proposal.reasons.append(f"重大隐患：由{major.name}牵头，原牵头部门配合")
+        proposal.supervision = True
+        proposal.reasons.append("重大隐患：列入挂牌督办")
+    if category.needs_penalty:
+        penalty = _department(session, "penalty_department")
+        if penalty is not None and penalty.id != proposal.lead.id and penalty.id not in {
+            d.id for d in proposal.assists
+        }:
+            proposal.assists.append(penalty)
+            proposal.reasons.append(f"该类别需行政处罚：{penalty.name}配合")
+    return proposal
+
+
+def _describe(rule: RoutingRule) -> str:
+    parts = [p.name for p in (rule.category, rule.venue_type, rule.village) if p is not None]
+    return "＋".join(parts) or "默认规则"
+
+
+def propose_for_case(session: Session, case: Case) -> Proposal:
+    return propose_routing(session, case.category, case.unit.venue_type, case.village,
+                           severity=case.severity)
+
+
+def route_case(
+    session: Session,
+    case: Case,
+    *,
+    lead: Department,
+    assists: Sequence[Department] = (),
+    actor: User,
+    override_reason: str = "",
+    now: dt.datetime | None = None,
+    tz: str | ZoneInfo | None = None,
+) -> list[Assignment]:
+    """Hand a case in triage to a lead department and any assisting departments.
+
+    Earlier assignments (returned, transferred) are kept as they are; new ones are added. A
+    choice other than the rules' proposal needs ``override_reason``, which is recorded on each
+    new assignment and in the routing event.
+    """
+    require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="分派案件")
+    if case.status is not CaseStatus.TRIAGE:
+        raise WorkflowError(f"只有待分派的案件可以派单，本案件当前为“{case.status.label}”")
+    assists = list({d.id: d for d in assists if d.id != lead.id}.values())
+    for department in (lead, *assists):
+        if not department.active:
+            raise WorkflowError(f"{department.name}已停用，不能接收派单")
+    proposal = propose_for_case(session, case)
+    override_reason = override_reason.strip()
+    overridden = not proposal.matches(lead, assists)
+    if overridden and not proposal.manual and not override_reason:
+        raise WorkflowError("所选部门与分派规则的建议不同，请填写调整理由")
+
+    now = now or utcnow()
+    new = [
+        Assignment(case=case, department=department, role=role, routed_at=now,
+                   routed_by_id=actor.id, override_reason=override_reason)
+        for department, role in [(lead, AssignmentRole.LEAD),
+                                 *((d, AssignmentRole.ASSIST) for d in assists)]
+    ]
+    session.add_all(new)
+    check_by = sla.check_due(session, now, urgent=case.category.urgent, tz=tz)
+    names = "、".join(d.name for d in assists)
+    transition(
+        session, case, CaseStatus.ROUTED, actor=actor, department=lead, now=now,
+        internal_text=f"牵头：{lead.name}" + (f"；配合：{names}" if names else "")
+        + (f"。调整理由：{override_reason}" if overridden and override_reason else ""),
+        public_text=f"已交由{lead.name}牵头办理",
+        data={
+            "lead": lead.code,
+            "assists": [d.code for d in assists],
+            "proposal": {"lead": proposal.lead.code,
+                         "assists": [d.code for d in proposal.assists],
+                         "rule_id": proposal.rule.id if proposal.rule else None,
+                         "reasons": proposal.reasons},
+            "overridden": overridden,
+            "override_reason": override_reason,
+            "check_by": check_by.isoformat(),
+        },
+        routed_at=now,
+        check_by=check_by,
+    )
+    if proposal.supervision and case.supervision_level is SupervisionLevel.NONE:
+        case.supervision_level = SupervisionLevel.TOWNSHIP
+        log_event(session, case, CaseEventKind.SUPERVISION_CHANGED, actor=actor,
+                  internal_text="重大隐患，列入乡级挂牌督办",
+                  data={"from": SupervisionLevel.NONE.value,
+                        "to": SupervisionLevel.TOWNSHIP.value})
+    for assignment in new:
+        notifications.notify(
+            session, "assignment_new",
+            f"新派单：案件 #{case.id} {case.unit.name}（{assignment.role.label}）",
+            f"类别：{case.category.name}\n核查时限：{clock.format_local(check_by, tz)}",
+            department=assignment.department,
+            payload={"case_id": case.id, "assignment_id": assignment.id},
+        )
+    return new

@@ -1,0 +1,570 @@
+"""The case workflow: the one function that changes a case's status, and the named steps.
+
+```
+triage ─route▶ routed ─accept▶ checking ─confirmed▶ rectifying ─report▶ rectified ─approve▶ closed
+  ▲              │                │                    ▲  ▲                 │                 │
+  └───return─────┘                └─unfounded▶ closed  │  └────send back────┘                 │
+                                                       └────────── reopen (回头看) ◀───────────┘
+```
+
+``transition`` refuses any other move, stamps the times, and writes the CaseEvent and the audit
+row. Views call the named steps below; none of them, and nothing else, assigns ``Case.status``.
+Officers act only on their own department's assignments; closure, send-back and extensions are
+decided by moderators or supervisors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from portal.domain import clock
+from portal.domain.casework import notifications
+from portal.domain.casework.events import WorkflowError, flush, log_event, require_role
+from portal.domain.clock import utcnow
+from portal.domain.enums import (
+    AssignmentRole,
+    AssignmentState,
+    CaseEventKind,
+    CaseOutcome,
+    CaseStatus,
+    Role,
+)
+from portal.domain.models import Assignment, Attachment, Case, CaseEvent, Department, User
+from portal.domain.reporting import reporter
+from portal.domain.supervision import tallies
+
+__all__ = [
+    "MOVES",
+    "WorkflowError",
+    "accept_assignment",
+    "active_assignments",
+    "allowed_moves",
+    "approve_closure",
+    "current_lead",
+    "decide_extension",
+    "follow_up",
+    "log_event",
+    "pending_extension",
+    "post_progress",
+    "record_check",
+    "report_rectified",
+    "request_extension",
+    "require_role",
+    "return_assignment",
+    "send_back",
+    "set_rectification",
+    "transfer_assignment",
+    "transition",
+]
+
+S = CaseStatus
+Stamps = Callable[[dt.datetime], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Move:
+    kind: CaseEventKind
+    # Columns the move sets, from the time of the move; callers may add or override.
+    stamps: Stamps
+
+
+MOVES: dict[tuple[CaseStatus, CaseStatus], Move] = {
+    (S.TRIAGE, S.ROUTED): Move(CaseEventKind.ROUTED, lambda now: {"routed_at": now}),
+    (S.ROUTED, S.TRIAGE): Move(CaseEventKind.RETURNED, lambda now: {"check_by": None}),
+    (S.ROUTED, S.CHECKING): Move(CaseEventKind.ACCEPTED, lambda now: {}),
+    (S.CHECKING, S.RECTIFYING): Move(
+        CaseEventKind.CHECK_CONFIRMED, lambda now: {"checked_at": now, "confirmed_at": now}),
+    (S.CHECKING, S.CLOSED): Move(
+        CaseEventKind.CHECK_UNFOUNDED,
+        lambda now: {"checked_at": now, "closed_at": now, "outcome": CaseOutcome.UNFOUNDED}),
+    (S.RECTIFYING, S.RECTIFIED): Move(
+        CaseEventKind.RECTIFICATION_REPORTED, lambda now: {"rectified_at": now}),
+    (S.RECTIFIED, S.RECTIFYING): Move(CaseEventKind.SENT_BACK, lambda now: {"rectified_at": None}),
+    (S.RECTIFIED, S.CLOSED): Move(
+        CaseEventKind.CLOSED, lambda now: {"closed_at": now, "outcome": CaseOutcome.RECTIFIED}),
+    (S.CLOSED, S.RECTIFYING): Move(
+        CaseEventKind.REOPENED,
+        lambda now: {"closed_at": None, "outcome": None, "rectified_at": None,
+                     "follow_up_by": None}),
+}
+
+STAMPABLE = frozenset({
+    "routed_at", "check_by", "checked_at", "confirmed_at", "rectify_by", "rectify_notice_no",
+    "rectified_at", "closed_at", "outcome", "follow_up_by",
+})
+ACTIVE = (AssignmentState.PENDING, AssignmentState.ACCEPTED)
+
+
+def allowed_moves(status: CaseStatus) -> list[CaseStatus]:
+    return [to for (frm, to) in MOVES if frm is status]
+
+
+def transition(
+    session: Session,
+    case: Case,
+    to: CaseStatus,
+    *,
+    actor: User,
+    department: Department | None = None,
+    internal_text: str = "",
+    public_text: str = "",
+    data: dict[str, Any] | None = None,
+    attachments: Sequence[Attachment] = (),
+    now: dt.datetime | None = None,
+    **stamps: Any,
+) -> CaseEvent:
+    """Move ``case`` to ``to`` if DESIGN.md's workflow allows it; the only status writer."""
+    frm = case.status
+    move = MOVES.get((frm, to))
+    if move is None:
+        allowed = "、".join(f"“{s.label}”" for s in allowed_moves(frm)) or "无"
+        raise WorkflowError(
+            f"案件当前为“{frm.label}”，不能改为“{to.label}”（此状态下只能改为：{allowed}）")
+    unknown = set(stamps) - STAMPABLE
+    if unknown:
+        raise TypeError(f"transition() cannot stamp {', '.join(sorted(unknown))}")
+    now = now or utcnow()
+    values = {**move.stamps(now), **stamps}
+    before = {"status": frm, **{k: getattr(case, k) for k in values}}
+    case.status = to
+    for key, value in values.items():
+        setattr(case, key, value)
+    flush(session)  # the version check: a concurrent change of this case loses here
+    return log_event(
+        session, case, move.kind, actor=actor, department=department,
+        internal_text=internal_text, public_text=public_text, data=data,
+        attachments=attachments, now=now, touch=False,
+        audit_before=before, audit_after={"status": to, **values},
+    )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def active_assignments(case: Case) -> list[Assignment]:
+    return [a for a in case.assignments if a.state in ACTIVE]
+
+
+def current_lead(case: Case) -> Assignment | None:
+    """The lead assignment that is pending or accepted (at most one)."""
+    return next((a for a in active_assignments(case) if a.role is AssignmentRole.LEAD), None)
+
+
+def _last_lead(case: Case) -> Assignment | None:
+    leads = [a for a in case.assignments if a.role is AssignmentRole.LEAD]
+    return leads[-1] if leads else None
+
+
+def _require_own(actor: User, assignment: Assignment) -> None:
+    if actor.role is not Role.OFFICER or actor.department_id != assignment.department_id:
+        raise WorkflowError(f"只能办理本部门的派单（此派单属于{assignment.department.name}）")
+
+
+def _lead_for(case: Case, actor: User, action: str) -> Assignment:
+    """The accepted lead assignment, if ``actor`` is one of its department's officers."""
+    lead = current_lead(case)
+    if lead is None:
+        raise WorkflowError("本案件目前没有牵头部门")
+    if actor.role is not Role.OFFICER or actor.department_id != lead.department_id:
+        raise WorkflowError(f"只有牵头部门（{lead.department.name}）的经办人可以{action}")
+    if lead.state is not AssignmentState.ACCEPTED:
+        raise WorkflowError(f"请先签收派单，再{action}")
+    return lead
+
+
+def _require_status(case: Case, action: str, *statuses: CaseStatus) -> None:
+    if case.status not in statuses:
+        raise WorkflowError(f"案件当前为“{case.status.label}”，不能{action}")
+
+
+def _required(text: str, what: str) -> str:
+    text = text.strip()
+    if not text:
+        raise WorkflowError(f"请填写{what}")
+    return text
+
+
+def _end(assignment: Assignment, state: AssignmentState, actor: User, now: dt.datetime,
+         reason: str) -> None:
+    assignment.state = state
+    assignment.ended_at = now
+    assignment.ended_by_id = actor.id
+    assignment.end_reason = reason
+
+
+def _finish_assignments(case: Case, actor: User, now: dt.datetime, reason: str) -> None:
+    for a in active_assignments(case):
+        state = (AssignmentState.COMPLETED if a.state is AssignmentState.ACCEPTED
+                 else AssignmentState.WITHDRAWN)
+        _end(a, state, actor, now, reason)
+
+
+def _ended_message(session: Session, assignment: Assignment,
+                   tz: str | ZoneInfo | None = None) -> str:
+    """What the loser of a race (or a stale page) is told about the assignment."""
+    if assignment.state is AssignmentState.ACCEPTED:
+        user = (session.get(User, assignment.accepted_by_id)
+                if assignment.accepted_by_id is not None else None)
+        who = (user.display_name or user.username) if user else "其他经办人"
+        when = clock.format_local(assignment.accepted_at, tz) if assignment.accepted_at else ""
+        return f"该派单已于 {when} 由 {who} 签收，无需重复签收"
+    if assignment.state is AssignmentState.TRANSFERRED:
+        return "该派单已移交其他部门，不能再办理"
+    return f"该派单{assignment.state.label}，不能再办理"
+
+
+def _claim(session: Session, assignment: Assignment, expected: tuple[AssignmentState, ...],
+           *, tz: str | ZoneInfo | None = None, **values: Any) -> None:
+    """Change the assignment only if its state is still one of ``expected``: a conditional
+    UPDATE, so that of two people acting on it at once exactly one succeeds and the other
+    is told what happened instead of overwriting it."""
+    if assignment.state not in expected:
+        raise WorkflowError(_ended_message(session, assignment, tz))
+    flush(session)
+    with tallies.tracked(session, [assignment.case_id]):
+        result = session.execute(
+            update(Assignment)
+            .where(Assignment.id == assignment.id, Assignment.state.in_(expected))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    session.refresh(assignment)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise WorkflowError(_ended_message(session, assignment, tz))
+
+
+# ---------------------------------------------------------------- assignments
+
+
+def accept_assignment(session: Session, assignment: Assignment, *, actor: User,
+                      now: dt.datetime | None = None,
+                      tz: str | ZoneInfo | None = None) -> Assignment:
+    """An officer signs for a new assignment (签收). Of two officers accepting at once exactly
+    one wins: the state is changed by a conditional UPDATE, and the other is told who did."""
+    _require_own(actor, assignment)
+    now = now or utcnow()
+    _claim(session, assignment, (AssignmentState.PENDING,), tz=tz,
+           state=AssignmentState.ACCEPTED, accepted_at=now, accepted_by_id=actor.id)
+    case = assignment.case
+    session.refresh(case)
+    department = assignment.department
+    if assignment.role is AssignmentRole.LEAD and case.status is CaseStatus.ROUTED:
+        transition(session, case, CaseStatus.CHECKING, actor=actor, department=department,
+                   now=now, internal_text=f"{department.name}签收，开始核查",
+                   public_text=f"{department.name}已签收，正在核查",
+                   data={"assignment_id": assignment.id, "role": assignment.role,
+                         "status": CaseStatus.CHECKING})
+    else:
+        log_event(session, case, CaseEventKind.ACCEPTED, actor=actor, department=department,
+                  now=now, internal_text=f"{department.name}签收（{assignment.role.label}）",
+                  data={"assignment_id": assignment.id, "role": assignment.role,
+                        "status": case.status})
+    return assignment
+
+
+def return_assignment(session: Session, assignment: Assignment, *, actor: User,
+                      reason: str) -> Assignment:
+    """A department sends a new assignment back (退回) with a reason. A returned lead puts the
+    case back in triage for the moderators to re-route; the trail keeps both routings."""
+    _require_own(actor, assignment)
+    reason = _required(reason, "退回理由")
+    if assignment.state is not AssignmentState.PENDING:
+        raise WorkflowError("只能退回尚未签收的派单；已签收的请办理或移交")
+    case = assignment.case
+    if assignment.role is AssignmentRole.LEAD and case.status is not CaseStatus.ROUTED:
+        raise WorkflowError(
+            f"本案件已{case.status.label}，牵头部门不能退回；如不属本部门职责，请移交")
+    now = utcnow()
+    _claim(session, assignment, (AssignmentState.PENDING,), state=AssignmentState.RETURNED,
+           ended_at=now, ended_by_id=actor.id, end_reason=reason)
+    department = assignment.department
+    data = {"assignment_id": assignment.id, "reason": reason, "role": assignment.role}
+    if assignment.role is AssignmentRole.LEAD:
+        for other in active_assignments(case):
+            _end(other, AssignmentState.WITHDRAWN, actor, now, "牵头部门退回，待重新分派")
+        transition(session, case, CaseStatus.TRIAGE, actor=actor, department=department,
+                   now=now, internal_text=f"{department.name}退回：{reason}", data=data)
+    else:
+        log_event(session, case, CaseEventKind.RETURNED, actor=actor, department=department,
+                  now=now, internal_text=f"{department.name}退回：{reason}", data=data)
+    office = notifications.office_department(session)
+    if office is not None:
+        notifications.notify(
+            session, "assignment_returned",
+            f"派单被退回：案件 #{case.id} {case.unit.name}（{department.name}）",
+            f"退回理由：{reason}", department=office,
+            payload={"case_id": case.id, "assignment_id": assignment.id})
+    return assignment
+
+
+def transfer_assignment(session: Session, assignment: Assignment, *, actor: User,
+                        to_department: Department, reason: str) -> Assignment:
+    """Hand an assignment on to another department (移交). The old row ends and points at the
+    new one, which starts as pending for the receiving department to accept."""
+    _require_own(actor, assignment)
+    reason = _required(reason, "移交理由")
+    case = assignment.case
+    if to_department.id == assignment.department_id:
+        raise WorkflowError("不能移交给本部门")
+    if not to_department.active:
+        raise WorkflowError(f"{to_department.name}已停用，不能接收移交")
+    if any(a.department_id == to_department.id for a in active_assignments(case)):
+        raise WorkflowError(f"{to_department.name}已在办理本案件")
+    now = utcnow()
+    _claim(session, assignment, ACTIVE, state=AssignmentState.TRANSFERRED, ended_at=now,
+           ended_by_id=actor.id, end_reason=reason)
+    new = Assignment(case=case, department=to_department, role=assignment.role, routed_at=now,
+                     routed_by_id=actor.id)
+    session.add(new)
+    flush(session)
+    assignment.transferred_to_id = new.id
+    log_event(session, case, CaseEventKind.TRANSFERRED, actor=actor,
+              department=assignment.department, now=now,
+              internal_text=f"{assignment.department.name}移交{to_department.name}：{reason}",
+              public_text=(f"移交{to_department.name}办理"
+                           if assignment.role is AssignmentRole.LEAD else ""),
+              data={"from_assignment_id": assignment.id, "to_assignment_id": new.id,
+                    "from": assignment.department.code, "to": to_department.code,
+                    "reason": reason, "role": assignment.role})
+    notifications.notify(
+        session, "assignment_new",
+        f"移交派单：案件 #{case.id} {case.unit.name}（{new.role.label}）",
+        f"由{assignment.department.name}移交，理由：{reason}", department=to_department,
+        payload={"case_id": case.id, "assignment_id": new.id})
+    return new
+
+
+# ---------------------------------------------------------------- check and rectification
+
+
+def record_check(session: Session, case: Case, *, actor: User, confirmed: bool, findings: str,
+                 public_text: str = "", attachments: Sequence[Attachment] = ()) -> CaseEvent:
+    """Record the on-site check: confirmed (属实) moves to rectifying, unfounded (不属实)
+    closes the case and tells the reporters."""
+    _require_status(case, "登记核查结果", CaseStatus.CHECKING)
+    lead = _lead_for(case, actor, "登记核查结果")
+    findings = _required(findings, "核查情况")
+    if confirmed:
+        return transition(
+            session, case, CaseStatus.RECTIFYING, actor=actor, department=lead.department,
+            internal_text=findings, public_text=public_text or "经现场核查，隐患属实，责令整改",
+            attachments=attachments, data={"confirmed": True})
+    now = utcnow()
+    _finish_assignments(case, actor, now, "核查不属实，办结")
+    event = transition(
+        session, case, CaseStatus.CLOSED, actor=actor, department=lead.department, now=now,
+        internal_text=findings, public_text=public_text or "经现场核查，举报情况不属实",
+        attachments=attachments, data={"confirmed": False})
+    reporter.post_outcome(session, case, actor=actor)
+    return event
+
+
+def set_rectification(session: Session, case: Case, *, actor: User, deadline: dt.date,
+                      notice_no: str = "", public_text: str = "",
+                      tz: str | ZoneInfo | None = None) -> CaseEvent:
+    """The lead department sets the rectification deadline (and the notice's number)."""
+    _require_status(case, "下达整改期限", CaseStatus.RECTIFYING)
+    lead = _lead_for(case, actor, "下达整改期限")
+    if case.rectify_by is not None:
+        raise WorkflowError("整改期限已经下达；如需延长，请申请延期")
+    if deadline < clock.local_today(tz=tz):
+        raise WorkflowError("整改期限不能早于今天")
+    case.rectify_by = deadline
+    case.rectify_notice_no = notice_no.strip()[:64]
+    flush(session)
+    return log_event(
+        session, case, CaseEventKind.DEADLINE_SET, actor=actor, department=lead.department,
+        internal_text=f"整改期限 {deadline.isoformat()}"
+        + (f"，通知书编号 {case.rectify_notice_no}" if case.rectify_notice_no else ""),
+        public_text=public_text or f"责令限期整改，整改期限至{deadline:%Y年%m月%d日}",
+        data={"rectify_by": deadline, "notice_no": case.rectify_notice_no},
+        audit_after={"rectify_by": deadline, "rectify_notice_no": case.rectify_notice_no})
+
+
+def post_progress(session: Session, case: Case, *, actor: User, internal_text: str = "",
+                  public_text: str = "", attachments: Sequence[Attachment] = ()) -> CaseEvent:
+    """A lead or assisting department posts an update: internal text for staff, public text
+    for the disclosure page (either may be empty, not both)."""
+    _require_status(case, "发布进展", CaseStatus.CHECKING, CaseStatus.RECTIFYING)
+    mine = [a for a in active_assignments(case)
+            if actor.role is Role.OFFICER and a.department_id == actor.department_id]
+    if not mine:
+        raise WorkflowError("只有承办本案件的部门可以发布进展")
+    if all(a.state is not AssignmentState.ACCEPTED for a in mine):
+        raise WorkflowError("请先签收派单，再发布进展")
+    if not internal_text.strip() and not public_text.strip() and not attachments:
+        raise WorkflowError("请填写进展情况")
+    return log_event(session, case, CaseEventKind.PROGRESS, actor=actor,
+                     department=mine[0].department, internal_text=internal_text,
+                     public_text=public_text, attachments=attachments,
+                     data={"role": mine[0].role})
+
+
+def pending_extension(case: Case) -> CaseEvent | None:
+    """The latest extension request that has not been decided yet."""
+    for event in reversed(case.events):
+        if event.kind is CaseEventKind.EXTENSION_DECIDED:
+            return None
+        if event.kind is CaseEventKind.EXTENSION_REQUESTED:
+            return event
+    return None
+
+
+def request_extension(session: Session, case: Case, *, actor: User, new_date: dt.date,
+                      reason: str) -> CaseEvent:
+    """The lead department asks for a later rectification deadline, with a reason."""
+    _require_status(case, "申请延期", CaseStatus.RECTIFYING)
+    lead = _lead_for(case, actor, "申请延期")
+    reason = _required(reason, "延期理由")
+    if case.rectify_by is None:
+        raise WorkflowError("尚未下达整改期限，请直接下达")
+    if new_date <= case.rectify_by:
+        raise WorkflowError(f"新的期限须晚于现有期限 {case.rectify_by.isoformat()}")
+    if pending_extension(case) is not None:
+        raise WorkflowError("已有一项延期申请等待审批")
+    event = log_event(
+        session, case, CaseEventKind.EXTENSION_REQUESTED, actor=actor,
+        department=lead.department, internal_text=f"申请延期至 {new_date.isoformat()}：{reason}",
+        data={"current": case.rectify_by, "requested": new_date, "reason": reason})
+    office = notifications.office_department(session)
+    if office is not None:
+        notifications.notify(
+            session, "extension_requested",
+            f"延期申请：案件 #{case.id} {case.unit.name}",
+            f"{lead.department.name}申请延期至 {new_date.isoformat()}：{reason}",
+            department=office, payload={"case_id": case.id, "event_id": event.id})
+    return event
+
+
+def decide_extension(session: Session, case: Case, *, actor: User, approve: bool,
+                     reason: str = "") -> CaseEvent:
+    """A moderator or supervisor approves or refuses the pending extension request."""
+    require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="审批延期")
+    request = pending_extension(case)
+    if request is None or case.status is not CaseStatus.RECTIFYING:
+        raise WorkflowError("没有等待审批的延期申请")
+    if not approve:
+        reason = _required(reason, "不予延期的理由")
+    assert request.data is not None
+    old = case.rectify_by
+    new = dt.date.fromisoformat(request.data["requested"])
+    if approve:
+        case.rectify_by = new
+        flush(session)
+    event = log_event(
+        session, case, CaseEventKind.EXTENSION_DECIDED, actor=actor,
+        internal_text=("同意延期" if approve else "不同意延期") + (f"：{reason}" if reason else ""),
+        public_text=f"整改期限延长至{new:%Y年%m月%d日}" if approve else "",
+        data={"approved": approve, "request_event_id": request.id, "old": old,
+              "new": new if approve else old, "reason": reason},
+        audit_before={"rectify_by": old}, audit_after={"rectify_by": case.rectify_by})
+    lead = current_lead(case)
+    if lead is not None:
+        notifications.notify(
+            session, "extension_decided",
+            f"延期申请{'已同意' if approve else '未同意'}：案件 #{case.id} {case.unit.name}",
+            f"整改期限：{case.rectify_by.isoformat() if case.rectify_by else '-'}"
+            + (f"\n理由：{reason}" if reason else ""),
+            department=lead.department, payload={"case_id": case.id})
+    return event
+
+
+def report_rectified(session: Session, case: Case, *, actor: User, report: str,
+                     public_text: str = "",
+                     attachments: Sequence[Attachment] = ()) -> CaseEvent:
+    """The lead department reports the hazard rectified, with evidence, for closure."""
+    _require_status(case, "报告整改完成", CaseStatus.RECTIFYING)
+    lead = _lead_for(case, actor, "报告整改完成")
+    report = _required(report, "整改情况")
+    event = transition(
+        session, case, CaseStatus.RECTIFIED, actor=actor, department=lead.department,
+        internal_text=report, public_text=public_text or "整改完成，等待验收销案",
+        attachments=attachments)
+    office = notifications.office_department(session)
+    if office is not None:
+        notifications.notify(
+            session, "awaiting_closure", f"待销案：案件 #{case.id} {case.unit.name}",
+            f"{lead.department.name}报告整改完成：{report}", department=office,
+            payload={"case_id": case.id})
+    return event
+
+
+# ---------------------------------------------------------------- closure and follow-up
+
+
+def approve_closure(session: Session, case: Case, *, actor: User, note: str = "",
+                    public_text: str = "", follow_up_by: dt.date | None = None) -> CaseEvent:
+    """Close a rectified case (销案), optionally setting the follow-up (回头看) date; every
+    linked tip's reporter is told the outcome."""
+    require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="批准销案")
+    _require_status(case, "销案", CaseStatus.RECTIFIED)
+    now = utcnow()
+    _finish_assignments(case, actor, now, "销案")
+    event = transition(
+        session, case, CaseStatus.CLOSED, actor=actor, now=now, internal_text=note,
+        public_text=public_text or "隐患已整改，予以销案", follow_up_by=follow_up_by,
+        data={"follow_up_by": follow_up_by})
+    reporter.post_outcome(session, case, actor=actor)
+    return event
+
+
+def send_back(session: Session, case: Case, *, actor: User, reason: str) -> CaseEvent:
+    """Refuse closure: the rectification is not good enough, back to rectifying."""
+    require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="退回继续整改")
+    _require_status(case, "退回继续整改", CaseStatus.RECTIFIED)
+    reason = _required(reason, "退回理由")
+    event = transition(session, case, CaseStatus.RECTIFYING, actor=actor,
+                       internal_text=reason, public_text="验收未通过，继续整改",
+                       data={"reason": reason})
+    lead = current_lead(case)
+    if lead is not None:
+        notifications.notify(
+            session, "sent_back", f"退回继续整改：案件 #{case.id} {case.unit.name}",
+            f"理由：{reason}", department=lead.department, payload={"case_id": case.id})
+    return event
+
+
+def follow_up(session: Session, case: Case, *, actor: User, still_ok: bool, findings: str,
+              new_deadline: dt.date | None = None) -> CaseEvent:
+    """The follow-up check (回头看) of a closed, rectified case: still rectified, or the
+    hazard is back and the case reopens with the department that led it."""
+    _require_status(case, "回头看", CaseStatus.CLOSED)
+    if case.outcome is not CaseOutcome.RECTIFIED:
+        raise WorkflowError("只有整改销案的案件需要回头看")
+    last = _last_lead(case)
+    if actor.role is Role.OFFICER:
+        if last is None or actor.department_id != last.department_id:
+            raise WorkflowError("只有原牵头部门或督办人员可以登记回头看")
+    else:
+        require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="登记回头看")
+    findings = _required(findings, "回头看情况")
+    if still_ok:
+        case.follow_up_by = None
+        flush(session)
+        return log_event(session, case, CaseEventKind.FOLLOW_UP_OK, actor=actor,
+                         internal_text=findings, public_text="回头看：整改保持",
+                         audit_after={"follow_up_by": None})
+    if last is None:
+        raise WorkflowError("找不到原牵头部门，无法重新整改")
+    if new_deadline is not None and new_deadline < clock.local_today():
+        raise WorkflowError("整改期限不能早于今天")
+    event = transition(
+        session, case, CaseStatus.RECTIFYING, actor=actor, department=last.department,
+        internal_text=findings, public_text="回头看发现隐患反弹，重新整改",
+        rectify_by=new_deadline, data={"rectify_by": new_deadline})
+    reopened = Assignment(case=case, department=last.department, role=AssignmentRole.LEAD,
+                          routed_by_id=actor.id)
+    session.add(reopened)
+    flush(session)
+    notifications.notify(
+        session, "assignment_new", f"回头看重新整改：案件 #{case.id} {case.unit.name}",
+        findings, department=last.department,
+        payload={"case_id": case.id, "assignment_id": reopened.id})
+    return event

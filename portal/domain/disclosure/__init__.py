@@ -1,0 +1,1 @@
+"""What the public sees: disclosed cases, masking, rich text, statistics."""

@@ -1,0 +1,444 @@
+"""Public disclosure (公示) of confirmed hazards: the moderator's steps and the public queries.
+
+Only a case that a department confirmed (``confirmed_at``) and a moderator marked disclosed is
+public. Everything the public reads about a case is built here as a ``PublicCase`` whose free
+text has been through ``mask_personal_data``, so pages, feeds and exports cannot show anything
+else: no tip text, no reporter, no internal notes, no street address (DESIGN.md lists
+the public fields, and an address is not among them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from portal.domain.casework.events import WorkflowError, flush, log_event, require_role
+from portal.domain.clock import utcnow
+from portal.domain.disclosure.redaction import mask_personal_data
+from portal.domain.enums import CaseEventKind, CaseStatus, Role, Severity, SupervisionLevel
+from portal.domain.models import Attachment, Case, CaseEvent, Tip, Unit, User
+from portal.domain.supervision import tallies
+from portal.domain.vetting.duplicates import normalize_name
+
+SUMMARY_MAX = 1000
+REASON_MAX = 500
+DISCLOSED_PUBLIC_TEXT = "经部门核查属实，向社会公示。"
+
+# The stages a disclosed case moves through, as the progress bar shows them.
+STAGES: tuple[str, ...] = ("受理派单", "核查属实", "整改中", "整改完成待验收", "销案办结")
+_STAGE_OF_STATUS = {
+    CaseStatus.TRIAGE: 0,
+    CaseStatus.ROUTED: 0,
+    CaseStatus.CHECKING: 0,
+    CaseStatus.RECTIFYING: 2,
+    CaseStatus.RECTIFIED: 3,
+    CaseStatus.CLOSED: 4,
+}
+
+
+class DisclosureError(WorkflowError):
+    """A disclosure step that is not allowed; the message is Chinese."""
+
+
+# ------------------------------------------------------------------ what the public sees
+
+
+@dataclass(frozen=True)
+class PublicPhoto:
+    stored_name: str
+    thumbnail_name: str | None
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True)
+class PublicEvent:
+    at: dt.datetime
+    label: str
+    text: str
+    photos: tuple[PublicPhoto, ...] = ()
+
+
+@dataclass(frozen=True)
+class PublicCase:
+    id: int
+    unit_id: int
+    unit_name: str
+    village: str
+    venue_type: str
+    category: str
+    severity: Severity
+    status: CaseStatus
+    summary: str
+    rectify_by: dt.date | None
+    supervision_level: SupervisionLevel
+    disclosed_at: dt.datetime
+    updated_at: dt.datetime
+    overdue: bool
+    timeline: tuple[PublicEvent, ...] = field(default=())
+    photos: tuple[PublicPhoto, ...] = field(default=())
+
+    @property
+    def stage(self) -> int:
+        """Index into ``STAGES`` of the furthest stage reached."""
+        return _STAGE_OF_STATUS[self.status]
+
+    @property
+    def supervised(self) -> bool:
+        return self.supervision_level != SupervisionLevel.NONE
+
+    @property
+    def status_label(self) -> str:
+        return self.status.label
+
+
+def is_overdue(case: Case, today: dt.date) -> bool:
+    """Overdue is derived, never stored: still rectifying after the deadline."""
+    return (case.status == CaseStatus.RECTIFYING and case.rectify_by is not None
+            and case.rectify_by < today)
+
+
+def _photo(attachment: Attachment) -> PublicPhoto:
+    return PublicPhoto(attachment.stored_name, attachment.thumbnail_name,
+                       attachment.width, attachment.height)
+
+
+def _shown(attachment: Attachment) -> bool:
+    return attachment.public and not attachment.withheld
+
+
+def public_case(case: Case, today: dt.date, *, timeline: Sequence[PublicEvent] = (),
+                photos: Sequence[PublicPhoto] = ()) -> PublicCase:
+    if not is_public(case):
+        raise ValueError("case is not disclosed")
+    return _as_public(case, today, summary=case.public_summary,
+                      disclosed_at=case.disclosed_at,  # type: ignore[arg-type]
+                      timeline=timeline, photos=photos)
+
+
+def _as_public(case: Case, today: dt.date, *, summary: str, disclosed_at: dt.datetime,
+               timeline: Sequence[PublicEvent], photos: Sequence[PublicPhoto]) -> PublicCase:
+    unit = case.unit
+    return PublicCase(
+        id=case.id,
+        unit_id=unit.id,
+        unit_name=mask_personal_data(unit.name),
+        village=case.village.name,
+        venue_type=unit.venue_type.name if unit.venue_type else "",
+        category=case.category.name,
+        severity=case.severity,
+        status=case.status,
+        summary=mask_personal_data(summary),
+        rectify_by=case.rectify_by,
+        supervision_level=case.supervision_level,
+        disclosed_at=disclosed_at,
+        updated_at=max(case.updated_at or disclosed_at, disclosed_at),
+        overdue=is_overdue(case, today),
+        timeline=tuple(timeline),
+        photos=tuple(photos),
+    )
+
+
+def is_public(case: Case) -> bool:
+    return bool(case.disclosed and case.disclosed_at and case.confirmed_at)
+
+
+def public_condition() -> ColumnElement[bool]:
+    """SQL condition on ``Case``: disclosed. The CHECK constraint ``disclosed_is_confirmed``
+    guarantees a disclosed case was confirmed, so the condition stays on the (disclosed,
+    disclosed_at) index; ``public_case`` checks both again before anything is shown."""
+    return Case.disclosed.is_(True)
+
+
+def public_timeline(session: Session, case: Case) -> list[PublicEvent]:
+    """The events carrying public text, oldest first, with their public photos."""
+    events = session.scalars(
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case.id, CaseEvent.public_text != "")
+        .options(selectinload(CaseEvent.attachments))
+        .order_by(CaseEvent.created_at, CaseEvent.id)
+    ).all()
+    return [
+        PublicEvent(
+            at=event.created_at,
+            label=event.kind.label,
+            text=mask_personal_data(event.public_text),
+            photos=tuple(_photo(a) for a in event.attachments if _shown(a)),
+        )
+        for event in events
+    ]
+
+
+def _tip_photos(session: Session, case: Case) -> list[Attachment]:
+    return list(session.scalars(
+        select(Attachment).join(Tip, Attachment.tip_id == Tip.id)
+        .where(Tip.case_id == case.id).order_by(Attachment.id)
+    ))
+
+
+def _event_photos(session: Session, case: Case) -> list[Attachment]:
+    return list(session.scalars(
+        select(Attachment).join(CaseEvent, Attachment.case_event_id == CaseEvent.id)
+        .where(CaseEvent.case_id == case.id).order_by(Attachment.id)
+    ))
+
+
+def candidate_photos(session: Session, case: Case) -> list[Attachment]:
+    """Every photo a moderator may choose to publish: the tips' and the timeline's, not
+    withheld and not the originals of a redacted copy."""
+    photos = _tip_photos(session, case) + _event_photos(session, case)
+    originals = {p.derived_from_id for p in photos if p.derived_from_id}
+    return [p for p in photos if not p.withheld and p.id not in originals]
+
+
+def full_public_case(session: Session, case: Case, today: dt.date) -> PublicCase:
+    """A case with its timeline and the tips' public photos, for the unit page."""
+    tip_photos = [_photo(a) for a in _tip_photos(session, case) if _shown(a)]
+    return public_case(case, today, timeline=public_timeline(session, case), photos=tip_photos)
+
+
+def preview(session: Session, case: Case, today: dt.date, *, summary: str | None = None,
+            photo_ids: Sequence[int] | None = None) -> PublicCase:
+    """Exactly what the public would see if the case were disclosed as given, without
+    changing anything: the moderator checks the masked text before publishing."""
+    chosen = None if photo_ids is None else set(photo_ids)
+
+    def shown(a: Attachment) -> bool:
+        return (a.public if chosen is None else a.id in chosen) and not a.withheld
+
+    photos = [_photo(a) for a in candidate_photos(session, case) if shown(a)]
+    return _as_public(case, today,
+                      summary=case.public_summary if summary is None else summary,
+                      disclosed_at=case.disclosed_at or utcnow(),
+                      timeline=public_timeline(session, case), photos=photos)
+
+
+# ------------------------------------------------------------------ the moderator's steps
+
+
+def _clean_summary(summary: str) -> str:
+    text = mask_personal_data(summary.strip())
+    if not text:
+        raise DisclosureError("请填写公示内容（隐患的具体问题）")
+    if len(text) > SUMMARY_MAX:
+        raise DisclosureError(f"公示内容不能超过 {SUMMARY_MAX} 个字")
+    return text
+
+
+def disclose_case(
+    session: Session,
+    case: Case,
+    *,
+    actor: User,
+    public_summary: str | None = None,
+    now: dt.datetime | None = None,
+) -> CaseEvent:
+    """Publish a confirmed case: masked public summary, disclosed flag and time, a DISCLOSED
+    event on the timeline and an audit row."""
+    require_role(actor, Role.MODERATOR, action="公开隐患信息")
+    if case.confirmed_at is None:
+        raise DisclosureError("只有经部门核查属实的隐患才能公开")
+    if case.disclosed:
+        raise DisclosureError("该隐患已经公开")
+    now = now or utcnow()
+    summary = _clean_summary(case.public_summary if public_summary is None else public_summary)
+    case.public_summary = summary
+    case.disclosed = True
+    case.disclosed_at = now
+    flush(session)
+    return log_event(session, case, CaseEventKind.DISCLOSED, actor=actor,
+                     public_text=DISCLOSED_PUBLIC_TEXT, now=now,
+                     audit_after={"disclosed": True, "public_summary": summary})
+
+
+def withdraw_disclosure(
+    session: Session, case: Case, *, actor: User, reason: str, now: dt.datetime | None = None
+) -> CaseEvent:
+    """Take a case off every public page, feed and export; its photos stop being served."""
+    require_role(actor, Role.MODERATOR, action="撤回公开")
+    reason = reason.strip()
+    if not reason:
+        raise DisclosureError("请填写撤回公开的理由")
+    if len(reason) > REASON_MAX:
+        raise DisclosureError(f"撤回理由不能超过 {REASON_MAX} 个字")
+    if not case.disclosed:
+        raise DisclosureError("该隐患尚未公开")
+    unpublished = [a.id for a in candidate_photos(session, case) if a.public]
+    for attachment in candidate_photos(session, case):
+        attachment.public = False
+    before = {"disclosed": True, "disclosed_at": case.disclosed_at}
+    case.disclosed = False
+    case.disclosed_at = None
+    flush(session)
+    return log_event(session, case, CaseEventKind.DISCLOSURE_WITHDRAWN, actor=actor,
+                     internal_text=reason, now=now, audit_before=before,
+                     audit_after={"disclosed": False, "reason": reason,
+                                  "photos_unpublished": unpublished})
+
+
+def edit_public_summary(session: Session, case: Case, summary: str, *, actor: User) -> CaseEvent:
+    """Change the public summary (masked); a note on the timeline keeps the old text."""
+    require_role(actor, Role.MODERATOR, action="修改公示内容")
+    text = _clean_summary(summary)
+    before = case.public_summary
+    case.public_summary = text
+    flush(session)
+    return log_event(session, case, CaseEventKind.NOTE, actor=actor,
+                     internal_text="修改公示内容", data={"field": "public_summary"},
+                     audit_before={"public_summary": before},
+                     audit_after={"public_summary": text})
+
+
+def set_public_photos(
+    session: Session, case: Case, photo_ids: Sequence[int], *, actor: User
+) -> CaseEvent:
+    """Publish exactly the chosen photos of this case; the others stop being public."""
+    require_role(actor, Role.MODERATOR, action="选择公开照片")
+    candidates = candidate_photos(session, case)
+    chosen = set(photo_ids)
+    unknown = chosen - {a.id for a in candidates}
+    if unknown:
+        raise DisclosureError("所选照片不属于该隐患或已被屏蔽")
+    before = sorted(a.id for a in candidates if a.public)
+    for attachment in candidates:
+        attachment.public = attachment.id in chosen
+    flush(session)
+    return log_event(session, case, CaseEventKind.NOTE, actor=actor,
+                     internal_text="调整公开照片", data={"public_photos": sorted(chosen)},
+                     audit_before={"public_photos": before},
+                     audit_after={"public_photos": sorted(chosen)})
+
+
+# ------------------------------------------------------------------ public queries
+
+
+@dataclass(frozen=True)
+class DisclosureFilters:
+    village_id: int | None = None
+    venue_type_id: int | None = None
+    category_id: int | None = None
+    status: CaseStatus | None = None
+    severity: Severity | None = None
+    supervised: bool = False
+    unit_name: str = ""
+
+
+@dataclass(frozen=True)
+class DisclosurePage:
+    items: list[PublicCase]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def _filtered(query: Select, filters: DisclosureFilters) -> Select:
+    if filters.village_id is not None:
+        query = query.where(Case.village_id == filters.village_id)
+    if filters.category_id is not None:
+        query = query.where(Case.category_id == filters.category_id)
+    if filters.status is not None:
+        query = query.where(Case.status == filters.status)
+    if filters.severity is not None:
+        query = query.where(Case.severity == filters.severity)
+    if filters.supervised:
+        query = query.where(Case.supervision_level != SupervisionLevel.NONE)
+    if filters.venue_type_id is not None or filters.unit_name:
+        query = query.join(Unit, Case.unit_id == Unit.id)
+        if filters.venue_type_id is not None:
+            query = query.where(Unit.venue_type_id == filters.venue_type_id)
+        if filters.unit_name:
+            # The same normalisation as duplicate finding: width, case, spaces, punctuation.
+            needle = normalize_name(filters.unit_name)
+            query = query.where(
+                Unit.normalized_name.contains(needle, autoescape=True) if needle
+                else Unit.name.contains(filters.unit_name.strip(), autoescape=True)
+            )
+    return query
+
+
+def _loaded(query: Select) -> Select:
+    return query.options(
+        selectinload(Case.unit).selectinload(Unit.venue_type),
+        selectinload(Case.village),
+        selectinload(Case.category),
+    )
+
+
+def search_disclosed(
+    session: Session,
+    filters: DisclosureFilters,
+    *,
+    today: dt.date,
+    page: int = 1,
+    per_page: int = 20,
+) -> DisclosurePage:
+    """One page of disclosed cases, newest disclosure first."""
+    total = _disclosed_total(session, filters)
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(page, 1), pages)
+    newest_first = (Case.disclosed_at.desc(), Case.id.desc())
+    # The page's ids first, from the (disclosed, disclosed_at, id) index alone, then those
+    # twenty rows: a deep page skips index entries, not half a million table rows.
+    ids = (_filtered(select(Case.id).where(public_condition()), filters)
+           .order_by(*newest_first).offset((page - 1) * per_page).limit(per_page))
+    rows = session.scalars(
+        _loaded(select(Case).where(Case.id.in_(ids.scalar_subquery()))).order_by(*newest_first)
+    ).all()
+    return DisclosurePage([public_case(c, today) for c in rows], total, page, per_page)
+
+
+def _disclosed_total(session: Session, filters: DisclosureFilters) -> int:
+    """How many disclosed cases match: from the case tallies when the filters are among their
+    dimensions (village, status, severity, supervised), else counted."""
+    if filters.venue_type_id is None and filters.category_id is None and not filters.unit_name:
+        statuses = [filters.status] if filters.status is not None else list(CaseStatus)
+        return tallies.sums(session, statuses, village_id=filters.village_id,
+                            severity=filters.severity, listed=filters.supervised,
+                            disclosed=True)[None]
+    counted = _filtered(select(func.count(Case.id)).where(public_condition()), filters)
+    return session.scalar(counted) or 0
+
+
+def latest_disclosed(session: Session, *, today: dt.date, limit: int = 5) -> list[PublicCase]:
+    rows = session.scalars(
+        _loaded(select(Case).where(public_condition()))
+        .order_by(Case.disclosed_at.desc(), Case.id.desc()).limit(limit)
+    ).all()
+    return [public_case(c, today) for c in rows]
+
+
+def unit_disclosures(
+    session: Session, unit_id: int, *, today: dt.date
+) -> tuple[Unit, list[PublicCase]] | None:
+    """A unit and its disclosed cases with timelines; None when nothing of it is public."""
+    cases = session.scalars(
+        _loaded(select(Case).where(public_condition(), Case.unit_id == unit_id))
+        .order_by(Case.disclosed_at.desc(), Case.id.desc())
+    ).all()
+    if not cases:
+        return None
+    return cases[0].unit, [full_public_case(session, c, today) for c in cases]
+
+
+def iter_disclosed(session: Session, *, today: dt.date, batch: int = 500) -> Iterator[PublicCase]:
+    """Every disclosed case by id, fetched in keyset batches (exports never load a table)."""
+    last_id = 0
+    while True:
+        rows = session.scalars(
+            _loaded(select(Case).where(public_condition(), Case.id > last_id))
+            .order_by(Case.id).limit(batch)
+        ).all()
+        if not rows:
+            return
+        for case in rows:
+            yield public_case(case, today)
+        last_id = rows[-1].id

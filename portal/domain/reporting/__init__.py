@@ -1,0 +1,1 @@
+"""How a resident's report comes in and what the reporter is told."""

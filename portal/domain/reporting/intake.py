@@ -1,0 +1,203 @@
+"""Intake: every tip enters here, whatever the channel (web form, staff entry, Open311 API).
+
+Validation of the content lives here too, so that each channel refuses the same things with the
+same Chinese messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal.domain.access import audit
+from portal.domain.clock import utcnow
+from portal.domain.enums import Channel, TipStatus
+from portal.domain.models import Attachment, Category, Tip, User, VenueType, Village
+from portal.domain.reporting.identity import (
+    IdentityCipher,
+    new_receipt_code,
+    normalize_phone,
+    receipt_hash,
+)
+
+UNIT_NAME_MAX = 100
+ADDRESS_MAX = 200
+DESCRIPTION_MIN = 10
+DESCRIPTION_MAX = 2000
+NAME_MAX = 50
+MESSAGE_MAX = 1000
+
+# Control characters other than line breaks and tabs have no place in a report.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+class IntakeError(ValueError):
+    """Invalid content: ``errors`` maps a field name to a Chinese message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("；".join(errors.values()))
+        self.errors = errors
+
+
+def clean_text(value: str | None, *, multiline: bool = False) -> str:
+    """Normalise what people type: NFC, no control characters, trimmed."""
+    text = unicodedata.normalize("NFC", value or "")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL_RE.sub("", text)
+    if not multiline:
+        text = " ".join(text.split())
+    else:
+        text = "\n".join(line.rstrip() for line in text.split("\n"))
+        text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+@dataclass
+class TipInput:
+    channel: Channel
+    village_id: int | None
+    category_id: int | None
+    unit_name: str
+    description: str
+    venue_type_id: int | None = None
+    address: str = ""
+    observed_at: dt.datetime | None = None
+    lat: float | None = None
+    lon: float | None = None
+    reporter_name: str = ""
+    reporter_phone: str = ""
+    wants_feedback: bool = False
+    photos: list[Attachment] = field(default_factory=list)
+    submission_key: str | None = None
+    created_by: User | None = None
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    tip: Tip
+    # The receipt code, shown once; None when a resubmitted form found its earlier tip.
+    receipt_code: str | None
+
+    @property
+    def duplicate_submission(self) -> bool:
+        return self.receipt_code is None
+
+
+def validate(session: Session, data: TipInput, *, now: dt.datetime | None = None) -> TipInput:
+    """Clean and check every field; raise IntakeError naming each bad field."""
+    now = now or utcnow()
+    errors: dict[str, str] = {}
+    data.unit_name = clean_text(data.unit_name)
+    data.address = clean_text(data.address)
+    data.description = clean_text(data.description, multiline=True)
+    data.reporter_name = clean_text(data.reporter_name)
+    data.reporter_phone = clean_text(data.reporter_phone)
+
+    village = session.get(Village, data.village_id) if data.village_id else None
+    if village is None or not village.active:
+        errors["village"] = "请选择隐患所在的村"
+    category = session.get(Category, data.category_id) if data.category_id else None
+    if category is None or not category.active:
+        errors["category"] = "请选择隐患类别"
+    if data.venue_type_id is not None:
+        venue = session.get(VenueType, data.venue_type_id)
+        if venue is None or not venue.active:
+            errors["venue_type"] = "请选择有效的场所类型"
+    if not data.unit_name:
+        errors["unit_name"] = "请填写单位或场所名称（如“某某小卖部”“村东头加工厂”）"
+    elif len(data.unit_name) > UNIT_NAME_MAX:
+        errors["unit_name"] = f"单位或场所名称不能超过 {UNIT_NAME_MAX} 个字"
+    if len(data.address) > ADDRESS_MAX:
+        errors["address"] = f"地址不能超过 {ADDRESS_MAX} 个字"
+    if len(data.description) < DESCRIPTION_MIN:
+        errors["description"] = f"请描述隐患情况，至少 {DESCRIPTION_MIN} 个字"
+    elif len(data.description) > DESCRIPTION_MAX:
+        errors["description"] = f"隐患描述不能超过 {DESCRIPTION_MAX} 个字"
+    if data.observed_at is not None:
+        if data.observed_at > now + dt.timedelta(minutes=10):
+            errors["observed_at"] = "发现时间不能晚于现在"
+        elif data.observed_at < now - dt.timedelta(days=366):
+            errors["observed_at"] = "发现时间不能早于一年前"
+    if (data.lat is None) != (data.lon is None) or (
+        data.lat is not None and not (-90 <= data.lat <= 90 and -180 <= data.lon <= 180)
+    ):
+        errors["location"] = "位置坐标无效，请重新获取或留空"
+    if len(data.reporter_name) > NAME_MAX:
+        errors["reporter_name"] = f"姓名不能超过 {NAME_MAX} 个字"
+    if data.reporter_phone:
+        phone = normalize_phone(data.reporter_phone)
+        if phone is None:
+            errors["reporter_phone"] = (
+                "请填写正确的手机号（11 位）或带区号的固定电话，如 0355-1234567"
+            )
+        else:
+            data.reporter_phone = phone
+    if errors:
+        raise IntakeError(errors)
+    return data
+
+
+def find_submission(session: Session, submission_key: str | None) -> Tip | None:
+    if not submission_key:
+        return None
+    return session.scalar(select(Tip).where(Tip.submission_key == submission_key))
+
+
+def submit_tip(
+    session: Session, data: TipInput, *, cipher: IdentityCipher, receipt_key: str
+) -> IntakeResult:
+    """Validate and store one tip as pending, with its photos; return the receipt code once.
+
+    A form submitted again with the same submission key returns the tip it already created.
+    """
+    existing = find_submission(session, data.submission_key)
+    if existing is not None:
+        return IntakeResult(existing, None)
+    validate(session, data)
+    code = new_receipt_code()
+    tip = Tip(
+        channel=data.channel,
+        status=TipStatus.PENDING,
+        village_id=data.village_id,
+        category_id=data.category_id,
+        venue_type_id=data.venue_type_id,
+        unit_name=data.unit_name,
+        address=data.address,
+        lat=data.lat,
+        lon=data.lon,
+        description=data.description,
+        observed_at=data.observed_at,
+        reporter_name_enc=cipher.encrypt(data.reporter_name),
+        reporter_phone_enc=cipher.encrypt(data.reporter_phone),
+        wants_feedback=data.wants_feedback,
+        receipt_hash=receipt_hash(receipt_key, code),
+        submission_key=data.submission_key,
+        created_by_id=data.created_by.id if data.created_by else None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(tip)
+            session.flush()
+    except IntegrityError:
+        # A concurrent resubmission of the same form won the race.
+        existing = find_submission(session, data.submission_key)
+        if existing is None:
+            raise
+        return IntakeResult(existing, None)
+    for photo in data.photos:
+        photo.tip_id = tip.id
+    session.flush()
+    if data.created_by is not None:
+        audit.record(session, "tip.create", "tip", tip.id, actor=data.created_by,
+                     after={"channel": data.channel.value})
+    return IntakeResult(tip, code)
+
+
+def find_by_receipt(session: Session, code: str, *, receipt_key: str) -> Tip | None:
+    return session.scalar(select(Tip).where(Tip.receipt_hash == receipt_hash(receipt_key, code)))

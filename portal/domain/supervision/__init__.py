@@ -1,0 +1,1 @@
+"""Supervision: the ledger, running counts, listings, urging, bulletins, review."""

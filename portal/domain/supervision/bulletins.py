@@ -1,0 +1,129 @@
+"""Bulletins (通报): the supervisor's periodic report, drafted from the period's figures.
+
+The figures are frozen into the bulletin when it is drafted (and may be refreshed while it
+is a draft), so a published bulletin says what it said on the day. Publishing makes it
+readable on the public site; after that it is not edited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.domain.access import audit
+from portal.domain.casework.events import WorkflowError, require_role
+from portal.domain.clock import utcnow
+from portal.domain.enums import Role, Severity
+from portal.domain.models import Bulletin, Department, Listing, Tip, User
+from portal.domain.supervision import ledger
+
+PAGE_SIZE = 20
+# The wording names the departments with most overdue cases; the table lists them all.
+TEXT_DEPARTMENTS = 10
+
+
+def period_figures(session: Session, start: dt.date, end: dt.date,
+                   now: dt.datetime | None = None,
+                   tz: str | ZoneInfo | None = None) -> dict[str, Any]:
+    """What a bulletin reports: the period's new tips, cases opened and closed, listings, and
+    the overdue cases by department as they stand now."""
+    now = now or utcnow()
+    since = ledger.start_of_local_day(start, tz)
+    until = ledger.start_of_local_day(end + dt.timedelta(days=1), tz)
+    opened = ledger.LedgerFilter(created_from=start, created_to=end)
+    closed = ledger.LedgerFilter(closed_from=start, closed_to=end)
+    overdue = ledger.LedgerFilter(overdue=ledger.Overdue.ANY)
+    by_department = ledger.counts_by(session, overdue, "department", now, tz)
+    names = dict(session.execute(select(Department.id, Department.name)
+                                 .where(Department.id.in_(list(by_department)))).all())
+    return {
+        "period": [start.isoformat(), end.isoformat()],
+        "new_tips": session.scalar(select(func.count()).select_from(Tip).where(
+            Tip.created_at >= since, Tip.created_at < until)) or 0,
+        "cases_opened": ledger.count(session, opened, now, tz),
+        "major_opened": ledger.count(session, opened.with_(severity=Severity.MAJOR), now, tz),
+        "cases_closed": ledger.count(session, closed, now, tz),
+        "overdue": ledger.count(session, overdue, now, tz),
+        "overdue_by_department": sorted(
+            ({"department": names.get(d, str(d)), "count": n} for d, n in by_department.items()),
+            key=lambda row: (-row["count"], row["department"])),
+        "listed": ledger.count(session, ledger.LedgerFilter(listed=True), now, tz),
+        "listed_in_period": session.scalar(select(func.count()).select_from(Listing).where(
+            Listing.listed_at >= since, Listing.listed_at < until)) or 0,
+    }
+
+
+def draft_text(figures: dict[str, Any], township: str) -> str:
+    start, end = figures["period"]
+    lines = [
+        f"{start} 至 {end}，{township}共收到群众举报火灾隐患 {figures['new_tips']} 条，"
+        f"新立案 {figures['cases_opened']} 件（其中重大火灾隐患 {figures['major_opened']} 件），"
+        f"整改销案 {figures['cases_closed']} 件。",
+        f"截至通报时，挂牌督办重大火灾隐患 {figures['listed']} 处"
+        f"（本期新挂牌 {figures['listed_in_period']} 处），"
+        f"超期未办结工单 {figures['overdue']} 件。",
+    ]
+    if figures["overdue_by_department"]:
+        rows = figures["overdue_by_department"]
+        parts = "、".join(f"{row['department']} {row['count']} 件"
+                          for row in rows[:TEXT_DEPARTMENTS])
+        more = f"等 {len(rows)} 个单位" if len(rows) > TEXT_DEPARTMENTS else ""
+        lines.append(f"超期工单较多的单位：{parts}{more}。"
+                     "请上述单位抓紧办理，逾期不改的将发督促函并约谈。")
+    return "\n\n".join(lines)
+
+
+def draft(session: Session, start: dt.date, end: dt.date, *, actor: User, township: str,
+          now: dt.datetime | None = None, tz: str | ZoneInfo | None = None) -> Bulletin:
+    require_role(actor, Role.SUPERVISOR, action="起草通报")
+    if end < start:
+        raise WorkflowError("通报期间的结束日期不能早于开始日期")
+    figures = period_figures(session, start, end, now, tz)
+    bulletin = Bulletin(
+        period_start=start, period_end=end, figures=figures,
+        title=f"{township}火灾隐患举报处置情况通报（{start.isoformat()} 至 {end.isoformat()}）",
+        text=draft_text(figures, township), created_by_id=actor.id)
+    session.add(bulletin)
+    session.flush()
+    audit.record(session, "bulletin.draft", "bulletin", bulletin.id, actor=actor,
+                 after={"period": figures["period"]})
+    return bulletin
+
+
+def edit(session: Session, bulletin: Bulletin, *, actor: User, title: str, text: str) -> None:
+    require_role(actor, Role.SUPERVISOR, action="修改通报")
+    if bulletin.published_at is not None:
+        raise WorkflowError("通报已发布，不能再修改")
+    if not title.strip() or not text.strip():
+        raise WorkflowError("通报标题和正文不能为空")
+    before = {"title": bulletin.title, "text": bulletin.text}
+    bulletin.title, bulletin.text = title.strip()[:200], text.strip()
+    session.flush()
+    audit.record(session, "bulletin.edit", "bulletin", bulletin.id, actor=actor, before=before,
+                 after={"title": bulletin.title, "text": bulletin.text})
+
+
+def publish(session: Session, bulletin: Bulletin, *, actor: User,
+            now: dt.datetime | None = None) -> None:
+    require_role(actor, Role.SUPERVISOR, action="发布通报")
+    if bulletin.published_at is not None:
+        raise WorkflowError("通报已发布")
+    bulletin.published_at = now or utcnow()
+    bulletin.published_by_id = actor.id
+    session.flush()
+    audit.record(session, "bulletin.publish", "bulletin", bulletin.id, actor=actor,
+                 after={"title": bulletin.title})
+
+
+def published(session: Session, page: int = 1) -> tuple[list[Bulletin], int]:
+    """One page of published bulletins, newest first, and the total."""
+    where = Bulletin.published_at.is_not(None)
+    total = session.scalar(select(func.count()).select_from(Bulletin).where(where)) or 0
+    rows = session.scalars(select(Bulletin).where(where)
+                           .order_by(Bulletin.published_at.desc(), Bulletin.id.desc())
+                           .offset((max(page, 1) - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    return list(rows), total

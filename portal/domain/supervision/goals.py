@@ -1,0 +1,100 @@
+"""The plan's three targets (主要目标), measured on the ledger.
+
+1. 存量: major hazards found up to the end of 2023 that are still open — zero by the end of
+   2024;
+2. 增量: new major hazards found in 2025 — to be curbed (compared with 2024);
+3. 动态清零: open major hazards over time — held at zero from the end of 2026.
+
+Each figure is a ledger filter, so the panel links to exactly the cases it counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from portal.domain import clock
+from portal.domain.clock import utcnow
+from portal.domain.enums import Severity
+from portal.domain.supervision import ledger
+
+STOCK_FOUND_BY = dt.date(2023, 12, 31)
+STOCK_CLEARED_BY = dt.date(2024, 12, 31)
+INCREMENT_YEAR = 2025
+ZERO_FROM = dt.date(2026, 12, 31)
+SERIES_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    value: int
+    filter: ledger.LedgerFilter
+
+
+@dataclass(frozen=True)
+class Goals:
+    stock_open: Figure
+    stock_deadline_passed: bool
+    increment: Figure
+    increment_before: Figure
+    open_now: Figure
+    series: list[Figure]
+    zero_from: dt.date
+
+    @property
+    def stock_met(self) -> bool:
+        return self.stock_open.value == 0
+
+    @property
+    def increment_curbed(self) -> bool:
+        return self.increment.value <= self.increment_before.value
+
+
+def _month_ends(today: dt.date, months: int) -> list[dt.date]:
+    ends = []
+    year, month = today.year, today.month
+    for _ in range(months):
+        first = dt.date(year, month, 1)
+        ends.append(first - dt.timedelta(days=1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return sorted(ends)
+
+
+def plan_goals(session: Session, now: dt.datetime | None = None,
+               tz: str | ZoneInfo | None = None) -> Goals:
+    now = now or utcnow()
+    today = clock.local_today(now, tz)
+    major = ledger.LedgerFilter(severity=Severity.MAJOR)
+
+    months = _month_ends(today, SERIES_MONTHS)
+    filters = {
+        "stock": major.with_(open_only=True, created_to=STOCK_FOUND_BY),
+        "increment": major.with_(created_from=dt.date(INCREMENT_YEAR, 1, 1),
+                                 created_to=dt.date(INCREMENT_YEAR, 12, 31)),
+        "before": major.with_(created_from=dt.date(INCREMENT_YEAR - 1, 1, 1),
+                              created_to=dt.date(INCREMENT_YEAR - 1, 12, 31)),
+        **{f"{day:%Y-%m}": major.with_(open_on=day) for day in months},
+        "当前": major.with_(open_only=True),
+    }
+    # One pass over the cases for all of them; each is still the ledger's own filter.
+    values = dict(zip(filters, ledger.count_many(session, list(filters.values()), now, tz),
+                      strict=True))
+
+    def figure(key: str, label: str | None = None) -> Figure:
+        return Figure(label or key, values[key], filters[key])
+
+    series = [figure(f"{day:%Y-%m}") for day in months]
+    series.append(figure("当前"))
+    return Goals(
+        stock_open=figure("stock", "2023年底前发现、仍未整改销案的重大火灾隐患"),
+        stock_deadline_passed=today > STOCK_CLEARED_BY,
+        increment=figure("increment", f"{INCREMENT_YEAR}年新发现重大火灾隐患"),
+        increment_before=figure("before", f"{INCREMENT_YEAR - 1}年新发现重大火灾隐患"),
+        open_now=series[-1],
+        series=series,
+        zero_from=ZERO_FROM,
+    )

@@ -1,0 +1,141 @@
+"""Department review (考核): how each department handled its cases in a period.
+
+Definitions (all times compared in UTC, periods are local days, inclusive):
+
+- assignments: hand-offs to the department (lead or assisting) routed in the period;
+- accepted on time: of those, signed for within ``ACCEPT_HOURS`` of routing;
+- checked on time %: cases the department leads whose check fell due in the period and is
+  decided (checked, or the deadline has passed), checked by ``check_by``;
+- rectified on time %: likewise for ``rectify_by``, rectified on or before that local day;
+- median days to close: cases it led that were closed in the period, routing to closure;
+- returns: cases it handed back in the period;
+- urging notices received: notices addressed to it in the period.
+
+A department "leads" a case while its lead assignment is pending or accepted, and keeps it once
+the case is closed (``ledger.LEAD_STATES``), as on the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from portal.domain import clock
+from portal.domain.clock import utcnow
+from portal.domain.enums import AssignmentRole, AssignmentState
+from portal.domain.models import Assignment, Case, Department, UrgingNotice
+from portal.domain.supervision import ledger
+
+ACCEPT_HOURS = 24
+
+
+@dataclass
+class DepartmentReview:
+    department: Department
+    assignments: int = 0
+    accepted_on_time: int = 0
+    checks_due: int = 0
+    checked_on_time: int = 0
+    rectifications_due: int = 0
+    rectified_on_time: int = 0
+    median_days_to_close: float | None = None
+    closed: int = 0
+    returns: int = 0
+    urging_notices: int = 0
+
+    @property
+    def checked_on_time_pct(self) -> float | None:
+        return _pct(self.checked_on_time, self.checks_due)
+
+    @property
+    def rectified_on_time_pct(self) -> float | None:
+        return _pct(self.rectified_on_time, self.rectifications_due)
+
+    @property
+    def accepted_on_time_pct(self) -> float | None:
+        return _pct(self.accepted_on_time, self.assignments)
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def review(session: Session, start: dt.date, end: dt.date, now: dt.datetime | None = None,
+           tz: str | ZoneInfo | None = None) -> list[DepartmentReview]:
+    """One row per active department (and any inactive one with activity), by name."""
+    now = now or utcnow()
+    today = clock.local_today(now, tz)
+    since = ledger.start_of_local_day(start, tz)
+    until = ledger.start_of_local_day(end + dt.timedelta(days=1), tz)
+    rows: dict[int, DepartmentReview] = {
+        d.id: DepartmentReview(d) for d in session.scalars(
+            select(Department).where(Department.active.is_(True)).order_by(Department.name))}
+
+    def row(department_id: int) -> DepartmentReview:
+        if department_id not in rows:
+            rows[department_id] = DepartmentReview(session.get(Department, department_id))
+        return rows[department_id]
+
+    for department_id, routed_at, accepted_at in session.execute(
+            select(Assignment.department_id, Assignment.routed_at, Assignment.accepted_at)
+            .where(Assignment.routed_at >= since, Assignment.routed_at < until)):
+        entry = row(department_id)
+        entry.assignments += 1
+        if accepted_at is not None and accepted_at <= routed_at + dt.timedelta(
+                hours=ACCEPT_HOURS):
+            entry.accepted_on_time += 1
+
+    def led(*columns: Any) -> Select[Any]:
+        # Distinct: a reopened case has a completed and a new lead row of one department.
+        return (select(Assignment.department_id, Case.id, *columns)
+                .join(Case, Case.id == Assignment.case_id)
+                .where(Assignment.role == AssignmentRole.LEAD,
+                       Assignment.state.in_(ledger.LEAD_STATES))
+                .distinct())
+
+    for department_id, _, check_by, checked_at in session.execute(
+            led(Case.check_by, Case.checked_at).where(
+                Case.check_by >= since, Case.check_by < until,
+                or_(Case.checked_at.is_not(None), Case.check_by < now))):
+        entry = row(department_id)
+        entry.checks_due += 1
+        if checked_at is not None and checked_at <= check_by:
+            entry.checked_on_time += 1
+    for department_id, _, rectify_by, rectified_at in session.execute(
+            led(Case.rectify_by, Case.rectified_at).where(
+                Case.rectify_by >= start, Case.rectify_by <= end,
+                or_(Case.rectified_at.is_not(None), Case.rectify_by < today))):
+        entry = row(department_id)
+        entry.rectifications_due += 1
+        if rectified_at is not None and clock.local_today(rectified_at, tz) <= rectify_by:
+            entry.rectified_on_time += 1
+    durations: dict[int, list[float]] = defaultdict(list)
+    for department_id, _, routed_at, created_at, closed_at in session.execute(
+            led(Case.routed_at, Case.created_at, Case.closed_at).where(
+                and_(Case.closed_at >= since, Case.closed_at < until))):
+        began = routed_at or created_at
+        durations[department_id].append((closed_at - began).total_seconds() / 86400)
+    for department_id, days in durations.items():
+        entry = row(department_id)
+        entry.closed = len(days)
+        entry.median_days_to_close = round(statistics.median(days), 1)
+
+    for department_id, number in session.execute(
+            select(Assignment.department_id, func.count())
+            .where(Assignment.state == AssignmentState.RETURNED,
+                   Assignment.ended_at >= since, Assignment.ended_at < until)
+            .group_by(Assignment.department_id)):
+        row(department_id).returns = number
+    for department_id, number in session.execute(
+            select(UrgingNotice.department_id, func.count())
+            .where(UrgingNotice.issued_at >= since, UrgingNotice.issued_at < until)
+            .group_by(UrgingNotice.department_id)):
+        row(department_id).urging_notices = number
+    return sorted(rows.values(), key=lambda r: r.department.name)

@@ -1,0 +1,131 @@
+"""Urging notices (督促函): a supervisor urges a department about its overdue cases.
+
+Notices are numbered per year (〔2026〕第 3 号) with no gaps and no repeats. The number is
+the year's highest plus one, inserted inside a savepoint; the unique constraint on
+(year, seq) decides a race, and the loser takes the next number. On SQLite the write
+request's ``BEGIN IMMEDIATE`` already serialises writers; on PostgreSQL the second insert
+waits on the first's uncommitted row, then fails on the constraint and retries, seeing it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from portal.domain import clock
+from portal.domain.access import audit
+from portal.domain.casework import notifications, sla
+from portal.domain.casework.events import WorkflowError, log_event, require_role
+from portal.domain.clock import utcnow
+from portal.domain.enums import AssignmentState, CaseEventKind, Role
+from portal.domain.models import Case, Department, UrgingNotice, User
+from portal.domain.supervision import ledger
+
+NUMBER_ATTEMPTS = 10
+REPLY_WORKING_DAYS = 3
+# A notice is a letter, not a ledger: the oldest overdue cases, the rest in the next one.
+MAX_CASES = 50
+
+
+def notice_number(notice: UrgingNotice) -> str:
+    return f"督促函〔{notice.year}〕第 {notice.seq} 号"
+
+
+def overdue_cases(session: Session, department_id: int, now: dt.datetime | None = None,
+                  tz: str | ZoneInfo | None = None, limit: int = MAX_CASES) -> list[Case]:
+    """The department's oldest overdue cases, as the ledger filtered to them lists them."""
+    f = ledger.LedgerFilter(department_id=department_id, overdue=ledger.Overdue.ANY,
+                            sort="id", descending=False)
+    return list(session.scalars(ledger.select_cases(f, now, tz).options(
+        joinedload(Case.unit), joinedload(Case.category)).limit(limit)))
+
+
+def draft_text(department: Department, cases: Sequence[Case], township: str) -> str:
+    """The usual wording, which the supervisor may edit before issuing; the cases themselves
+    are listed in the notice's table."""
+    return "\n".join([
+        f"{department.name}：",
+        "",
+        f"经{township}消防安全治本攻坚领导组办公室核查，你单位牵头办理的下列 {len(cases)} 件"
+        "火灾隐患已超过规定的核查或整改时限（见附表）。",
+        "",
+        f"请你单位高度重视，于收到本函之日起 {REPLY_WORKING_DAYS} 个工作日内完成办理，"
+        "并将办理情况书面报送乡消防安全治本攻坚领导组办公室。逾期未办的，将予以通报并约谈。",
+    ])
+
+
+def _has_department(case: Case, department_id: int) -> bool:
+    return any(a.department_id == department_id and a.state in (
+        AssignmentState.PENDING, AssignmentState.ACCEPTED) for a in case.assignments)
+
+
+def _next_seq(session: Session, year: int) -> int:
+    top = session.scalar(select(func.max(UrgingNotice.seq)).where(UrgingNotice.year == year))
+    return (top or 0) + 1
+
+
+def issue_notice(session: Session, department: Department, cases: Sequence[Case], *,
+                 actor: User, text: str, now: dt.datetime | None = None,
+                 tz: str | ZoneInfo | None = None) -> UrgingNotice:
+    """Issue a numbered notice about ``cases`` (each overdue and held by the department),
+    record it on every case's timeline and tell the department."""
+    require_role(actor, Role.SUPERVISOR, action="发送督促函")
+    if not cases:
+        raise WorkflowError("请至少选择一件超期工单")
+    if not text.strip():
+        raise WorkflowError("督促函正文不能为空")
+    now = now or utcnow()
+    for case in cases:
+        if not sla.is_overdue(case, now, tz):
+            raise WorkflowError(f"工单 {case.id} 未超期，不能据此发督促函")
+        if not _has_department(case, department.id):
+            raise WorkflowError(f"工单 {case.id} 不在{department.name}办理中")
+    year = clock.local_today(now, tz).year
+    notice: UrgingNotice | None = None
+    for _ in range(NUMBER_ATTEMPTS):
+        candidate = UrgingNotice(department_id=department.id, year=year,
+                                 seq=_next_seq(session, year), text=text.strip(),
+                                 issued_by_id=actor.id, issued_at=now)
+        try:
+            with session.begin_nested():
+                session.add(candidate)
+        except IntegrityError:
+            continue  # another notice took this number first: read the new highest
+        notice = candidate
+        break
+    if notice is None:
+        raise WorkflowError("督促函编号分配繁忙，请稍后重试")
+    notice.cases.extend(cases)
+    session.flush()
+    number = notice_number(notice)
+    for case in cases:
+        log_event(session, case, CaseEventKind.URGED, actor=actor, department=department,
+                  now=now, internal_text=f"向{department.name}发出{number}",
+                  data={"notice_id": notice.id, "number": number})
+    audit.record(session, "urging.issue", "urging_notice", notice.id, actor=actor,
+                 after={"number": number, "department": department.code,
+                        "cases": [c.id for c in cases]})
+    notifications.notify(
+        session, "urging_notice", f"【督促函】{number}",
+        f"{department.name}：乡消安办就 {len(cases)} 件超期工单发来督促函，请登录后台查看。",
+        department=department, payload={"notice_id": notice.id})
+    return notice
+
+
+def notices_for_department(session: Session, department_id: int) -> list[UrgingNotice]:
+    """The notices addressed to a department, newest first (its desk lists them)."""
+    return list(session.scalars(
+        select(UrgingNotice).where(UrgingNotice.department_id == department_id)
+        .options(joinedload(UrgingNotice.issued_by))
+        .order_by(UrgingNotice.issued_at.desc(), UrgingNotice.id.desc())))
+
+
+def recent_notices(session: Session, limit: int = 50) -> list[UrgingNotice]:
+    return list(session.scalars(
+        select(UrgingNotice).options(joinedload(UrgingNotice.department))
+        .order_by(UrgingNotice.issued_at.desc(), UrgingNotice.id.desc()).limit(limit)))

@@ -1,0 +1,1 @@
+"""The moderators' vetting of tips: accept, merge, reject, redact, duplicates."""

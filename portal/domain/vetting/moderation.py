@@ -1,0 +1,300 @@
+"""The moderators' decisions on tips. Each action is one call, flushes, and writes exactly one
+audit row; views only collect the input and commit.
+
+Routing a new case to departments is a separate step (``portal.domain.casework.routing``): a case
+opened here waits in ``triage``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PIL import Image, ImageFilter, UnidentifiedImageError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain.access import audit
+from portal.domain.clock import utcnow
+from portal.domain.enums import (
+    CaseEventKind,
+    CaseStatus,
+    Channel,
+    MessageDirection,
+    RejectReason,
+    TipStatus,
+)
+from portal.domain.models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    Category,
+    Message,
+    Tip,
+    TipRevision,
+    Unit,
+    User,
+    VenueType,
+    Village,
+)
+from portal.domain.reporting import uploads
+from portal.domain.reporting.identity import ReporterIdentity
+from portal.domain.vetting.duplicates import normalize_name
+from portal.storage import Storage
+
+DESCRIPTION = "description"
+
+
+class ModerationError(ValueError):
+    """The action cannot be taken; the message is for the moderator."""
+
+
+@dataclass(frozen=True)
+class UnitDetails:
+    """What a moderator confirms about the place when opening a case."""
+
+    name: str
+    village_id: int
+    category_id: int
+    venue_type_id: int | None = None
+    address: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    internal_summary: str = ""
+
+
+def _pending(tip: Tip) -> None:
+    if tip.status is not TipStatus.PENDING:
+        raise ModerationError(f"该举报已处理（{tip.status.label}），不能重复处理")
+
+
+def _check_vocabulary(session: Session, details: UnitDetails) -> None:
+    village = session.get(Village, details.village_id)
+    category = session.get(Category, details.category_id)
+    if village is None or not village.active:
+        raise ModerationError("请选择有效的村")
+    if category is None or not category.active:
+        raise ModerationError("请选择有效的隐患类别")
+    if details.venue_type_id is not None:
+        venue = session.get(VenueType, details.venue_type_id)
+        if venue is None or not venue.active:
+            raise ModerationError("请选择有效的场所类型")
+    if not details.name.strip():
+        raise ModerationError("请填写隐患单位名称")
+
+
+def _unit_for(session: Session, details: UnitDetails) -> Unit:
+    """The village's unit of that name if there is one (disclosure is per unit), else a new one."""
+    name = normalize_name(details.name)
+    unit = session.scalar(
+        select(Unit).where(Unit.village_id == details.village_id, Unit.normalized_name == name)
+        .order_by(Unit.id).limit(1)
+    )
+    if unit is None:
+        unit = Unit(name=details.name.strip(), normalized_name=name,
+                    village_id=details.village_id)
+        session.add(unit)
+    if details.venue_type_id is not None:
+        unit.venue_type_id = details.venue_type_id
+    if details.address.strip() and not unit.address:
+        unit.address = details.address.strip()
+    if details.lat is not None and unit.lat is None:
+        unit.lat, unit.lon = details.lat, details.lon
+    session.flush()
+    return unit
+
+
+def _open_case(session: Session, details: UnitDetails, channel: Channel, actor: User) -> Case:
+    _check_vocabulary(session, details)
+    unit = _unit_for(session, details)
+    case = Case(
+        unit=unit,
+        village_id=unit.village_id,
+        category_id=details.category_id,
+        channel=channel,
+        status=CaseStatus.TRIAGE,
+        internal_summary=details.internal_summary.strip(),
+        created_by_id=actor.id,
+    )
+    session.add(case)
+    session.flush()
+    session.add(CaseEvent(case_id=case.id, kind=CaseEventKind.OPENED, actor_id=actor.id))
+    return case
+
+
+def _decide(tip: Tip, status: TipStatus, actor: User) -> None:
+    tip.status = status
+    tip.decided_by_id = actor.id
+    tip.decided_at = utcnow()
+
+
+def accept_tip(
+    session: Session, tip: Tip, details: UnitDetails, *, actor: User, ip: str = ""
+) -> Case:
+    """Open a new case (status ``triage``) from a pending tip."""
+    _pending(tip)
+    case = _open_case(session, details, tip.channel, actor)
+    tip.case_id = case.id
+    _decide(tip, TipStatus.ACCEPTED, actor)
+    session.add(CaseEvent(case_id=case.id, kind=CaseEventKind.TIP_LINKED, actor_id=actor.id,
+                          data={"tip_id": tip.id}))
+    session.flush()
+    audit.record(session, "tip.accept", "tip", tip.id, actor=actor, ip=ip,
+                 before={"status": TipStatus.PENDING.value},
+                 after={"status": tip.status.value, "case_id": case.id,
+                        "unit_id": case.unit_id, "category_id": case.category_id})
+    return case
+
+
+def merge_tip(session: Session, tip: Tip, case: Case, *, actor: User, ip: str = "") -> None:
+    """Join a pending tip to a case already open about the same hazard."""
+    _pending(tip)
+    if case.status is CaseStatus.CLOSED:
+        raise ModerationError("该工单已办结，不能合并；请另行立案")
+    tip.case_id = case.id
+    _decide(tip, TipStatus.MERGED, actor)
+    session.add(CaseEvent(case_id=case.id, kind=CaseEventKind.TIP_LINKED, actor_id=actor.id,
+                          data={"tip_id": tip.id}))
+    session.flush()
+    audit.record(session, "tip.merge", "tip", tip.id, actor=actor, ip=ip,
+                 before={"status": TipStatus.PENDING.value},
+                 after={"status": tip.status.value, "case_id": case.id})
+
+
+def reject_tip(
+    session: Session, tip: Tip, reason: RejectReason, message: str, *, actor: User,
+    ip: str = "",
+) -> None:
+    """Reject with a reason and a polite message that the reporter reads with their receipt."""
+    _pending(tip)
+    if not message.strip():
+        raise ModerationError("请填写给举报人的说明")
+    tip.reject_reason = reason
+    tip.reject_message = message.strip()
+    _decide(tip, TipStatus.REJECTED, actor)
+    session.flush()
+    audit.record(session, "tip.reject", "tip", tip.id, actor=actor, ip=ip,
+                 before={"status": TipStatus.PENDING.value},
+                 after={"status": tip.status.value, "reason": reason.value})
+
+
+def ask_reporter(session: Session, tip: Tip, body: str, *, actor: User, ip: str = "") -> Message:
+    """A question the reporter sees when they next look up their receipt."""
+    if not body.strip():
+        raise ModerationError("请填写要询问的内容")
+    message = Message(tip_id=tip.id, direction=MessageDirection.TO_REPORTER,
+                      body=body.strip(), author_id=actor.id)
+    session.add(message)
+    session.flush()
+    audit.record(session, "tip.ask", "tip", tip.id, actor=actor, ip=ip,
+                 after={"message_id": message.id})
+    return message
+
+
+def redact_description(
+    session: Session, tip: Tip, new_text: str, reason: str, *, actor: User, ip: str = ""
+) -> TipRevision:
+    """Replace the description; the revision keeps the old wording for moderators only.
+
+    The audit row records that an edit happened, not the text: the log is read more widely
+    than the original may be.
+    """
+    new_text = new_text.strip()
+    if not new_text:
+        raise ModerationError("修改后的内容不能为空")
+    if new_text == tip.description:
+        raise ModerationError("内容没有变化")
+    revision = TipRevision(tip_id=tip.id, field=DESCRIPTION, old_text=tip.description,
+                           new_text=new_text, reason=reason.strip()[:200], editor_id=actor.id)
+    tip.description = new_text
+    session.add(revision)
+    session.flush()
+    audit.record(session, "tip.redact", "tip", tip.id, actor=actor, ip=ip,
+                 after={"field": DESCRIPTION, "revision_id": revision.id,
+                        "reason": revision.reason})
+    return revision
+
+
+def revisions(session: Session, tip: Tip) -> list[TipRevision]:
+    return list(session.scalars(
+        select(TipRevision).where(TipRevision.tip_id == tip.id).order_by(TipRevision.id)
+    ))
+
+
+def original_description(session: Session, tip: Tip) -> str:
+    first = session.scalar(
+        select(TipRevision.old_text)
+        .where(TipRevision.tip_id == tip.id, TipRevision.field == DESCRIPTION)
+        .order_by(TipRevision.id).limit(1)
+    )
+    return tip.description if first is None else first
+
+
+def withhold_photo(
+    session: Session, attachment: Attachment, *, actor: User, ip: str = ""
+) -> None:
+    """Drop a photo from everything that leaves the office; the file itself is kept."""
+    if attachment.withheld:
+        return
+    attachment.withheld = True
+    attachment.public = False
+    session.flush()
+    audit.record(session, "attachment.withhold", "attachment", attachment.id, actor=actor, ip=ip,
+                 before={"withheld": False}, after={"withheld": True})
+
+
+def blur_photo(
+    session: Session, store: Storage, attachment: Attachment, limits: uploads.UploadLimits, *,
+    actor: User, ip: str = "",
+) -> Attachment:
+    """Replace a photo by a blurred copy (faces, plates, a reporter's own doorway).
+
+    The copy goes through the upload pipeline like any photo and points at the original,
+    which is withheld: only moderators still see it.
+    """
+    if attachment.derived_from_id is not None:
+        raise ModerationError("这已是处理过的照片，请对原照片操作")
+    try:
+        with Image.open(io.BytesIO(store.get(attachment.stored_name))) as original:
+            radius = max(8, max(original.size) // 40)
+            blurred = original.convert("RGB").filter(ImageFilter.GaussianBlur(radius))
+    except (OSError, UnidentifiedImageError):
+        raise ModerationError("原照片文件无法读取，请改为撤下此照片") from None
+    out = io.BytesIO()
+    blurred.save(out, format="JPEG", quality=85)
+    copy = uploads.store_image(session, store, uploads.process_image(out.getvalue(), limits),
+                               uploaded_by_id=actor.id)
+    copy.derived_from_id = attachment.id
+    copy.tip_id = attachment.tip_id
+    attachment.withheld = True
+    attachment.public = False
+    session.flush()
+    audit.record(session, "attachment.blur", "attachment", attachment.id, actor=actor, ip=ip,
+                 after={"copy_id": copy.id, "original_withheld": True})
+    return copy
+
+
+def reveal_identity(
+    session: Session, tip: Tip, decrypt: Callable[[bytes], str], *, actor: User, ip: str = ""
+) -> ReporterIdentity:
+    """Decrypt the reporter's name and phone for one moderator, and log that they read it."""
+    identity = ReporterIdentity(
+        name=decrypt(tip.reporter_name_enc) if tip.reporter_name_enc else "",
+        phone=decrypt(tip.reporter_phone_enc) if tip.reporter_phone_enc else "",
+    )
+    audit.record(session, "tip.reveal_identity", "tip", tip.id, actor=actor, ip=ip,
+                 after={"had_name": bool(identity.name), "had_phone": bool(identity.phone)})
+    return identity
+
+
+def open_inspection_case(
+    session: Session, details: UnitDetails, *, actor: User, ip: str = ""
+) -> Case:
+    """A case found by staff on an inspection (排查、巡查), with no tip behind it."""
+    case = _open_case(session, details, Channel.INSPECTION, actor)
+    session.flush()
+    audit.record(session, "case.open", "case", case.id, actor=actor, ip=ip,
+                 after={"channel": Channel.INSPECTION.value, "unit_id": case.unit_id,
+                        "category_id": case.category_id})
+    return case

@@ -1,0 +1,252 @@
+"""Conditional GET for public pages: ETag and Last-Modified, answered with 304 when unchanged.
+
+A page's validator is built from the data version, not from the rendered page, so an unchanged
+page costs three primary-key lookups instead of its queries and its template. The version is
+the newest row of the audit log (every staff write is audited), of the case timeline and of the
+tips table, so any change that could show on a public page moves it; so does the local date,
+since overdue markers turn on at midnight without any write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Response, current_app, g, make_response, request
+from sqlalchemy import func, select
+
+from portal.config import ROOT
+from portal.db import get_session
+from portal.domain.clock import local_zone, to_local, utcnow
+from portal.domain.models import AuditLog, CaseEvent, Tip
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _code_stamp() -> str:
+    """A digest of the templates and the public views' code: it changes when a deploy changes
+    what a page looks like, and is the same in every process and instance running one release
+    (so a client bouncing between instances behind a load balancer still gets its 304)."""
+    digest = hashlib.sha256()
+    sources = [*sorted((ROOT / "templates").rglob("*.html")),
+               *sorted((ROOT / "portal" / "public").glob("*.py"))]
+    for path in sources:
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_CODE_STAMP = _code_stamp()
+CACHE_CONTROL = "public, max-age=0, must-revalidate"
+
+
+_VERSIONED = (AuditLog, CaseEvent, Tip)
+
+
+_recent: dict[str, Any] = {"at": 0.0, "value": None}
+_recent_lock = threading.Lock()
+
+
+def data_version() -> tuple[tuple[int, int, int], dt.datetime | None]:
+    """The data version, read at most once per ``PUBLIC_CACHE_SECONDS`` per process.
+
+    Public pages may lag a change by that long (1 s by default); in exchange a busy public page
+    never touches the database at all."""
+    ttl = current_app.config["PUBLIC_CACHE_SECONDS"]
+    if ttl <= 0:
+        return read_data_version()
+    now = time.monotonic()
+    with _recent_lock:
+        if _recent["value"] is not None and now - _recent["at"] < ttl:
+            return _recent["value"]
+    value = read_data_version()
+    with _recent_lock:
+        _recent.update(at=now, value=value)
+    return value
+
+
+def read_data_version() -> tuple[tuple[int, int, int], dt.datetime | None]:
+    """(newest audit row, event and tip ids) and the time of the newest of them.
+
+    Two round trips on primary-key indexes, whatever the size of the tables."""
+    session = get_session()
+    row = session.execute(select(*(
+        select(func.max(model.id)).scalar_subquery() for model in _VERSIONED))).one()
+    ids = tuple(value or 0 for value in row)
+    times_row = session.execute(select(*(
+        select(model.created_at).where(model.id == newest).scalar_subquery()
+        for model, newest in zip(_VERSIONED, ids, strict=True)))).one()
+    times = [t for t in times_row if t is not None]
+    return (ids[0], ids[1], ids[2]), (max(times) if times else None)  # type: ignore[return-value]
+
+
+class PageCache:
+    """Rendered public pages by ETag, per process. The ETag already names the data version,
+    the date, the URL and the release, so an entry is never stale: a change makes new keys and
+    old entries age out of the LRU."""
+
+    def __init__(self, entries: int = 512, max_bytes: int = 512 * 1024) -> None:
+        self.entries, self.max_bytes = entries, max_bytes
+        self._store: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        with self._lock:
+            hit = self._store.get(key)
+            if hit is not None:
+                self._store.move_to_end(key)
+            return hit
+
+    def clear(self) -> None:
+        with self._lock:
+            self._store.clear()
+
+    def put(self, key: str, body: bytes, mimetype: str) -> None:
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            self._store[key] = (body, mimetype)
+            self._store.move_to_end(key)
+            while len(self._store) > self.entries:
+                self._store.popitem(last=False)
+
+
+page_cache = PageCache()
+
+
+class FigureCache:
+    """Figures over whole tables (the dashboard's, the public statistics) kept per process.
+
+    An entry is exact for the data version and the minute it was computed in. When either has
+    moved, the last value is still served while one background thread per process recomputes
+    it, at most once per ``min_refresh_seconds`` per entry, so a burst of writes (every tip
+    moves the data version) costs one recompute a minute, not one per write; a cold entry is
+    computed in the request. With ``PUBLIC_CACHE_SECONDS = 0`` (tests) every change is computed
+    at once, so figures always equal the ledger they link to.
+    """
+
+    def __init__(self, entries: int = 2048, min_refresh_seconds: float = 60.0) -> None:
+        self.entries = entries
+        self.min_refresh_seconds = min_refresh_seconds
+        # key -> (stamp, value, when computed, monotonic)
+        self._store: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any, float]] = (
+            OrderedDict())
+        self._lock = threading.Lock()
+        self._refreshing: set[tuple[Any, ...]] = set()
+        self._one_at_a_time = threading.Semaphore(1)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._store.clear()
+
+    def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute`` must open its own session (``get_session()`` inside), since it may run
+        in a background thread."""
+        if "data_version" not in g:
+            g.data_version = data_version()[0]
+        stamp = (g.data_version, int(time.time() // 60))
+        with self._lock:
+            hit = self._store.get(key)
+            if hit is not None:
+                self._store.move_to_end(key)
+        if hit is not None:
+            stored_stamp, value, computed_at = hit
+            if stored_stamp == stamp:
+                return value
+            if current_app.config["PUBLIC_CACHE_SECONDS"] > 0:
+                if time.monotonic() - computed_at >= self.min_refresh_seconds:
+                    self._refresh(key, compute)
+                return value
+        value = compute()
+        self._put(key, stamp, value)
+        return value
+
+    def _put(self, key: tuple[Any, ...], stamp: tuple[Any, ...], value: Any) -> None:
+        with self._lock:
+            self._store[key] = (stamp, value, time.monotonic())
+            self._store.move_to_end(key)
+            while len(self._store) > self.entries:
+                self._store.popitem(last=False)
+
+    def _refresh(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> None:
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def work() -> None:
+            try:
+                with self._one_at_a_time, app.app_context():
+                    stamp = (read_data_version()[0], int(time.time() // 60))
+                    self._put(key, stamp, compute())
+            except Exception:  # the last value stays; the next request tries again
+                logging.getLogger(__name__).exception("figure refresh failed: %s", key)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=work, name="figure-refresh", daemon=True).start()
+
+
+figure_cache = FigureCache()
+
+
+def _local_midnight() -> dt.datetime:
+    """Pages also change when the date does (overdue markers), with no write at all."""
+    today = to_local(utcnow()).date()
+    return dt.datetime.combine(today, dt.time(), tzinfo=local_zone())
+
+
+def _etag(version: tuple[int, int, int], day: dt.datetime) -> str:
+    key = f"{version}|{day.date()}|{request.full_path}|{_CODE_STAMP}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _not_modified(etag: str, last_modified: dt.datetime | None) -> bool:
+    if request.if_none_match:
+        return request.if_none_match.contains(etag)
+    since = request.if_modified_since
+    return bool(since and last_modified and last_modified.replace(microsecond=0) <= since)
+
+
+def _stamp(response: Response, etag: str, last_modified: dt.datetime | None) -> Response:
+    response.set_etag(etag)
+    if last_modified is not None:
+        response.last_modified = last_modified.replace(microsecond=0)
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
+def conditional(view: F) -> F:
+    """Send ETag/Last-Modified with a public page and answer 304 when the client has it."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if request.method not in ("GET", "HEAD"):
+            return view(*args, **kwargs)
+        version, changed = data_version()
+        midnight = _local_midnight()
+        last_modified = max(changed, midnight) if changed else midnight
+        etag = _etag(version, midnight)
+        if _not_modified(etag, last_modified):
+            return _stamp(Response(status=304), etag, last_modified)
+        cached = page_cache.get(etag)
+        if cached is not None:
+            body, mimetype = cached
+            return _stamp(Response(body, mimetype=mimetype), etag, last_modified)
+        response = make_response(view(*args, **kwargs))
+        if response.status_code == 200:
+            _stamp(response, etag, last_modified)
+            if not response.is_streamed:
+                page_cache.put(etag, response.get_data(), response.mimetype or "text/html")
+        return response
+
+    return wrapped  # type: ignore[return-value]
