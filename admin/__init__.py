@@ -16,6 +16,7 @@ from admin import (  # noqa: E402, F401
     calendar_views,
     cases,
     desk,
+    desk_case,
     disclosure_views,
     intake_views,
     ledger,

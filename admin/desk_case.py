@@ -1,0 +1,398 @@
+"""One case as staff work it (the department desk's case page): every step of the workflow
+is one form and one call into ``portal.domain.casework.workflow``.
+
+Views never set a status: they read a form, call the named step, and commit. A step the
+domain refuses (``WorkflowError``) is shown in Chinese next to its form; a step taken on a page
+that someone else has since overtaken is refused with what happened in the meantime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from admin import bp
+from admin.access import can, require
+from admin.case_forms import (
+    CaseActionForm,
+    CheckForm,
+    ClosureForm,
+    DeadlineForm,
+    ExtensionDecisionForm,
+    ExtensionForm,
+    FollowUpForm,
+    ProgressForm,
+    ReportForm,
+    ReturnForm,
+    SendBackForm,
+    TransferForm,
+)
+from admin.desk import due_of
+from admin.forms import options
+from portal.db import get_session
+from portal.domain import clock
+from portal.domain.access.permissions import Permission, case_scope
+from portal.domain.casework import workflow
+from portal.domain.casework.events import CONFLICT_MESSAGE
+from portal.domain.casework.workflow import WorkflowError
+from portal.domain.clock import utcnow
+from portal.domain.enums import (
+    AssignmentRole,
+    AssignmentState,
+    CaseOutcome,
+    CaseStatus,
+    Role,
+)
+from portal.domain.models import Assignment, Attachment, Case, CaseEvent, Department, Tip
+from portal.web.files import send_attachment
+from portal.web.photos import read_photos, store_photos
+
+# ---------------------------------------------------------------- one case
+
+
+def _case(case_id: int) -> Case:
+    found = get_session().scalar(select(Case).where(Case.id == case_id,
+                                                    case_scope(current_user)))
+    if found is None:
+        abort(404)
+    return found
+
+
+def _is_officer() -> bool:
+    return current_user.role is Role.OFFICER and current_user.department_id is not None
+
+
+def _my_assignment(case: Case) -> Assignment | None:
+    """The current user's department's active assignment on the case (lead preferred)."""
+    if not _is_officer():
+        return None
+    mine = [a for a in workflow.active_assignments(case)
+            if a.department_id == current_user.department_id]
+    mine.sort(key=lambda a: a.role is not AssignmentRole.LEAD)
+    return mine[0] if mine else None
+
+
+def _last_lead(case: Case) -> Assignment | None:
+    leads = [a for a in case.assignments if a.role is AssignmentRole.LEAD]
+    return leads[-1] if leads else None
+
+
+def _available(case: Case) -> dict[str, bool]:
+    """Which forms to draw. The domain decides in the end; this only spares people forms
+    that cannot succeed."""
+    mine = _my_assignment(case)
+    accepted = mine is not None and mine.state is AssignmentState.ACCEPTED
+    lead = accepted and mine is not None and mine.role is AssignmentRole.LEAD
+    status = case.status
+    rectifying = status is CaseStatus.RECTIFYING
+    closer = can(Permission.CASES_CLOSE)
+    last = _last_lead(case)
+    follow_up = (status is CaseStatus.CLOSED and case.outcome is CaseOutcome.RECTIFIED
+                 and case.follow_up_by is not None and can(Permission.CASES_FOLLOW_UP)
+                 and (closer or (_is_officer() and last is not None
+                                 and last.department_id == current_user.department_id)))
+    return {
+        "accept": mine is not None and mine.state is AssignmentState.PENDING,
+        "return": mine is not None and mine.state is AssignmentState.PENDING,
+        "check": lead and status is CaseStatus.CHECKING,
+        "deadline": lead and rectifying and case.rectify_by is None,
+        "extension": lead and rectifying and case.rectify_by is not None
+        and workflow.pending_extension(case) is None,
+        "report": lead and rectifying,
+        "progress": accepted and status in (CaseStatus.CHECKING, CaseStatus.RECTIFYING),
+        "transfer": mine is not None,
+        "closure": closer and status is CaseStatus.RECTIFIED,
+        "send_back": closer and status is CaseStatus.RECTIFIED,
+        "decide_extension": closer and rectifying and workflow.pending_extension(case) is not None,
+        "follow_up": follow_up,
+    }
+
+
+FORMS: dict[str, type[CaseActionForm]] = {
+    "accept": CaseActionForm, "return": ReturnForm, "check": CheckForm,
+    "deadline": DeadlineForm, "extension": ExtensionForm, "report": ReportForm,
+    "progress": ProgressForm, "transfer": TransferForm, "closure": ClosureForm,
+    "send_back": SendBackForm, "decide_extension": ExtensionDecisionForm,
+    "follow_up": FollowUpForm,
+}
+
+
+def _transfer_choices(form: TransferForm, case: Case) -> None:
+    db = get_session()
+    busy = {a.department_id for a in workflow.active_assignments(case)}
+    form.department.choices = options(
+        (d.id, d.name) for d in db.scalars(select(Department).where(Department.active)
+                                           .order_by(Department.id))
+        if d.id not in busy)
+
+
+def _tip_photos(case: Case) -> list[Attachment]:
+    """Photos of the tips behind the case that the moderators did not withhold."""
+    return list(get_session().scalars(
+        select(Attachment).join(Tip, Attachment.tip_id == Tip.id)
+        .where(Tip.case_id == case.id, Attachment.withheld.is_(False)).order_by(Attachment.id)))
+
+
+def _render_case(case: Case, *, status: int = 200, failed: str = "", error: str = "",
+                 form: CaseActionForm | None = None):
+    forms: dict[str, CaseActionForm] = {}
+    if form is not None:
+        # Having been shown what changed, the officer may send the same form again.
+        form.version.data = str(case.version)
+    for name, cls in FORMS.items():
+        forms[name] = form if form is not None and name == failed else cls(
+            formdata=None, version=str(case.version))
+    _transfer_choices(forms["transfer"], case)  # type: ignore[arg-type]
+    pending = workflow.pending_extension(case)
+    return render_template(
+        "admin/desk_case.html", case=case, forms=forms, show=_available(case),
+        failed=failed, error_text=error, due=due_of(case, utcnow()),
+        mine=_my_assignment(case), lead=workflow.current_lead(case),
+        pending_extension=pending, tip_photos=_tip_photos(case),
+        public_photo_ids={a.id for e in case.events for a in e.attachments if a.public},
+    ), status
+
+
+@bp.route("/desk/cases/<int:case_id>")
+@require(Permission.CASES_READ)
+def desk_case(case_id: int):
+    return _render_case(_case(case_id))
+
+
+def _what_happened(case: Case) -> str:
+    """The latest step on the case, for someone whose page was overtaken."""
+    if not case.events:
+        return ""
+    last = case.events[-1]
+    who = last.department.name if last.department else (
+        last.actor.display_name or last.actor.username if last.actor else "")
+    text = f"最新办理记录：{clock.format_local(last.created_at)} {who}“{last.kind.label}”"
+    return text + (f"（{last.internal_text}）" if last.internal_text else "")
+
+
+def _act(case_id: int, name: str, step: Callable[[Session, Case, Any], str], *,
+         check_version: bool = True):
+    """Validate the step's form, call the domain once, commit; or show why not."""
+    db = get_session()
+    case = _case(case_id)
+    form = FORMS[name]()
+    if name == "transfer":
+        _transfer_choices(form, case)  # type: ignore[arg-type]
+    if not form.validate():
+        return _render_case(case, status=400, failed=name, form=form,
+                            error="请按提示填写后再提交")
+    if check_version and form.version.data and form.version.data != str(case.version):
+        return _render_case(case, status=409, failed=name, form=form,
+                            error=f"{CONFLICT_MESSAGE}{_what_happened(case)}")
+    try:
+        message = step(db, case, form)
+    except WorkflowError as exc:
+        db.rollback()
+        case = _case(case_id)
+        error = str(exc)
+        if error == CONFLICT_MESSAGE:
+            error += _what_happened(case)
+        return _render_case(case, status=409 if error.startswith(CONFLICT_MESSAGE) else 400,
+                            failed=name, form=form, error=error)
+    db.commit()
+    flash(message, "success")
+    return redirect(url_for("admin.desk_case", case_id=case_id), 303)
+
+
+class _PhotoError(WorkflowError):
+    pass
+
+
+def _photos(form: Any) -> list[Attachment]:
+    """The form's photos through the one upload pipeline; public only when ticked."""
+    batch = read_photos(request.files.getlist(form.photos.name))
+    if batch.errors:
+        raise _PhotoError("；".join(batch.errors))
+    attachments = store_photos(get_session(), batch)
+    for attachment in attachments:
+        attachment.uploaded_by_id = current_user.id
+        attachment.public = bool(form.photos_public.data)
+    return attachments
+
+
+def _own_assignment(case: Case) -> Assignment:
+    mine = _my_assignment(case)
+    if mine is None:
+        raise WorkflowError("本部门在此案件上没有待办的派单")
+    return mine
+
+
+# ---------------------------------------------------------------- the steps
+
+
+@bp.route("/desk/cases/<int:case_id>/accept", methods=["POST"])
+@require(Permission.CASES_WORK)
+def desk_accept(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        mine = _own_assignment(case)
+        workflow.accept_assignment(db, mine, actor=current_user)
+        return f"已签收（{mine.role.label}）。"
+    # Two officers signing at once: the domain's conditional update names the winner.
+    return _act(case_id, "accept", step, check_version=False)
+
+
+@bp.route("/desk/cases/<int:case_id>/return", methods=["POST"])
+@require(Permission.CASES_WORK)
+def desk_return(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        workflow.return_assignment(db, _own_assignment(case), actor=current_user,
+                                   reason=form.reason.data)
+        return "已退回乡消安办，等待重新分派。"
+    return _act(case_id, "return", step)
+
+
+@bp.route("/desk/cases/<int:case_id>/check", methods=["POST"])
+@require(Permission.CASES_WORK)
+def desk_check(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        confirmed = form.result.data == "confirmed"
+        workflow.record_check(db, case, actor=current_user, confirmed=confirmed,
+                              findings=form.findings.data, public_text=form.public_text.data,
+                              attachments=_photos(form))
+        return ("已登记核查属实，请下达整改期限。" if confirmed
+                else "已登记核查不属实，案件办结，举报人将收到结果。")
+    return _act(case_id, "check", step)
+
+
+@bp.route("/desk/cases/<int:case_id>/deadline", methods=["POST"])
+@require(Permission.CASES_WORK)
+def desk_deadline(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        workflow.set_rectification(db, case, actor=current_user, deadline=form.deadline.data,
+                                   notice_no=form.notice_no.data or "",
+                                   public_text=form.public_text.data or "")
+        return f"整改期限已下达：{form.deadline.data.isoformat()}。"
+    return _act(case_id, "deadline", step)
+
+
+@bp.route("/desk/cases/<int:case_id>/progress", methods=["POST"])
+@require(Permission.CASES_WORK)
+def desk_progress(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        if form.photos_public.data and not (form.public_text.data or "").strip():
+            raise WorkflowError("照片要随公开进展一起公布时，请同时填写公开进展")
+        workflow.post_progress(db, case, actor=current_user,
+                               internal_text=form.internal_text.data or "",
+                               public_text=form.public_text.data or "",
+                               attachments=_photos(form))
+        return "进展已发布。"
+    # Progress changes nothing that another officer could have overtaken.
+    return _act(case_id, "progress", step, check_version=False)
+
+
+@bp.route("/desk/cases/<int:case_id>/extension", methods=["POST"])
+@require(Permission.CASES_WORK)
+def desk_extension(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        workflow.request_extension(db, case, actor=current_user, new_date=form.new_date.data,
+                                   reason=form.reason.data)
+        return "延期申请已提交，等待审批。"
+    return _act(case_id, "extension", step)
+
+
+@bp.route("/desk/cases/<int:case_id>/report", methods=["POST"])
+@require(Permission.CASES_WORK)
+def desk_report(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        workflow.report_rectified(db, case, actor=current_user, report=form.report.data,
+                                  public_text=form.public_text.data or "",
+                                  attachments=_photos(form))
+        return "已报告整改完成，等待验收销案。"
+    return _act(case_id, "report", step)
+
+
+@bp.route("/desk/cases/<int:case_id>/transfer", methods=["POST"])
+@require(Permission.CASES_WORK)
+def desk_transfer(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        target = db.get(Department, form.department.data)
+        if target is None:
+            raise WorkflowError("请选择接收移交的部门")
+        workflow.transfer_assignment(db, _own_assignment(case), actor=current_user,
+                                     to_department=target, reason=form.reason.data)
+        return f"已移交{target.name}。"
+    return _act(case_id, "transfer", step)
+
+
+@bp.route("/desk/cases/<int:case_id>/close", methods=["POST"])
+@require(Permission.CASES_CLOSE)
+def desk_close(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        workflow.approve_closure(db, case, actor=current_user, note=form.note.data or "",
+                                 public_text=form.public_text.data or "",
+                                 follow_up_by=form.follow_up_by.data)
+        return "已销案，举报人将收到办理结果。"
+    return _act(case_id, "closure", step)
+
+
+@bp.route("/desk/cases/<int:case_id>/send-back", methods=["POST"])
+@require(Permission.CASES_CLOSE)
+def desk_send_back(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        workflow.send_back(db, case, actor=current_user, reason=form.reason.data)
+        return "已退回继续整改。"
+    return _act(case_id, "send_back", step)
+
+
+@bp.route("/desk/cases/<int:case_id>/extension-decision", methods=["POST"])
+@require(Permission.CASES_CLOSE)
+def desk_decide_extension(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        approve = form.decision.data == "approve"
+        workflow.decide_extension(db, case, actor=current_user, approve=approve,
+                                  reason=form.reason.data or "")
+        return "已同意延期。" if approve else "已不同意延期。"
+    return _act(case_id, "decide_extension", step)
+
+
+@bp.route("/desk/cases/<int:case_id>/follow-up", methods=["POST"])
+@require(Permission.CASES_FOLLOW_UP)
+def desk_follow_up(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        still_ok = form.result.data == "still_ok"
+        workflow.follow_up(db, case, actor=current_user, still_ok=still_ok,
+                           findings=form.findings.data, new_deadline=form.new_deadline.data)
+        return "已登记回头看：整改保持。" if still_ok else "已登记回头看：隐患反弹，案件重新整改。"
+    return _act(case_id, "follow_up", step)
+
+
+# ---------------------------------------------------------------- photos
+
+
+def _case_photo(case: Case, attachment_id: int) -> Attachment | None:
+    row = get_session().get(Attachment, attachment_id)
+    if row is None:
+        return None
+    if row.case_event_id is not None:
+        event = get_session().get(CaseEvent, row.case_event_id)
+        return row if event is not None and event.case_id == case.id else None
+    if row.tip_id is not None and not row.withheld:
+        tip = get_session().get(Tip, row.tip_id)
+        return row if tip is not None and tip.case_id == case.id else None
+    return None
+
+
+@bp.route("/desk/cases/<int:case_id>/photos")
+@require(Permission.CASES_READ)
+def desk_photos(case_id: int):
+    """The case's photos; ``?file=<id>`` (with ``thumb=1`` for the small one) is one image,
+    served only if it belongs to this case, which the viewer may see."""
+    case = _case(case_id)
+    wanted = request.args.get("file", "")
+    if not wanted:
+        return render_template("admin/desk_photos.html", case=case,
+                               tip_photos=_tip_photos(case))
+    row = _case_photo(case, int(wanted)) if wanted.isdigit() else None
+    if row is None:
+        abort(404)
+    return send_attachment(row, thumb=bool(request.args.get("thumb")))
