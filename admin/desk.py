@@ -3,7 +3,6 @@ the closures list of moderators and supervisors. The case page is ``admin.desk_c
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,6 @@ from sqlalchemy.orm import Session, selectinload
 from admin import bp
 from admin.access import require
 from portal.db import get_session
-from portal.domain import clock
 from portal.domain.access.permissions import Permission
 from portal.domain.casework import sla, workflow
 from portal.domain.clock import utcnow
@@ -32,48 +30,6 @@ from portal.domain.models import Assignment, Case, CaseEvent, Department
 GROUP_PREVIEW = 20
 PAGE_SIZE = 30
 ACTIVE = (AssignmentState.PENDING, AssignmentState.ACCEPTED)
-
-
-# ---------------------------------------------------------------- time left
-
-
-@dataclass(frozen=True)
-class Due:
-    text: str
-    overdue: bool
-
-
-def _span(seconds: float) -> str:
-    hours = int(seconds // 3600)
-    if hours < 1:
-        return f"{max(1, int(seconds // 60))} 分钟"
-    if hours < 48:
-        return f"{hours} 小时"
-    return f"{hours // 24} 天"
-
-
-def due_of(case: Case, now: dt.datetime) -> Due | None:
-    """What the desk says about the case's next time limit."""
-    if case.status in sla.AWAITING_CHECK and case.check_by is not None:
-        left = (case.check_by - now).total_seconds()
-        when = clock.format_local(case.check_by)
-        if left < 0:
-            return Due(f"核查已超期 {_span(-left)}（期限 {when}）", True)
-        return Due(f"核查剩余 {_span(left)}（期限 {when}）", False)
-    if case.status is CaseStatus.RECTIFYING:
-        if case.rectify_by is None:
-            return Due("尚未下达整改期限", False)
-        days = (case.rectify_by - clock.local_today(now)).days
-        when = case.rectify_by.isoformat()
-        if days < 0:
-            return Due(f"整改已超期 {-days} 天（期限 {when}）", True)
-        if days == 0:
-            return Due(f"整改今天到期（{when}）", False)
-        return Due(f"整改剩余 {days} 天（期限 {when}）", False)
-    if case.status is CaseStatus.CLOSED and case.follow_up_by is not None:
-        return Due(f"回头看日期 {case.follow_up_by.isoformat()}",
-                   case.follow_up_by < clock.local_today(now))
-    return None
 
 
 # ---------------------------------------------------------------- the desk list
@@ -155,7 +111,7 @@ def desk():
         else:
             query = query.limit(GROUP_PREVIEW)
         rows = db.scalars(query.options(selectinload(Case.assignments))).unique().all()
-        groups.append((group, total, [(c, due_of(c, now), _role_on(c, department_id))
+        groups.append((group, total, [(c, sla.due_of(c, now), _role_on(c, department_id))
                                       for c in rows]))
     return render_template(
         "admin/desk.html", groups=groups, only=only, page=page, pages=pages,
@@ -185,4 +141,4 @@ def closures():
         Case.follow_up_by.is_not(None)).order_by(Case.follow_up_by, Case.id).limit(100)).all()
     return render_template("admin/desk_closures.html", awaiting=awaiting,
                            extensions=extensions, follow_ups=follow_ups,
-                           due_of=lambda c: due_of(c, now))
+                           due_of=lambda c: sla.due_of(c, now))

@@ -32,12 +32,11 @@ from admin.case_forms import (
     SendBackForm,
     TransferForm,
 )
-from admin.desk import due_of
 from admin.forms import options
 from portal.db import get_session
 from portal.domain import clock
 from portal.domain.access.permissions import Permission, case_scope
-from portal.domain.casework import workflow
+from portal.domain.casework import sla, workflow
 from portal.domain.casework.events import CONFLICT_MESSAGE
 from portal.domain.casework.workflow import WorkflowError
 from portal.domain.clock import utcnow
@@ -151,7 +150,7 @@ def _render_case(case: Case, *, status: int = 200, failed: str = "", error: str 
     pending = workflow.pending_extension(case)
     return render_template(
         "admin/desk_case.html", case=case, forms=forms, show=_available(case),
-        failed=failed, error_text=error, due=due_of(case, utcnow()),
+        failed=failed, error_text=error, due=sla.due_of(case, utcnow()),
         mine=_my_assignment(case), lead=workflow.current_lead(case),
         pending_extension=pending, tip_photos=_tip_photos(case),
         public_photo_ids={a.id for e in case.events for a in e.attachments if a.public},

@@ -1,0 +1,93 @@
+"""Pagination: the one way a list is cut into pages, for every list the portal shows.
+
+A page number comes from the visitor (``?page=``), so it is parsed leniently and clamped to
+the pages there are; the rows of a page are an OFFSET/LIMIT on the query's own (index-backed)
+order, and the total is counted once (or given, where a running count already knows it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+# Beyond this a page number is nonsense (and an OFFSET that large would scan): clamp it.
+MAX_PAGE = 100_000
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    number: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return page_count(self.total, self.size)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        """The same page with every item converted (e.g. to what a template shows)."""
+        return Page([convert(item) for item in self.items], self.total, self.number, self.size)
+
+
+def page_count(total: int, size: int) -> int:
+    return max(1, math.ceil(total / size))
+
+
+def page_number(raw: str | int | None) -> int:
+    """A requested page number: anything that is not a positive whole number is page 1."""
+    if isinstance(raw, int):
+        return min(max(raw, 1), MAX_PAGE)
+    text = (raw or "").strip()
+    return min(int(text), MAX_PAGE) if text.isdigit() and int(text) > 0 else 1
+
+
+def count(session: Session, query: Select[Any]) -> int:
+    """How many rows ``query`` returns (its ORDER BY dropped)."""
+    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
+def paginate(
+    session: Session,
+    query: Select[Any],
+    *,
+    page: str | int | None,
+    size: int,
+    total: int | None = None,
+    scalars: bool = True,
+    unique: bool = False,
+) -> Page[Any]:
+    """One page of ``query``, which must already be ordered (ties broken by id, so that a row
+    never shows on two pages). ``page`` is clamped to the pages there are; ``total`` may be
+    given where it is known without a count."""
+    if total is None:
+        total = count(session, query)
+    number = min(page_number(page), page_count(total, size))
+    sliced = query.offset((number - 1) * size).limit(size)
+    result: Any = session.scalars(sliced) if scalars else session.execute(sliced)
+    if unique:
+        result = result.unique()
+    return Page(list(result.all()), total, number, size)
+
+
+def page_of(items: Sequence[T], *, page: str | int | None, size: int) -> Page[T]:
+    """One page of a list already in memory (short lists only, e.g. a listing's interviews)."""
+    number = min(page_number(page), page_count(len(items), size))
+    start = (number - 1) * size
+    return Page(list(items[start:start + size]), len(items), number, size)
