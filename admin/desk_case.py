@@ -36,7 +36,7 @@ from admin.forms import options
 from portal.db import get_session
 from portal.domain import clock
 from portal.domain.access.permissions import Permission, case_scope
-from portal.domain.casework import sla, workflow
+from portal.domain.casework import leads, sla, workflow
 from portal.domain.casework.events import CONFLICT_MESSAGE
 from portal.domain.casework.workflow import WorkflowError
 from portal.domain.clock import utcnow
@@ -76,10 +76,6 @@ def _my_assignment(case: Case) -> Assignment | None:
     return mine[0] if mine else None
 
 
-def _last_lead(case: Case) -> Assignment | None:
-    leads = [a for a in case.assignments if a.role is AssignmentRole.LEAD]
-    return leads[-1] if leads else None
-
 
 def _available(case: Case) -> dict[str, bool]:
     """Which forms to draw. The domain decides in the end; this only spares people forms
@@ -90,7 +86,7 @@ def _available(case: Case) -> dict[str, bool]:
     status = case.status
     rectifying = status is CaseStatus.RECTIFYING
     closer = can(Permission.CASES_CLOSE)
-    last = _last_lead(case)
+    last = leads.lead_assignment(case)
     follow_up = (status is CaseStatus.CLOSED and case.outcome is CaseOutcome.RECTIFIED
                  and case.follow_up_by is not None and can(Permission.CASES_FOLLOW_UP)
                  and (closer or (_is_officer() and last is not None
@@ -151,7 +147,7 @@ def _render_case(case: Case, *, status: int = 200, failed: str = "", error: str 
     return render_template(
         "admin/desk_case.html", case=case, forms=forms, show=_available(case),
         failed=failed, error_text=error, due=sla.due_of(case, utcnow()),
-        mine=_my_assignment(case), lead=workflow.current_lead(case),
+        mine=_my_assignment(case), lead=leads.active_lead(case),
         pending_extension=pending, tip_photos=_tip_photos(case),
         public_photo_ids={a.id for e in case.events for a in e.attachments if a.public},
     ), status

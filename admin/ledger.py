@@ -15,9 +15,9 @@ from admin.access import require
 from portal.db import get_session
 from portal.domain import clock
 from portal.domain.access.permissions import Permission
-from portal.domain.casework import sla
+from portal.domain.casework import leads, sla
 from portal.domain.clock import utcnow
-from portal.domain.enums import AssignmentRole, CaseStatus, Severity, SupervisionLevel
+from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
 from portal.domain.models import Assignment, Case, Category, Department, Unit, VenueType, Village
 from portal.domain.supervision import exports, ledger
 from portal.web.caching import figure_cache
@@ -73,14 +73,9 @@ def ledger_page():
         "admin/ledger.html", rows=rows, total=total, page=page, pages=pages, f=f,
         args=f.to_args(), choices=choices(), now=now,
         is_overdue=lambda case: sla.is_overdue(case, now, _tz()),
-        lead=_lead_name)
+        lead=leads.lead_name)
 
 
-def _lead_name(case: Case) -> str:
-    for assignment in reversed(case.assignments):
-        if assignment.role is AssignmentRole.LEAD and assignment.state in ledger.LEAD_STATES:
-            return assignment.department.name
-    return ""
 
 
 def _download(chunks: Any, filename: str, mimetype: str) -> Response:

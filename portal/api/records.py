@@ -18,14 +18,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
-from portal.domain.enums import AssignmentRole, AssignmentState, CaseStatus, TipStatus
-from portal.domain.models import Assignment, Attachment, Case, CaseEvent, Category, Tip, Unit
+from portal.domain.casework import leads
+from portal.domain.enums import CaseStatus, TipStatus
+from portal.domain.models import Attachment, Case, CaseEvent, Category, Tip, Unit
 from portal.domain.reporting import tracking
 
 MAX_RESULTS = 1000
 DEFAULT_WINDOW = dt.timedelta(days=90)
 # Lead assignments that still name the department answering for the case.
-_LEAD_STATES = (AssignmentState.PENDING, AssignmentState.ACCEPTED, AssignmentState.COMPLETED)
 _TIP_ID_RE = re.compile(r"^T([0-9]{1,10})\Z")
 _CASE_ID_RE = re.compile(r"^[0-9]{1,10}\Z")
 _TOKEN_RE = re.compile(r"^([0-9]{1,10})-([0-9a-f]{24})\Z")
@@ -163,14 +163,8 @@ def case_rows(
             .order_by(CaseEvent.created_at, CaseEvent.id)
         ):
             notes[case_id] = text  # the last one wins: the latest public progress
-        for assignment in session.scalars(
-            select(Assignment)
-            .where(Assignment.case_id.in_(ids), Assignment.role == AssignmentRole.LEAD,
-                   Assignment.state.in_(_LEAD_STATES))
-            .options(joinedload(Assignment.department))
-            .order_by(Assignment.id)
-        ):
-            agencies[assignment.case_id] = assignment.department.name
+        agencies = {case_id: department.name
+                    for case_id, department in leads.lead_departments(session, ids).items()}
         for case_id, name in session.execute(
             select(CaseEvent.case_id, Attachment.stored_name)
             .join(Attachment, Attachment.case_event_id == CaseEvent.id)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain import clock
 from portal.domain.casework import routing
-from portal.domain.casework.workflow import current_lead
+from portal.domain.casework.leads import active_lead
 from portal.domain.enums import AssignmentRole, CaseEventKind, Role, Severity
 from portal.domain.models import Assignment, Case, Unit, User
 from tests import factories
@@ -62,7 +62,7 @@ def routed_case(session: Session, category: str = "wiring", *,
 
 
 def lead(case: Case) -> Assignment:
-    assignment = current_lead(case)
+    assignment = active_lead(case)
     assert assignment is not None
     return assignment
 

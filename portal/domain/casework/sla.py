@@ -31,9 +31,9 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.domain.access import audit
-from portal.domain.casework import notifications
+from portal.domain.casework import leads, notifications
 from portal.domain.clock import end_of_local_day, format_local, local_today, local_zone, utcnow
-from portal.domain.enums import AssignmentRole, AssignmentState, CaseStatus
+from portal.domain.enums import CaseStatus
 from portal.domain.models import (
     Assignment,
     CalendarDay,
@@ -380,14 +380,6 @@ class ScanReport:
     missing_years: list[int] = field(default_factory=list)
 
 
-def _lead(case: Case) -> Assignment | None:
-    for assignment in reversed(case.assignments):
-        if assignment.role is AssignmentRole.LEAD and assignment.state in (
-            AssignmentState.PENDING, AssignmentState.ACCEPTED
-        ):
-            return assignment
-    return None
-
 
 def scan(
     session: Session,
@@ -439,7 +431,7 @@ def scan(
                        else f"【即将到期】案件 #{case.id} {label}")
             body = f"单位：{case.unit.name}\n类别：{case.category.name}\n{label}"
             payload = {"case_id": case.id, "deadline": deadline}
-            lead = _lead(case)
+            lead = leads.active_lead(case)
             if lead is not None and notifications.notify(
                 session, kind, subject, body, department=lead.department, payload=payload,
                 dedupe_key=f"{kind}:{case.id}:{lead.department_id}:{deadline}",

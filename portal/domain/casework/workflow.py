@@ -25,7 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from portal.domain import clock
-from portal.domain.casework import notifications
+from portal.domain.casework import leads, notifications
 from portal.domain.casework.events import WorkflowError, flush, log_event, require_role
 from portal.domain.clock import utcnow
 from portal.domain.enums import (
@@ -47,7 +47,6 @@ __all__ = [
     "active_assignments",
     "allowed_moves",
     "approve_closure",
-    "current_lead",
     "decide_extension",
     "follow_up",
     "log_event",
@@ -152,14 +151,6 @@ def active_assignments(case: Case) -> list[Assignment]:
     return [a for a in case.assignments if a.state in ACTIVE]
 
 
-def current_lead(case: Case) -> Assignment | None:
-    """The lead assignment that is pending or accepted (at most one)."""
-    return next((a for a in active_assignments(case) if a.role is AssignmentRole.LEAD), None)
-
-
-def _last_lead(case: Case) -> Assignment | None:
-    leads = [a for a in case.assignments if a.role is AssignmentRole.LEAD]
-    return leads[-1] if leads else None
 
 
 def _require_own(actor: User, assignment: Assignment) -> None:
@@ -169,7 +160,7 @@ def _require_own(actor: User, assignment: Assignment) -> None:
 
 def _lead_for(case: Case, actor: User, action: str) -> Assignment:
     """The accepted lead assignment, if ``actor`` is one of its department's officers."""
-    lead = current_lead(case)
+    lead = leads.active_lead(case)
     if lead is None:
         raise WorkflowError("本案件目前没有牵头部门")
     if actor.role is not Role.OFFICER or actor.department_id != lead.department_id:
@@ -465,7 +456,7 @@ def decide_extension(session: Session, case: Case, *, actor: User, approve: bool
         data={"approved": approve, "request_event_id": request.id, "old": old,
               "new": new if approve else old, "reason": reason},
         audit_before={"rectify_by": old}, audit_after={"rectify_by": case.rectify_by})
-    lead = current_lead(case)
+    lead = leads.active_lead(case)
     if lead is not None:
         notifications.notify(
             session, "extension_decided",
@@ -523,7 +514,7 @@ def send_back(session: Session, case: Case, *, actor: User, reason: str) -> Case
     event = transition(session, case, CaseStatus.RECTIFYING, actor=actor,
                        internal_text=reason, public_text="验收未通过，继续整改",
                        data={"reason": reason})
-    lead = current_lead(case)
+    lead = leads.active_lead(case)
     if lead is not None:
         notifications.notify(
             session, "sent_back", f"退回继续整改：案件 #{case.id} {case.unit.name}",
@@ -538,7 +529,7 @@ def follow_up(session: Session, case: Case, *, actor: User, still_ok: bool, find
     _require_status(case, "回头看", CaseStatus.CLOSED)
     if case.outcome is not CaseOutcome.RECTIFIED:
         raise WorkflowError("只有整改销案的案件需要回头看")
-    last = _last_lead(case)
+    last = leads.lead_assignment(case)
     if actor.role is Role.OFFICER:
         if last is None or actor.department_id != last.department_id:
             raise WorkflowError("只有原牵头部门或督办人员可以登记回头看")

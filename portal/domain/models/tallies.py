@@ -38,7 +38,7 @@ class CategoryTally(Base):
 
 class DepartmentTally(Base):
     """Cases per lead department and status: a case counts once for every department that
-    leads it or led it to completion (the ledger's ``lead_department_clause``)."""
+    leads it or led it to completion (``portal.domain.casework.leads``)."""
 
     __tablename__ = "department_tallies"
 

@@ -13,10 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain import clock
-from portal.domain.casework import notifications
+from portal.domain.casework import leads, notifications
 from portal.domain.casework.events import log_event
 from portal.domain.enums import (
-    AssignmentRole,
     CaseEventKind,
     CaseOutcome,
     CaseStatus,
@@ -38,15 +37,10 @@ def linked_tips(session: Session, case: Case) -> list[Tip]:
         .order_by(Tip.id)))
 
 
-def _lead_name(case: Case) -> str:
-    """The department that led the case last (after transfers and re-routing)."""
-    leads = [a for a in case.assignments if a.role is AssignmentRole.LEAD]
-    return leads[-1].department.name if leads else ""
-
 
 def outcome_text(case: Case) -> str:
     assert case.outcome is not None
-    department = _lead_name(case)
+    department = leads.lead_name(case)
     text = f"您举报的火灾隐患已办结。办理结果：{OUTCOME_WORDS[case.outcome]}。"
     if department:
         text += f"办理部门：{department}。"

@@ -21,20 +21,17 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    distinct,
-    exists,
     func,
     or_,
     select,
     true,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from portal.domain import clock
-from portal.domain.casework import sla
+from portal.domain.casework import leads, sla
 from portal.domain.clock import utcnow
 from portal.domain.enums import (
-    AssignmentRole,
     CaseStatus,
     Severity,
     SupervisionLevel,
@@ -43,13 +40,11 @@ from portal.domain.models import (
     Assignment,
     Case,
     Category,
-    Department,
     Unit,
     VenueType,
     Village,
 )
 from portal.domain.supervision import tallies
-from portal.domain.supervision.tallies import LEAD_STATES
 
 OPEN_STATUSES = tuple(s for s in CaseStatus if s is not CaseStatus.CLOSED)
 DUE_SOON_DAYS = 7
@@ -207,15 +202,6 @@ def due_soon_clause(now: dt.datetime, tz: str | ZoneInfo | None = None) -> Colum
     )
 
 
-def lead_department_clause(department_id: int) -> ColumnElement[bool]:
-    # Aliased: a query grouping by department joins Assignment itself.
-    lead = aliased(Assignment)
-    return exists().where(
-        lead.case_id == Case.id,
-        lead.department_id == department_id,
-        lead.role == AssignmentRole.LEAD,
-        lead.state.in_(LEAD_STATES),
-    )
 
 
 def conditions(f: LedgerFilter, now: dt.datetime | None = None,
@@ -228,7 +214,7 @@ def conditions(f: LedgerFilter, now: dt.datetime | None = None,
     if f.open_only:
         where.append(Case.status != CaseStatus.CLOSED)
     if f.department_id is not None:
-        where.append(lead_department_clause(f.department_id))
+        where.append(leads.lead_clause(f.department_id))
     if f.village_id is not None:
         where.append(Case.village_id == f.village_id)
     if f.category_id is not None:
@@ -330,12 +316,10 @@ def _scan_counts_by(session: Session, f: LedgerFilter, dimension: str,
     elif dimension == "village":
         stmt = select(Case.village_id, func.count()).where(*where).group_by(Case.village_id)
     elif dimension == "department":
-        # Distinct: a reopened case has a completed and a new lead row of one department.
         stmt = (
-            select(Assignment.department_id, func.count(distinct(Case.id)))
+            select(Assignment.department_id, func.count(Case.id))
             .join(Assignment, Assignment.case_id == Case.id)
-            .where(*where, Assignment.role == AssignmentRole.LEAD,
-                   Assignment.state.in_(LEAD_STATES))
+            .where(*where, leads.is_lead(Assignment))
             .group_by(Assignment.department_id)
         )
     else:
@@ -444,16 +428,7 @@ def export_rows(session: Session, f: LedgerFilter, now: dt.datetime | None = Non
     hundred thousand rows are never held at once."""
     now = now or utcnow()
     zone = clock.local_zone(tz)
-    lead = aliased(Assignment)
-    lead_name = (
-        select(Department.name)
-        .join(lead, lead.department_id == Department.id)
-        .where(lead.case_id == Case.id, lead.role == AssignmentRole.LEAD,
-               lead.state.in_(LEAD_STATES))
-        .order_by(lead.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    lead_name = leads.lead_name_column()
     column = SORTS[f.sort][1]
     stmt = (
         select(Case.id, Unit.name, Village.name, VenueType.name, Category.name, Case.severity,

@@ -12,7 +12,7 @@ Definitions (all times compared in UTC, periods are local days, inclusive):
 - urging notices received: notices addressed to it in the period.
 
 A department "leads" a case while its lead assignment is pending or accepted, and keeps it once
-the case is closed (``ledger.LEAD_STATES``), as on the ledger.
+the case is closed (``portal.domain.casework.leads``), as on the ledger.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.domain import clock
+from portal.domain.casework import leads
 from portal.domain.clock import utcnow
-from portal.domain.enums import AssignmentRole, AssignmentState
+from portal.domain.enums import AssignmentState
 from portal.domain.models import Assignment, Case, Department, UrgingNotice
 from portal.domain.supervision import ledger
 
@@ -96,9 +97,7 @@ def review(session: Session, start: dt.date, end: dt.date, now: dt.datetime | No
         # Distinct: a reopened case has a completed and a new lead row of one department.
         return (select(Assignment.department_id, Case.id, *columns)
                 .join(Case, Case.id == Assignment.case_id)
-                .where(Assignment.role == AssignmentRole.LEAD,
-                       Assignment.state.in_(ledger.LEAD_STATES))
-                .distinct())
+                .where(leads.is_lead(Assignment)))
 
     for department_id, _, check_by, checked_at in session.execute(
             led(Case.check_by, Case.checked_at).where(

@@ -26,7 +26,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     String,
-    and_,
     delete,
     event,
     func,
@@ -40,9 +39,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from portal.domain.casework import leads
 from portal.domain.enums import (
-    AssignmentRole,
-    AssignmentState,
     CaseOutcome,
     CaseStatus,
     Severity,
@@ -51,7 +49,6 @@ from portal.domain.enums import (
 from portal.domain.models import Assignment, Case, CaseTally, CategoryTally, DepartmentTally
 
 # A department "has" a case while it leads it, and keeps it once the case is closed.
-LEAD_STATES = (AssignmentState.PENDING, AssignmentState.ACCEPTED, AssignmentState.COMPLETED)
 
 _INFO = "portal.tallies"
 _TRACKED = "portal.tallies.tracked"
@@ -68,7 +65,7 @@ def _outcome() -> Any:
 
 
 def _lead_condition() -> Any:
-    return and_(Assignment.role == AssignmentRole.LEAD, Assignment.state.in_(LEAD_STATES))
+    return leads.is_lead(Assignment)
 
 
 # kind -> (table, key column names, the case columns the key is made of)

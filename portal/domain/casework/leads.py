@@ -1,0 +1,79 @@
+"""The lead department of a case (牵头部门): one definition, in Python and in SQL.
+
+A case is led by the department of its latest lead assignment that is pending, accepted or
+completed: the one that leads it now, or led it to closure. Returned, transferred and
+withdrawn rows are history (the linkage trail), never the lead; a case waiting in triage has
+none. Every page, count, export and API answer that names or filters by the lead department
+uses this module, so the desk, the ledger, the dashboard, the tallies and Open311 agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy.orm import Session, aliased
+
+from portal.domain.enums import AssignmentRole, AssignmentState
+from portal.domain.models import Assignment, Case, Department
+
+LEAD_STATES = (AssignmentState.PENDING, AssignmentState.ACCEPTED, AssignmentState.COMPLETED)
+ACTIVE_STATES = (AssignmentState.PENDING, AssignmentState.ACCEPTED)
+
+
+def lead_assignment(case: Case) -> Assignment | None:
+    """The assignment through which the case is led (now, or to its closure)."""
+    leads = [a for a in case.assignments
+             if a.role is AssignmentRole.LEAD and a.state in LEAD_STATES]
+    return max(leads, key=lambda a: a.id or 0) if leads else None
+
+
+def lead_department(case: Case) -> Department | None:
+    lead = lead_assignment(case)
+    return lead.department if lead is not None else None
+
+
+def lead_name(case: Case) -> str:
+    department = lead_department(case)
+    return department.name if department is not None else ""
+
+
+def active_lead(case: Case) -> Assignment | None:
+    """The lead assignment still to be worked (pending or accepted), if the case has one."""
+    lead = lead_assignment(case)
+    return lead if lead is not None and lead.state in ACTIVE_STATES else None
+
+
+def is_lead(row: Any = Assignment) -> ColumnElement[bool]:
+    """SQL: ``row`` (``Assignment`` or an alias of it) is its case's lead assignment."""
+    later = aliased(Assignment)
+    return and_(
+        row.role == AssignmentRole.LEAD,
+        row.state.in_(LEAD_STATES),
+        ~exists().where(later.case_id == row.case_id, later.role == AssignmentRole.LEAD,
+                        later.state.in_(LEAD_STATES), later.id > row.id),
+    )
+
+
+def lead_clause(department_id: int) -> ColumnElement[bool]:
+    """SQL on ``Case``: the case is led by ``department_id``."""
+    lead = aliased(Assignment)  # aliased: a query grouping by department joins Assignment
+    return exists().where(lead.case_id == Case.id, lead.department_id == department_id,
+                          is_lead(lead))
+
+
+def lead_name_column() -> Any:
+    """SQL on ``Case``: the lead department's name (NULL while in triage)."""
+    lead = aliased(Assignment)
+    return (select(Department.name).join(lead, lead.department_id == Department.id)
+            .where(lead.case_id == Case.id, is_lead(lead)).scalar_subquery())
+
+
+def lead_departments(session: Session, case_ids: list[int]) -> dict[int, Department]:
+    """The lead department of each of ``case_ids`` that has one, in one query."""
+    if not case_ids:
+        return {}
+    rows = session.execute(select(Assignment.case_id, Department)
+                           .join(Department, Department.id == Assignment.department_id)
+                           .where(Assignment.case_id.in_(case_ids), is_lead(Assignment)))
+    return {case_id: department for case_id, department in rows}
