@@ -164,16 +164,58 @@ def check_due(
     return end_of_local_day(due_day, tz)
 
 
+# Overdue has two meanings, each defined once here and nowhere else:
+# - overdue (超期): late for its check or for its rectification. The desk, the ledger, the
+#   dashboard, supervision, urging and Open311's notes use it; later time limits extend it.
+# - rectification overdue (逾期): still being rectified after the deadline; the public badge
+#   and the public figures use it. It is the second half of the first.
+
+
+def check_overdue_clause(now: dt.datetime) -> ColumnElement[bool]:
+    """SQL: the on-site check is owed and its time is up."""
+    return and_(Case.status.in_(AWAITING_CHECK), Case.check_by < now)
+
+
+def rectification_overdue_clause(today: dt.date) -> ColumnElement[bool]:
+    """SQL: still being rectified after the rectification deadline (a local date)."""
+    return and_(Case.status == CaseStatus.RECTIFYING, Case.rectify_by < today)
+
+
 def overdue_clause(
     now: dt.datetime | None = None, tz: str | ZoneInfo | None = None
 ) -> ColumnElement[bool]:
     """SQL: the case is past its check-by while still unchecked, or past its rectify-by while
     still being rectified."""
     now = now or utcnow()
-    return or_(
-        and_(Case.status.in_(AWAITING_CHECK), Case.check_by < now),
-        and_(Case.status == CaseStatus.RECTIFYING, Case.rectify_by < local_today(now, tz)),
-    )
+    return or_(check_overdue_clause(now), rectification_overdue_clause(local_today(now, tz)))
+
+
+def not_overdue_clause(statuses: Iterable[CaseStatus], now: dt.datetime | None = None,
+                       tz: str | ZoneInfo | None = None) -> ColumnElement[bool]:
+    """SQL: of the cases in ``statuses`` (each of which can be overdue), exactly those that
+    are not: one index range per status on (status, check_by) or (status, rectify_by), so
+    counting them costs what is due ahead, not the ledger's size."""
+    now = now or utcnow()
+    terms = []
+    for status in sorted(statuses):
+        if status is CaseStatus.RECTIFYING:
+            terms.append(rectification_not_overdue_clause(local_today(now, tz)))
+        else:
+            terms.append(and_(Case.status == status, Case.check_by >= now))
+            terms.append(and_(Case.status == status, Case.check_by.is_(None)))
+    return or_(*terms)
+
+
+def rectification_not_overdue_clause(today: dt.date) -> ColumnElement[bool]:
+    """SQL: being rectified and not overdue (no deadline yet, or one still ahead): the exact
+    complement of ``rectification_overdue_clause`` among rectifying cases."""
+    return or_(and_(Case.status == CaseStatus.RECTIFYING, Case.rectify_by >= today),
+               and_(Case.status == CaseStatus.RECTIFYING, Case.rectify_by.is_(None)))
+
+
+def is_rectification_overdue(case: Case, today: dt.date) -> bool:
+    return (case.status is CaseStatus.RECTIFYING and case.rectify_by is not None
+            and case.rectify_by < today)
 
 
 def is_overdue(case: Case, now: dt.datetime | None = None,
@@ -181,9 +223,7 @@ def is_overdue(case: Case, now: dt.datetime | None = None,
     now = now or utcnow()
     if case.status in AWAITING_CHECK and case.check_by is not None:
         return case.check_by < now
-    if case.status is CaseStatus.RECTIFYING and case.rectify_by is not None:
-        return case.rectify_by < local_today(now, tz)
-    return False
+    return is_rectification_overdue(case, local_today(now, tz))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from portal.domain.casework import sla
 from portal.domain.enums import CaseOutcome, CaseStatus, Severity
 from portal.domain.models import Case, Category, Tip, Village
 from portal.domain.supervision import tallies
@@ -64,8 +65,7 @@ def figures(session: Session, today: dt.date) -> Figures:
     rectifying = total(being)
     rectified = total(closed, **as_rectified)
     not_due = session.scalar(select(func.count()).select_from(Case).where(
-        Case.status == CaseStatus.RECTIFYING,
-        or_(Case.rectify_by >= today, Case.rectify_by.is_(None)))) or 0
+        sla.rectification_not_overdue_clause(today))) or 0
     return Figures(
         tips_total=session.scalar(select(func.count()).select_from(Tip)) or 0,
         confirmed=rectifying + rectified,

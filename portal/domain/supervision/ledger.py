@@ -181,11 +181,11 @@ def _next_day(day: dt.date, tz: str | ZoneInfo | None) -> dt.datetime:
 
 
 def check_overdue(now: dt.datetime, tz: str | ZoneInfo | None = None) -> ColumnElement[bool]:
-    return and_(sla.overdue_clause(now, tz), Case.status.in_(sla.AWAITING_CHECK))
+    return sla.check_overdue_clause(now)
 
 
 def rectify_overdue(now: dt.datetime, tz: str | ZoneInfo | None = None) -> ColumnElement[bool]:
-    return and_(sla.overdue_clause(now, tz), Case.status == CaseStatus.RECTIFYING)
+    return sla.rectification_overdue_clause(clock.local_today(now, tz))
 
 
 def due_soon_clause(now: dt.datetime, tz: str | ZoneInfo | None = None) -> ColumnElement[bool]:
@@ -353,20 +353,6 @@ def _answerable(f: LedgerFilter, dimension: str | None) -> str | None:
     return None
 
 
-def _not_overdue(statuses: frozenset[CaseStatus], now: dt.datetime,
-                 tz: str | ZoneInfo | None) -> ColumnElement[bool]:
-    """Of cases in ``statuses`` (all of which can be overdue), those that are not: one
-    index range per status on (status, check_by) or (status, rectify_by)."""
-    today = clock.local_today(now, tz)
-    terms = []
-    for status in sorted(statuses):
-        column, bound = ((Case.rectify_by, today) if status is CaseStatus.RECTIFYING
-                         else (Case.check_by, now))
-        terms.append(and_(Case.status == status, column >= bound))
-        terms.append(and_(Case.status == status, column.is_(None)))
-    return or_(*terms)
-
-
 def _tally_sums(session: Session, kind: str, f: LedgerFilter,
                 statuses: frozenset[CaseStatus], dimension: str | None) -> dict[Any, int]:
     if kind == "department":
@@ -394,7 +380,7 @@ def _from_tallies(session: Session, f: LedgerFilter, dimension: str | None,
     sums = _tally_sums(session, kind, f, statuses, dimension) if statuses else {}
     if f.overdue and statuses:
         base = f.with_(overdue="", open_only=False, statuses=())
-        not_due = _not_overdue(statuses, now, tz)
+        not_due = sla.not_overdue_clause(statuses, now, tz)
         sqlite = session.get_bind().dialect.name == "sqlite"
         if dimension == "department" or (dimension is not None and sqlite):
             # Measured at 1M cases: grouped by village, SQLite's planner walks the whole
