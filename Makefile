@@ -31,12 +31,16 @@ run: migrate
 	$(FLASK) users ensure-admin
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
-## make test: install the dev extras, lint, and run the whole suite
-## (TEST_DATABASE_URL=postgresql://… runs it against PostgreSQL)
+## make test: install the dev extras, lint, check types and import contracts, and run the
+## whole suite with branch coverage (TEST_DATABASE_URL=postgresql://… runs it on PostgreSQL)
+# The floor is the branch coverage of portal/ and admin/ measured on both databases before
+# the domain was regrouped (94 % on SQLite and on PostgreSQL); it may rise, never fall.
+COVERAGE_FLOOR := 94
 test: $(VENV)/.installed-dev tests/browser/node_modules/axe-core/axe.min.js
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -c pyproject.toml -r portal admin
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 # axe-core for the accessibility checks of the browser tests (skipped if npm is missing).
 tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json
