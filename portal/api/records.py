@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
-from portal.domain.casework import leads
+from portal.domain.casework import leads, sla
+from portal.domain.clock import end_of_local_day, to_local, utcnow
 from portal.domain.enums import CaseStatus, TipStatus
 from portal.domain.models import Attachment, Case, CaseEvent, Category, Tip, Unit
 from portal.domain.reporting import tracking
@@ -84,13 +85,16 @@ class Clock:
         self.zone = zone
 
     def iso(self, value: dt.datetime | None) -> str | None:
-        return None if value is None else value.astimezone(self.zone).isoformat(timespec="seconds")
+        return None if value is None else to_local(value, self.zone).isoformat(timespec="seconds")
 
     def end_of_day(self, value: dt.date | None) -> str | None:
         """A deadline date is met until the end of that day, local time."""
         if value is None:
             return None
-        return dt.datetime.combine(value, dt.time(23, 59, 59), tzinfo=self.zone).isoformat()
+        return to_local(end_of_local_day(value, self.zone), self.zone).isoformat()
+
+    def overdue(self, case: Case) -> bool:
+        return sla.is_overdue(case, utcnow(), self.zone)
 
 
 @dataclass
@@ -148,6 +152,16 @@ def disclosed_case(session: Session, case_id: int) -> Case | None:
     return session.scalars(_disclosed().where(Case.id == case_id)).unique().one_or_none()
 
 
+OVERDUE_NOTE = "已超过整改期限，仍在整改"
+
+
+def _notes(latest: str | None, *, overdue: bool) -> str | None:
+    """The latest public progress note; for an overdue case, said first that it is."""
+    if not overdue:
+        return latest
+    return f"{OVERDUE_NOTE}。{latest}" if latest else OVERDUE_NOTE
+
+
 def case_rows(
     session: Session, cases: Sequence[Case], *, clock: Clock, media_url: Callable[[str], str]
 ) -> list[dict[str, Any]]:
@@ -179,7 +193,7 @@ def case_rows(
         rows.append({
             "service_request_id": str(case.id),
             "status": "closed" if case.status is CaseStatus.CLOSED else "open",
-            "status_notes": notes.get(case.id),
+            "status_notes": _notes(notes.get(case.id), overdue=clock.overdue(case)),
             "service_name": case.category.name,
             "service_code": case.category.code,
             "description": case.public_summary,
