@@ -68,7 +68,7 @@ def _tile(label: str, f: LedgerFilter, now: Any, tz: str, alert: bool = False) -
 # The overview shows the departments and villages with the most overdue and open cases; a
 # city has hundreds of each, and each has its own full page.
 DASHBOARD_ROWS = 10
-BREAKDOWNS = {
+BREAKDOWNS: dict[str, tuple[type[Department] | type[Village], str, str, str]] = {
     "departments": (Department, "department", "department_id", "部门"),
     "villages": (Village, "village", "village_id", "行政村"),
 }

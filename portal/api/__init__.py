@@ -1,5 +1,7 @@
 """Open311 GeoReport v2 for partner channels and open data (served under /open311/v2/)."""
 
+from typing import Any
+
 from flask import Blueprint
 from werkzeug.routing import PathConverter
 
@@ -15,6 +17,8 @@ class AnyPathConverter(PathConverter):
 
 
 # Registered before the routes below are added, which need it.
-bp.record_once(lambda state: state.app.url_map.converters.setdefault("anypath", AnyPathConverter))
+@bp.record_once
+def _register_converter(state: Any) -> None:
+    state.app.url_map.converters.setdefault("anypath", AnyPathConverter)
 
 from portal.api import routes, service_requests  # noqa: E402,F401

@@ -116,7 +116,7 @@ def window(start: dt.datetime | None, end: dt.datetime | None, *, now: dt.dateti
     return start or (end - DEFAULT_WINDOW), end
 
 
-def _disclosed() -> Select[tuple[Case]]:
+def _disclosed() -> Select[Any]:
     return (
         select(Case)
         .where(Case.disclosed.is_(True))

@@ -135,6 +135,7 @@ def _reporter_name() -> str:
 @limiter.limit(POST_ADDRESS_LIMIT, key_func=get_remote_address)
 def create_request(fmt: str):
     partner = _partner(required=True)
+    assert partner is not None  # required: _partner answered 403 otherwise
     code = _param("service_code")
     if not code:
         raise fail(400, "缺少 service_code")

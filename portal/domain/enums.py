@@ -10,7 +10,7 @@ class LabeledEnum(enum.StrEnum):
 
     label: str
 
-    def __new__(cls, value: str, label: str) -> LabeledEnum:
+    def __new__(cls, value: str, label: str = "") -> LabeledEnum:
         member = str.__new__(cls, value)
         member._value_ = value
         member.label = label

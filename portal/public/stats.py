@@ -26,7 +26,7 @@ def cached(name: str, compute: Callable[[], T]) -> T:
     """Figures over the whole tables, kept per process (``FigureCache``): after a change the
     last figures are served while a background thread recomputes them, at most once a minute.
     ``compute`` opens its own session, since it may run in that thread."""
-    return figure_cache.get_or_compute(("stats", name), compute)  # type: ignore[no-any-return]
+    return figure_cache.get_or_compute(("stats", name), compute)
 
 
 @bp.app_template_global()

@@ -47,7 +47,7 @@ _CODE_STAMP = _code_stamp()
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
 
 
-_VERSIONED = (AuditLog, CaseEvent, Tip)
+_VERSIONED: tuple[type[AuditLog] | type[CaseEvent] | type[Tip], ...] = (AuditLog, CaseEvent, Tip)
 
 
 _recent: dict[str, Any] = {"at": 0.0, "value": None}
@@ -84,7 +84,7 @@ def read_data_version() -> tuple[tuple[int, int, int], dt.datetime | None]:
         select(model.created_at).where(model.id == newest).scalar_subquery()
         for model, newest in zip(_VERSIONED, ids, strict=True)))).one()
     times = [t for t in times_row if t is not None]
-    return (ids[0], ids[1], ids[2]), (max(times) if times else None)  # type: ignore[return-value]
+    return (ids[0], ids[1], ids[2]), (max(times) if times else None)
 
 
 class PageCache:

@@ -65,7 +65,7 @@ def erase_identities(session: Session, *, days_after_close: int,
         .values(reporter_name_enc=None, reporter_phone_enc=None)
         .execution_options(synchronize_session=False)
     )
-    count = result.rowcount or 0
+    count = result.rowcount or 0  # type: ignore[attr-defined]
     if count:
         audit.record(session, "retention.erase_identity", "tip", "", after={"tips": count})
     session.flush()

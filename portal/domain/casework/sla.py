@@ -478,9 +478,9 @@ def scan(
             ):
                 report.written += 1
             # The township office supervises every deadline that has passed.
-            supervise = late and office is not None and (
-                lead is None or office.id != lead.department_id)
-            if supervise and notifications.notify(
+            supervise = late and (lead is None or office is None
+                                  or office.id != lead.department_id)
+            if supervise and office is not None and notifications.notify(
                 session, kind, subject, body, department=office, payload=payload,
                 dedupe_key=f"{kind}:{case.id}:{office.id}:{deadline}",
             ):

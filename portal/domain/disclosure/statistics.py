@@ -179,6 +179,7 @@ def on_time(session: Session, zone: ZoneInfo) -> OnTime:
     )
     met = total = 0
     for rectified_at, rectify_by in rows:
+        assert rectified_at is not None and rectify_by is not None  # the WHERE above
         total += 1
         met += rectified_at.astimezone(zone).date() <= rectify_by
     return OnTime(met, total)

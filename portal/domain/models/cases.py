@@ -131,7 +131,8 @@ class Case(Base):
     # Optimistic locking: two people moving the same case at once, one of them is told.
     version: Mapped[int] = mapped_column(default=1)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    # (mypy: the declarative base types this attribute as an instance variable.)
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}  # type: ignore[misc]
 
     unit: Mapped[Unit] = relationship(back_populates="cases")
     village: Mapped[Village] = relationship()

@@ -7,13 +7,15 @@ the blurred copy is made) is never among them: it stays with the moderators' own
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from portal.domain.models import Attachment, Case, Tip
 
 
-def tip_photos_query(case_id: int) -> Select[tuple[Attachment]]:
+def tip_photos_query(case_id: int) -> Select[Any]:
     derived = select(Attachment.derived_from_id).where(Attachment.derived_from_id.is_not(None))
     return (select(Attachment).join(Tip, Attachment.tip_id == Tip.id)
             .where(Tip.case_id == case_id, Attachment.withheld.is_(False),

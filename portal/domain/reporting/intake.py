@@ -124,8 +124,9 @@ def validate(session: Session, data: TipInput, *, now: dt.datetime | None = None
             errors["observed_at"] = "发现时间不能晚于现在"
         elif data.observed_at < now - dt.timedelta(days=366):
             errors["observed_at"] = "发现时间不能早于一年前"
-    if (data.lat is None) != (data.lon is None) or (
-        data.lat is not None and not (-90 <= data.lat <= 90 and -180 <= data.lon <= 180)
+    lat, lon = data.lat, data.lon
+    if (lat is None) != (lon is None) or (
+        lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180)
     ):
         errors["location"] = "位置坐标无效，请重新获取或留空"
     if len(data.reporter_name) > NAME_MAX:

@@ -56,7 +56,7 @@ def process_image(raw: bytes, limits: UploadLimits, label: str = "照片") -> Pr
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))
+            image: Image.Image = Image.open(io.BytesIO(raw))
             if image.format not in ACCEPTED_FORMATS:
                 raise UploadError(f"{label}格式不支持，请上传 JPG、PNG 或 WebP 图片")
             width, height = image.size

@@ -129,7 +129,7 @@ class LedgerFilter:
             descending=get("dir") != "asc",
         )
 
-    def to_args(self) -> dict[str, str]:
+    def to_args(self) -> dict[str, Any]:
         """The query string that ``from_args`` reads back into this same filter."""
         args: dict[str, str] = {}
         if self.statuses:
@@ -256,7 +256,8 @@ def select_cases(f: LedgerFilter, now: dt.datetime | None = None,
     order = column.desc() if f.descending else column.asc()
     ordering = [order] if f.sort == "id" else [order, Case.id.desc() if f.descending
                                                else Case.id.asc()]
-    return select(Case).where(*conditions(f, now, tz)).order_by(*ordering)
+    query: Select[Any] = select(Case).where(*conditions(f, now, tz)).order_by(*ordering)
+    return query
 
 
 def count(session: Session, f: LedgerFilter, now: dt.datetime | None = None,
@@ -311,6 +312,7 @@ def _scan_counts_by(session: Session, f: LedgerFilter, dimension: str,
                     now: dt.datetime | None, tz: str | ZoneInfo | None,
                     extra: tuple[ColumnElement[bool], ...] = ()) -> dict[Any, int]:
     where = [*conditions(f, now, tz), *extra]
+    stmt: Select[Any, int]
     if dimension == "status":
         stmt = select(Case.status, func.count()).where(*where).group_by(Case.status)
     elif dimension == "village":

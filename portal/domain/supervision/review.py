@@ -81,7 +81,9 @@ def review(session: Session, start: dt.date, end: dt.date, now: dt.datetime | No
 
     def row(department_id: int) -> DepartmentReview:
         if department_id not in rows:
-            rows[department_id] = DepartmentReview(session.get(Department, department_id))
+            department = session.get(Department, department_id)
+            assert department is not None  # an id from an assignment row
+            rows[department_id] = DepartmentReview(department)
         return rows[department_id]
 
     for department_id, routed_at, accepted_at in session.execute(
