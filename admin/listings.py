@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import (
     abort,
     current_app,
-    flash,
-    redirect,
     render_template,
     request,
     url_for,
@@ -17,20 +16,20 @@ from flask import (
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import DateField, DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from admin import bp
 from admin.access import require
+from admin.acting import act, flash_back
 from admin.forms import options
 from portal.db import get_session
+from portal.domain import paging
 from portal.domain.access.permissions import Permission
-from portal.domain.casework.events import WorkflowError
-from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
+from portal.domain.enums import SupervisionLevel
 from portal.domain.models import Attachment, Case, Listing
-from portal.domain.reporting.uploads import UploadError
 from portal.domain.supervision import listings as listing_steps
 from portal.identity import upload_limits
 from portal.web.files import send_attachment, storage
@@ -73,26 +72,17 @@ def _listing(listing_id: int) -> Listing:
 @bp.route("/listings")
 @require(Permission.SUPERVISION_VIEW)
 def listings():
+    """Listed hazards, open major hazards not listed, closed ones still to delist (each paged:
+    ``?section=active|candidates|to_delist&page=N``), and the latest delisted."""
     db = get_session()
-    active = db.scalars(select(Listing).where(Listing.delisted_at.is_(None))
-                        .options(joinedload(Listing.case).joinedload(Case.unit))
-                        .order_by(Listing.deadline, Listing.id)).all()
-    delisted = db.scalars(select(Listing).where(Listing.delisted_at.is_not(None))
-                          .options(joinedload(Listing.case).joinedload(Case.unit))
-                          .order_by(Listing.delisted_at.desc()).limit(50)).all()
-    candidates = db.scalars(
-        select(Case).where(Case.severity == Severity.MAJOR, Case.status != CaseStatus.CLOSED,
-                           ~exists().where(Listing.case_id == Case.id,
-                                           Listing.delisted_at.is_(None)))
-        .options(joinedload(Case.unit)).order_by(Case.id).limit(100)).all()
-    # Closed, yet still carrying a level: listed formally or flagged by routing.
-    to_delist = db.scalars(
-        select(Case).where(Case.status == CaseStatus.CLOSED,
-                           Case.supervision_level != SupervisionLevel.NONE)
-        .options(joinedload(Case.unit)).order_by(Case.closed_at, Case.id).limit(100)).all()
-    return render_template("admin/listings.html", active=active, delisted=delisted,
-                           candidates=candidates, to_delist=to_delist,
-                           delist_form=DelistForm())
+    args = request.args
+    return render_template(
+        "admin/listings.html",
+        active=listing_steps.active_listings(db, page=paging.page_in(args, "active")),
+        candidates=listing_steps.unlisted_major_hazards(
+            db, page=paging.page_in(args, "candidates")),
+        to_delist=listing_steps.awaiting_delisting(db, page=paging.page_in(args, "to_delist")),
+        delisted=listing_steps.recently_delisted(db), delist_form=DelistForm())
 
 
 @bp.route("/cases/<int:case_id>/listing", methods=["GET", "POST"])
@@ -103,23 +93,23 @@ def listing_new(case_id: int):
     if case is None:
         abort(404)
     form = ListingForm()
-    error, status = None, 200
-    if request.method == "POST":
-        if form.validate():
-            try:
-                listing = listing_steps.list_case(
-                    db, case, actor=current_user, level=SupervisionLevel(form.level.data),
-                    deadline=form.deadline.data, responsible_leader=form.responsible_leader.data)
-            except WorkflowError as exc:
-                db.rollback()
-                error, status = str(exc), 400
-            else:
-                db.commit()
-                flash(f"已{listing.level.label}。", "success")
-                return redirect(url_for("admin.listing", listing_id=listing.id), 303)
-        else:
-            error, status = "请按提示填写后再提交", 400
-    return render_template("admin/listing_new.html", case=case, form=form, error=error), status
+
+    def page(error: str | None = None, status: int = 200) -> Any:
+        shown = db.get(Case, case_id) if error else case
+        return render_template("admin/listing_new.html", case=shown, form=form,
+                               error=error), status
+
+    if request.method != "POST":
+        return page()
+    if not form.validate():
+        return page("请按提示填写后再提交", 400)
+    return act(
+        lambda: listing_steps.list_case(
+            db, case, actor=current_user, level=SupervisionLevel(form.level.data),
+            deadline=form.deadline.data, responsible_leader=form.responsible_leader.data),
+        done=lambda listing: f"已{listing.level.label}。",
+        then=lambda listing: url_for("admin.listing", listing_id=listing.id),
+        refused=page)
 
 
 def _render(listing: Listing, status: int = 200, error: str | None = None, **forms):
@@ -146,16 +136,13 @@ def listing_interview(listing_id: int):
         return _render(found, 400, "请按提示填写约谈记录", interview=form)
     tz = current_app.config["TIMEZONE"]
     held_at = form.held_at.data.replace(tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
-    try:
-        listing_steps.record_interview(db, found, actor=current_user, held_at=held_at,
-                                     participants=form.participants.data,
-                                     notes=form.notes.data or "")
-    except WorkflowError as exc:
-        db.rollback()
-        return _render(_listing(listing_id), 400, str(exc), interview=form)
-    db.commit()
-    flash("约谈记录已保存。", "success")
-    return redirect(url_for("admin.listing", listing_id=listing_id), 303)
+    return act(
+        lambda: listing_steps.record_interview(db, found, actor=current_user, held_at=held_at,
+                                               participants=form.participants.data,
+                                               notes=form.notes.data or ""),
+        done="约谈记录已保存。", then=url_for("admin.listing", listing_id=listing_id),
+        refused=lambda message, status: _render(_listing(listing_id), status, message,
+                                                interview=form))
 
 
 @bp.route("/listings/<int:listing_id>/letter", methods=["POST"])
@@ -168,15 +155,12 @@ def listing_letter_upload(listing_id: int):
     if not form.validate() or upload is None or not upload.filename:
         return _render(found, 400, "请选择整改承诺书文件", letter=form)
     raw = upload.stream.read(current_app.config["MAX_PHOTO_BYTES"] + 1)
-    try:
-        listing_steps.attach_letter(db, storage(), found, raw, actor=current_user,
-                                  limits=upload_limits())
-    except (UploadError, WorkflowError) as exc:
-        db.rollback()
-        return _render(_listing(listing_id), 400, str(exc), letter=form)
-    db.commit()
-    flash("整改承诺书已上传。", "success")
-    return redirect(url_for("admin.listing", listing_id=listing_id), 303)
+    return act(
+        lambda: listing_steps.attach_letter(db, storage(), found, raw, actor=current_user,
+                                            limits=upload_limits()),
+        done="整改承诺书已上传。", then=url_for("admin.listing", listing_id=listing_id),
+        refused=lambda message, status: _render(_listing(listing_id), status, message,
+                                                letter=form))
 
 
 @bp.route("/listings/<int:listing_id>/letter")
@@ -203,14 +187,11 @@ def listing_delist(listing_id: int):
     form = DelistForm()
     if not form.validate():
         return _render(found, 400, "请按提示填写", delist=form)
-    try:
-        listing_steps.delist(db, found, actor=current_user, note=form.note.data or "")
-    except WorkflowError as exc:
-        db.rollback()
-        return _render(_listing(listing_id), 400, str(exc), delist=form)
-    db.commit()
-    flash("已摘牌。", "success")
-    return redirect(url_for("admin.listing", listing_id=listing_id), 303)
+    return act(
+        lambda: listing_steps.delist(db, found, actor=current_user, note=form.note.data or ""),
+        done="已摘牌。", then=url_for("admin.listing", listing_id=listing_id),
+        refused=lambda message, status: _render(_listing(listing_id), status, message,
+                                                delist=form))
 
 
 @bp.route("/cases/<int:case_id>/delist", methods=["POST"])
@@ -224,12 +205,10 @@ def case_delist(case_id: int):
     form = DelistForm()
     if not form.validate():
         abort(400)
-    try:
-        listing_steps.delist_case(db, case, actor=current_user, note=form.note.data or "")
-    except WorkflowError as exc:
-        db.rollback()
-        flash(str(exc), "error")
-    else:
-        db.commit()
-        flash(f"工单 {case_id}（{case.unit.name}）已摘牌。", "success")
-    return redirect(url_for("admin.listings"), 303)
+    unit_name = case.unit.name
+    back = url_for("admin.listings")
+    return act(
+        lambda: listing_steps.delist_case(db, case, actor=current_user,
+                                          note=form.note.data or ""),
+        done=f"工单 {case_id}（{unit_name}）已摘牌。", then=back,
+        refused=lambda message, status: flash_back(message, back))
