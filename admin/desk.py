@@ -3,34 +3,19 @@ the closures list of moderators and supervisors. The case page is ``admin.desk_c
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
 
 from flask import abort, render_template, request
 from flask_login import current_user
-from sqlalchemy import Select, and_, exists, func, select
-from sqlalchemy.orm import Session, selectinload
 
 from admin import bp
 from admin.access import require
 from portal.db import get_session
+from portal.domain import paging
 from portal.domain.access.permissions import Permission
-from portal.domain.casework import sla, workflow
+from portal.domain.casework import sla, worklists
 from portal.domain.clock import utcnow
-from portal.domain.enums import (
-    AssignmentRole,
-    AssignmentState,
-    CaseEventKind,
-    CaseOutcome,
-    CaseStatus,
-)
-from portal.domain.models import Assignment, Case, CaseEvent, Department
-
-GROUP_PREVIEW = 20
-PAGE_SIZE = 30
-ACTIVE = (AssignmentState.PENDING, AssignmentState.ACCEPTED)
-
+from portal.domain.models import Department
 
 # ---------------------------------------------------------------- the desk list
 
@@ -52,44 +37,11 @@ GROUPS = [
 GROUP_KEYS = {g.key: g for g in GROUPS}
 
 
-def _group_query(key: str, department_id: int) -> Select[Any]:
-    """Cases of one desk group, most urgent first (earliest limit first, so overdue on top)."""
-    mine = and_(Assignment.case_id == Case.id, Assignment.department_id == department_id)
-    if key == "follow_up":
-        return (select(Case).where(
-            Case.status == CaseStatus.CLOSED, Case.outcome == CaseOutcome.RECTIFIED,
-            Case.follow_up_by.is_not(None),
-            exists().where(mine, Assignment.role == AssignmentRole.LEAD,
-                           Assignment.state == AssignmentState.COMPLETED))
-            .order_by(Case.follow_up_by, Case.id))
-    query = select(Case).join(Assignment, mine)
-    if key == "new":
-        return (query.where(Assignment.state == AssignmentState.PENDING)
-                .order_by(Case.check_by.is_(None), Case.check_by, Assignment.routed_at))
-    query = query.where(Assignment.state == AssignmentState.ACCEPTED)
-    if key == "checking":
-        return (query.where(Case.status.in_(sla.AWAITING_CHECK))
-                .order_by(Case.check_by.is_(None), Case.check_by, Case.id))
-    if key == "rectifying":
-        # No deadline yet is the most pressing: setting it is the department's next step.
-        return (query.where(Case.status == CaseStatus.RECTIFYING)
-                .order_by(Case.rectify_by.is_not(None), Case.rectify_by, Case.id))
-    return query.where(Case.status == CaseStatus.RECTIFIED).order_by(Case.rectified_at, Case.id)
-
-
-def _count(db: Session, query: Select[Any]) -> int:
-    return db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-
-
-def _role_on(case: Case, department_id: int) -> AssignmentRole | None:
-    mine = [a for a in case.assignments
-            if a.department_id == department_id and a.state in ACTIVE]
-    return mine[0].role if mine else None
-
-
 @bp.route("/desk")
 @require(Permission.CASES_WORK)
 def desk():
+    """Every group's first cases (``worklists.GROUP_PREVIEW``) and total; ``?group=`` shows
+    one group whole, paged (``&page=``)."""
     db = get_session()
     department_id = current_user.department_id
     if department_id is None:
@@ -101,44 +53,33 @@ def desk():
     for group in GROUPS:
         if only and only != group.key:
             continue
-        query = _group_query(group.key, department_id)
-        total = _count(db, query)
         if only:
-            pages = max(1, math.ceil(total / PAGE_SIZE))
-            arg = request.args.get("page", "1")
-            page = min(max(int(arg) if arg.isdigit() else 1, 1), pages)
-            query = query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+            found = worklists.desk_group(db, department_id, group.key,
+                                         page=request.args.get("page"))
+            page, pages = found.number, found.pages
         else:
-            query = query.limit(GROUP_PREVIEW)
-        rows = db.scalars(query.options(selectinload(Case.assignments))).unique().all()
-        groups.append((group, total, [(c, sla.due_of(c, now), _role_on(c, department_id))
-                                      for c in rows]))
+            found = worklists.desk_group(db, department_id, group.key, page=1,
+                                         size=worklists.GROUP_PREVIEW)
+        groups.append((group, found.total, [
+            (c, sla.due_of(c, now), worklists.role_on(c, department_id)) for c in found.items]))
     return render_template(
         "admin/desk.html", groups=groups, only=only, page=page, pages=pages,
-        department=db.get(Department, department_id), preview=GROUP_PREVIEW,
-        # Urging notices (督促函) received by the department: filled in by issue 6.
-        urging_notices=[],
-    )
+        department=db.get(Department, department_id), preview=worklists.GROUP_PREVIEW)
 
 
 @bp.route("/closures")
 @require(Permission.CASES_CLOSE)
 def closures():
     """For moderators and supervisors: cases awaiting closure, extension requests to decide,
-    and follow-ups (回头看) coming due."""
+    and follow-ups (回头看) coming due. Each section is paged on its own:
+    ``?section=awaiting|extensions|follow_ups&page=N`` turns that section to page N (the
+    others show their first page)."""
     db = get_session()
     now = utcnow()
-    awaiting = db.scalars(select(Case).where(Case.status == CaseStatus.RECTIFIED)
-                          .order_by(Case.rectified_at, Case.id).limit(100)).all()
-    asked = db.scalars(select(Case).where(
-        Case.status == CaseStatus.RECTIFYING,
-        exists().where(CaseEvent.case_id == Case.id,
-                       CaseEvent.kind == CaseEventKind.EXTENSION_REQUESTED))
-        .order_by(Case.rectify_by, Case.id).limit(100)).all()
-    extensions = [(c, e) for c in asked if (e := workflow.pending_extension(c)) is not None]
-    follow_ups = db.scalars(select(Case).where(
-        Case.status == CaseStatus.CLOSED, Case.outcome == CaseOutcome.RECTIFIED,
-        Case.follow_up_by.is_not(None)).order_by(Case.follow_up_by, Case.id).limit(100)).all()
-    return render_template("admin/desk_closures.html", awaiting=awaiting,
-                           extensions=extensions, follow_ups=follow_ups,
-                           due_of=lambda c: sla.due_of(c, now))
+    args = request.args
+    return render_template(
+        "admin/desk_closures.html",
+        awaiting=worklists.awaiting_closure(db, page=paging.page_in(args, "awaiting")),
+        extensions=worklists.pending_extensions(db, page=paging.page_in(args, "extensions")),
+        follow_ups=worklists.follow_ups(db, page=paging.page_in(args, "follow_ups")),
+        due_of=lambda c: sla.due_of(c, now))

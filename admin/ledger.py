@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from admin import bp
 from admin.access import require
 from portal.db import get_session
-from portal.domain import clock
+from portal.domain import clock, paging
 from portal.domain.access.permissions import Permission
 from portal.domain.casework import leads, sla
 from portal.domain.clock import utcnow
@@ -60,17 +59,14 @@ def ledger_page():
     tz = _tz()
     total = figure_cache.get_or_compute(
         ("count", repr(f), tz), lambda: ledger.count(get_session(), f, utcnow(), tz))
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page_arg = request.args.get("page", "1")
-    page = min(max(int(page_arg) if page_arg.isdigit() else 1, 1), pages)
-    rows = list(db.scalars(
-        ledger.select_cases(f, now, _tz())
+    found = paging.paginate(
+        db, ledger.select_cases(f, now, _tz())
         .options(joinedload(Case.unit).joinedload(Unit.venue_type), joinedload(Case.village),
                  joinedload(Case.category),
-                 selectinload(Case.assignments).joinedload(Assignment.department))
-        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+                 selectinload(Case.assignments).joinedload(Assignment.department)),
+        page=request.args.get("page"), size=PAGE_SIZE, total=total)
     return render_template(
-        "admin/ledger.html", rows=rows, total=total, page=page, pages=pages, f=f,
+        "admin/ledger.html", page=found, f=f,
         args=f.to_args(), choices=choices(), now=now,
         is_overdue=lambda case: sla.is_overdue(case, now, _tz()),
         lead=leads.lead_name)

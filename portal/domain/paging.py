@@ -8,7 +8,7 @@ order, and the total is counted once (or given, where a running count already kn
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 U = TypeVar("U")
+
+# A query of any columns or entities (SQLAlchemy types a select by the tuple of them).
+AnySelect = Select[*tuple[Any, ...]]
 
 # Beyond this a page number is nonsense (and an OFFSET that large would scan): clamp it.
 MAX_PAGE = 100_000
@@ -58,14 +61,20 @@ def page_number(raw: str | int | None) -> int:
     return min(int(text), MAX_PAGE) if text.isdigit() and int(text) > 0 else 1
 
 
-def count(session: Session, query: Select[Any]) -> int:
+def page_in(args: Mapping[str, str], section: str) -> str | None:
+    """The page asked for ``section`` of a screen with several paged lists: the query string
+    names one section and its page (``?section=extensions&page=2``); the others show page 1."""
+    return args.get("page") if args.get("section") == section else None
+
+
+def count(session: Session, query: AnySelect) -> int:
     """How many rows ``query`` returns (its ORDER BY dropped)."""
     return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
 def paginate(
     session: Session,
-    query: Select[Any],
+    query: AnySelect,
     *,
     page: str | int | None,
     size: int,

@@ -13,11 +13,8 @@ from portal.public import bp
 
 @bp.route("/bulletins")
 def bulletin_list():
-    page_arg = request.args.get("page", "1")
-    page = int(page_arg) if page_arg.isdigit() and int(page_arg) > 0 else 1
-    rows, total = bulletins.published(get_session(), page)
-    pages = max(1, -(-total // bulletins.PAGE_SIZE))
-    return render_template("portal/bulletins.html", rows=rows, page=page, pages=pages)
+    found = bulletins.published(get_session(), request.args.get("page"))
+    return render_template("portal/bulletins.html", page=found)
 
 
 @bp.route("/bulletins/<int:bulletin_id>")

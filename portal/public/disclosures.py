@@ -63,8 +63,8 @@ def disclosures():
     session = get_session()
     filters = _filters()
     page = publication.search_disclosed(
-        session, filters, today=clock.local_today(), page=_int_arg("page") or 1, per_page=PER_PAGE
-    )
+        session, filters, today=clock.local_today(), page=request.args.get("page"),
+        per_page=PER_PAGE)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "portal/disclosures.html", page=page, filters=filters, args=args,
@@ -100,5 +100,4 @@ def disclosure_stages() -> tuple[str, ...]:
 @bp.app_template_global()
 def latest_bulletins(limit: int = 3) -> list[Bulletin]:
     """For the home page: the newest published bulletins (通报)."""
-    rows, _total = bulletins.published(get_session(), 1)
-    return rows[:limit]
+    return bulletins.published(get_session(), 1, size=limit).items

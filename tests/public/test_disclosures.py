@@ -303,3 +303,27 @@ def test_the_home_page_lists_published_bulletins_only(client, db_session: Sessio
     db_session.flush()
     html = client.get("/").get_data(as_text=True)
     assert "一月隐患整改通报" in html and "尚未发布的草稿" not in html
+
+
+def test_the_bulletins_page_pages_the_published_newest_first(client, db_session: Session) -> None:
+    from portal.domain.models import Bulletin
+
+    author = moderator(db_session)
+    common = {"period_start": dt.date(2026, 1, 1), "period_end": dt.date(2026, 1, 31),
+              "text": "正文", "figures": {}, "created_by_id": author.id}
+    now = utcnow()
+    db_session.add_all([Bulletin(title=f"第{i:02d}期通报", published_at=now - dt.timedelta(days=i),
+                                 **common) for i in range(25)]
+                       + [Bulletin(title="尚未发布的草稿", **common)])
+    db_session.flush()
+
+    def titles(query: str) -> list[str]:
+        html = client.get("/bulletins" + query).get_data(as_text=True)
+        return re.findall(r"第(\d\d)期通报", html)
+
+    first, second = titles(""), titles("?page=2")
+    assert first == [f"{i:02d}" for i in range(20)]
+    assert second == [f"{i:02d}" for i in range(20, 25)]
+    assert "第 1 / 2 页" in client.get("/bulletins").get_data(as_text=True)
+    assert titles("?page=99") == second, "a page past the end shows the last page"
+    assert "尚未发布的草稿" not in client.get("/bulletins?page=2").get_data(as_text=True)

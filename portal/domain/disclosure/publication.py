@@ -10,18 +10,21 @@ the public fields, and an address is not among them).
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from portal.domain import paging
+from portal.domain.casework import sla
 from portal.domain.casework.events import WorkflowError, flush, log_event, require_role
 from portal.domain.clock import utcnow
 from portal.domain.disclosure.redaction import mask_personal_data
 from portal.domain.enums import CaseEventKind, CaseStatus, Role, Severity, SupervisionLevel
-from portal.domain.models import Attachment, Case, CaseEvent, Tip, Unit, User
+from portal.domain.models import Attachment, Case, CaseEvent, Unit, User
+from portal.domain.paging import Page
+from portal.domain.reporting import evidence
 from portal.domain.supervision import tallies
 from portal.domain.vetting.duplicates import normalize_name
 
@@ -97,12 +100,6 @@ class PublicCase:
         return self.status.label
 
 
-def is_overdue(case: Case, today: dt.date) -> bool:
-    """Overdue is derived, never stored: still rectifying after the deadline."""
-    return (case.status == CaseStatus.RECTIFYING and case.rectify_by is not None
-            and case.rectify_by < today)
-
-
 def _photo(attachment: Attachment) -> PublicPhoto:
     return PublicPhoto(attachment.stored_name, attachment.thumbnail_name,
                        attachment.width, attachment.height)
@@ -138,7 +135,7 @@ def _as_public(case: Case, today: dt.date, *, summary: str, disclosed_at: dt.dat
         supervision_level=case.supervision_level,
         disclosed_at=disclosed_at,
         updated_at=max(case.updated_at or disclosed_at, disclosed_at),
-        overdue=is_overdue(case, today),
+        overdue=sla.is_rectification_overdue(case, today),
         timeline=tuple(timeline),
         photos=tuple(photos),
     )
@@ -174,13 +171,6 @@ def public_timeline(session: Session, case: Case) -> list[PublicEvent]:
     ]
 
 
-def _tip_photos(session: Session, case: Case) -> list[Attachment]:
-    return list(session.scalars(
-        select(Attachment).join(Tip, Attachment.tip_id == Tip.id)
-        .where(Tip.case_id == case.id).order_by(Attachment.id)
-    ))
-
-
 def _event_photos(session: Session, case: Case) -> list[Attachment]:
     return list(session.scalars(
         select(Attachment).join(CaseEvent, Attachment.case_event_id == CaseEvent.id)
@@ -191,14 +181,14 @@ def _event_photos(session: Session, case: Case) -> list[Attachment]:
 def candidate_photos(session: Session, case: Case) -> list[Attachment]:
     """Every photo a moderator may choose to publish: the tips' and the timeline's, not
     withheld and not the originals of a redacted copy."""
-    photos = _tip_photos(session, case) + _event_photos(session, case)
+    photos = evidence.tip_photos(session, case) + _event_photos(session, case)
     originals = {p.derived_from_id for p in photos if p.derived_from_id}
     return [p for p in photos if not p.withheld and p.id not in originals]
 
 
 def full_public_case(session: Session, case: Case, today: dt.date) -> PublicCase:
     """A case with its timeline and the tips' public photos, for the unit page."""
-    tip_photos = [_photo(a) for a in _tip_photos(session, case) if _shown(a)]
+    tip_photos = [_photo(a) for a in evidence.tip_photos(session, case) if _shown(a)]
     return public_case(case, today, timeline=public_timeline(session, case), photos=tip_photos)
 
 
@@ -328,18 +318,6 @@ class DisclosureFilters:
     unit_name: str = ""
 
 
-@dataclass(frozen=True)
-class DisclosurePage:
-    items: list[PublicCase]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-
 def _filtered(query: Select, filters: DisclosureFilters) -> Select:
     if filters.village_id is not None:
         query = query.where(Case.village_id == filters.village_id)
@@ -378,22 +356,35 @@ def search_disclosed(
     filters: DisclosureFilters,
     *,
     today: dt.date,
-    page: int = 1,
+    page: str | int | None = 1,
     per_page: int = 20,
-) -> DisclosurePage:
-    """One page of disclosed cases, newest disclosure first."""
-    total = _disclosed_total(session, filters)
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(page, 1), pages)
+) -> Page[PublicCase]:
+    """One page of disclosed cases, newest disclosure first (the total from the tallies)."""
     newest_first = (Case.disclosed_at.desc(), Case.id.desc())
     # The page's ids first, from the (disclosed, disclosed_at, id) index alone, then those
     # twenty rows: a deep page skips index entries, not half a million table rows.
-    ids = (_filtered(select(Case.id).where(public_condition()), filters)
-           .order_by(*newest_first).offset((page - 1) * per_page).limit(per_page))
-    rows = session.scalars(
-        _loaded(select(Case).where(Case.id.in_(ids.scalar_subquery()))).order_by(*newest_first)
-    ).all()
-    return DisclosurePage([public_case(c, today) for c in rows], total, page, per_page)
+    ids = paging.paginate(
+        session, _filtered(select(Case.id).where(public_condition()), filters)
+        .order_by(*newest_first), page=page, size=per_page,
+        total=_disclosed_total(session, filters))
+    rows = {c.id: c for c in session.scalars(
+        _loaded(select(Case).where(Case.id.in_(ids.items))))} if ids.items else {}
+    return ids.map(lambda case_id: public_case(rows[case_id], today))
+
+
+def moderator_list(session: Session, *, disclosed: bool, page: str | int | None = 1,
+                   size: int = 30) -> Page[Case]:
+    """The moderators' disclosure screen: confirmed cases not yet public, newest confirmation
+    first, or the public ones, newest disclosure first."""
+    condition = (public_condition() if disclosed
+                 else Case.confirmed_at.is_not(None) & Case.disclosed.is_(False))
+    newest = Case.disclosed_at if disclosed else Case.confirmed_at
+    query = (select(Case).where(condition)
+             .options(selectinload(Case.unit).selectinload(Unit.village),
+                      selectinload(Case.category))
+             .order_by(newest.desc(), Case.id.desc()))
+    total = session.scalar(select(func.count()).select_from(Case).where(condition)) or 0
+    return paging.paginate(session, query, page=page, size=size, total=total)
 
 
 def _disclosed_total(session: Session, filters: DisclosureFilters) -> int:

@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.domain import paging
 from portal.domain.access import audit
 from portal.domain.casework.events import WorkflowError, require_role
 from portal.domain.clock import utcnow
 from portal.domain.enums import Role, Severity
 from portal.domain.models import Bulletin, Department, Listing, Tip, User
+from portal.domain.paging import Page
 from portal.domain.supervision import ledger
 
 PAGE_SIZE = 20
@@ -119,11 +121,9 @@ def publish(session: Session, bulletin: Bulletin, *, actor: User,
                  after={"title": bulletin.title})
 
 
-def published(session: Session, page: int = 1) -> tuple[list[Bulletin], int]:
-    """One page of published bulletins, newest first, and the total."""
-    where = Bulletin.published_at.is_not(None)
-    total = session.scalar(select(func.count()).select_from(Bulletin).where(where)) or 0
-    rows = session.scalars(select(Bulletin).where(where)
-                           .order_by(Bulletin.published_at.desc(), Bulletin.id.desc())
-                           .offset((max(page, 1) - 1) * PAGE_SIZE).limit(PAGE_SIZE))
-    return list(rows), total
+def published(session: Session, page: str | int | None = 1,
+              size: int = PAGE_SIZE) -> Page[Bulletin]:
+    """One page of published bulletins, newest first."""
+    return paging.paginate(session, select(Bulletin).where(Bulletin.published_at.is_not(None))
+                           .order_by(Bulletin.published_at.desc(), Bulletin.id.desc()),
+                           page=page, size=size)

@@ -291,12 +291,6 @@ def count_many(session: Session, filters: list[LedgerFilter], now: dt.datetime |
     return [int(n or 0) for n in session.execute(stmt).one()]
 
 
-def page(session: Session, f: LedgerFilter, number: int, size: int,
-         now: dt.datetime | None = None, tz: str | ZoneInfo | None = None) -> list[Case]:
-    stmt = select_cases(f, now, tz).offset((max(number, 1) - 1) * size).limit(size)
-    return list(session.scalars(stmt))
-
-
 def counts_by(session: Session, f: LedgerFilter, dimension: str,
               now: dt.datetime | None = None,
               tz: str | ZoneInfo | None = None) -> dict[Any, int]:

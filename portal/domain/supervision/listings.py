@@ -13,9 +13,10 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, joinedload
 
+from portal.domain import paging
 from portal.domain.casework.events import WorkflowError, flush, log_event, require_role
 from portal.domain.clock import utcnow
 from portal.domain.enums import (
@@ -28,6 +29,7 @@ from portal.domain.enums import (
     SupervisionLevel,
 )
 from portal.domain.models import Attachment, Case, Listing, ListingInterview, User
+from portal.domain.paging import Page
 from portal.domain.reporting.uploads import UploadError, UploadLimits, process_image, store_image
 from portal.storage import Storage
 
@@ -212,3 +214,43 @@ def attach_letter(session: Session, store: Storage, listing: Listing, raw: bytes
               internal_text="上传整改承诺书",
               data={"listing_id": listing.id, "attachment_id": attachment.id})
     return attachment
+
+
+# ---------------------------------------------------------------- the listings page
+
+PAGE_SIZE = 30
+# Delisted hazards are history: the page shows the latest, the ledger has them all.
+DELISTED_SHOWN = 50
+
+
+def active_listings(session: Session, *, page: str | int | None = 1,
+                    size: int = PAGE_SIZE) -> Page[Listing]:
+    """Hazards listed for supervision now, the earliest deadline first."""
+    return paging.paginate(session, select(Listing).where(Listing.delisted_at.is_(None))
+                           .options(joinedload(Listing.case).joinedload(Case.unit))
+                           .order_by(Listing.deadline, Listing.id), page=page, size=size)
+
+
+def unlisted_major_hazards(session: Session, *, page: str | int | None = 1,
+                           size: int = PAGE_SIZE) -> Page[Case]:
+    """Open major hazards not (or no longer) listed formally: candidates for listing."""
+    return paging.paginate(session, select(Case).where(
+        Case.severity == Severity.MAJOR, Case.status != CaseStatus.CLOSED,
+        ~exists().where(Listing.case_id == Case.id, Listing.delisted_at.is_(None)))
+        .options(joinedload(Case.unit)).order_by(Case.id), page=page, size=size)
+
+
+def awaiting_delisting(session: Session, *, page: str | int | None = 1,
+                       size: int = PAGE_SIZE) -> Page[Case]:
+    """Closed cases still carrying a level (listed formally or flagged by routing), the
+    longest closed first."""
+    return paging.paginate(session, select(Case).where(
+        Case.status == CaseStatus.CLOSED, Case.supervision_level != SupervisionLevel.NONE)
+        .options(joinedload(Case.unit)).order_by(Case.closed_at, Case.id), page=page, size=size)
+
+
+def recently_delisted(session: Session, limit: int = DELISTED_SHOWN) -> list[Listing]:
+    return list(session.scalars(select(Listing).where(Listing.delisted_at.is_not(None))
+                                .options(joinedload(Listing.case).joinedload(Case.unit))
+                                .order_by(Listing.delisted_at.desc(), Listing.id.desc())
+                                .limit(limit)))

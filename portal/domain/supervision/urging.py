@@ -17,13 +17,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from portal.domain import clock
+from portal.domain import clock, paging
 from portal.domain.access import audit
 from portal.domain.casework import notifications, sla
 from portal.domain.casework.events import WorkflowError, log_event, require_role
 from portal.domain.clock import utcnow
 from portal.domain.enums import AssignmentState, CaseEventKind, Role
 from portal.domain.models import Case, Department, UrgingNotice, User
+from portal.domain.paging import Page
 from portal.domain.supervision import ledger
 
 NUMBER_ATTEMPTS = 10
@@ -125,7 +126,10 @@ def notices_for_department(session: Session, department_id: int) -> list[UrgingN
         .order_by(UrgingNotice.issued_at.desc(), UrgingNotice.id.desc())))
 
 
-def recent_notices(session: Session, limit: int = 50) -> list[UrgingNotice]:
-    return list(session.scalars(
-        select(UrgingNotice).options(joinedload(UrgingNotice.department))
-        .order_by(UrgingNotice.issued_at.desc(), UrgingNotice.id.desc()).limit(limit)))
+def notices_page(session: Session, *, page: str | int | None = 1,
+                 size: int = 30) -> Page[UrgingNotice]:
+    """Every notice issued, newest first, a page at a time (the urging list)."""
+    return paging.paginate(session, select(UrgingNotice)
+                           .options(joinedload(UrgingNotice.department))
+                           .order_by(UrgingNotice.issued_at.desc(), UrgingNotice.id.desc()),
+                           page=page, size=size)
