@@ -1,9 +1,11 @@
 """One case as staff work it (the department desk's case page): every step of the workflow
 is one form and one call into ``portal.domain.casework.workflow``.
 
-Views never set a status: they read a form, call the named step, and commit. A step the
-domain refuses (``WorkflowError``) is shown in Chinese next to its form; a step taken on a page
-that someone else has since overtaken is refused with what happened in the meantime.
+Views never set a status: they read a form, call the named step, and commit. Which forms the
+page draws, and which steps it lists as not possible now with the reason, is the domain's
+``actions.case_actions``: the steps' own preconditions. A step the domain refuses
+(``WorkflowError``) is shown in Chinese next to its form; a step taken on a page that someone
+else has since overtaken is refused with what happened in the meantime.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin import bp
-from admin.access import can, require
+from admin.access import require
 from admin.case_forms import (
     CaseActionForm,
     CheckForm,
@@ -37,17 +39,12 @@ from portal.db import get_session
 from portal.domain import clock
 from portal.domain.access.permissions import Permission, case_scope
 from portal.domain.casework import leads, sla, workflow
+from portal.domain.casework.actions import STEPS, case_actions
 from portal.domain.casework.events import CONFLICT_MESSAGE
 from portal.domain.casework.workflow import WorkflowError
 from portal.domain.clock import utcnow
-from portal.domain.enums import (
-    AssignmentRole,
-    AssignmentState,
-    CaseOutcome,
-    CaseStatus,
-    Role,
-)
-from portal.domain.models import Assignment, Attachment, Case, CaseEvent, Department, Tip
+from portal.domain.models import Attachment, Case, CaseEvent, Department
+from portal.domain.reporting import evidence
 from portal.web.files import send_attachment
 from portal.web.photos import read_photos, store_photos
 
@@ -62,52 +59,7 @@ def _case(case_id: int) -> Case:
     return found
 
 
-def _is_officer() -> bool:
-    return current_user.role is Role.OFFICER and current_user.department_id is not None
-
-
-def _my_assignment(case: Case) -> Assignment | None:
-    """The current user's department's active assignment on the case (lead preferred)."""
-    if not _is_officer():
-        return None
-    mine = [a for a in workflow.active_assignments(case)
-            if a.department_id == current_user.department_id]
-    mine.sort(key=lambda a: a.role is not AssignmentRole.LEAD)
-    return mine[0] if mine else None
-
-
-
-def _available(case: Case) -> dict[str, bool]:
-    """Which forms to draw. The domain decides in the end; this only spares people forms
-    that cannot succeed."""
-    mine = _my_assignment(case)
-    accepted = mine is not None and mine.state is AssignmentState.ACCEPTED
-    lead = accepted and mine is not None and mine.role is AssignmentRole.LEAD
-    status = case.status
-    rectifying = status is CaseStatus.RECTIFYING
-    closer = can(Permission.CASES_CLOSE)
-    last = leads.lead_assignment(case)
-    follow_up = (status is CaseStatus.CLOSED and case.outcome is CaseOutcome.RECTIFIED
-                 and case.follow_up_by is not None and can(Permission.CASES_FOLLOW_UP)
-                 and (closer or (_is_officer() and last is not None
-                                 and last.department_id == current_user.department_id)))
-    return {
-        "accept": mine is not None and mine.state is AssignmentState.PENDING,
-        "return": mine is not None and mine.state is AssignmentState.PENDING,
-        "check": lead and status is CaseStatus.CHECKING,
-        "deadline": lead and rectifying and case.rectify_by is None,
-        "extension": lead and rectifying and case.rectify_by is not None
-        and workflow.pending_extension(case) is None,
-        "report": lead and rectifying,
-        "progress": accepted and status in (CaseStatus.CHECKING, CaseStatus.RECTIFYING),
-        "transfer": mine is not None,
-        "closure": closer and status is CaseStatus.RECTIFIED,
-        "send_back": closer and status is CaseStatus.RECTIFIED,
-        "decide_extension": closer and rectifying and workflow.pending_extension(case) is not None,
-        "follow_up": follow_up,
-    }
-
-
+# One form per step of ``actions.STEPS`` drawn on this page, by the same names.
 FORMS: dict[str, type[CaseActionForm]] = {
     "accept": CaseActionForm, "return": ReturnForm, "check": CheckForm,
     "deadline": DeadlineForm, "extension": ExtensionForm, "report": ReportForm,
@@ -126,13 +78,6 @@ def _transfer_choices(form: TransferForm, case: Case) -> None:
         if d.id not in busy)
 
 
-def _tip_photos(case: Case) -> list[Attachment]:
-    """Photos of the tips behind the case that the moderators did not withhold."""
-    return list(get_session().scalars(
-        select(Attachment).join(Tip, Attachment.tip_id == Tip.id)
-        .where(Tip.case_id == case.id, Attachment.withheld.is_(False)).order_by(Attachment.id)))
-
-
 def _render_case(case: Case, *, status: int = 200, failed: str = "", error: str = "",
                  form: CaseActionForm | None = None):
     forms: dict[str, CaseActionForm] = {}
@@ -142,13 +87,21 @@ def _render_case(case: Case, *, status: int = 200, failed: str = "", error: str 
     for name, cls in FORMS.items():
         forms[name] = form if form is not None and name == failed else cls(
             formdata=None, version=str(case.version))
-    _transfer_choices(forms["transfer"], case)  # type: ignore[arg-type]
-    pending = workflow.pending_extension(case)
+    _transfer_choices(forms["transfer"], case)
+    every = case_actions(case, current_user)
+    actions = {n: a for n, a in every.items() if a.page == "desk"}
+    # Refusals are listed only for steps this user's role takes at all, and not twice for
+    # the step whose form failed (its error is shown with the form).
+    withheld = [a for a in actions.values()
+                if not a.allowed and a.in_role and a.name != failed]
     return render_template(
-        "admin/desk_case.html", case=case, forms=forms, show=_available(case),
+        "admin/desk_case.html", case=case, forms=forms, actions=actions, withheld=withheld,
+        may_route=every["route"].allowed,
+        labels={s.name: s.label for s in STEPS},
         failed=failed, error_text=error, due=sla.due_of(case, utcnow()),
-        mine=_my_assignment(case), lead=leads.active_lead(case),
-        pending_extension=pending, tip_photos=_tip_photos(case),
+        mine=workflow.own_assignment(case, current_user), lead=leads.active_lead(case),
+        pending_extension=workflow.pending_extension(case),
+        tip_photos=evidence.tip_photos(get_session(), case),
         public_photo_ids={a.id for e in case.events for a in e.attachments if a.public},
     ), status
 
@@ -177,7 +130,7 @@ def _act(case_id: int, name: str, step: Callable[[Session, Case, Any], str], *,
     case = _case(case_id)
     form = FORMS[name]()
     if name == "transfer":
-        _transfer_choices(form, case)  # type: ignore[arg-type]
+        _transfer_choices(form, case)
     if not form.validate():
         return _render_case(case, status=400, failed=name, form=form,
                             error="请按提示填写后再提交")
@@ -215,13 +168,6 @@ def _photos(form: Any) -> list[Attachment]:
     return attachments
 
 
-def _own_assignment(case: Case) -> Assignment:
-    mine = _my_assignment(case)
-    if mine is None:
-        raise WorkflowError("本部门在此案件上没有待办的派单")
-    return mine
-
-
 # ---------------------------------------------------------------- the steps
 
 
@@ -229,7 +175,7 @@ def _own_assignment(case: Case) -> Assignment:
 @require(Permission.CASES_WORK)
 def desk_accept(case_id: int):
     def step(db: Session, case: Case, form: Any) -> str:
-        mine = _own_assignment(case)
+        mine = workflow.check_accept(case, current_user)
         workflow.accept_assignment(db, mine, actor=current_user)
         return f"已签收（{mine.role.label}）。"
     # Two officers signing at once: the domain's conditional update names the winner.
@@ -240,8 +186,8 @@ def desk_accept(case_id: int):
 @require(Permission.CASES_WORK)
 def desk_return(case_id: int):
     def step(db: Session, case: Case, form: Any) -> str:
-        workflow.return_assignment(db, _own_assignment(case), actor=current_user,
-                                   reason=form.reason.data)
+        workflow.return_assignment(db, workflow.check_return(case, current_user),
+                                   actor=current_user, reason=form.reason.data)
         return "已退回乡消安办，等待重新分派。"
     return _act(case_id, "return", step)
 
@@ -313,8 +259,9 @@ def desk_transfer(case_id: int):
         target = db.get(Department, form.department.data)
         if target is None:
             raise WorkflowError("请选择接收移交的部门")
-        workflow.transfer_assignment(db, _own_assignment(case), actor=current_user,
-                                     to_department=target, reason=form.reason.data)
+        workflow.transfer_assignment(db, workflow.check_transfer(case, current_user),
+                                     actor=current_user, to_department=target,
+                                     reason=form.reason.data)
         return f"已移交{target.name}。"
     return _act(case_id, "transfer", step)
 
@@ -371,10 +318,7 @@ def _case_photo(case: Case, attachment_id: int) -> Attachment | None:
     if row.case_event_id is not None:
         event = get_session().get(CaseEvent, row.case_event_id)
         return row if event is not None and event.case_id == case.id else None
-    if row.tip_id is not None and not row.withheld:
-        tip = get_session().get(Tip, row.tip_id)
-        return row if tip is not None and tip.case_id == case.id else None
-    return None
+    return row if evidence.is_tip_photo(get_session(), case, row) else None
 
 
 @bp.route("/desk/cases/<int:case_id>/photos")
@@ -386,7 +330,7 @@ def desk_photos(case_id: int):
     wanted = request.args.get("file", "")
     if not wanted:
         return render_template("admin/desk_photos.html", case=case,
-                               tip_photos=_tip_photos(case))
+                               tip_photos=evidence.tip_photos(get_session(), case))
     row = _case_photo(case, int(wanted)) if wanted.isdigit() else None
     if row is None:
         abort(404)

@@ -3,26 +3,22 @@ for each, and confirming or overriding it through ``portal.domain.casework.routi
 
 from __future__ import annotations
 
-import math
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select
 
 from admin import bp
 from admin.access import require
+from admin.acting import refusal_status
 from admin.case_forms import RouteForm, SeverityForm
 from admin.forms import options
 from portal.db import get_session
 from portal.domain.access.permissions import Permission
-from portal.domain.casework import routing
-from portal.domain.casework.events import CONFLICT_MESSAGE, flush, log_event
-from portal.domain.casework.workflow import WorkflowError
-from portal.domain.enums import AssignmentRole, AssignmentState, CaseEventKind, CaseStatus, Severity
+from portal.domain.casework import routing, worklists
+from portal.domain.casework.events import CONFLICT_MESSAGE
+from portal.domain.casework.workflow import WorkflowError, set_severity
+from portal.domain.enums import AssignmentRole, AssignmentState, CaseStatus, Severity
 from portal.domain.models import Assignment, Case, Department
-
-PAGE_SIZE = 30
 
 
 def returned_by(case: Case) -> Assignment | None:
@@ -35,17 +31,9 @@ def returned_by(case: Case) -> Assignment | None:
 @bp.route("/route")
 @require(Permission.CASES_ROUTE)
 def triage():
-    db = get_session()
-    waiting = select(Case).where(Case.status == CaseStatus.TRIAGE)
-    total = db.scalar(select(func.count()).select_from(waiting.subquery())) or 0
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    arg = request.args.get("page", "1")
-    page = min(max(int(arg) if arg.isdigit() else 1, 1), pages)
-    rows = db.scalars(waiting.options(selectinload(Case.assignments))
-                      .order_by(Case.created_at, Case.id)
-                      .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    return render_template("admin/route_list.html", rows=[(c, returned_by(c)) for c in rows],
-                           total=total, page=page, pages=pages)
+    found = worklists.triage(get_session(), page=request.args.get("page"))
+    return render_template("admin/route_list.html",
+                           page=found.map(lambda c: (c, returned_by(c))))
 
 
 def _case(case_id: int) -> Case:
@@ -142,23 +130,15 @@ def route_severity(case_id: int):
     if _stale(case, form.version.data):
         return _render(case, severity=form, failed="severity", status=409,
                        error=CONFLICT_MESSAGE)
-    if case.status is not CaseStatus.TRIAGE:
-        return _render(case, severity=form, failed="severity", status=400,
-                       error=f"只有待分派的案件可以在此调整隐患等级，本案件当前为“{case.status.label}”")
     new = Severity(form.severity.data)
-    old = case.severity
-    if new is not old:
-        try:
-            case.severity = new
-            flush(db)
-        except WorkflowError as exc:
-            db.rollback()
-            return _render(_case(case_id), severity=form, failed="severity", status=409,
-                           error=str(exc))
-        log_event(db, case, CaseEventKind.SEVERITY_CHANGED, actor=current_user,
-                  internal_text=f"隐患等级由“{old.label}”调整为“{new.label}”：{form.basis.data}",
-                  data={"from": old, "to": new, "basis": form.basis.data},
-                  audit_before={"severity": old}, audit_after={"severity": new})
+    try:
+        changed = set_severity(db, case, new, basis=form.basis.data or "", actor=current_user)
+    except WorkflowError as exc:
+        # Not ``act``: an unchanged severity records nothing and says nothing.
+        db.rollback()
+        return _render(_case(case_id), severity=form, failed="severity",
+                       status=refusal_status(str(exc)), error=str(exc))
+    if changed is not None:
         db.commit()
         flash(f"隐患等级已调整为“{new.label}”，分派建议已更新。", "success")
     return redirect(url_for("admin.route_case", case_id=case.id), 303)

@@ -1,21 +1,29 @@
-"""One tip: what was reported, likely duplicates, and the moderators' actions on it."""
+"""One tip: what was reported, likely duplicates, and the moderators' actions on it.
+
+The page offers the actions ``portal.domain.vetting.actions.tip_actions`` allows and shows the
+refusal of the others; each POST calls the moderation action, which checks the same
+precondition again, and a refusal is shown on the page (400) with nothing written.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from admin import bp
 from admin.access import can, client_ip, require
+from admin.acting import act, refusal_status
 from admin.forms import AcceptForm, ActionForm, AskForm, RedactForm, RejectForm, options
 from portal.db import get_session
 from portal.domain.access.permissions import Permission
-from portal.domain.enums import RejectReason, TipStatus
+from portal.domain.enums import RejectReason
 from portal.domain.models import Attachment, Case, Category, Tip, VenueType, Village
 from portal.domain.vetting import moderation
+from portal.domain.vetting.actions import by_key, tip_actions
 from portal.domain.vetting.duplicates import find_duplicates
 from portal.identity import cipher, upload_limits
 from portal.web.files import storage
@@ -59,13 +67,15 @@ def _render(tip: Tip, *, status: int = 200, identity: Any = None, **forms: Any):
         venue_type=tip.venue_type_id or 0, address=tip.address,
     )
     vocabulary_choices(accept)
-    pending = tip.status is TipStatus.PENDING
+    actions = tip_actions(tip, current_user)
+    offered = by_key(actions)
     show_original = can(Permission.TIPS_ORIGINAL_READ)
     return render_template(
         "admin/tip.html",
         tip=tip,
-        pending=pending,
-        duplicates=find_duplicates(db, tip) if pending else None,
+        offered=offered,
+        refused=[a for a in actions if not a.allowed and a.attachment_id is None],
+        duplicates=find_duplicates(db, tip) if offered["merge"].allowed else None,
         accept=accept,
         reject=forms.get("reject") or RejectForm(),
         ask=forms.get("ask") or AskForm(),
@@ -73,17 +83,32 @@ def _render(tip: Tip, *, status: int = 200, identity: Any = None, **forms: Any):
         action=ActionForm(),
         revisions=moderation.revisions(db, tip) if show_original else [],
         original=moderation.original_description(db, tip) if show_original else None,
-        has_identity=bool(tip.reporter_name_enc or tip.reporter_phone_enc),
         identity=identity,
         case=db.get(Case, tip.case_id) if tip.case_id else None,
         reject_reasons=RejectReason,
     ), status
 
 
-def _done(tip: Tip, message: str):
-    get_session().commit()
-    flash(message, "success")
-    return redirect(url_for("admin.tip", tip_id=tip.id))
+def _refused(tip_id: int, **forms: Any) -> Callable[[str, int], Any]:
+    """The refusal, on the tip page with the forms as sent (loaded afresh: ``act`` has rolled
+    the session back)."""
+    def draw(message: str, status: int) -> Any:
+        flash(message, "error")
+        return _render(_tip(tip_id), status=status, **forms)
+    return draw
+
+
+def _act(tip: Tip, step: Callable[[], object], done: str, **forms: Any) -> Any:
+    """Take the step and come back to the tip page (302, as these screens always have)."""
+    return act(step, done=done, then=url_for("admin.tip", tip_id=tip.id), code=302,
+               refused=_refused(tip.id, **forms))
+
+
+def _photo(tip: Tip, attachment_id: int) -> Attachment:
+    attachment = get_session().get(Attachment, attachment_id)
+    if attachment is None or attachment.tip_id != tip.id:
+        abort(404)
+    return attachment
 
 
 @bp.route("/tips/<int:tip_id>")
@@ -98,17 +123,14 @@ def tip_accept(tip_id: int):
     tip = _tip(tip_id)
     form = AcceptForm()
     vocabulary_choices(form)
-    if form.validate():
-        try:
-            case = moderation.accept_tip(get_session(), tip, _details(form), actor=current_user,
-                                         ip=client_ip())
-        except moderation.ModerationError as exc:
-            flash(str(exc), "error")
-        else:
-            get_session().commit()
-            flash(f"已受理，立案编号 {case.id}。请确认分派部门。", "success")
-            return redirect(url_for("admin.route_case", case_id=case.id))
-    return _render(tip, accept=form, status=400)
+    if not form.validate():
+        return _render(tip, accept=form, status=400)
+    return act(
+        lambda: moderation.accept_tip(get_session(), tip, _details(form), actor=current_user,
+                                      ip=client_ip()),
+        done=lambda case: f"已受理，立案编号 {case.id}。请确认分派部门。",
+        then=lambda case: url_for("admin.route_case", case_id=case.id), code=302,
+        refused=_refused(tip_id, accept=form))
 
 
 @bp.route("/tips/<int:tip_id>/merge/<int:case_id>", methods=["POST"])
@@ -119,12 +141,9 @@ def tip_merge(tip_id: int, case_id: int):
     if case is None:
         abort(404)
     ActionForm().validate()
-    try:
-        moderation.merge_tip(get_session(), tip, case, actor=current_user, ip=client_ip())
-    except moderation.ModerationError as exc:
-        flash(str(exc), "error")
-        return _render(tip, status=400)
-    return _done(tip, f"已合并到工单 {case.id}。")
+    return _act(tip, lambda: moderation.merge_tip(get_session(), tip, case, actor=current_user,
+                                                  ip=client_ip()),
+                f"已合并到工单 {case.id}。")
 
 
 @bp.route("/tips/<int:tip_id>/reject", methods=["POST"])
@@ -132,15 +151,12 @@ def tip_merge(tip_id: int, case_id: int):
 def tip_reject(tip_id: int):
     tip = _tip(tip_id)
     form = RejectForm()
-    if form.validate():
-        try:
-            moderation.reject_tip(get_session(), tip, RejectReason(form.reason.data),
-                                  form.message.data, actor=current_user, ip=client_ip())
-        except moderation.ModerationError as exc:
-            flash(str(exc), "error")
-        else:
-            return _done(tip, "已不予受理，举报人凭回执码可看到说明。")
-    return _render(tip, reject=form, status=400)
+    if not form.validate():
+        return _render(tip, reject=form, status=400)
+    return _act(tip, lambda: moderation.reject_tip(
+        get_session(), tip, RejectReason(form.reason.data), form.message.data,
+        actor=current_user, ip=client_ip()),
+        "已不予受理，举报人凭回执码可看到说明。", reject=form)
 
 
 @bp.route("/tips/<int:tip_id>/ask", methods=["POST"])
@@ -148,11 +164,11 @@ def tip_reject(tip_id: int):
 def tip_ask(tip_id: int):
     tip = _tip(tip_id)
     form = AskForm()
-    if form.validate():
-        moderation.ask_reporter(get_session(), tip, form.body.data, actor=current_user,
-                                ip=client_ip())
-        return _done(tip, "问题已发出，举报人凭回执码查询时可以看到并回复。")
-    return _render(tip, ask=form, status=400)
+    if not form.validate():
+        return _render(tip, ask=form, status=400)
+    return _act(tip, lambda: moderation.ask_reporter(get_session(), tip, form.body.data,
+                                                     actor=current_user, ip=client_ip()),
+                "问题已发出，举报人凭回执码查询时可以看到并回复。", ask=form)
 
 
 @bp.route("/tips/<int:tip_id>/redact", methods=["POST"])
@@ -160,53 +176,49 @@ def tip_ask(tip_id: int):
 def tip_redact(tip_id: int):
     tip = _tip(tip_id)
     form = RedactForm()
-    if form.validate():
-        try:
-            moderation.redact_description(get_session(), tip, form.description.data,
-                                          form.reason.data or "", actor=current_user,
-                                          ip=client_ip())
-        except moderation.ModerationError as exc:
-            flash(str(exc), "error")
-        else:
-            return _done(tip, "举报内容已修改，原文保留，仅审核员可见。")
-    return _render(tip, redact=form, status=400)
+    if not form.validate():
+        return _render(tip, redact=form, status=400)
+    return _act(tip, lambda: moderation.redact_description(
+        get_session(), tip, form.description.data, form.reason.data or "",
+        actor=current_user, ip=client_ip()),
+        "举报内容已修改，原文保留，仅审核员可见。", redact=form)
 
 
 @bp.route("/tips/<int:tip_id>/photos/<int:attachment_id>/withhold", methods=["POST"])
 @require(Permission.TIPS_MODERATE)
 def tip_photo_withhold(tip_id: int, attachment_id: int):
     tip = _tip(tip_id)
-    attachment = get_session().get(Attachment, attachment_id)
-    if attachment is None or attachment.tip_id != tip.id:
-        abort(404)
-    moderation.withhold_photo(get_session(), attachment, actor=current_user, ip=client_ip())
-    return _done(tip, "照片已撤下，不会提供给部门或公开。")
+    attachment = _photo(tip, attachment_id)
+    return _act(tip, lambda: moderation.withhold_photo(get_session(), attachment,
+                                                       actor=current_user, ip=client_ip()),
+                "照片已撤下，不会提供给部门或公开。")
 
 
 @bp.route("/tips/<int:tip_id>/photos/<int:attachment_id>/blur", methods=["POST"])
 @require(Permission.TIPS_MODERATE)
 def tip_photo_blur(tip_id: int, attachment_id: int):
     tip = _tip(tip_id)
-    attachment = get_session().get(Attachment, attachment_id)
-    if attachment is None or attachment.tip_id != tip.id:
-        abort(404)
+    attachment = _photo(tip, attachment_id)
     ActionForm().validate()
-    try:
-        moderation.blur_photo(get_session(), storage(), attachment, upload_limits(),
-                              actor=current_user, ip=client_ip())
-    except moderation.ModerationError as exc:
-        flash(str(exc), "error")
-        return _render(tip, status=400)
-    return _done(tip, "已生成模糊处理后的照片，原照片仅审核员可见。")
+    return _act(tip, lambda: moderation.blur_photo(get_session(), storage(), attachment,
+                                                   upload_limits(), actor=current_user,
+                                                   ip=client_ip()),
+                "已生成模糊处理后的照片，原照片仅审核员可见。")
 
 
 @bp.route("/tips/<int:tip_id>/identity", methods=["POST"])
 @require(Permission.IDENTITY_READ)
 def tip_identity(tip_id: int):
-    """Show the reporter's name and phone once, on this response only; the read is audited."""
+    """Show the reporter's name and phone once, on this response only; the read is audited.
+    (Not ``act``: the answer is this page, not a redirect.)"""
     tip = _tip(tip_id)
-    identity = moderation.reveal_identity(get_session(), tip, cipher().decrypt,
-                                          actor=current_user, ip=client_ip())
-    get_session().commit()
+    db = get_session()
+    try:
+        identity = moderation.reveal_identity(db, tip, cipher().decrypt, actor=current_user,
+                                              ip=client_ip())
+    except moderation.ModerationError as exc:
+        db.rollback()
+        return _refused(tip_id)(str(exc), refusal_status(str(exc)))
+    db.commit()
     response, _ = _render(tip, identity=identity)
     return response, 200, {"Cache-Control": "no-store"}

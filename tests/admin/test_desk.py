@@ -584,3 +584,93 @@ def test_a_follow_up_that_finds_the_hazard_still_fixed(
     assert "整改保持" in page and 'id="act-follow_up"' not in page
     case = reload(db_session, ready)
     assert case.status is CaseStatus.CLOSED and case.follow_up_by is None
+
+
+# ---------------------------------------------------------------- the closures page, paged
+
+
+def test_the_closures_page_pages_all_150_of_each_list(
+    client: FlaskClient, db_session: Session, as_role
+) -> None:
+    """150 pending extension requests, 150 cases awaiting closure and 150 follow-ups: every
+    one is on one page of its section, the latest deadlines included."""
+    from tests.domain.test_worklists import bulk_cases
+
+    for stage in ("rectifying", "rectified", "closed"):
+        bulk_cases(db_session, 150, stage, extension=stage == "rectifying")
+    db_session.commit()
+    as_role("moderator")
+    assert page_of(client, "/admin/closures").count("第 1 / 5 页") == 3
+    for stage, section in (("rectifying", "extensions"), ("rectified", "awaiting"),
+                           ("closed", "follow_ups")):
+        seen: list[str] = []
+        for number in range(1, 6):
+            html = page_of(client, f"/admin/closures?section={section}&page={number}")
+            seen += re.findall(rf"批量单位{stage}(\d{{3}})", html)
+        assert sorted(seen) == [f"{i:03d}" for i in range(150)], section
+
+
+# ---------------------------------------------------------------- actions from the domain
+
+
+def test_a_department_receiving_a_case_under_way_is_not_offered_a_return(
+    client: FlaskClient, db_session: Session, ready: Case, staff, as_role
+) -> None:
+    """The receiving department of a transfer may accept or pass the case on, not return it
+    (the workflow refuses); the page says so instead of drawing a form that must fail."""
+    fire = staff["officer"]
+    workflow.accept_assignment(db_session, lead(ready), actor=fire)
+    workflow.transfer_assignment(db_session, lead(ready), actor=fire,
+                                 to_department=factories.department(db_session, "ZFD"),
+                                 reason="涉及违章搭建，需执法队处罚")
+    db_session.commit()
+    make_user(db_session, "zfd1", Role.OFFICER, "ZFD")
+    assert login(client, "zfd1").status_code == 302
+    html = page_of(client, f"/admin/desk/cases/{ready.id}")
+    assert 'id="act-accept"' in html and 'id="act-transfer"' in html
+    assert 'id="act-return"' not in html
+    assert "本案件已核查中，牵头部门不能退回；如不属本部门职责，请移交" in html
+    response = act(client, ready.id, "return", {"reason": "不归我们"})
+    assert response.status_code == 400
+    assert "牵头部门不能退回" in section(response.get_data(as_text=True), "return")
+
+
+def test_the_case_page_draws_the_forms_the_domain_offers_and_says_why_not_the_others(
+    client: FlaskClient, db_session: Session, ready: Case, staff, as_role
+) -> None:
+    from portal.domain.casework.actions import case_actions
+
+    _rectifying(db_session, ready, staff["officer"])
+    workflow.request_extension(db_session, ready, actor=staff["officer"],
+                               new_date=clock.local_today() + dt.timedelta(days=30),
+                               reason="材料未到")
+    db_session.commit()
+    for role in ("officer", "officer_b", "moderator", "supervisor", "admin"):
+        user = as_role(role)
+        html = page_of(client, f"/admin/desk/cases/{ready.id}")
+        actions = case_actions(reload(db_session, ready), user)
+        for name, action in actions.items():
+            if action.page != "desk":
+                continue
+            assert (f'id="act-{name}"' in html) is action.allowed, (role, name)
+            listed = f'id="withheld-{name}"' in html
+            assert listed is (action.in_role and not action.allowed), (role, name)
+            if listed:
+                assert f"<strong>{action.label}</strong>：{action.reason}" in html
+        sign_out(client)
+    # For example: the lead department, with its request waiting, is told why it cannot ask
+    # again, and the admin, who takes no step on a case, is shown no refusals at all.
+    as_role("officer")
+    html = page_of(client, f"/admin/desk/cases/{ready.id}")
+    assert "<strong>申请延期</strong>：已有一项延期申请等待审批" in html
+    assert 'id="act-report"' in html and 'id="act-progress"' in html
+    sign_out(client)
+    as_role("admin")
+    assert "暂不能办理" not in page_of(client, f"/admin/desk/cases/{ready.id}")
+
+
+def test_every_step_the_domain_lists_has_its_form_on_the_desk() -> None:
+    from admin.desk_case import FORMS
+    from portal.domain.casework.actions import STEPS
+
+    assert set(FORMS) == {s.name for s in STEPS if s.page == "desk"}

@@ -226,3 +226,55 @@ def test_a_schedule_file_can_be_uploaded(client: FlaskClient, db_session: Sessio
     assert "已录入 2029 年安排" in html and "国办发明电（测试）" in html
     assert sla.is_workday(db_session, dt.date(2029, 9, 29))
     assert not sla.is_workday(db_session, dt.date(2029, 10, 1))
+
+
+# ---------------------------------------------------------------- severity (GB 35181 judgement)
+
+
+def post_severity(client: FlaskClient, case: Case, **data):
+    html = page(client, f"/admin/route/{case.id}")
+    body = {"csrf_token": CSRF_RE.search(html).group(1),  # type: ignore[union-attr]
+            "version": VERSION_RE.findall(html)[0], "severity": "major", **data}
+    return client.post(f"/admin/route/{case.id}/severity", data=body)
+
+
+def test_the_severity_form_keeps_its_refusals_and_their_status_codes(
+    client: FlaskClient, db_session: Session, as_role
+) -> None:
+    case = new_case(db_session, "sandwich_panel")
+    db_session.commit()
+    as_role("moderator")
+    blank = post_severity(client, case, basis="")
+    assert blank.status_code == 400 and "请填写判定依据" in blank.get_data(as_text=True)
+    html = page(client, f"/admin/route/{case.id}")
+    stale = client.post(f"/admin/route/{case.id}/severity", data={
+        "csrf_token": CSRF_RE.search(html).group(1),  # type: ignore[union-attr]
+        "version": str(int(VERSION_RE.findall(html)[0]) - 1), "severity": "major",
+        "basis": "GB 35181"})
+    assert stale.status_code == 409 and "该案件刚刚被其他人办理过" in stale.get_data(as_text=True)
+    same = post_severity(client, case, severity="general", basis="复核，维持一般隐患")
+    assert same.status_code == 303
+    assert "隐患等级已调整" not in page(client, same.headers["Location"])
+    case = reload(db_session, case)
+    assert case.severity is Severity.GENERAL and case.events == []
+
+
+def test_the_severity_of_a_routed_case_is_not_changed_here(
+    client: FlaskClient, db_session: Session, as_role
+) -> None:
+    case = new_case(db_session, "blocked_escape")
+    db_session.commit()
+    as_role("moderator")
+    html = page(client, f"/admin/route/{case.id}")
+    token, version = CSRF_RE.search(html).group(1), VERSION_RE.findall(html)[0]  # type: ignore[union-attr]
+    assert post_route(client, case, lead=dept(db_session, "FIRE"),
+                      assists=[dept(db_session, "POLICE")]).status_code == 303
+    routed = reload(db_session, case)
+    response = client.post(f"/admin/route/{case.id}/severity", data={
+        "csrf_token": token, "version": str(routed.version), "severity": "major",
+        "basis": "GB 35181"})
+    assert response.status_code == 400
+    assert "只有待分派的案件可以在此调整隐患等级，本案件当前为“已派单”" in response.get_data(
+        as_text=True)
+    assert reload(db_session, case).severity is Severity.GENERAL
+    assert version != str(routed.version)  # the page's own version would have been a 409

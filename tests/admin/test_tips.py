@@ -186,3 +186,103 @@ def test_open_a_case_from_an_inspection(client, as_role, db_session) -> None:
         "venue_type": 0, "internal_summary": "巡查发现"})
     assert response.status_code == 302
     assert audit_count(db_session, "case.open") == 1
+
+
+# ---------------------------------------------------------------- actions drawn from the domain
+
+
+def _photo(session: Session, tip):
+    from portal.domain.models import Attachment
+
+    photo = Attachment(stored_name=f"t{tip.id}.jpg", kind="photo", content_type="image/jpeg",
+                       size_bytes=1, sha256="0" * 64, tip_id=tip.id)
+    session.add(photo)
+    session.flush()
+    return photo
+
+
+def _forms(html: str, tip) -> set[str]:
+    """The tip's forms on the page, by their path below the tip's own."""
+    import re
+
+    prefix = f"/admin/tips/{tip.id}/"
+    return {url.removeprefix(prefix)
+            for url in re.findall(r'<form method="post" action="([^"]+)"', html)
+            if url.startswith(prefix)}
+
+
+def _offered_forms(session: Session, tip, moderator, candidates) -> set[str]:
+    """The forms the page should draw: one per action the domain allows."""
+    from portal.domain.vetting.actions import tip_actions
+
+    session.expire_all()
+    path = {"accept": "accept", "reject": "reject", "ask": "ask", "redact": "redact",
+            "reveal": "identity", "withhold": "photos/{}/withhold", "blur": "photos/{}/blur"}
+    forms = set()
+    for action in tip_actions(session.get(type(tip), tip.id), moderator):
+        if not action.allowed:
+            continue
+        if action.name == "merge":
+            forms |= {f"merge/{c.id}" for c in candidates}
+        else:
+            forms.add(path[action.name].format(action.attachment_id))
+    return forms
+
+
+def test_the_tip_page_draws_exactly_the_offered_forms_and_the_refusals(
+    app, client, as_role, db_session
+) -> None:
+    candidate = factories.make_case(db_session)  # same unit name: a likely duplicate
+    tip = identified_tip(app, db_session)
+    photo = _photo(db_session, tip)
+    db_session.commit()
+    moderator = as_role("moderator")
+    url = f"/admin/tips/{tip.id}"
+
+    html = client.get(url).get_data(as_text=True)
+    assert _forms(html, tip) == _offered_forms(db_session, tip, moderator, [candidate]) == {
+        "accept", "reject", "ask", "redact", "identity", f"merge/{candidate.id}",
+        f"photos/{photo.id}/withhold", f"photos/{photo.id}/blur"}
+    assert "不能进行的操作" not in html
+
+    client.post(f"{url}/photos/{photo.id}/withhold",
+                data={"csrf_token": csrf_token(client, url)})
+    client.post(f"{url}/reject", data={"csrf_token": csrf_token(client, url),
+                                       "reason": "spam", "message": "无效信息"})
+    html = client.get(url).get_data(as_text=True)
+    assert _forms(html, tip) == _offered_forms(db_session, tip, moderator, [candidate]) == {
+        "ask", "redact", "identity"}
+    assert "不能进行的操作" in html
+    assert "受理并立案、合并到已有工单、不予受理：该举报已处理（不予受理），不能重复处理" in html
+    assert "撤下此照片、模糊处理：该照片已撤下，仅审核员可见" in html
+
+
+def test_an_anonymous_tip_says_why_there_is_no_identity_to_reveal(client, as_role,
+                                                                  db_session) -> None:
+    tip = factories.make_tip(db_session)
+    db_session.commit()
+    as_role("moderator")
+    url = f"/admin/tips/{tip.id}"
+    html = client.get(url).get_data(as_text=True)
+    assert "identity" not in _forms(html, tip)
+    assert "查看举报人身份：举报人未留姓名和电话" in html
+    refused = client.post(f"{url}/identity", data={"csrf_token": csrf_token(client, url)})
+    assert refused.status_code == 400
+    assert "举报人未留姓名和电话" in refused.get_data(as_text=True)
+    assert audit_count(db_session, "tip.reveal_identity") == 0
+
+
+def test_a_photo_withheld_from_another_page_is_not_withheld_twice(client, as_role,
+                                                                  db_session) -> None:
+    tip = factories.make_tip(db_session)
+    photo = _photo(db_session, tip)
+    db_session.commit()
+    as_role("moderator")
+    url = f"/admin/tips/{tip.id}"
+    token = csrf_token(client, url)  # both clicks come from this page
+    first = client.post(f"{url}/photos/{photo.id}/withhold", data={"csrf_token": token})
+    assert first.status_code == 302
+    second = client.post(f"{url}/photos/{photo.id}/withhold", data={"csrf_token": token})
+    assert second.status_code == 400
+    assert "该照片已撤下，仅审核员可见" in second.get_data(as_text=True)
+    assert audit_count(db_session, "attachment.withhold") == 1

@@ -230,3 +230,80 @@ def test_blur_makes_a_processed_copy_and_withholds_the_original(db_session, mode
         assert 40 < blurred.convert("L").getpixel((20, 0)) < 215
     with pytest.raises(moderation.ModerationError):
         moderation.blur_photo(db_session, store, copy, limits, actor=moderator)
+
+
+# --- case events through the timeline writer ------------------------------------------------
+
+
+def test_a_merge_moves_the_case_s_version_and_logs_the_link_on_its_timeline(
+    db_session, moderator
+) -> None:
+    from portal.domain.enums import CaseEventKind
+
+    case = factories.make_case(db_session)
+    version = case.version
+    tip = factories.make_tip(db_session)
+    moderation.merge_tip(db_session, tip, case, actor=moderator)
+    assert case.version == version + 1  # a concurrent change of the case would have lost
+    [linked] = [e for e in case.events if e.kind is CaseEventKind.TIP_LINKED]
+    assert linked.data == {"tip_id": tip.id} and linked.actor_id == moderator.id
+
+
+@pytest.fixture
+def race_app(tmp_path):
+    from tests.conftest import separate_database
+
+    with separate_database(tmp_path, "moderation_race") as app:
+        yield app
+
+
+def test_a_merge_into_a_case_closed_meanwhile_is_refused_with_the_conflict_message(
+    race_app,
+) -> None:
+    """The moderator's page read the case while it was open; an officer then closed it as
+    unfounded. The merge must not link the tip to a case it did not see."""
+    from portal.db import WRITE_OPTION, database
+    from portal.domain.casework import workflow
+    from portal.domain.casework.events import CONFLICT_MESSAGE
+    from portal.domain.enums import CaseEventKind
+    from portal.domain.models import Assignment, Tip, User
+    from tests.domain.linkage_helpers import lead, officer, routed_case
+    from tests.domain.linkage_helpers import moderator as a_moderator
+
+    setup = database(race_app).sessionmaker()
+    case = routed_case(setup, "blocked_escape")
+    officer(setup, "FIRE", "fire-a")
+    a_moderator(setup)
+    tip = factories.make_tip(setup, unit_name="测试商店")
+    case_id, tip_id, assignment_id = case.id, tip.id, lead(case).id
+    setup.commit()
+    setup.close()
+
+    page = database(race_app).sessionmaker()
+    stale, pending = page.get(Case, case_id), page.get(Tip, tip_id)
+    mod = page.scalar(select(User).where(User.role == Role.MODERATOR))
+    _ = stale.events, stale.assignments
+    page.commit()
+
+    other = database(race_app).sessionmaker()
+    other.connection(execution_options={WRITE_OPTION: True})
+    fire = other.scalar(select(User).where(User.username == "fire-a"))
+    workflow.accept_assignment(other, other.get(Assignment, assignment_id), actor=fire)
+    workflow.record_check(other, other.get(Case, case_id), actor=fire, confirmed=False,
+                          findings="现场无堆物")
+    other.commit()
+    other.close()
+
+    assert stale.status is not CaseStatus.CLOSED  # what the moderator's page shows
+    with pytest.raises(moderation.ModerationError) as refused:
+        moderation.merge_tip(page, pending, stale, actor=mod)
+    assert str(refused.value) == CONFLICT_MESSAGE
+    page.rollback()
+    fresh = page.get(Tip, tip_id)
+    page.refresh(fresh)
+    assert fresh.status is TipStatus.PENDING and fresh.case_id is None
+    closed = page.get(Case, case_id)
+    page.refresh(closed)
+    assert closed.status is CaseStatus.CLOSED
+    assert CaseEventKind.TIP_LINKED not in [e.kind for e in closed.events]
+    page.close()

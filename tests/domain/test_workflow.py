@@ -618,3 +618,84 @@ def test_two_supervisors_deciding_one_extension_from_stale_pages(race_app: Flask
         CaseEvent.case_id == case_id, CaseEvent.kind == K.EXTENSION_DECIDED)).all()
     assert [d.data["approved"] for d in decisions] == [True]
     page.close()
+
+
+# ---------------------------------------------------------------- severity (GB 35181 judgement)
+
+
+def test_set_severity_in_triage_records_the_judgement_once(db_session: Session) -> None:
+    from portal.domain.enums import Severity
+
+    case, mod = new_case(db_session, "sandwich_panel"), moderator(db_session)
+    version = case.version
+    event = workflow.set_severity(db_session, case, Severity.MAJOR, actor=mod,
+                                  basis=" GB 35181 第5.1条 ")
+    assert case.severity is Severity.MAJOR and case.version > version
+    assert event is not None and event.kind is K.SEVERITY_CHANGED
+    assert event.internal_text == "隐患等级由“一般隐患”调整为“重大隐患”：GB 35181 第5.1条"
+    assert event.data == {"from": "general", "to": "major", "basis": "GB 35181 第5.1条"}
+    row = db_session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+    assert row.action == "case.severity_changed" and row.before == {"severity": "general"}
+    assert row.after["severity"] == "major"
+    # The same judgement again records nothing.
+    assert workflow.set_severity(db_session, case, Severity.MAJOR, actor=mod,
+                                 basis="复核") is None
+    assert kinds(case) == [K.SEVERITY_CHANGED]
+
+
+def test_set_severity_only_in_triage_by_moderators_and_with_a_basis(db_session: Session) -> None:
+    from portal.domain.enums import Severity
+
+    mod = moderator(db_session)
+    routed = routed_case(db_session, "blocked_escape")
+    refusals = {
+        "只有待分派的案件可以在此调整隐患等级，本案件当前为“已派单”":
+            (routed, mod, "依据"),
+        "只有审核员可以调整隐患等级": (new_case(db_session), supervisor(db_session), "依据"),
+        "请填写判定依据": (new_case(db_session), mod, "  "),
+    }
+    for message, (case, who, basis) in refusals.items():
+        with pytest.raises(WorkflowError) as refused:
+            workflow.set_severity(db_session, case, Severity.MAJOR, actor=who, basis=basis)
+        assert str(refused.value) == message
+        assert case.severity is Severity.GENERAL
+        assert K.SEVERITY_CHANGED not in kinds(case)
+    # The precondition alone answers the same, without a form.
+    with pytest.raises(WorkflowError, match="本案件当前为“已派单”"):
+        workflow.check_set_severity(routed, mod)
+    workflow.check_set_severity(new_case(db_session), mod)
+
+
+def test_a_severity_judged_from_a_stale_page_is_refused(race_app: Flask) -> None:
+    from portal.domain.casework.events import CONFLICT_MESSAGE
+    from portal.domain.enums import Severity
+
+    setup = database(race_app).sessionmaker()
+    case = new_case(setup, "sandwich_panel")
+    moderator(setup)
+    case_id = case.id
+    setup.commit()
+    setup.close()
+
+    page = database(race_app).sessionmaker()
+    stale = page.get(Case, case_id)
+    mod = page.scalar(select(User).where(User.role == Role.MODERATOR))
+    page.commit()
+
+    other = _write_session(race_app)
+    fresh = other.get(Case, case_id)
+    proposal = routing.propose_for_case(other, fresh)
+    routing.route_case(other, fresh, lead=proposal.lead, assists=proposal.assists,
+                       actor=other.scalar(select(User).where(User.role == Role.MODERATOR)))
+    other.commit()
+    other.close()
+
+    assert stale.status is CaseStatus.TRIAGE  # what the page shows
+    with pytest.raises(WorkflowError) as refused:
+        workflow.set_severity(page, stale, Severity.MAJOR, actor=mod, basis="GB 35181")
+    assert str(refused.value) == CONFLICT_MESSAGE
+    page.rollback()
+    routed = page.get(Case, case_id)
+    page.refresh(routed)
+    assert routed.status is CaseStatus.ROUTED and routed.severity is Severity.GENERAL
+    page.close()

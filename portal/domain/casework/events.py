@@ -69,11 +69,14 @@ def log_event(
     audit_before: dict[str, Any] | None = None,
     audit_after: dict[str, Any] | None = None,
     touch: bool = True,
+    audit_row: bool = True,
 ) -> CaseEvent:
     """Append one event to the case's timeline and one row to the audit chain.
 
     The case itself is touched (``updated_at``), so its version column changes with every
     step: a step taken from a stale view of the case fails instead of interleaving.
+    ``audit_row=False`` is for a step that writes its own single audit row (a moderator's
+    decision on a tip is audited as ``tip.*``, not once more per event it adds).
     """
     now = now or utcnow()
     if touch:
@@ -92,6 +95,8 @@ def log_event(
     for attachment in attachments:
         event.attachments.append(attachment)
     flush(session)
+    if not audit_row:
+        return event
     after = {"event_id": event.id, "kind": kind.value}
     if department is not None:
         after["department"] = department.code

@@ -146,6 +146,14 @@ def propose_for_case(session: Session, case: Case) -> Proposal:
                            severity=case.severity)
 
 
+def check_route_case(case: Case, actor: User) -> None:
+    """Who may route a case, and when: a moderator (the township office, ``cases:route``),
+    while the case waits in triage."""
+    require_role(actor, Role.MODERATOR, action="分派案件")
+    if case.status is not CaseStatus.TRIAGE:
+        raise WorkflowError(f"只有待分派的案件可以派单，本案件当前为“{case.status.label}”")
+
+
 def route_case(
     session: Session,
     case: Case,
@@ -163,9 +171,7 @@ def route_case(
     choice other than the rules' proposal needs ``override_reason``, which is recorded on each
     new assignment and in the routing event.
     """
-    require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="分派案件")
-    if case.status is not CaseStatus.TRIAGE:
-        raise WorkflowError(f"只有待分派的案件可以派单，本案件当前为“{case.status.label}”")
+    check_route_case(case, actor)
     assists = list({d.id: d for d in assists if d.id != lead.id}.values())
     for department in (lead, *assists):
         if not department.active:

@@ -11,6 +11,12 @@ triage ─route▶ routed ─accept▶ checking ─confirmed▶ rectifying ─re
 row. Views call the named steps below; none of them, and nothing else, assigns ``Case.status``.
 Officers act only on their own department's assignments; closure, send-back and extensions are
 decided by moderators or supervisors.
+
+Who may take a step now is each step's precondition, ``check_<step>(case, actor)``: it reads
+the case and the actor, never the form, and raises the Chinese ``WorkflowError``. The step
+calls it first and ``actions.case_actions`` calls it to decide which forms a page draws, so
+the page and the workflow cannot disagree; what depends on the form (a reason, a date) is
+checked by the step after it.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from portal.domain import clock
 from portal.domain.casework import leads, notifications
@@ -35,6 +41,7 @@ from portal.domain.enums import (
     CaseOutcome,
     CaseStatus,
     Role,
+    Severity,
 )
 from portal.domain.models import Assignment, Attachment, Case, CaseEvent, Department, User
 from portal.domain.reporting import reporter
@@ -47,9 +54,23 @@ __all__ = [
     "active_assignments",
     "allowed_moves",
     "approve_closure",
+    "check_accept",
+    "check_approve_closure",
+    "check_decide_extension",
+    "check_follow_up",
+    "check_post_progress",
+    "check_record_check",
+    "check_report_rectified",
+    "check_request_extension",
+    "check_return",
+    "check_send_back",
+    "check_set_rectification",
+    "check_set_severity",
+    "check_transfer",
     "decide_extension",
     "follow_up",
     "log_event",
+    "own_assignment",
     "pending_extension",
     "post_progress",
     "record_check",
@@ -59,6 +80,7 @@ __all__ = [
     "return_assignment",
     "send_back",
     "set_rectification",
+    "set_severity",
     "transfer_assignment",
     "transition",
 ]
@@ -151,6 +173,14 @@ def active_assignments(case: Case) -> list[Assignment]:
     return [a for a in case.assignments if a.state in ACTIVE]
 
 
+def own_assignment(case: Case, actor: User) -> Assignment | None:
+    """The assignment an officer acts on: their department's active assignment on the case,
+    the lead one first (a department holds at most one at a time)."""
+    if actor.role is not Role.OFFICER or actor.department_id is None:
+        return None
+    mine = [a for a in active_assignments(case) if a.department_id == actor.department_id]
+    mine.sort(key=lambda a: a.role is not AssignmentRole.LEAD)
+    return mine[0] if mine else None
 
 
 def _require_own(actor: User, assignment: Assignment) -> None:
@@ -197,12 +227,12 @@ def _finish_assignments(case: Case, actor: User, now: dt.datetime, reason: str) 
         _end(a, state, actor, now, reason)
 
 
-def _ended_message(session: Session, assignment: Assignment,
+def _ended_message(session: Session | None, assignment: Assignment,
                    tz: str | ZoneInfo | None = None) -> str:
     """What the loser of a race (or a stale page) is told about the assignment."""
     if assignment.state is AssignmentState.ACCEPTED:
         user = (session.get(User, assignment.accepted_by_id)
-                if assignment.accepted_by_id is not None else None)
+                if session is not None and assignment.accepted_by_id is not None else None)
         who = (user.display_name or user.username) if user else "其他经办人"
         when = clock.format_local(assignment.accepted_at, tz) if assignment.accepted_at else ""
         return f"该派单已于 {when} 由 {who} 签收，无需重复签收"
@@ -231,6 +261,135 @@ def _claim(session: Session, assignment: Assignment, expected: tuple[AssignmentS
         raise WorkflowError(_ended_message(session, assignment, tz))
 
 
+# ---------------------------------------------------------------- preconditions
+# One function per step: whether ``actor`` may take it on the case as it stands, whatever the
+# form says. Each returns what the step acts through (the assignment, the lead, the request).
+
+
+def _own(case: Case, actor: User) -> Assignment:
+    mine = own_assignment(case, actor)
+    if mine is None:
+        raise WorkflowError("本部门在此案件上没有待办的派单")
+    return mine
+
+
+def _can_accept(assignment: Assignment, actor: User, tz: str | ZoneInfo | None) -> None:
+    _require_own(actor, assignment)
+    if assignment.state is not AssignmentState.PENDING:
+        raise WorkflowError(_ended_message(object_session(assignment), assignment, tz))
+
+
+def _can_return(assignment: Assignment, actor: User) -> None:
+    _require_own(actor, assignment)
+    if assignment.state is not AssignmentState.PENDING:
+        raise WorkflowError("只能退回尚未签收的派单；已签收的请办理或移交")
+    status = assignment.case.status
+    if assignment.role is AssignmentRole.LEAD and status is not CaseStatus.ROUTED:
+        raise WorkflowError(
+            f"本案件已{status.label}，牵头部门不能退回；如不属本部门职责，请移交")
+
+
+def _can_transfer(assignment: Assignment, actor: User, tz: str | ZoneInfo | None) -> None:
+    _require_own(actor, assignment)
+    if assignment.state not in ACTIVE:
+        raise WorkflowError(_ended_message(object_session(assignment), assignment, tz))
+
+
+def check_accept(case: Case, actor: User, *, tz: str | ZoneInfo | None = None) -> Assignment:
+    """The officer's own assignment, if it waits to be signed for (签收)."""
+    mine = _own(case, actor)
+    _can_accept(mine, actor, tz)
+    return mine
+
+
+def check_return(case: Case, actor: User) -> Assignment:
+    """The officer's own assignment, if it may still be sent back (退回)."""
+    mine = _own(case, actor)
+    _can_return(mine, actor)
+    return mine
+
+
+def check_transfer(case: Case, actor: User, *, tz: str | ZoneInfo | None = None) -> Assignment:
+    """The officer's own assignment, if it may be handed on (移交)."""
+    mine = _own(case, actor)
+    _can_transfer(mine, actor, tz)
+    return mine
+
+
+def check_record_check(case: Case, actor: User) -> Assignment:
+    _require_status(case, "登记核查结果", CaseStatus.CHECKING)
+    return _lead_for(case, actor, "登记核查结果")
+
+
+def check_set_rectification(case: Case, actor: User) -> Assignment:
+    _require_status(case, "下达整改期限", CaseStatus.RECTIFYING)
+    lead = _lead_for(case, actor, "下达整改期限")
+    if case.rectify_by is not None:
+        raise WorkflowError("整改期限已经下达；如需延长，请申请延期")
+    return lead
+
+
+def check_post_progress(case: Case, actor: User) -> Assignment:
+    """A lead or assisting department that has signed for its assignment."""
+    _require_status(case, "发布进展", CaseStatus.CHECKING, CaseStatus.RECTIFYING)
+    mine = own_assignment(case, actor)
+    if mine is None:
+        raise WorkflowError("只有承办本案件的部门可以发布进展")
+    if mine.state is not AssignmentState.ACCEPTED:
+        raise WorkflowError("请先签收派单，再发布进展")
+    return mine
+
+
+def check_request_extension(case: Case, actor: User) -> Assignment:
+    _require_status(case, "申请延期", CaseStatus.RECTIFYING)
+    lead = _lead_for(case, actor, "申请延期")
+    if case.rectify_by is None:
+        raise WorkflowError("尚未下达整改期限，请直接下达")
+    if pending_extension(case) is not None:
+        raise WorkflowError("已有一项延期申请等待审批")
+    return lead
+
+
+def check_decide_extension(case: Case, actor: User) -> CaseEvent:
+    """The pending extension request, for a moderator or supervisor to decide."""
+    require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="审批延期")
+    request = pending_extension(case)
+    if request is None or case.status is not CaseStatus.RECTIFYING:
+        raise WorkflowError("没有等待审批的延期申请")
+    return request
+
+
+def check_report_rectified(case: Case, actor: User) -> Assignment:
+    _require_status(case, "报告整改完成", CaseStatus.RECTIFYING)
+    return _lead_for(case, actor, "报告整改完成")
+
+
+def check_approve_closure(case: Case, actor: User) -> None:
+    require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="批准销案")
+    _require_status(case, "销案", CaseStatus.RECTIFIED)
+
+
+def check_send_back(case: Case, actor: User) -> None:
+    require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="退回继续整改")
+    _require_status(case, "退回继续整改", CaseStatus.RECTIFIED)
+
+
+def check_follow_up(case: Case, actor: User) -> Assignment | None:
+    """The department that led the case (who is asked to rectify again if the hazard is
+    back), if ``actor`` may record the follow-up: that department's officers, moderators and
+    supervisors."""
+    _require_status(case, "回头看", CaseStatus.CLOSED)
+    if case.outcome is not CaseOutcome.RECTIFIED:
+        raise WorkflowError("只有整改销案的案件需要回头看")
+    last = leads.lead_assignment(case)
+    if actor.role is Role.OFFICER:
+        if last is None or actor.department_id != last.department_id:
+            raise WorkflowError("只有原牵头部门或督办人员可以登记回头看")
+    else:
+        require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="登记回头看")
+    return last
+
+
 # ---------------------------------------------------------------- assignments
 
 
@@ -239,7 +398,7 @@ def accept_assignment(session: Session, assignment: Assignment, *, actor: User,
                       tz: str | ZoneInfo | None = None) -> Assignment:
     """An officer signs for a new assignment (签收). Of two officers accepting at once exactly
     one wins: the state is changed by a conditional UPDATE, and the other is told who did."""
-    _require_own(actor, assignment)
+    _can_accept(assignment, actor, tz)
     now = now or utcnow()
     _claim(session, assignment, (AssignmentState.PENDING,), tz=tz,
            state=AssignmentState.ACCEPTED, accepted_at=now, accepted_by_id=actor.id)
@@ -264,14 +423,9 @@ def return_assignment(session: Session, assignment: Assignment, *, actor: User,
                       reason: str) -> Assignment:
     """A department sends a new assignment back (退回) with a reason. A returned lead puts the
     case back in triage for the moderators to re-route; the trail keeps both routings."""
-    _require_own(actor, assignment)
+    _can_return(assignment, actor)
     reason = _required(reason, "退回理由")
-    if assignment.state is not AssignmentState.PENDING:
-        raise WorkflowError("只能退回尚未签收的派单；已签收的请办理或移交")
     case = assignment.case
-    if assignment.role is AssignmentRole.LEAD and case.status is not CaseStatus.ROUTED:
-        raise WorkflowError(
-            f"本案件已{case.status.label}，牵头部门不能退回；如不属本部门职责，请移交")
     now = utcnow()
     _claim(session, assignment, (AssignmentState.PENDING,), state=AssignmentState.RETURNED,
            ended_at=now, ended_by_id=actor.id, end_reason=reason)
@@ -299,7 +453,7 @@ def transfer_assignment(session: Session, assignment: Assignment, *, actor: User
                         to_department: Department, reason: str) -> Assignment:
     """Hand an assignment on to another department (移交). The old row ends and points at the
     new one, which starts as pending for the receiving department to accept."""
-    _require_own(actor, assignment)
+    _can_transfer(assignment, actor, None)
     reason = _required(reason, "移交理由")
     case = assignment.case
     if to_department.id == assignment.department_id:
@@ -339,8 +493,7 @@ def record_check(session: Session, case: Case, *, actor: User, confirmed: bool, 
                  public_text: str = "", attachments: Sequence[Attachment] = ()) -> CaseEvent:
     """Record the on-site check: confirmed (属实) moves to rectifying, unfounded (不属实)
     closes the case and tells the reporters."""
-    _require_status(case, "登记核查结果", CaseStatus.CHECKING)
-    lead = _lead_for(case, actor, "登记核查结果")
+    lead = check_record_check(case, actor)
     findings = _required(findings, "核查情况")
     if confirmed:
         return transition(
@@ -361,10 +514,7 @@ def set_rectification(session: Session, case: Case, *, actor: User, deadline: dt
                       notice_no: str = "", public_text: str = "",
                       tz: str | ZoneInfo | None = None) -> CaseEvent:
     """The lead department sets the rectification deadline (and the notice's number)."""
-    _require_status(case, "下达整改期限", CaseStatus.RECTIFYING)
-    lead = _lead_for(case, actor, "下达整改期限")
-    if case.rectify_by is not None:
-        raise WorkflowError("整改期限已经下达；如需延长，请申请延期")
+    lead = check_set_rectification(case, actor)
     if deadline < clock.local_today(tz=tz):
         raise WorkflowError("整改期限不能早于今天")
     case.rectify_by = deadline
@@ -383,19 +533,13 @@ def post_progress(session: Session, case: Case, *, actor: User, internal_text: s
                   public_text: str = "", attachments: Sequence[Attachment] = ()) -> CaseEvent:
     """A lead or assisting department posts an update: internal text for staff, public text
     for the disclosure page (either may be empty, not both)."""
-    _require_status(case, "发布进展", CaseStatus.CHECKING, CaseStatus.RECTIFYING)
-    mine = [a for a in active_assignments(case)
-            if actor.role is Role.OFFICER and a.department_id == actor.department_id]
-    if not mine:
-        raise WorkflowError("只有承办本案件的部门可以发布进展")
-    if all(a.state is not AssignmentState.ACCEPTED for a in mine):
-        raise WorkflowError("请先签收派单，再发布进展")
+    mine = check_post_progress(case, actor)
     if not internal_text.strip() and not public_text.strip() and not attachments:
         raise WorkflowError("请填写进展情况")
     return log_event(session, case, CaseEventKind.PROGRESS, actor=actor,
-                     department=mine[0].department, internal_text=internal_text,
+                     department=mine.department, internal_text=internal_text,
                      public_text=public_text, attachments=attachments,
-                     data={"role": mine[0].role})
+                     data={"role": mine.role})
 
 
 def pending_extension(case: Case) -> CaseEvent | None:
@@ -411,15 +555,11 @@ def pending_extension(case: Case) -> CaseEvent | None:
 def request_extension(session: Session, case: Case, *, actor: User, new_date: dt.date,
                       reason: str) -> CaseEvent:
     """The lead department asks for a later rectification deadline, with a reason."""
-    _require_status(case, "申请延期", CaseStatus.RECTIFYING)
-    lead = _lead_for(case, actor, "申请延期")
+    lead = check_request_extension(case, actor)
     reason = _required(reason, "延期理由")
-    if case.rectify_by is None:
-        raise WorkflowError("尚未下达整改期限，请直接下达")
+    assert case.rectify_by is not None
     if new_date <= case.rectify_by:
         raise WorkflowError(f"新的期限须晚于现有期限 {case.rectify_by.isoformat()}")
-    if pending_extension(case) is not None:
-        raise WorkflowError("已有一项延期申请等待审批")
     event = log_event(
         session, case, CaseEventKind.EXTENSION_REQUESTED, actor=actor,
         department=lead.department, internal_text=f"申请延期至 {new_date.isoformat()}：{reason}",
@@ -437,10 +577,7 @@ def request_extension(session: Session, case: Case, *, actor: User, new_date: dt
 def decide_extension(session: Session, case: Case, *, actor: User, approve: bool,
                      reason: str = "") -> CaseEvent:
     """A moderator or supervisor approves or refuses the pending extension request."""
-    require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="审批延期")
-    request = pending_extension(case)
-    if request is None or case.status is not CaseStatus.RECTIFYING:
-        raise WorkflowError("没有等待审批的延期申请")
+    request = check_decide_extension(case, actor)
     if not approve:
         reason = _required(reason, "不予延期的理由")
     assert request.data is not None
@@ -471,8 +608,7 @@ def report_rectified(session: Session, case: Case, *, actor: User, report: str,
                      public_text: str = "",
                      attachments: Sequence[Attachment] = ()) -> CaseEvent:
     """The lead department reports the hazard rectified, with evidence, for closure."""
-    _require_status(case, "报告整改完成", CaseStatus.RECTIFYING)
-    lead = _lead_for(case, actor, "报告整改完成")
+    lead = check_report_rectified(case, actor)
     report = _required(report, "整改情况")
     event = transition(
         session, case, CaseStatus.RECTIFIED, actor=actor, department=lead.department,
@@ -494,8 +630,7 @@ def approve_closure(session: Session, case: Case, *, actor: User, note: str = ""
                     public_text: str = "", follow_up_by: dt.date | None = None) -> CaseEvent:
     """Close a rectified case (销案), optionally setting the follow-up (回头看) date; every
     linked tip's reporter is told the outcome."""
-    require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="批准销案")
-    _require_status(case, "销案", CaseStatus.RECTIFIED)
+    check_approve_closure(case, actor)
     now = utcnow()
     _finish_assignments(case, actor, now, "销案")
     event = transition(
@@ -508,8 +643,7 @@ def approve_closure(session: Session, case: Case, *, actor: User, note: str = ""
 
 def send_back(session: Session, case: Case, *, actor: User, reason: str) -> CaseEvent:
     """Refuse closure: the rectification is not good enough, back to rectifying."""
-    require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="退回继续整改")
-    _require_status(case, "退回继续整改", CaseStatus.RECTIFIED)
+    check_send_back(case, actor)
     reason = _required(reason, "退回理由")
     event = transition(session, case, CaseStatus.RECTIFYING, actor=actor,
                        internal_text=reason, public_text="验收未通过，继续整改",
@@ -526,15 +660,7 @@ def follow_up(session: Session, case: Case, *, actor: User, still_ok: bool, find
               new_deadline: dt.date | None = None) -> CaseEvent:
     """The follow-up check (回头看) of a closed, rectified case: still rectified, or the
     hazard is back and the case reopens with the department that led it."""
-    _require_status(case, "回头看", CaseStatus.CLOSED)
-    if case.outcome is not CaseOutcome.RECTIFIED:
-        raise WorkflowError("只有整改销案的案件需要回头看")
-    last = leads.lead_assignment(case)
-    if actor.role is Role.OFFICER:
-        if last is None or actor.department_id != last.department_id:
-            raise WorkflowError("只有原牵头部门或督办人员可以登记回头看")
-    else:
-        require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="登记回头看")
+    last = check_follow_up(case, actor)
     findings = _required(findings, "回头看情况")
     if still_ok:
         case.follow_up_by = None
@@ -559,3 +685,35 @@ def follow_up(session: Session, case: Case, *, actor: User, still_ok: bool, find
         findings, department=last.department,
         payload={"case_id": case.id, "assignment_id": reopened.id})
     return event
+
+
+# ---------------------------------------------------------------- severity (GB 35181 judgement)
+
+
+
+def check_set_severity(case: Case, actor: User) -> None:
+    """The hazard is judged general or major while the case waits to be routed, by the
+    moderators who route it: routing then follows the judgement."""
+    require_role(actor, Role.MODERATOR, action="调整隐患等级")
+    if case.status is not CaseStatus.TRIAGE:
+        raise WorkflowError(
+            f"只有待分派的案件可以在此调整隐患等级，本案件当前为“{case.status.label}”")
+
+
+def set_severity(session: Session, case: Case, severity: Severity, *, basis: str,
+                 actor: User) -> CaseEvent | None:
+    """Judge the hazard general or major (GB 35181), with the basis for the judgement; a
+    major hazard is led by the major-hazard department and listed when routed. Nothing is
+    recorded if the severity does not change."""
+    check_set_severity(case, actor)
+    basis = _required(basis, "判定依据")
+    old = case.severity
+    if severity is old:
+        return None
+    case.severity = severity
+    flush(session)  # the version check: a concurrent change of this case loses here
+    return log_event(
+        session, case, CaseEventKind.SEVERITY_CHANGED, actor=actor,
+        internal_text=f"隐患等级由“{old.label}”调整为“{severity.label}”：{basis}",
+        data={"from": old, "to": severity, "basis": basis},
+        audit_before={"severity": old}, audit_after={"severity": severity})

@@ -1,6 +1,12 @@
 """The moderators' decisions on tips. Each action is one call, flushes, and writes exactly one
 audit row; views only collect the input and commit.
 
+Each action has a ``check_*`` precondition that depends only on the tip (or photo, or case) and
+the actor, never on form input: the action calls it first, and
+``portal.domain.vetting.actions.tip_actions`` calls it to tell a page which actions to offer and
+why the others are refused, so the two cannot disagree. The timeline events an action adds go
+through ``portal.domain.casework.events.log_event``, which checks the case's version.
+
 Routing a new case to departments is a separate step (``portal.domain.casework.routing``): a case
 opened here waits in ``triage``.
 """
@@ -16,6 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain.access import audit
+from portal.domain.access.permissions import Permission, has_permission
+from portal.domain.casework import events
 from portal.domain.clock import utcnow
 from portal.domain.enums import (
     CaseEventKind,
@@ -28,7 +36,6 @@ from portal.domain.enums import (
 from portal.domain.models import (
     Attachment,
     Case,
-    CaseEvent,
     Category,
     Message,
     Tip,
@@ -64,9 +71,78 @@ class UnitDetails:
     internal_summary: str = ""
 
 
+# ---------------------------------------------------------------- preconditions
+
+
+def _permitted(actor: User, permission: Permission) -> None:
+    if not has_permission(actor.role, permission):
+        raise ModerationError(f"您没有“{permission.label}”的权限")
+
+
 def _pending(tip: Tip) -> None:
     if tip.status is not TipStatus.PENDING:
         raise ModerationError(f"该举报已处理（{tip.status.label}），不能重复处理")
+
+
+def check_accept(tip: Tip, actor: User) -> None:
+    _permitted(actor, Permission.TIPS_MODERATE)
+    _pending(tip)
+
+
+def check_merge(tip: Tip, actor: User, case: Case | None = None) -> None:
+    """Without ``case``: whether the tip may be merged into some open case at all."""
+    _permitted(actor, Permission.TIPS_MODERATE)
+    _pending(tip)
+    if case is not None and case.status is CaseStatus.CLOSED:
+        raise ModerationError("该工单已办结，不能合并；请另行立案")
+
+
+def check_reject(tip: Tip, actor: User) -> None:
+    _permitted(actor, Permission.TIPS_MODERATE)
+    _pending(tip)
+
+
+def check_ask(tip: Tip, actor: User) -> None:
+    # A question may follow a decision too: the reporter reads it with their receipt.
+    _permitted(actor, Permission.TIPS_MODERATE)
+
+
+def check_redact(tip: Tip, actor: User) -> None:
+    _permitted(actor, Permission.TIPS_MODERATE)
+
+
+def check_withhold(attachment: Attachment, actor: User) -> None:
+    _permitted(actor, Permission.TIPS_MODERATE)
+    if attachment.withheld:
+        raise ModerationError("该照片已撤下，仅审核员可见")
+
+
+def check_blur(attachment: Attachment, actor: User) -> None:
+    _permitted(actor, Permission.TIPS_MODERATE)
+    if attachment.withheld:
+        raise ModerationError("该照片已撤下，仅审核员可见")
+    if attachment.derived_from_id is not None:
+        raise ModerationError("这已是处理过的照片，请对原照片操作")
+
+
+def check_reveal(tip: Tip, actor: User) -> None:
+    _permitted(actor, Permission.IDENTITY_READ)
+    if not (tip.reporter_name_enc or tip.reporter_phone_enc):
+        raise ModerationError("举报人未留姓名和电话")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _log(session: Session, case: Case, kind: CaseEventKind, actor: User, *, touch: bool,
+         data: dict[str, int] | None = None) -> None:
+    """One timeline event, audited by the moderation action's own row. ``touch`` checks and
+    bumps the version of a case someone else may be working on (not of one opened here)."""
+    try:
+        events.log_event(session, case, kind, actor=actor, data=data, touch=touch,
+                         audit_row=False)
+    except events.WorkflowError as exc:
+        raise ModerationError(str(exc)) from None
 
 
 def _check_vocabulary(session: Session, details: UnitDetails) -> None:
@@ -119,7 +195,7 @@ def _open_case(session: Session, details: UnitDetails, channel: Channel, actor: 
     )
     session.add(case)
     session.flush()
-    session.add(CaseEvent(case_id=case.id, kind=CaseEventKind.OPENED, actor_id=actor.id))
+    _log(session, case, CaseEventKind.OPENED, actor, touch=False)
     return case
 
 
@@ -133,13 +209,11 @@ def accept_tip(
     session: Session, tip: Tip, details: UnitDetails, *, actor: User, ip: str = ""
 ) -> Case:
     """Open a new case (status ``triage``) from a pending tip."""
-    _pending(tip)
+    check_accept(tip, actor)
     case = _open_case(session, details, tip.channel, actor)
     tip.case_id = case.id
     _decide(tip, TipStatus.ACCEPTED, actor)
-    session.add(CaseEvent(case_id=case.id, kind=CaseEventKind.TIP_LINKED, actor_id=actor.id,
-                          data={"tip_id": tip.id}))
-    session.flush()
+    _log(session, case, CaseEventKind.TIP_LINKED, actor, touch=False, data={"tip_id": tip.id})
     audit.record(session, "tip.accept", "tip", tip.id, actor=actor, ip=ip,
                  before={"status": TipStatus.PENDING.value},
                  after={"status": tip.status.value, "case_id": case.id,
@@ -148,15 +222,12 @@ def accept_tip(
 
 
 def merge_tip(session: Session, tip: Tip, case: Case, *, actor: User, ip: str = "") -> None:
-    """Join a pending tip to a case already open about the same hazard."""
-    _pending(tip)
-    if case.status is CaseStatus.CLOSED:
-        raise ModerationError("该工单已办结，不能合并；请另行立案")
+    """Join a pending tip to a case already open about the same hazard. The case's version is
+    checked: if someone changed it since it was read (closed it, say), the merge is refused."""
+    check_merge(tip, actor, case)
     tip.case_id = case.id
     _decide(tip, TipStatus.MERGED, actor)
-    session.add(CaseEvent(case_id=case.id, kind=CaseEventKind.TIP_LINKED, actor_id=actor.id,
-                          data={"tip_id": tip.id}))
-    session.flush()
+    _log(session, case, CaseEventKind.TIP_LINKED, actor, touch=True, data={"tip_id": tip.id})
     audit.record(session, "tip.merge", "tip", tip.id, actor=actor, ip=ip,
                  before={"status": TipStatus.PENDING.value},
                  after={"status": tip.status.value, "case_id": case.id})
@@ -167,7 +238,7 @@ def reject_tip(
     ip: str = "",
 ) -> None:
     """Reject with a reason and a polite message that the reporter reads with their receipt."""
-    _pending(tip)
+    check_reject(tip, actor)
     if not message.strip():
         raise ModerationError("请填写给举报人的说明")
     tip.reject_reason = reason
@@ -181,6 +252,7 @@ def reject_tip(
 
 def ask_reporter(session: Session, tip: Tip, body: str, *, actor: User, ip: str = "") -> Message:
     """A question the reporter sees when they next look up their receipt."""
+    check_ask(tip, actor)
     if not body.strip():
         raise ModerationError("请填写要询问的内容")
     message = Message(tip_id=tip.id, direction=MessageDirection.TO_REPORTER,
@@ -200,6 +272,7 @@ def redact_description(
     The audit row records that an edit happened, not the text: the log is read more widely
     than the original may be.
     """
+    check_redact(tip, actor)
     new_text = new_text.strip()
     if not new_text:
         raise ModerationError("修改后的内容不能为空")
@@ -235,8 +308,7 @@ def withhold_photo(
     session: Session, attachment: Attachment, *, actor: User, ip: str = ""
 ) -> None:
     """Drop a photo from everything that leaves the office; the file itself is kept."""
-    if attachment.withheld:
-        return
+    check_withhold(attachment, actor)
     attachment.withheld = True
     attachment.public = False
     session.flush()
@@ -253,8 +325,7 @@ def blur_photo(
     The copy goes through the upload pipeline like any photo and points at the original,
     which is withheld: only moderators still see it.
     """
-    if attachment.derived_from_id is not None:
-        raise ModerationError("这已是处理过的照片，请对原照片操作")
+    check_blur(attachment, actor)
     try:
         with Image.open(io.BytesIO(store.get(attachment.stored_name))) as original:
             radius = max(8, max(original.size) // 40)
@@ -279,6 +350,7 @@ def reveal_identity(
     session: Session, tip: Tip, decrypt: Callable[[bytes], str], *, actor: User, ip: str = ""
 ) -> ReporterIdentity:
     """Decrypt the reporter's name and phone for one moderator, and log that they read it."""
+    check_reveal(tip, actor)
     identity = ReporterIdentity(
         name=decrypt(tip.reporter_name_enc) if tip.reporter_name_enc else "",
         phone=decrypt(tip.reporter_phone_enc) if tip.reporter_phone_enc else "",
