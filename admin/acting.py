@@ -8,7 +8,8 @@ say so, or roll back and show the domain's refusal next to the form it belongs t
 ``refused`` draws the page again with the message (it should load what it shows afresh: the
 session was rolled back); the status is 409 when the case changed under the page (the
 optimistic-lock refusal, ``CONFLICT_MESSAGE``), else 400. ``done`` and ``then`` may be
-functions of what the step returned (the new row's id for the redirect, say).
+functions of what the step returned (the new row's id for the redirect, say). The redirect is
+a 303; ``code=302`` keeps the screens that have always answered 302 as they are.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def act(
     then: str | Callable[[T], str],
     refused: Callable[[str, int], Any],
     refusals: tuple[type[Exception], ...] = REFUSALS,
+    code: int = 303,
 ) -> Any:
-    """Run ``step`` (one domain call); commit, flash ``done`` and redirect (303) to ``then``;
+    """Run ``step`` (one domain call); commit, flash ``done`` and redirect (``code``) to ``then``;
     or, if the domain refuses, roll back and answer ``refused(message, status)``."""
     db = get_session()
     try:
@@ -59,10 +61,10 @@ def act(
         return refused(message, refusal_status(message))
     db.commit()
     flash(done(result) if callable(done) else done, "success")
-    return redirect(then(result) if callable(then) else then, 303)
+    return redirect(then(result) if callable(then) else then, code)
 
 
-def flash_back(message: str, target: str) -> Any:
+def flash_back(message: str, target: str, code: int = 303) -> Any:
     """A refusal for a step taken from a list, not a form page: said, and back to the list."""
     flash(message, "error")
-    return redirect(target, 303)
+    return redirect(target, code)

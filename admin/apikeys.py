@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, Length
 
 from admin import bp
 from admin.access import client_ip, require
+from admin.acting import act, flash_back
 from portal.db import get_session
 from portal.domain.access import api_keys
 from portal.domain.access.permissions import Permission
@@ -64,11 +65,7 @@ def apikeys_revoke(row_id: int):
     row = db.get(ApiKey, row_id)
     if row is None:
         abort(404)
-    try:
-        api_keys.revoke(db, row, actor=current_user, ip=client_ip())
-    except api_keys.ApiKeyError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("admin.apikeys"))
-    db.commit()
-    flash(f"已停用“{row.partner}”的密钥（{row.prefix}…），使用它的请求将被拒绝。", "success")
-    return redirect(url_for("admin.apikeys"))
+    back = url_for("admin.apikeys")
+    return act(lambda: api_keys.revoke(db, row, actor=current_user, ip=client_ip()),
+               done=f"已停用“{row.partner}”的密钥（{row.prefix}…），使用它的请求将被拒绝。",
+               then=back, refused=lambda message, _: flash_back(message, back, 302), code=302)

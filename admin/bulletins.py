@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -13,11 +14,11 @@ from wtforms.validators import DataRequired, Length
 
 from admin import bp
 from admin.access import require
+from admin.acting import act, flash_back
 from portal.db import get_session
 from portal.domain import clock
 from portal.domain.access.permissions import Permission
 from portal.domain.administration import settings as portal_settings
-from portal.domain.casework.events import WorkflowError
 from portal.domain.clock import utcnow
 from portal.domain.models import Bulletin
 from portal.domain.supervision import bulletins as bulletin_service
@@ -66,23 +67,22 @@ def bulletins():
 def bulletin_new():
     db = get_session()
     form = PeriodForm()
-    if not form.validate():
+
+    def page(error: str, status: int) -> Any:
         rows = db.scalars(select(Bulletin).order_by(Bulletin.id.desc()).limit(100)).all()
         return render_template("admin/bulletins.html", rows=rows, form=form,
-                               error="请填写通报期间"), 400
-    try:
-        bulletin = bulletin_service.draft(
+                               error=error), status
+
+    if not form.validate():
+        return page("请填写通报期间", 400)
+    return act(
+        lambda: bulletin_service.draft(
             db, form.period_start.data, form.period_end.data, actor=current_user,
             township=portal_settings.jurisdiction(db)["name"], now=utcnow(),
-            tz=current_app.config["TIMEZONE"])
-    except WorkflowError as exc:
-        db.rollback()
-        rows = db.scalars(select(Bulletin).order_by(Bulletin.id.desc()).limit(100)).all()
-        return render_template("admin/bulletins.html", rows=rows, form=form,
-                               error=str(exc)), 400
-    db.commit()
-    flash("已按本期数据生成通报草稿，请修改措辞后发布。", "success")
-    return redirect(url_for("admin.bulletin", bulletin_id=bulletin.id), 303)
+            tz=current_app.config["TIMEZONE"]),
+        done="已按本期数据生成通报草稿，请修改措辞后发布。",
+        then=lambda bulletin: url_for("admin.bulletin", bulletin_id=bulletin.id),
+        refused=page)
 
 
 @bp.route("/bulletins/<int:bulletin_id>")
@@ -100,21 +100,18 @@ def bulletin_edit(bulletin_id: int):
     db = get_session()
     found = _bulletin(bulletin_id)
     form = BulletinForm()
-    error = None
-    if form.validate():
-        try:
-            bulletin_service.edit(db, found, actor=current_user, title=form.title.data,
-                                  text=form.text.data)
-        except WorkflowError as exc:
-            db.rollback()
-            error = str(exc)
-        else:
-            db.commit()
-            flash("通报已保存。", "success")
-            return redirect(url_for("admin.bulletin", bulletin_id=bulletin_id), 303)
-    return render_template("admin/bulletin.html", bulletin=_bulletin(bulletin_id), form=form,
-                           publish_form=PublishForm(),
-                           error=error or "请按提示填写后再保存"), 400
+
+    def page(error: str, status: int) -> Any:
+        return render_template("admin/bulletin.html", bulletin=_bulletin(bulletin_id),
+                               form=form, publish_form=PublishForm(), error=error), status
+
+    if not form.validate():
+        return page("请按提示填写后再保存", 400)
+    return act(
+        lambda: bulletin_service.edit(db, found, actor=current_user, title=form.title.data,
+                                      text=form.text.data),
+        done="通报已保存。", then=url_for("admin.bulletin", bulletin_id=bulletin_id),
+        refused=page)
 
 
 @bp.route("/bulletins/<int:bulletin_id>/publish", methods=["POST"])
@@ -124,12 +121,7 @@ def bulletin_publish(bulletin_id: int):
     found = _bulletin(bulletin_id)
     if not PublishForm().validate():
         abort(400)
-    try:
-        bulletin_service.publish(db, found, actor=current_user)
-    except WorkflowError as exc:
-        db.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("admin.bulletin", bulletin_id=bulletin_id), 303)
-    db.commit()
-    flash("通报已发布到公开网站。", "success")
-    return redirect(url_for("admin.bulletin", bulletin_id=bulletin_id), 303)
+    back = url_for("admin.bulletin", bulletin_id=bulletin_id)
+    return act(lambda: bulletin_service.publish(db, found, actor=current_user),
+               done="通报已发布到公开网站。", then=back,
+               refused=lambda message, _: flash_back(message, back))

@@ -4,12 +4,15 @@ current or next year's schedule is missing."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from typing import Any
+
+from flask import render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from admin import bp
 from admin.access import can, require
+from admin.acting import act
 from admin.case_forms import CalendarImportForm
 from portal.db import get_session
 from portal.domain import clock
@@ -41,38 +44,39 @@ def calendar_warnings() -> list[str]:
         lambda: [s.message for s in calendar_statuses() if s.missing])
 
 
+def _import(text: str, fmt: str, notice: str) -> sla.ImportReport:
+    """The schedule as entered; the notice typed on the form wins over the file's."""
+    rows, file_notice = sla.parse_schedule(text, fmt)
+    return sla.import_schedule(get_session(), rows, notice=notice or file_notice,
+                               actor=current_user)
+
+
 @bp.route("/calendar", methods=["GET", "POST"])
 @require(Permission.SETTINGS_MANAGE)
 def calendar():
-    db = get_session()
     form = CalendarImportForm()
-    error = ""
-    if form.validate_on_submit():
-        upload = form.file.data
-        if upload and getattr(upload, "filename", ""):
-            fmt = upload.filename.rsplit(".", 1)[-1].lower()
-            raw = upload.stream.read(MAX_FILE_BYTES + 1)
-            text = raw.decode("utf-8-sig", errors="replace")
-        else:
-            fmt, raw = form.fmt.data, b""
-            text = form.text.data or ""
-        if len(raw) > MAX_FILE_BYTES:
-            error = "文件过大，一年的安排不会超过 200 KB"
-        elif not text.strip():
-            error = "请选择文件或粘贴放假安排"
-        else:
-            try:
-                rows, notice = sla.parse_schedule(text, fmt)
-                report = sla.import_schedule(db, rows, notice=form.notice.data or notice,
-                                             actor=current_user)
-            except sla.CalendarImportError as exc:
-                db.rollback()
-                error = str(exc)
-            else:
-                db.commit()
-                flash(f"已录入 {report.year} 年安排：放假 {report.holidays} 天，"
-                      f"调休上班 {report.workdays} 天。", "success")
-                return redirect(url_for("admin.calendar"), 303)
-    years = db.scalars(select(CalendarYear).order_by(CalendarYear.year.desc()).limit(20)).all()
-    return render_template("admin/calendar.html", form=form, error=error, years=years,
-                           statuses=calendar_statuses()), 400 if error else 200
+
+    def page(error: str = "", status: int = 200) -> Any:
+        years = get_session().scalars(
+            select(CalendarYear).order_by(CalendarYear.year.desc()).limit(20)).all()
+        return render_template("admin/calendar.html", form=form, error=error, years=years,
+                               statuses=calendar_statuses()), status
+
+    if not form.validate_on_submit():
+        return page()
+    upload = form.file.data
+    if upload and getattr(upload, "filename", ""):
+        fmt = upload.filename.rsplit(".", 1)[-1].lower()
+        raw = upload.stream.read(MAX_FILE_BYTES + 1)
+        text = raw.decode("utf-8-sig", errors="replace")
+    else:
+        fmt, raw = form.fmt.data, b""
+        text = form.text.data or ""
+    if len(raw) > MAX_FILE_BYTES:
+        return page("文件过大，一年的安排不会超过 200 KB", 400)
+    if not text.strip():
+        return page("请选择文件或粘贴放假安排", 400)
+    return act(lambda: _import(text, fmt, form.notice.data or ""),
+               done=lambda report: f"已录入 {report.year} 年安排：放假 {report.holidays} 天，"
+                                   f"调休上班 {report.workdays} 天。",
+               then=url_for("admin.calendar"), refused=page)

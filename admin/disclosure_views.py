@@ -7,26 +7,24 @@ refuses anyone but a moderator.
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 from wtforms import SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from admin import bp
 from admin.access import require
+from admin.acting import act
 from portal.db import get_session
 from portal.domain.access.permissions import Permission
-from portal.domain.casework.events import WorkflowError
 from portal.domain.clock import local_today
 from portal.domain.disclosure import publication
 from portal.domain.disclosure.redaction import mask_personal_data
-from portal.domain.models import Attachment, Case, Unit
+from portal.domain.models import Attachment, Case
 from portal.web.files import send_attachment
 
 PAGE_SIZE = 30
@@ -57,24 +55,12 @@ def _case(case_id: int, *, confirmed: bool = True) -> Case:
 @bp.route("/disclosures")
 @require(Permission.TIPS_MODERATE)
 def disclosures():
-    db = get_session()
     tab = request.args.get("show", "pending")
     if tab not in TABS:
         tab = "pending"
-    condition = (publication.public_condition() if tab == "disclosed"
-                 else Case.confirmed_at.is_not(None) & Case.disclosed.is_(False))
-    total = db.scalar(select(func.count()).select_from(Case).where(condition)) or 0
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page_arg = request.args.get("page", "1")
-    page = min(max(int(page_arg) if page_arg.isdigit() else 1, 1), pages)
-    order = Case.disclosed_at.desc() if tab == "disclosed" else Case.confirmed_at.desc()
-    rows = db.scalars(
-        select(Case).where(condition)
-        .options(selectinload(Case.unit).selectinload(Unit.village), selectinload(Case.category))
-        .order_by(order, Case.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-    ).all()
-    return render_template("admin/disclosures.html", rows=rows, tab=tab, tabs=TABS,
-                           total=total, page=page, pages=pages)
+    found = publication.moderator_list(get_session(), disclosed=tab == "disclosed",
+                                       page=request.args.get("page"), size=PAGE_SIZE)
+    return render_template("admin/disclosures.html", page=found, tab=tab, tabs=TABS)
 
 
 def _render(case: Case, form: DisclosureForm, *, preview: publication.PublicCase | None = None,
@@ -117,26 +103,33 @@ def disclosure_save(case_id: int):
                                photo_ids=form.photos.data)
     if action == "preview":
         return _render(case, form, preview=shown)
-    try:
-        if action == "publish":
-            publication.set_public_photos(db, case, form.photos.data, actor=current_user)
-            publication.disclose_case(db, case, actor=current_user,
-                                      public_summary=form.summary.data)
-            message = "已公开。公众现在可以在隐患公示页面看到这项隐患。"
-        elif action == "save" and case.disclosed:
-            if mask_personal_data(form.summary.data.strip()) != case.public_summary:
-                publication.edit_public_summary(db, case, form.summary.data, actor=current_user)
-            publication.set_public_photos(db, case, form.photos.data, actor=current_user)
-            message = "公示内容已更新。"
-        else:
-            abort(400)
-    except WorkflowError as exc:  # DisclosureError, or a lost race on the case
-        db.rollback()
-        flash(str(exc), "error")
+    if action == "publish":
+        step, done = _publish, "已公开。公众现在可以在隐患公示页面看到这项隐患。"
+    elif action == "save" and case.disclosed:
+        step, done = _update, "公示内容已更新。"
+    else:
+        abort(400)
+
+    def refused(message: str, _: int) -> Any:
+        # A DisclosureError or a lost race on the case: flashed, and 400 either way.
+        flash(message, "error")
         return _render(_case(case_id), form, preview=shown, status=400)
-    db.commit()
-    flash(message, "success")
-    return redirect(url_for("admin.disclosure_edit", case_id=case.id))
+
+    return act(lambda: step(case, form), done=done,
+               then=url_for("admin.disclosure_edit", case_id=case.id), refused=refused, code=302)
+
+
+def _publish(case: Case, form: DisclosureForm) -> None:
+    db = get_session()
+    publication.set_public_photos(db, case, form.photos.data, actor=current_user)
+    publication.disclose_case(db, case, actor=current_user, public_summary=form.summary.data)
+
+
+def _update(case: Case, form: DisclosureForm) -> None:
+    db = get_session()
+    if mask_personal_data(form.summary.data.strip()) != case.public_summary:
+        publication.edit_public_summary(db, case, form.summary.data, actor=current_user)
+    publication.set_public_photos(db, case, form.photos.data, actor=current_user)
 
 
 @bp.route("/disclosures/<int:case_id>/withdraw", methods=["POST"])
@@ -145,17 +138,22 @@ def disclosure_withdraw(case_id: int):
     db = get_session()
     case = _case(case_id)
     form = WithdrawForm()
-    if form.validate():
-        try:
-            publication.withdraw_disclosure(db, case, actor=current_user, reason=form.reason.data)
-        except WorkflowError as exc:  # DisclosureError, or a lost race on the case
-            flash(str(exc), "error")
-        else:
-            db.commit()
-            flash("已撤回公开，该隐患已从公示页面、订阅和下载数据中移除。", "success")
-            return redirect(url_for("admin.disclosure_edit", case_id=case.id))
-    edit = DisclosureForm(data={"summary": case.public_summary})
-    return _render(case, edit, withdraw=form, status=400)
+
+    def page(error: str | None = None) -> Any:
+        # Refused (as invalid): said in a flash over the page, 400 for a lost race too.
+        if error:
+            flash(error, "error")
+        edit = DisclosureForm(data={"summary": case.public_summary})
+        return _render(case, edit, withdraw=form, status=400)
+
+    if not form.validate():
+        return page()
+    return act(
+        lambda: publication.withdraw_disclosure(db, case, actor=current_user,
+                                                reason=form.reason.data),
+        done="已撤回公开，该隐患已从公示页面、订阅和下载数据中移除。",
+        then=url_for("admin.disclosure_edit", case_id=case.id),
+        refused=lambda message, _: page(message), code=302)
 
 
 @bp.route("/disclosures/photos/<int:attachment_id>")

@@ -3,11 +3,14 @@ service as the public form, with the channel recorded), and cases opened from an
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import abort, make_response, render_template, request, url_for
 from flask_login import current_user
 
 from admin import bp
 from admin.access import client_ip, require
+from admin.acting import act
 from admin.forms import InspectionCaseForm, StaffTipForm
 from admin.tips import vocabulary_choices
 from portal.db import get_session
@@ -55,28 +58,26 @@ def tip_new():
 def inspection_case():
     form = InspectionCaseForm()
     vocabulary_choices(form)
-    error = None
-    if form.validate_on_submit():
-        details = moderation.UnitDetails(
-            name=form.unit_name.data or "", village_id=form.village.data,
-            category_id=form.category.data, venue_type_id=form.venue_type.data or None,
-            address=form.address.data or "", lat=form.lat.data, lon=form.lon.data,
-            internal_summary=form.internal_summary.data or "",
-        )
-        if (details.lat is None) != (details.lon is None):
-            error = "经纬度须同时填写或同时留空"
-        else:
-            db = get_session()
-            try:
-                case = moderation.open_inspection_case(db, details, actor=current_user,
-                                                       ip=client_ip())
-            except moderation.ModerationError as exc:
-                error = str(exc)
-            else:
-                db.commit()
-                flash(f"已立案，工单编号 {case.id}。请确认分派部门。", "success")
-                return redirect(url_for("admin.route_case", case_id=case.id))
-    return render_template("admin/inspection_case.html", form=form, error=error)
+
+    def page(error: str | None = None) -> Any:
+        return render_template("admin/inspection_case.html", form=form, error=error)
+
+    if not form.validate_on_submit():
+        return page()
+    details = moderation.UnitDetails(
+        name=form.unit_name.data or "", village_id=form.village.data,
+        category_id=form.category.data, venue_type_id=form.venue_type.data or None,
+        address=form.address.data or "", lat=form.lat.data, lon=form.lon.data,
+        internal_summary=form.internal_summary.data or "",
+    )
+    if (details.lat is None) != (details.lon is None):
+        return page("经纬度须同时填写或同时留空")
+    # This screen has always answered 302, and shown a refusal on the form with 200.
+    return act(lambda: moderation.open_inspection_case(get_session(), details,
+                                                       actor=current_user, ip=client_ip()),
+               done=lambda case: f"已立案，工单编号 {case.id}。请确认分派部门。",
+               then=lambda case: url_for("admin.route_case", case_id=case.id),
+               refused=lambda message, _: page(message), code=302)
 
 
 @bp.route("/attachments/<int:attachment_id>")

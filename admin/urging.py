@@ -3,7 +3,9 @@ officers read the ones addressed to their department in their inbox."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import abort, current_app, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -13,11 +15,11 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from admin import bp
 from admin.access import require
+from admin.acting import act
 from admin.forms import options
 from portal.db import get_session
 from portal.domain.access.permissions import Permission
 from portal.domain.administration import settings as portal_settings
-from portal.domain.casework.events import WorkflowError
 from portal.domain.clock import utcnow
 from portal.domain.models import Department, UrgingNotice
 from portal.domain.supervision import ledger, urging
@@ -36,8 +38,8 @@ def _tz() -> str:
 @bp.route("/urging")
 @require(Permission.SUPERVISION_VIEW)
 def urging_list():
-    return render_template("admin/urging_list.html",
-                           notices=urging.recent_notices(get_session()),
+    notices = urging.notices_page(get_session(), page=request.args.get("page"))
+    return render_template("admin/urging_list.html", notices=notices,
                            departments=_late_departments(), number=urging.notice_number)
 
 
@@ -66,30 +68,28 @@ def urging_new():
     form = UrgingForm()
     form.cases.choices = options((c.id, f"工单 {c.id}：{c.unit.name}（{c.status.label}）")
                                  for c in overdue)
-    township = portal_settings.jurisdiction(db)["name"]
-    error, status = None, 200
+
+    def page(error: str | None = None, status: int = 200) -> Any:
+        total = ledger.count(db, ledger.LedgerFilter(department_id=department.id,
+                                                     overdue=ledger.Overdue.ANY), now, _tz())
+        return render_template("admin/urging_new.html", form=form, department=department,
+                               error=error, has_cases=bool(overdue), total=total,
+                               shown=len(overdue)), status
+
     if request.method == "GET":
         form.cases.data = [c.id for c in overdue]
-        form.text.data = urging.draft_text(department, overdue, township)
-    elif form.validate():
-        chosen = [c for c in overdue if c.id in (form.cases.data or [])]
-        try:
-            notice = urging.issue_notice(db, department, chosen, actor=current_user,
-                                         text=form.text.data or "", now=now, tz=_tz())
-        except WorkflowError as exc:
-            db.rollback()
-            error, status = str(exc), 400
-        else:
-            db.commit()
-            flash(f"已发出{urging.notice_number(notice)}。", "success")
-            return redirect(url_for("admin.urging_notice", notice_id=notice.id), 303)
-    else:
-        error, status = "请按提示填写后再提交", 400
-    total = ledger.count(db, ledger.LedgerFilter(department_id=department.id,
-                                                 overdue=ledger.Overdue.ANY), now, _tz())
-    return render_template("admin/urging_new.html", form=form, department=department,
-                           error=error, has_cases=bool(overdue), total=total,
-                           shown=len(overdue)), status
+        form.text.data = urging.draft_text(department, overdue,
+                                           portal_settings.jurisdiction(db)["name"])
+        return page()
+    if not form.validate():
+        return page("请按提示填写后再提交", 400)
+    chosen = [c for c in overdue if c.id in (form.cases.data or [])]
+    return act(
+        lambda: urging.issue_notice(db, department, chosen, actor=current_user,
+                                    text=form.text.data or "", now=now, tz=_tz()),
+        done=lambda notice: f"已发出{urging.notice_number(notice)}。",
+        then=lambda notice: url_for("admin.urging_notice", notice_id=notice.id),
+        refused=page)
 
 
 @bp.route("/urging/<int:notice_id>")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort, redirect, render_template, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from admin import bp
 from admin.access import client_ip, require
+from admin.acting import act, flash_back
 from admin.forms import ActionForm, ResetPasswordForm, UserCreateForm, UserEditForm, options
 from portal.db import get_session
 from portal.domain.access import accounts, auth
@@ -30,30 +35,34 @@ def _user(user_id: int) -> User:
     return user
 
 
+def _create(form: UserCreateForm) -> User:
+    db = get_session()
+    user = accounts.create_user(
+        db, form.username.data, Role(form.role.data), form.password.data,
+        department_code=form.department.data or None,
+        display_name=form.display_name.data or "", actor=current_user,
+    )
+    user.totp_required = form.totp_required.data
+    db.flush()
+    return user
+
+
+# The account screens have always answered 302, and shown a refusal on the form with 200.
 @bp.route("/users", methods=["GET", "POST"])
 @require(Permission.USERS_MANAGE)
 def users():
-    db = get_session()
     form = UserCreateForm()
     _departments(form)
-    error = None
-    if form.validate_on_submit():
-        try:
-            user = accounts.create_user(
-                db, form.username.data, Role(form.role.data), form.password.data,
-                department_code=form.department.data or None,
-                display_name=form.display_name.data or "", actor=current_user,
-            )
-            user.totp_required = form.totp_required.data
-            db.flush()
-        except accounts.AccountError as exc:
-            error = str(exc)
-        else:
-            db.commit()
-            flash(f"已创建用户 {user.username}。", "success")
-            return redirect(url_for("admin.users"))
-    rows = db.scalars(select(User).order_by(User.active.desc(), User.username)).all()
-    return render_template("admin/users.html", users=rows, form=form, error=error)
+
+    def page(error: str | None = None) -> Any:
+        rows = get_session().scalars(
+            select(User).order_by(User.active.desc(), User.username)).all()
+        return render_template("admin/users.html", users=rows, form=form, error=error)
+
+    if not form.validate_on_submit():
+        return page()
+    return act(lambda: _create(form), done=lambda user: f"已创建用户 {user.username}。",
+               then=url_for("admin.users"), refused=lambda message, _: page(message), code=302)
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -65,68 +74,58 @@ def user_edit(user_id: int):
                         department=user.department.code if user.department else "",
                         totp_required=user.totp_required)
     _departments(form)
-    error = None
-    if form.validate_on_submit():
-        try:
-            accounts.update_user(
-                db, user, role=Role(form.role.data),
-                department_code=form.department.data or None,
-                display_name=form.display_name.data or "",
-                totp_required=form.totp_required.data, actor=current_user,
-            )
-        except accounts.AccountError as exc:
-            error = str(exc)
-        else:
-            db.commit()
-            flash("已保存。", "success")
-            return redirect(url_for("admin.user_edit", user_id=user.id))
-    return render_template("admin/user_edit.html", user=user, form=form, error=error,
-                           reset=ResetPasswordForm(), action=ActionForm())
+
+    def page(error: str | None = None) -> Any:
+        return render_template("admin/user_edit.html", user=user, form=form, error=error,
+                               reset=ResetPasswordForm(), action=ActionForm())
+
+    if not form.validate_on_submit():
+        return page()
+    return act(
+        lambda: accounts.update_user(
+            db, user, role=Role(form.role.data), department_code=form.department.data or None,
+            display_name=form.display_name.data or "", totp_required=form.totp_required.data,
+            actor=current_user),
+        done="已保存。", then=url_for("admin.user_edit", user_id=user.id),
+        refused=lambda message, _: page(message), code=302)
+
+
+def _on_user_page(user: User, form: FlaskForm, step: Callable[[], object], done: str) -> Any:
+    """A step taken from a user's page: said and back there (302), refused or not."""
+    back = url_for("admin.user_edit", user_id=user.id)
+    if not form.validate_on_submit():
+        return redirect(back)
+    return act(step, done=done, then=back, code=302,
+               refused=lambda message, _: flash_back(message, back, 302))
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 @require(Permission.USERS_MANAGE)
 def user_reset_password(user_id: int):
-    db = get_session()
     user = _user(user_id)
     form = ResetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            accounts.set_password(db, user, form.password.data, actor=current_user)
-        except accounts.AccountError as exc:
-            flash(str(exc), "error")
-        else:
-            db.commit()
-            flash(f"已重置 {user.username} 的密码，其已登录的会话均已失效。", "success")
-    return redirect(url_for("admin.user_edit", user_id=user.id))
+    return _on_user_page(
+        user, form,
+        lambda: accounts.set_password(get_session(), user, form.password.data,
+                                      actor=current_user),
+        f"已重置 {user.username} 的密码，其已登录的会话均已失效。")
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 @require(Permission.USERS_MANAGE)
 def user_toggle_active(user_id: int):
-    db = get_session()
     user = _user(user_id)
-    if ActionForm().validate_on_submit():
-        try:
-            if user.active:
-                accounts.deactivate(db, user, actor=current_user)
-            else:
-                accounts.reactivate(db, user, actor=current_user)
-        except accounts.AccountError as exc:
-            flash(str(exc), "error")
-        else:
-            db.commit()
-            flash("已停用。" if not user.active else "已启用。", "success")
-    return redirect(url_for("admin.user_edit", user_id=user.id))
+    toggle = accounts.deactivate if user.active else accounts.reactivate
+    return _on_user_page(user, ActionForm(),
+                         lambda: toggle(get_session(), user, actor=current_user),
+                         "已停用。" if user.active else "已启用。")
 
 
 @bp.route("/users/<int:user_id>/2fa-reset", methods=["POST"])
 @require(Permission.USERS_MANAGE)
 def user_reset_totp(user_id: int):
-    db = get_session()
     user = _user(user_id)
-    if ActionForm().validate_on_submit():
-        auth.reset_totp(db, user, actor=current_user, ip=client_ip())
-        db.commit()
-        flash("已清除两步验证，该用户下次登录后需重新设置。", "success")
-    return redirect(url_for("admin.user_edit", user_id=user.id))
+    return _on_user_page(user, ActionForm(),
+                         lambda: auth.reset_totp(get_session(), user, actor=current_user,
+                                                 ip=client_ip()),
+                         "已清除两步验证，该用户下次登录后需重新设置。")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from admin import bp
 from admin.access import require
+from admin.acting import act
 from admin.forms import (
     CategoryForm,
     CodeNameForm,
@@ -54,26 +55,28 @@ def _order(model: Any) -> Any:
     return model.sort_order if hasattr(model, "sort_order") else model.name
 
 
+def _save_coded(kind: str, row: Any | None, form: CodeNameForm) -> Any:
+    return vocabulary.save_coded(get_session(), kind, row, code=form.code.data,
+                                 actor=current_user, **_values(kind, form))
+
+
 @bp.route(f"/vocabulary/<{KINDS}:kind>", methods=["GET", "POST"])
 @require(Permission.VOCABULARY_MANAGE)
 def vocabulary_list(kind: str):
     model = vocabulary.CODED_MODELS[kind]
     db = get_session()
     form = _form(kind, None)
-    error = None
-    if form.validate_on_submit():
-        try:
-            vocabulary.save_coded(db, kind, None, code=form.code.data, actor=current_user,
-                                  **_values(kind, form))
-        except vocabulary.VocabularyError as exc:
-            error = str(exc)
-        else:
-            db.commit()
-            flash("已新增。", "success")
-            return redirect(url_for("admin.vocabulary_list", kind=kind))
-    rows = db.scalars(select(model).order_by(model.active.desc(), _order(model))).all()
-    return render_template("admin/vocabulary_list.html", kind=kind, title=TITLES[kind],
-                           rows=rows, form=form, error=error, titles=TITLES)
+
+    def page(error: str | None = None) -> Any:
+        rows = db.scalars(select(model).order_by(model.active.desc(), _order(model))).all()
+        return render_template("admin/vocabulary_list.html", kind=kind, title=TITLES[kind],
+                               rows=rows, form=form, error=error, titles=TITLES)
+
+    if not form.validate_on_submit():
+        return page()
+    return act(lambda: _save_coded(kind, None, form), done="已新增。",
+               then=url_for("admin.vocabulary_list", kind=kind),
+               refused=lambda message, _: page(message), code=302)
 
 
 @bp.route(f"/vocabulary/<{KINDS}:kind>/<int:row_id>", methods=["GET", "POST"])
@@ -84,20 +87,16 @@ def vocabulary_edit(kind: str, row_id: int):
     if row is None:
         abort(404)
     form = _form(kind, row)
-    error = None
-    if form.validate_on_submit():
-        try:
-            vocabulary.save_coded(db, kind, row, code=form.code.data, actor=current_user,
-                                  **_values(kind, form))
-        except vocabulary.VocabularyError as exc:
-            db.rollback()
-            error = str(exc)
-        else:
-            db.commit()
-            flash("已保存。", "success")
-            return redirect(url_for("admin.vocabulary_list", kind=kind))
-    return render_template("admin/vocabulary_edit.html", kind=kind, title=TITLES[kind],
-                           row=row, form=form, error=error)
+
+    def page(error: str | None = None) -> Any:
+        return render_template("admin/vocabulary_edit.html", kind=kind, title=TITLES[kind],
+                               row=row, form=form, error=error)
+
+    if not form.validate_on_submit():
+        return page()
+    return act(lambda: _save_coded(kind, row, form), done="已保存。",
+               then=url_for("admin.vocabulary_list", kind=kind),
+               refused=lambda message, _: page(message), code=302)
 
 
 def _rule_choices(form: RoutingRuleForm | RoutingPreviewForm, *, any_label: str) -> None:
@@ -143,25 +142,23 @@ def routing_rules():
     db = get_session()
     form = RoutingRuleForm()
     _rule_choices(form, any_label="（任意）")
-    error = None
-    if form.validate_on_submit():
-        try:
-            _save_rule(form, None)
-        except vocabulary.VocabularyError as exc:
-            error = str(exc)
-        else:
-            db.commit()
-            flash("已新增分派规则。", "success")
-            return redirect(url_for("admin.routing_rules"))
-    preview = RoutingPreviewForm(request.args)
-    _rule_choices(preview, any_label="（未指定）")
-    result = None
-    if request.args.get("category") and request.args.get("village") and preview.validate():
-        result = _preview(preview)
-    rules = db.scalars(select(RoutingRule).order_by(RoutingRule.active.desc(),
-                                                    RoutingRule.id)).all()
-    return render_template("admin/routing.html", rules=rules, form=form, error=error,
-                           preview=preview, result=result)
+
+    def page(error: str | None = None) -> Any:
+        preview = RoutingPreviewForm(request.args)
+        _rule_choices(preview, any_label="（未指定）")
+        result = None
+        if request.args.get("category") and request.args.get("village") and preview.validate():
+            result = _preview(preview)
+        rules = db.scalars(select(RoutingRule).order_by(RoutingRule.active.desc(),
+                                                        RoutingRule.id)).all()
+        return render_template("admin/routing.html", rules=rules, form=form, error=error,
+                               preview=preview, result=result)
+
+    if not form.validate_on_submit():
+        return page()
+    return act(lambda: _save_rule(form, None), done="已新增分派规则。",
+               then=url_for("admin.routing_rules"),
+               refused=lambda message, _: page(message), code=302)
 
 
 @bp.route("/routing/<int:rule_id>", methods=["GET", "POST"])
@@ -178,15 +175,12 @@ def routing_rule_edit(rule_id: int):
         active=rule.active, note=rule.note,
     ) if request.method == "GET" else RoutingRuleForm()
     _rule_choices(form, any_label="（任意）")
-    error = None
-    if form.validate_on_submit():
-        try:
-            _save_rule(form, rule)
-        except vocabulary.VocabularyError as exc:
-            db.rollback()
-            error = str(exc)
-        else:
-            db.commit()
-            flash("已保存。", "success")
-            return redirect(url_for("admin.routing_rules"))
-    return render_template("admin/routing_edit.html", rule=rule, form=form, error=error)
+
+    def page(error: str | None = None) -> Any:
+        return render_template("admin/routing_edit.html", rule=rule, form=form, error=error)
+
+    if not form.validate_on_submit():
+        return page()
+    return act(lambda: _save_rule(form, rule), done="已保存。",
+               then=url_for("admin.routing_rules"),
+               refused=lambda message, _: page(message), code=302)
