@@ -40,6 +40,7 @@ test: $(VENV)/.installed-dev tests/browser/node_modules/axe-core/axe.min.js
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -c pyproject.toml -r portal admin
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 # axe-core for the accessibility checks of the browser tests (skipped if npm is missing).
