@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin import bp
 from admin.access import require
+from admin.acting import act
 from admin.case_forms import (
     CaseActionForm,
     CheckForm,
@@ -137,19 +138,15 @@ def _act(case_id: int, name: str, step: Callable[[Session, Case, Any], str], *,
     if check_version and form.version.data and form.version.data != str(case.version):
         return _render_case(case, status=409, failed=name, form=form,
                             error=f"{CONFLICT_MESSAGE}{_what_happened(case)}")
-    try:
-        message = step(db, case, form)
-    except WorkflowError as exc:
-        db.rollback()
-        case = _case(case_id)
-        error = str(exc)
+
+    def refused(error: str, status: int) -> Any:
+        fresh = _case(case_id)
         if error == CONFLICT_MESSAGE:
-            error += _what_happened(case)
-        return _render_case(case, status=409 if error.startswith(CONFLICT_MESSAGE) else 400,
-                            failed=name, form=form, error=error)
-    db.commit()
-    flash(message, "success")
-    return redirect(url_for("admin.desk_case", case_id=case_id), 303)
+            error += _what_happened(fresh)
+        return _render_case(fresh, status=status, failed=name, form=form, error=error)
+
+    return act(lambda: step(db, case, form), done=lambda message: message,
+               then=url_for("admin.desk_case", case_id=case_id), refused=refused)
 
 
 class _PhotoError(WorkflowError):

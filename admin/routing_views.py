@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from admin import bp
 from admin.access import require
-from admin.acting import refusal_status
+from admin.acting import act, refusal_status
 from admin.case_forms import RouteForm, SeverityForm
 from admin.forms import options
 from portal.db import get_session
@@ -105,15 +105,12 @@ def route_case_post(case_id: int):
     assists = [d for d in (db.get(Department, i) for i in form.assists.data or []) if d]
     if lead is None:
         abort(400)
-    try:
-        routing.route_case(db, case, lead=lead, assists=assists, actor=current_user,
-                           override_reason=form.override_reason.data or "")
-    except WorkflowError as exc:
-        db.rollback()
-        return _render(_case(case_id), route=form, failed="route", status=400, error=str(exc))
-    db.commit()
-    flash(f"工单 {case.id} 已派给{lead.name}牵头办理。", "success")
-    return redirect(url_for("admin.triage"), 303)
+    return act(
+        lambda: routing.route_case(db, case, lead=lead, assists=assists, actor=current_user,
+                                   override_reason=form.override_reason.data or ""),
+        done=f"工单 {case.id} 已派给{lead.name}牵头办理。", then=url_for("admin.triage"),
+        refused=lambda error, status: _render(_case(case_id), route=form, failed="route",
+                                              status=status, error=error))
 
 
 @bp.route("/route/<int:case_id>/severity", methods=["POST"])
