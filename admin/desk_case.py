@@ -97,7 +97,7 @@ def _render_case(case: Case, *, status: int = 200, failed: str = "", error: str 
                 if not a.allowed and a.in_role and a.name != failed]
     return render_template(
         "admin/desk_case.html", case=case, forms=forms, actions=actions, withheld=withheld,
-        may_route=every["route"].allowed,
+        may_route=every["route"].allowed, may_list=every["list"].allowed,
         labels={s.name: s.label for s in STEPS},
         failed=failed, error_text=error, due=sla.due_of(case, utcnow()),
         mine=workflow.own_assignment(case, current_user), lead=leads.active_lead(case),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,7 @@ from portal.domain.casework import workflow
 from portal.domain.enums import Severity, SupervisionLevel
 from portal.domain.models import Listing
 from tests import images
+from tests.admin.conftest import login
 from tests.conftest import csrf_token
 from tests.domain.linkage_helpers import officer, supervisor
 from tests.domain.supervision_helpers import case_at
@@ -159,3 +161,23 @@ def test_closed_cases_still_carrying_a_level_are_delisted_from_the_list(
     assert "已摘牌" in page and "已销案、待摘牌" not in page
     db_session.expire_all()
     assert db_session.get(type(case), case.id).supervision_level is SupervisionLevel.NONE
+
+
+def test_the_listing_buttons_are_the_domain_s_answer(
+        app: Flask, client: FlaskClient, as_role, staff, db_session: Session, major) -> None:
+    """挂牌督办 is offered on the list and on the case page exactly while the domain would
+    accept it: to a supervisor, for a major hazard not yet listed; once listed, no more."""
+    new_listing = f'href="/admin/cases/{major.id}/listing"'
+    reader = app.test_client()  # the admin reads the supervision desk but does not list
+    assert login(reader, staff["admin"].username).status_code == 302
+    assert new_listing not in reader.get("/admin/listings").get_data(as_text=True)
+    as_role("supervisor")
+    assert new_listing in client.get("/admin/listings").get_data(as_text=True)
+    assert new_listing in client.get(f"/admin/desk/cases/{major.id}").get_data(as_text=True)
+    _list(client, major.id)
+    assert new_listing not in client.get(f"/admin/desk/cases/{major.id}").get_data(as_text=True)
+    response = client.post(f"/admin/cases/{major.id}/listing", data={
+        "csrf_token": csrf_token(client, f"/admin/cases/{major.id}/listing"), "level": "county",
+        "deadline": "2027-01-31", "responsible_leader": "王乡长"})
+    assert response.status_code == 400
+    assert "该隐患已在挂牌督办中" in response.get_data(as_text=True)

@@ -15,8 +15,9 @@ from portal.domain.access.permissions import has_permission
 from portal.domain.casework import actions, routing, workflow
 from portal.domain.casework.actions import case_actions
 from portal.domain.casework.workflow import WorkflowError
-from portal.domain.enums import AssignmentState, CaseStatus, Role, Severity
+from portal.domain.enums import AssignmentState, CaseStatus, Role, Severity, SupervisionLevel
 from portal.domain.models import Assignment, Case, Department, User
+from portal.domain.supervision import listings
 from tests import factories
 from tests.domain.linkage_helpers import (
     in_days,
@@ -119,6 +120,22 @@ def _reopened(s: Session) -> Case:
     return case
 
 
+def _major_rectifying(s: Session) -> Case:
+    case = _with_deadline(s)
+    case.severity = Severity.MAJOR  # judged major before routing (as set_severity would)
+    s.flush()
+    return case
+
+
+def _major_closed_listed(s: Session) -> Case:
+    case = _major_rectifying(s)
+    listings.list_case(s, case, actor=supervisor(s), level=SupervisionLevel.TOWNSHIP,
+                       deadline=in_days(20), responsible_leader="分管副乡长")
+    workflow.report_rectified(s, case, actor=officer(s, "FIRE"), report="已整改")
+    workflow.approve_closure(s, case, actor=moderator(s))
+    return case
+
+
 STATES: dict[str, Callable[[Session], Case]] = {
     "triage": _triage,
     "routed": _routed,
@@ -130,6 +147,8 @@ STATES: dict[str, Callable[[Session], Case]] = {
     "closed_with_follow_up": _closed_with_follow_up,
     "closed_unfounded": _closed_unfounded,
     "rectifying_reopened": _reopened,
+    "major_rectifying": _major_rectifying,
+    "major_closed_listed": _major_closed_listed,
 }
 WHO = ["admin", "moderator", "supervisor", *DEPARTMENT_OF]
 
@@ -162,6 +181,11 @@ OFFERED: dict[str, dict[str, set[str]]] = {
                               "supervisor": {"follow_up"}},
     "closed_unfounded": {},
     "rectifying_reopened": {"lead": {"accept", "transfer"}},
+    "major_rectifying": {"lead": {"extension", "progress", "report", "transfer"},
+                         "assisting": {"progress", "transfer"},
+                         "pending": {"accept", "return", "transfer"},
+                         "supervisor": {"list"}},
+    "major_closed_listed": {"supervisor": {"delist"}},
 }
 
 
@@ -202,6 +226,10 @@ STEPS: dict[str, Callable[[Session, Case, User], object]] = {
     "decide_extension": lambda s, c, u: workflow.decide_extension(s, c, actor=u, approve=True),
     "follow_up": lambda s, c, u: workflow.follow_up(
         s, c, actor=u, still_ok=True, findings="整改保持"),
+    "list": lambda s, c, u: listings.list_case(
+        s, c, actor=u, level=SupervisionLevel.TOWNSHIP, deadline=in_days(20),
+        responsible_leader="分管副乡长"),
+    "delist": lambda s, c, u: listings.delist_case(s, c, actor=u, note="整改完毕"),
     "route": lambda s, c, u: routing.route_case(
         s, c, lead=department(s, "FIRE"), actor=u, override_reason="由消防站牵头"),
     "severity": lambda s, c, u: workflow.set_severity(
@@ -264,7 +292,7 @@ def test_the_walk_covers_every_state_and_each_step_is_offered_somewhere(
         db_session.expire_all()
     assert statuses == set(CaseStatus)
     assert offered == set(actions.STEPS_BY_NAME)
-    assert len(STATES) * len(WHO) == 80
+    assert len(STATES) * len(WHO) == 96
 
 
 def test_refusals_name_what_stands_in_the_way(db_session: Session) -> None:

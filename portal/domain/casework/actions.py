@@ -1,11 +1,12 @@
 """What an actor may do on a case now (可办理事项), and why not, for the pages to draw.
 
-``case_actions(case, actor)`` answers, for every step of the workflow a case page offers (the
-desk's case page, and the routing screen's severity judgement), whether ``actor`` may take it
-now and, if not, the workflow's own Chinese reason. It decides nothing itself: each answer is
-the step's precondition (``workflow.check_<step>``), the function the step calls first, so a
-form is drawn exactly when the step would accept it (given valid input) and a refusal shown on
-the page is the one the step would give.
+``case_actions(case, actor)`` answers, for every step a case page offers (the desk's case
+page, the routing screen's routing and severity judgement, the supervisor's listing and
+delisting), whether ``actor`` may take it now and, if not, the step's own Chinese reason. It
+decides nothing itself: each answer is the step's precondition (``workflow.check_<step>``,
+``routing.check_route_case``, ``listings.check_list_case`` …), the function the step calls
+first, so a form is drawn exactly when the step would accept it (given valid input) and a
+refusal shown on the page is the one the step would give.
 
 A new case step needs its move and precondition in ``workflow``, one line in ``STEPS``, its form
 and its template section.
@@ -20,6 +21,7 @@ from portal.domain.access.permissions import Permission, has_permission
 from portal.domain.casework import routing, workflow
 from portal.domain.casework.events import WorkflowError
 from portal.domain.models import Case, User
+from portal.domain.supervision import listings
 
 __all__ = ["STEPS", "STEPS_BY_NAME", "Action", "Step", "case_actions"]
 
@@ -61,6 +63,10 @@ STEPS: tuple[Step, ...] = (
          listed=_follow_up_scheduled),
     Step("transfer", "移交其他部门", Permission.CASES_WORK, workflow.check_transfer),
     Step("route", "分派", Permission.CASES_ROUTE, routing.check_route_case, page="route"),
+    Step("list", "挂牌督办", Permission.LISTINGS_MANAGE, listings.check_list_case,
+         page="listing"),
+    Step("delist", "摘牌", Permission.LISTINGS_MANAGE, listings.check_delist_case,
+         page="listing"),
     Step("severity", "判定隐患等级", Permission.CASES_ROUTE, workflow.check_set_severity,
          page="route"),
 )

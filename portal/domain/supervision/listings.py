@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, object_session
 
 from portal.domain import paging
 from portal.domain.casework.events import WorkflowError, flush, log_event, require_role
@@ -46,22 +46,44 @@ def active_listing(session: Session, case: Case) -> Listing | None:
                                                 Listing.delisted_at.is_(None)))
 
 
+def _active_listing_of(case: Case) -> Listing | None:
+    session = object_session(case)
+    return active_listing(session, case) if session is not None else None
+
+
+def check_list_case(case: Case, actor: User) -> None:
+    """Who may list a case for supervision, and when: a supervisor, a major hazard not yet
+    closed and not already listed."""
+    require_role(actor, Role.SUPERVISOR, action="挂牌督办")
+    if case.severity is not Severity.MAJOR:
+        raise WorkflowError("只有重大火灾隐患可以挂牌督办")
+    if case.status is CaseStatus.CLOSED:
+        raise WorkflowError("该隐患已销案，无需挂牌督办")
+    if _active_listing_of(case) is not None:
+        raise WorkflowError("该隐患已在挂牌督办中")
+
+
+def check_delist_case(case: Case, actor: User) -> Listing | None:
+    """Who may delist a case, and when: a supervisor, once closure of the rectified hazard is
+    approved; the case's active listing, or None where routing only flagged the level."""
+    require_role(actor, Role.SUPERVISOR, action="摘牌")
+    listing = _active_listing_of(case)
+    if listing is None and case.supervision_level is SupervisionLevel.NONE:
+        raise WorkflowError("该隐患未挂牌督办")
+    _require_closed(case)
+    return listing
+
+
 def list_case(session: Session, case: Case, *, actor: User, level: SupervisionLevel,
               deadline: dt.date, responsible_leader: str,
               now: dt.datetime | None = None) -> Listing:
     """List a confirmed major hazard for supervision at ``level`` (挂牌督办)."""
-    require_role(actor, Role.SUPERVISOR, action="挂牌督办")
+    check_list_case(case, actor)
     if level is SupervisionLevel.NONE:
         raise WorkflowError("请选择督办级别")
     leader = responsible_leader.strip()
     if not leader:
         raise WorkflowError("请填写整改责任领导")
-    if case.severity is not Severity.MAJOR:
-        raise WorkflowError("只有重大火灾隐患可以挂牌督办")
-    if case.status is CaseStatus.CLOSED:
-        raise WorkflowError("该隐患已销案，无需挂牌督办")
-    if active_listing(session, case) is not None:
-        raise WorkflowError("该隐患已在挂牌督办中")
     now = now or utcnow()
     listing = Listing(case=case, level=level, deadline=deadline, responsible_leader=leader[:100],
                       listed_by_id=actor.id, listed_at=now)
@@ -99,14 +121,10 @@ def delist_case(session: Session, case: Case, *, actor: User, note: str = "",
                 now: dt.datetime | None = None) -> None:
     """Delist a closed case, whether a supervisor listed it formally or routing flagged it
     for supervision as a major hazard (a level without a listing)."""
-    listing = active_listing(session, case)
+    listing = check_delist_case(case, actor)
     if listing is not None:
         delist(session, listing, actor=actor, note=note, now=now)
         return
-    require_role(actor, Role.SUPERVISOR, action="摘牌")
-    if case.supervision_level is SupervisionLevel.NONE:
-        raise WorkflowError("该隐患未挂牌督办")
-    _require_closed(case)
     _clear_level(session, case, actor=actor, note=note, now=now or utcnow(),
                  data={"delisted": True})
 
