@@ -125,7 +125,7 @@ def _what_happened(case: Case) -> str:
 
 
 def _act(case_id: int, name: str, step: Callable[[Session, Case, Any], str], *,
-         check_version: bool = True):
+         check_version: bool = True, then: str | None = None):
     """Validate the step's form, call the domain once, commit; or show why not."""
     db = get_session()
     case = _case(case_id)
@@ -146,7 +146,7 @@ def _act(case_id: int, name: str, step: Callable[[Session, Case, Any], str], *,
         return _render_case(fresh, status=status, failed=name, form=form, error=error)
 
     return act(lambda: step(db, case, form), done=lambda message: message,
-               then=url_for("admin.desk_case", case_id=case_id), refused=refused)
+               then=then or url_for("admin.desk_case", case_id=case_id), refused=refused)
 
 
 class _PhotoError(WorkflowError):
@@ -185,8 +185,9 @@ def desk_return(case_id: int):
     def step(db: Session, case: Case, form: Any) -> str:
         workflow.return_assignment(db, workflow.check_return(case, current_user),
                                    actor=current_user, reason=form.reason.data)
-        return "已退回乡消安办，等待重新分派。"
-    return _act(case_id, "return", step)
+        return f"已退回乡消安办，等待重新分派（退回理由：{form.reason.data.strip()}）。"
+    # A department that returned a case no longer holds it (``case_scope``): back to the desk.
+    return _act(case_id, "return", step, then=url_for("admin.desk"))
 
 
 @bp.route("/desk/cases/<int:case_id>/check", methods=["POST"])
@@ -259,8 +260,10 @@ def desk_transfer(case_id: int):
         workflow.transfer_assignment(db, workflow.check_transfer(case, current_user),
                                      actor=current_user, to_department=target,
                                      reason=form.reason.data)
-        return f"已移交{target.name}。"
-    return _act(case_id, "transfer", step)
+        return (f"已移交{target.name}（移交理由：{form.reason.data.strip()}）。"
+                "移交后本部门不再查看此案件。")
+    # Once handed on, the case is the other department's: back to the desk.
+    return _act(case_id, "transfer", step, then=url_for("admin.desk"))
 
 
 @bp.route("/desk/cases/<int:case_id>/close", methods=["POST"])

@@ -674,3 +674,28 @@ def test_every_step_the_domain_lists_has_its_form_on_the_desk() -> None:
     from portal.domain.casework.actions import STEPS
 
     assert set(FORMS) == {s.name for s in STEPS if s.page == "desk"}
+
+
+def test_a_department_that_transferred_a_case_no_longer_reads_it(
+    client: FlaskClient, db_session: Session, ready: Case, as_role
+) -> None:
+    """After handing a case on, the fire station keeps nothing of what comes after: the case
+    page, its photos and the case list answer as for any other department's case, and the
+    receiving department's internal notes never reach it."""
+    as_role("officer")
+    follow(client, act(client, ready.id, "accept"))
+    zfd = factories.department(db_session, "ZFD")
+    desk = follow(client, act(client, ready.id, "transfer", {
+        "department": zfd.id, "reason": "涉及违章搭建，需执法队处罚"}))
+    assert "涉及违章搭建，需执法队处罚" in desk  # what it wrote itself, said once
+    case = reload(db_session, ready)
+    receiving = make_user(db_session, "zfd2", Role.OFFICER, "ZFD")
+    workflow.accept_assignment(db_session, lead(case), actor=receiving)
+    workflow.post_progress(db_session, case, actor=receiving,
+                           internal_text="店主拒不配合，拟立案处罚")
+    db_session.commit()
+    for url in (f"/admin/desk/cases/{ready.id}", f"/admin/desk/cases/{ready.id}/photos",
+                f"/admin/cases/{ready.id}"):
+        assert client.get(url).status_code == 404, url
+    listed = page_of(client, "/admin/cases") + page_of(client, "/admin/desk")
+    assert "红星饭店" not in listed and "拟立案处罚" not in listed

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, false, select, true
 
-from portal.domain.enums import LabeledEnum, Role
+from portal.domain.enums import AssignmentState, LabeledEnum, Role
 from portal.domain.models import Assignment, Case, User
+
+# The assignment states in which a department holds a case (and so may read it).
+HOLDING = (AssignmentState.PENDING, AssignmentState.ACCEPTED, AssignmentState.COMPLETED)
 
 
 class Permission(LabeledEnum):
@@ -101,14 +104,18 @@ def has_permission(role: Role | None, permission: Permission) -> bool:
 def case_scope(user: User) -> ColumnElement[bool]:
     """SQL condition on ``Case``: the cases this user may see at all.
 
-    Officers see only cases handed to their own department; anyone else who may read cases
-    reads them all. Views answer 404 outside the scope, so a case's existence does not leak.
+    Officers see only cases their own department holds: an assignment pending, accepted or
+    completed (it worked the case to its closure). A department that transferred the case on,
+    returned it, or whose part was withdrawn no longer reads it, so nothing the departments
+    after it write reaches it. Anyone else who may read cases reads them all. Views answer
+    404 outside the scope, so a case's existence does not leak.
     """
     perms = permissions_of(user.role)
     if Permission.CASES_READ_ALL in perms:
         return true()
     if Permission.CASES_READ in perms and user.department_id is not None:
         return Case.id.in_(
-            select(Assignment.case_id).where(Assignment.department_id == user.department_id)
+            select(Assignment.case_id).where(Assignment.department_id == user.department_id,
+                                             Assignment.state.in_(HOLDING))
         )
     return false()
