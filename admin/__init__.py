@@ -1,12 +1,21 @@
 """The back office, served under /admin/. Views are thin: forms in, one domain call, commit."""
 
-from flask import Blueprint
+from flask import Blueprint, Response
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from admin import access  # noqa: E402
 
 bp.before_request(access.idle_timeout)
+
+
+@bp.after_request
+def _never_stored(response: Response) -> Response:
+    """No staff page, export or file is kept by a browser or a proxy: a shared computer's
+    back button or cache must not show the next person a reporter's details or a case."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
 
 from admin import (  # noqa: E402, F401
     apikeys,

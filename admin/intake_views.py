@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, make_response, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask_login import current_user
 
 from admin import bp
@@ -45,10 +45,8 @@ def tip_new():
             errors = exc.errors
         else:
             db.commit()
-            response = make_response(render_template(
-                "admin/tip_entered.html", tip=result.tip, receipt_code=result.receipt_code))
-            response.headers["Cache-Control"] = "no-store"
-            return response
+            return render_template("admin/tip_entered.html", tip=result.tip,
+                                   receipt_code=result.receipt_code)
     return render_template("admin/tip_new.html", form=form, errors=errors,
                            error="；".join(errors.values()) or None)
 

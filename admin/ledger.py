@@ -79,7 +79,6 @@ def _download(chunks: Any, filename: str, mimetype: str) -> Response:
     response.headers["Content-Disposition"] = (
         f"attachment; filename=ledger.{filename.rsplit('.', 1)[1]}; "
         f"filename*=UTF-8''{quote(filename)}")
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -130,6 +130,9 @@ def test_role_by_endpoint_table_for_get(app: Flask, client: FlaskClient, staff, 
         got = client.get(url)
         if got.status_code != want:
             failures.append(f"{rule.endpoint} {url}: {got.status_code} != {want}")
+        cached = got.headers.get("Cache-Control")
+        if cached != "no-store":  # no staff answer is kept by a browser or a proxy
+            failures.append(f"{rule.endpoint} {url}: Cache-Control {cached}")
         if role is None and want == 302:
             assert got.headers["Location"].startswith("/admin/login")
     assert failures == []
