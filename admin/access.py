@@ -35,12 +35,19 @@ _ENROLMENT_ENDPOINTS = frozenset({"admin.totp_setup", "admin.logout"})
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    ident = user_id.partition(":")[0]
-    if not ident.isdigit():
+    """The signed-in user, checked against the database on every request: the account is
+    active, its password is the one signed in with, and this session has not been ended
+    (signed out, "sign out everywhere", a role or department change)."""
+    ident, _, session_id = user_id.rpartition(":")
+    account = ident.partition(":")[0]
+    if not account.isdigit():
         return None
-    user = get_session().get(User, int(ident))
-    if user is None or not user.active or user.get_id() != user_id:
+    db = get_session()
+    user = db.get(User, int(account))
+    if (user is None or not user.active or user.password_stamp() != ident
+            or not auth.session_is_live(db, user, session_id)):
         return None
+    user.session_id = session_id
     return user
 
 

@@ -35,6 +35,14 @@ from portal.identity import cipher
 # production) so that every app instance sees the same count.
 IP_FAILURES = parse("20 per 15 minutes")
 _IP_NAMESPACE = "admin-login-failures"
+# A name that is no account locks like an account does (five failures, then the same message
+# for fifteen minutes), so the lock does not tell which names exist. Counted in the same
+# storage as the per-address failures: shared by the instances when that is Redis, kept by
+# each instance on its own when the limiter has fallen back to memory.
+UNKNOWN_NAME_FAILURES = parse(f"{auth.MAX_FAILED_LOGINS} per 1 day")
+UNKNOWN_NAME_LOCK = parse(f"1 per {auth.LOCK_MINUTES} minutes")
+_UNKNOWN_NAMESPACE = "admin-login-unknown-name"
+_UNKNOWN_LOCK_NAMESPACE = "admin-login-unknown-lock"
 PENDING_2FA_KEY = "pending_2fa_user"
 PENDING_NEXT_KEY = "pending_2fa_next"
 TOTP_SETUP_KEY = "totp_setup_secret"
@@ -50,6 +58,26 @@ def _ip_blocked_until() -> dt.datetime | None:
 
 def _count_ip_failure() -> None:
     limiter.limiter.hit(IP_FAILURES, _IP_NAMESPACE, client_ip())
+
+
+def _unknown_name_locked_until(username: str) -> dt.datetime | None:
+    strategy, name = limiter.limiter, username.strip().lower()
+    if strategy.test(UNKNOWN_NAME_LOCK, _UNKNOWN_LOCK_NAMESPACE, name):
+        return None
+    reset = strategy.get_window_stats(UNKNOWN_NAME_LOCK, _UNKNOWN_LOCK_NAMESPACE, name).reset_time
+    return dt.datetime.fromtimestamp(reset, dt.UTC)
+
+
+def _count_unknown_name_failure(username: str) -> dt.datetime | None:
+    """Count a failure for a name that is no account, as ``auth`` counts one for an account:
+    the fifth locks the name for ``LOCK_MINUTES`` and the count starts afresh."""
+    strategy, name = limiter.limiter, username.strip().lower()
+    strategy.hit(UNKNOWN_NAME_FAILURES, _UNKNOWN_NAMESPACE, name)
+    if strategy.test(UNKNOWN_NAME_FAILURES, _UNKNOWN_NAMESPACE, name):
+        return None
+    strategy.clear(UNKNOWN_NAME_FAILURES, _UNKNOWN_NAMESPACE, name)
+    strategy.hit(UNKNOWN_NAME_LOCK, _UNKNOWN_LOCK_NAMESPACE, name)
+    return _unknown_name_locked_until(name)
 
 
 def _retry_text(until: dt.datetime) -> str:
@@ -72,10 +100,12 @@ def _landing(user: User) -> str:
 def _finish_login(user: User, next_url: str | None):
     session.pop(PENDING_2FA_KEY, None)
     session.pop(PENDING_NEXT_KEY, None)
+    db = get_session()
+    auth.start_session(db, user)
     login_user(user)
     session[LAST_SEEN_KEY] = dt.datetime.now(dt.UTC).timestamp()
-    auth.record_login(get_session(), user, ip=client_ip())
-    get_session().commit()
+    auth.record_login(db, user, ip=client_ip())
+    db.commit()
     return redirect(safe_next(next_url) or _landing(user))
 
 
@@ -94,10 +124,15 @@ def login():
         db = get_session()
         result = auth.check_password(db, form.username.data, form.password.data, ip=client_ip())
         db.commit()  # failed attempts must count even though sign-in fails
+        if result.unknown:
+            locked_until = (_unknown_name_locked_until(form.username.data)
+                            or _count_unknown_name_failure(form.username.data))
+            if locked_until is not None:
+                result = auth.LoginResult(auth.Outcome.LOCKED, locked_until=locked_until)
         if result.outcome is auth.Outcome.OK and result.user is not None:
             user = result.user
             if user.totp_secret:
-                session[PENDING_2FA_KEY] = user.get_id()
+                session[PENDING_2FA_KEY] = user.password_stamp()
                 session[PENDING_NEXT_KEY] = safe_next(form.next.data) or ""
                 return redirect(url_for("admin.login_totp"))
             return _finish_login(user, form.next.data)
@@ -118,7 +153,8 @@ def _pending_user() -> User | None:
     if not user_id.isdigit():
         return None
     user = get_session().get(User, int(user_id))
-    if user is None or not user.active or user.get_id() != ident or not user.totp_secret:
+    if (user is None or not user.active or user.password_stamp() != ident
+            or not user.totp_secret):
         return None
     return user
 
@@ -136,7 +172,7 @@ def login_totp():
         if blocked is not None:
             error = f"此网络的登录失败次数过多，请在 {_retry_text(blocked)} 之后再试。"
             return render_template("admin/login_totp.html", form=form, error=error), 429
-        if auth.check_user_totp(user, form.code.data, cipher()):
+        if auth.check_user_totp(get_session(), user, form.code.data, cipher()):
             return _finish_login(user, session.get(PENDING_NEXT_KEY))
         _count_ip_failure()
         error = "验证码不正确或已过期，请查看验证器中的最新验证码。"
@@ -146,9 +182,19 @@ def login_totp():
 @bp.route("/logout", methods=["POST"])
 @require(Permission.STAFF)
 def logout():
+    """This session ends on the server too: a copy of its cookie no longer signs in; the
+    account's sessions in other browsers go on. With ``everywhere`` ("sign out everywhere"),
+    every session of the account ends, this one included (audited)."""
+    db = get_session()
+    everywhere = request.form.get("everywhere") == "1" and ActionForm().validate_on_submit()
+    if everywhere:
+        accounts.end_sessions(db, current_user, actor=current_user, ip=client_ip())
+    else:
+        auth.end_session(db, current_user.session_id)
+    db.commit()
     logout_user()
     session.pop(LAST_SEEN_KEY, None)
-    flash("已安全退出。", "info")
+    flash("已在所有设备上退出登录。" if everywhere else "已安全退出。", "info")
     return redirect(url_for("admin.login"))
 
 
@@ -173,8 +219,11 @@ def password():
             except accounts.AccountError as exc:
                 error = str(exc)
             else:
+                # The change ended every session of the account; this one goes on afresh.
+                user = current_user._get_current_object()
+                auth.start_session(db, user)
                 db.commit()
-                login_user(current_user._get_current_object())  # id includes the password date
+                login_user(user)  # the id includes the password date and the new session
                 flash("密码已修改。", "success")
                 return redirect(url_for("admin.home"))
     return render_template("admin/password.html", form=form, error=error)
@@ -196,13 +245,20 @@ def totp_setup():
     error = None
     if form.validate_on_submit():
         db = get_session()
-        if auth.enrol_totp(db, current_user, secret, form.code.data, cipher(),
-                           ip=client_ip()):
+        refused = auth.enrol_totp(db, current_user, secret, form.code.data, cipher(),
+                                  ip=client_ip(),
+                                  current_code=request.form.get("current_code", ""))
+        if refused is None:
             db.commit()
             session.pop(TOTP_SETUP_KEY, None)
             flash("两步验证已启用，今后登录时需要输入验证器中的验证码。", "success")
             return redirect(url_for("admin.home"))
-        error = "验证码不正确，请确认手机时间准确后重试。"
+        db.commit()  # a current code that was accepted stays used
+        if refused is auth.TotpRefused.WRONG_CURRENT_CODE:
+            error = ("原验证器的验证码不正确。更换验证器需要原验证器中的当前验证码；"
+                     "原手机已丢失时，请联系管理员清除两步验证。")
+        else:
+            error = "验证码不正确，请确认手机时间准确后重试。"
     uri = auth.provisioning_uri(current_user, secret)
     return render_template(
         "admin/totp_setup.html", form=form, error=error, secret=secret, qr=_qr_svg(uri),

@@ -1,4 +1,5 @@
-"""Staff accounts: list, create, edit role/department/2FA, reset password, deactivate."""
+"""Staff accounts: list, create, edit role/department/2FA, reset password, deactivate, sign
+out everywhere. A role or department change ends the account's sessions (``accounts``)."""
 
 from __future__ import annotations
 
@@ -119,6 +120,17 @@ def user_toggle_active(user_id: int):
     return _on_user_page(user, ActionForm(),
                          lambda: toggle(get_session(), user, actor=current_user),
                          "已停用。" if user.active else "已启用。")
+
+
+@bp.route("/users/<int:user_id>/sessions/end", methods=["POST"])
+@require(Permission.USERS_MANAGE)
+def user_end_sessions(user_id: int):
+    """Sign an account out everywhere (a lost phone, a departure); audited."""
+    user = _user(user_id)
+    return _on_user_page(user, ActionForm(),
+                         lambda: accounts.end_sessions(get_session(), user, actor=current_user,
+                                                       ip=client_ip()),
+                         f"{user.username} 的所有已登录会话均已结束。")
 
 
 @bp.route("/users/<int:user_id>/2fa-reset", methods=["POST"])

@@ -73,3 +73,27 @@ def test_ensure_admin_creates_one_admin_and_prints_it_only_then(runner, db_sessi
     assert second.exit_code == 0 and second.output == ""
     admins = db_session.scalars(select(User).where(User.role == Role.ADMIN)).all()
     assert len(admins) == 1
+
+
+def test_set_password_and_deactivate_from_the_command_line_end_the_sessions(
+        runner, db_session: Session) -> None:
+    from portal.domain.access import auth
+    from portal.domain.models import StaffSession
+
+    runner.invoke(args=["users", "create", "sup2", "--role", "supervisor", "--generate"])
+    user = accounts.find_user(db_session, "sup2")
+
+    def sessions() -> int:
+        db_session.expire_all()
+        return len(db_session.scalars(
+            select(StaffSession).where(StaffSession.user_id == user.id)).all())
+
+    auth.start_session(db_session, user)
+    db_session.commit()
+    assert sessions() == 1
+    runner.invoke(args=["users", "set-password", "sup2"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert sessions() == 0
+    auth.start_session(db_session, user)
+    db_session.commit()
+    assert runner.invoke(args=["users", "deactivate", "sup2"]).exit_code == 0
+    assert sessions() == 0

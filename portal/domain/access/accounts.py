@@ -7,14 +7,14 @@ import secrets
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.domain.access import audit
 from portal.domain.clock import utcnow
 from portal.domain.enums import Role
-from portal.domain.models import Department, User
+from portal.domain.models import Department, StaffSession, User
 
 MIN_PASSWORD_LENGTH = 12
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
@@ -109,6 +109,7 @@ def set_password(session: Session, user: User, password: str, *, actor: User | N
     user.password_changed_at = utcnow()
     user.failed_logins = 0
     user.locked_until = None
+    _drop_sessions(session, user)
     session.flush()
     audit.record(session, "user.set_password", "user", user.id, actor=actor)
 
@@ -119,6 +120,7 @@ def deactivate(session: Session, user: User, *, actor: User | None) -> None:
     if user.role is Role.ADMIN and active_admin_count(session) <= 1:
         raise AccountError("这是最后一个启用的管理员账户，不能停用")
     user.active = False
+    _drop_sessions(session, user)
     session.flush()
     audit.record(
         session, "user.deactivate", "user", user.id, actor=actor,
@@ -167,9 +169,27 @@ def update_user(
     user.totp_required = totp_required
     session.flush()
     after = _snapshot(user)
+    if (before["role"], before["department"]) != (after["role"], after["department"]):
+        _drop_sessions(session, user)  # what the account may see changed: sign in afresh
     if before != after:
         audit.record(session, "user.update", "user", user.id, actor=actor,
                      before=before, after=after)
+
+
+def _drop_sessions(session: Session, user: User) -> int:
+    result = session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+    user.session_id = None
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def end_sessions(session: Session, user: User, *, actor: User | None, ip: str = "") -> int:
+    """Sign an account out everywhere ("sign out everywhere"): every signed-in session of it
+    ends on the server, whoever asks (the account itself or an admin). Audited."""
+    ended = _drop_sessions(session, user)
+    session.flush()
+    audit.record(session, "user.end_sessions", "user", user.id, actor=actor, ip=ip,
+                 after={"sessions_ended": ended})
+    return ended
 
 
 def reactivate(session: Session, user: User, *, actor: User) -> None:

@@ -1,18 +1,23 @@
-"""Staff sign-in: password check with per-account lockout, and the TOTP second factor.
+"""Staff sign-in: password check with per-account lockout, the TOTP second factor, and the
+signed-in sessions the server checks.
 
 Per-IP throttling needs a counter shared by every app instance, so it lives with the rate
-limiter's storage (see ``admin.auth``); the per-account lock is kept on the user row.
+limiter's storage (see ``admin.auth``), as does the count for names that are no account; the
+per-account lock is kept on the user row. Sessions live in the database (``StaffSession``),
+never in Redis: signing in must work without it, and every instance sees the same rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import secrets
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 
 import pyotp
+from sqlalchemy import delete, or_, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
@@ -20,11 +25,13 @@ from portal.domain.access import accounts, audit
 from portal.domain.administration import settings as portal_settings
 from portal.domain.clock import utcnow
 from portal.domain.enums import Role
-from portal.domain.models import User
+from portal.domain.models import StaffSession, User
 from portal.domain.reporting.identity import IdentityCipher
 
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
+# However active, a signed-in session ends after this long; then one signs in again.
+SESSION_MAX_AGE = dt.timedelta(days=30)
 TOTP_ISSUER = "消防隐患举报平台"
 REQUIRE_2FA_KEY = "require_2fa_for_admins_and_moderators"
 _2FA_ROLES = frozenset({Role.ADMIN, Role.MODERATOR})
@@ -46,6 +53,9 @@ class LoginResult:
     outcome: Outcome
     user: User | None = None
     locked_until: dt.datetime | None = None
+    # The name is no (active) account: the caller counts its failures elsewhere, so that
+    # unknown names lock like real ones (``admin.auth``).
+    unknown: bool = False
 
 
 def check_password(
@@ -62,7 +72,7 @@ def check_password(
     if user is None or not user.active:
         # Spend the same time as a real check, so timing does not tell which names exist.
         check_password_hash(_dummy_hash(), password)
-        return LoginResult(Outcome.BAD_CREDENTIALS)
+        return LoginResult(Outcome.BAD_CREDENTIALS, unknown=True)
     if user.locked_until is not None and user.locked_until > now:
         return LoginResult(Outcome.LOCKED, locked_until=user.locked_until)
     if not accounts.password_matches(user, password):
@@ -95,6 +105,37 @@ def record_login(session: Session, user: User, *, ip: str = "") -> None:
     audit.record(session, "auth.login", "user", user.id, actor=user, ip=ip)
 
 
+# --- Signed-in sessions --------------------------------------------------------------------
+
+def start_session(session: Session, user: User, *, now: dt.datetime | None = None) -> str:
+    """A new signed-in session for ``user``; its id goes into the session cookie (through
+    ``user.get_id()``). Sessions past ``SESSION_MAX_AGE`` are cleared out on the way."""
+    now = now or utcnow()
+    session.execute(delete(StaffSession).where(StaffSession.created_at < now - SESSION_MAX_AGE))
+    session_id = secrets.token_urlsafe(32)
+    session.add(StaffSession(id=session_id, user_id=user.id, created_at=now))
+    session.flush()
+    user.session_id = session_id
+    return session_id
+
+
+def session_is_live(session: Session, user: User, session_id: str, *,
+                    now: dt.datetime | None = None) -> bool:
+    """Whether ``session_id`` is a signed-in session of ``user`` that has not been ended."""
+    if not session_id:
+        return False
+    row = session.get(StaffSession, session_id)
+    now = now or utcnow()
+    return row is not None and row.user_id == user.id and row.created_at > now - SESSION_MAX_AGE
+
+
+def end_session(session: Session, session_id: str | None) -> None:
+    """Sign-out: this session ends on the server; the account's other sessions go on."""
+    if session_id:
+        session.execute(delete(StaffSession).where(StaffSession.id == session_id))
+        session.flush()
+
+
 # --- TOTP ------------------------------------------------------------------------------------
 
 def two_factor_policy(session: Session) -> bool:
@@ -121,33 +162,76 @@ def provisioning_uri(user: User, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
 
 
-def verify_totp(secret: str, code: str) -> bool:
+def totp_step(secret: str, code: str, *, after: int | None = None,
+              now: dt.datetime | None = None) -> int | None:
+    """The time step ``code`` belongs to (this one, the one before or after, for clock drift),
+    if it is later than ``after``; ``None`` if the code is wrong or already used."""
     code = "".join(code.split())
-    return len(code) == 6 and code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if len(code) != 6 or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now or utcnow())
+    for step in (current - 1, current, current + 1):
+        if (after is None or step > after) and hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def verify_totp(secret: str, code: str) -> bool:
+    return totp_step(secret, code) is not None
+
+
+class TotpRefused(Enum):
+    WRONG_CODE = "wrong_code"
+    WRONG_CURRENT_CODE = "wrong_current_code"
 
 
 def enrol_totp(
     session: Session, user: User, secret: str, code: str, cipher: IdentityCipher, *,
-    ip: str = "",
-) -> bool:
+    ip: str = "", current_code: str = "",
+) -> TotpRefused | None:
     """Store the secret, encrypted like a reporter's phone, once the user proved their
-    authenticator app has it: a copied database alone must not yield working codes."""
-    if not verify_totp(secret, code):
-        return False
+    authenticator app has it: a copied database alone must not yield working codes.
+
+    Replacing an enrolled factor needs a code from the current one too (``current_code``):
+    a session left open must not be enough to move the second factor to another phone. Without
+    the old phone, an admin clears it (``reset_totp``, audited). ``None`` when enrolled."""
+    if user.totp_secret and not check_user_totp(session, user, current_code, cipher):
+        return TotpRefused.WRONG_CURRENT_CODE
+    step = totp_step(secret, code)
+    if step is None:
+        return TotpRefused.WRONG_CODE
+    replaced = user.totp_secret is not None
     user.totp_secret = (cipher.encrypt(secret) or b"").decode()
+    user.totp_last_step = step
     session.flush()
-    audit.record(session, "auth.totp_enrol", "user", user.id, actor=user, ip=ip)
-    return True
+    audit.record(session, "auth.totp_enrol", "user", user.id, actor=user, ip=ip,
+                 after={"replaced": replaced})
+    return None
 
 
-def check_user_totp(user: User, code: str, cipher: IdentityCipher) -> bool:
-    """The second sign-in step: the code against the user's stored (encrypted) secret."""
+def check_user_totp(session: Session, user: User, code: str, cipher: IdentityCipher) -> bool:
+    """The second sign-in step: the code against the user's stored (encrypted) secret. A code
+    is accepted once: its time step is remembered, and it and earlier steps are refused."""
     if not user.totp_secret:
         return False
-    return verify_totp(cipher.decrypt(user.totp_secret.encode()), code)
+    step = totp_step(cipher.decrypt(user.totp_secret.encode()), code, after=user.totp_last_step)
+    if step is None:
+        return False
+    # Compare-and-set, so that two requests racing with the same code cannot both pass.
+    claimed = session.execute(
+        update(User).where(User.id == user.id,
+                           or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session=False))
+    if not getattr(claimed, "rowcount", 0):
+        return False
+    user.totp_last_step = step
+    session.flush()
+    return True
 
 
 def reset_totp(session: Session, user: User, *, actor: User, ip: str = "") -> None:
     user.totp_secret = None
+    user.totp_last_step = None
     session.flush()
     audit.record(session, "auth.totp_reset", "user", user.id, actor=actor, ip=ip)

@@ -23,6 +23,7 @@ from portal.domain.models.places import (
     Village,
     routing_rule_assists,
 )
+from portal.domain.models.sessions import StaffSession
 from portal.domain.models.supervision import Bulletin, Listing, ListingInterview
 from portal.domain.models.tallies import CaseTally, CategoryTally, DepartmentTally
 from portal.domain.models.tips import Message, Tip, TipRevision
@@ -48,6 +49,7 @@ __all__ = [
     "Notification",
     "RoutingRule",
     "Setting",
+    "StaffSession",
     "Tip",
     "TipRevision",
     "Unit",

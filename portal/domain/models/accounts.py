@@ -34,6 +34,8 @@ class User(Base):
     locked_until: Mapped[dt.datetime | None]
     totp_secret: Mapped[str | None] = mapped_column(String(256))
     totp_required: Mapped[bool] = mapped_column(default=False)
+    # The time step (30 s) of the last accepted TOTP code: a code works once.
+    totp_last_step: Mapped[int | None]
     password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -41,8 +43,18 @@ class User(Base):
     department: Mapped[Department | None] = relationship()
 
     # Flask-Login's user protocol. The id carries the password-change time, so changing or
-    # resetting a password signs the account out of every other session.
+    # resetting a password signs the account out of every other session, and the signed-in
+    # session's row (``StaffSession``), which signing out deletes. ``session_id`` is set for
+    # the request by the sign-in and by the user loader; it is not a column.
     is_anonymous = False
+
+    @property
+    def session_id(self) -> str | None:
+        return self.__dict__.get("_staff_session_id")
+
+    @session_id.setter
+    def session_id(self, value: str | None) -> None:
+        self.__dict__["_staff_session_id"] = value
 
     @property
     def is_authenticated(self) -> bool:
@@ -52,5 +64,9 @@ class User(Base):
     def is_active(self) -> bool:
         return self.active
 
-    def get_id(self) -> str:
+    def password_stamp(self) -> str:
+        """The account and its password's date: what a half-finished sign-in remembers."""
         return f"{self.id}:{int(self.password_changed_at.timestamp())}"
+
+    def get_id(self) -> str:
+        return f"{self.password_stamp()}:{self.session_id or ''}"
