@@ -74,20 +74,16 @@ def submitter(port: int, ids: dict, stop: float, tally: Tally, photo: bytes) -> 
             body, content_type = multipart(fields, files)
             with tally.lock:
                 tally.sent += 1
-            status, data, location = client.send("POST", "/report", body, content_type)
+            status, data, _ = client.send("POST", "/report", body, content_type)
             _inspect(tally, status, data)
-            if status != 303:
+            if status != 200:
                 token = None if status in (400, 422) else token
                 continue
-            for _ in range(5):  # the confirmation page holds the receipt
-                status, data, _ = client.send("GET", location)
-                _inspect(tally, status, data)
-                match = RECEIPT_RE.search(data.decode(errors="replace"))
-                if match:
-                    with tally.lock:
-                        tally.acknowledged.append(match.group(1).replace(" ", ""))
-                    break
-                time.sleep(0.2)
+            # The POST answers with the confirmation page, which holds the receipt.
+            match = RECEIPT_RE.search(data.decode(errors="replace"))
+            if match:
+                with tally.lock:
+                    tally.acknowledged.append(match.group(1).replace(" ", ""))
         except OSError:
             with tally.lock:
                 tally.connection_errors += 1

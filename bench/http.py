@@ -36,6 +36,7 @@ from sqlalchemy import bindparam, text
 from bench.seed import BENCH_RECEIPT_KEY, KNOWN_RECEIPT
 from portal.config import ROOT
 from portal.db import make_engine
+from portal.domain.reporting.identity import submission_hash
 
 # The README's production command: keep these in step with it.
 GUNICORN_WORKERS = 4
@@ -67,6 +68,8 @@ class Server:
             "PORTAL_SECRET_KEY": "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
             "PORTAL_FIELD_KEYS": "pVaw5pRvMBnpZ7z1m0kq4l6n3mR9Q2yF0nXo8u5bT1c=",
             "PORTAL_RECEIPT_KEY": BENCH_RECEIPT_KEY,
+            "PORTAL_AUDIT_KEY": "bench-audit-key-0123456789abcdefghijklmnopqrstuvwxyz",
+            "PORTAL_PUBLIC_HOSTS": "127.0.0.1,localhost",
             "PORTAL_DATABASE_URL": database_url,
             "PORTAL_UPLOAD_DIR": str(tmp / "uploads"),
             # The benchmark is one client address sending thousands of requests.
@@ -271,7 +274,7 @@ class ReportPost(Endpoint):
         files = {"photos": ("photo.jpg", self.photo)} if self.photo else {}
         body, content_type = multipart(fields, files)
         status = client.send("POST", self.path, body, content_type)[0]
-        if status == 303:
+        if status == 200:  # the confirmation page, answered by the POST itself
             with self._lock:
                 self.accepted_keys.append(key)
         return status
@@ -425,9 +428,11 @@ def _loss_check(engine, keys: list[str]) -> str:
     if not keys:
         return "no tip accepted"
     found = 0
+    # Tips keep only a keyed hash of the form's submission key (the server's RECEIPT_KEY).
+    hashed = [submission_hash(BENCH_RECEIPT_KEY, key) for key in keys]
     with engine.connect() as conn:
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
+        for i in range(0, len(hashed), 500):
+            chunk = hashed[i:i + 500]
             found += conn.execute(
                 text("SELECT count(*) FROM tips WHERE submission_key IN :keys")
                 .bindparams(bindparam("keys", expanding=True)),

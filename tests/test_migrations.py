@@ -76,3 +76,75 @@ def test_downgrade_base_removes_every_table(empty_engine: Engine) -> None:
         conn.commit()
         remaining = set(inspect(conn).get_table_names()) - {"alembic_version"}
     assert remaining == set()
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_0008_hashes_clear_submission_keys_and_keeps_every_tip(
+        empty_engine: Engine, monkeypatch, env: str) -> None:
+    """Tips stored before 0008 keep their rows; their clear submission keys become the keyed
+    hashes a resubmitted form is looked up by, or, where the settings (and so the key) cannot
+    be loaded, are nulled."""
+    monkeypatch.setenv("PORTAL_ENV", env)
+    for name in ("PORTAL_SECRET_KEY", "PORTAL_RECEIPT_KEY", "PORTAL_FIELD_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    from sqlalchemy import text
+
+    from portal.config import load_settings
+    from portal.domain.reporting.identity import submission_hash
+
+    clear_key = "Zr0x6Qm1a7T9c2Lw8NpV4g"
+    with empty_engine.connect() as conn:
+        migrate.upgrade(connection=conn, revision="0006")
+        conn.execute(text("INSERT INTO villages (id, code, name, active, sort_order) "
+                          "VALUES (1, 'V01', '东村', true, 1)"))
+        conn.execute(text(
+            "INSERT INTO categories (id, code, name, description, urgent, needs_penalty, "
+            "active, sort_order) VALUES (1, 'wiring', '电气线路', '', false, false, true, 1)"))
+        for tip_id, key in ((1, clear_key), (2, None)):
+            conn.execute(text(
+                "INSERT INTO tips (id, channel, status, village_id, category_id, unit_name, "
+                "address, description, wants_feedback, receipt_hash, reject_message, "
+                "submission_key, created_at) VALUES (:id, 'web', 'pending', 1, 1, '红星饭店', "
+                "'', '厨房电线老化，插线板串接。', false, :receipt, '', :key, "
+                "'2026-11-30 08:00:00')"), {"id": tip_id, "receipt": f"{tip_id:064d}",
+                                             "key": key})
+        conn.commit()
+        migrate.upgrade(connection=conn, revision="0008")
+        conn.commit()
+        rows = conn.execute(text(
+            "SELECT id, unit_name, receipt_hash, submission_key, identity_withdrawn_at "
+            "FROM tips ORDER BY id")).all()
+    hashed = submission_hash(load_settings()["RECEIPT_KEY"], clear_key) if (
+        env == "development") else None
+    assert [tuple(r) for r in rows] == [
+        (1, "红星饭店", f"{1:064d}", hashed, None),
+        (2, "红星饭店", f"{2:064d}", None, None),
+    ]
+    assert clear_key not in str(rows)
+
+
+def test_0007_keeps_every_account_able_to_sign_in(empty_engine: Engine) -> None:
+    """Accounts stored before 0007 keep their rows (and so their passwords and second factors);
+    sessions start empty, so everyone signs in once more; downgrading keeps the accounts."""
+    from sqlalchemy import text
+
+    with empty_engine.connect() as conn:
+        migrate.upgrade(connection=conn, revision="0006")
+        conn.execute(text(
+            "INSERT INTO users (id, username, display_name, password_hash, role, active, "
+            "failed_logins, totp_secret, totp_required, password_changed_at, created_at) "
+            "VALUES (1, 'mod1', '老王', 'scrypt:x', 'moderator', true, 2, 'enc', true, "
+            "'2026-11-30 08:00:00', '2026-11-01 08:00:00')"))
+        conn.commit()
+        migrate.upgrade(connection=conn, revision="0007")
+        conn.commit()
+        rows = conn.execute(text(
+            "SELECT id, username, display_name, password_hash, role, active, failed_logins, "
+            "totp_secret, totp_last_step FROM users")).all()
+        assert [tuple(r) for r in rows] == [
+            (1, "mod1", "老王", "scrypt:x", "moderator", True, 2, "enc", None)]
+        assert conn.execute(text("SELECT count(*) FROM staff_sessions")).scalar() == 0
+        migrate.downgrade(connection=conn, revision="0006")
+        conn.commit()
+        assert conn.execute(text("SELECT username FROM users")).scalars().all() == ["mod1"]
+        assert "staff_sessions" not in inspect(conn).get_table_names()

@@ -62,3 +62,10 @@ class ReplyForm(FlaskForm):
 
     body = TextAreaField("补充说明或回复")
     photos = MultipleFileField("补充照片（可不传）")
+
+
+class WithdrawIdentityForm(FlaskForm):
+    """The reporter withdraws the name and phone they left (nothing to fill in)."""
+
+    class Meta:
+        csrf_time_limit = None

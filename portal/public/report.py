@@ -6,10 +6,11 @@ import datetime as dt
 import re
 import secrets
 
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import abort, current_app, make_response, render_template, request, session
 from sqlalchemy import select
 
 from portal.db import get_session
+from portal.domain.casework.notifications import office_department
 from portal.domain.clock import local_zone
 from portal.domain.enums import Channel
 from portal.domain.models import Category, VenueType, Village
@@ -28,6 +29,7 @@ from portal.web.photos import (
     store_photos,
 )
 
+# Where earlier versions kept the receipt in the (signed, readable) session cookie.
 RECEIPT_SESSION_KEY = "receipt"
 SUBMISSION_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -101,7 +103,7 @@ def _any_post_limit() -> str:
 @bp.post("/report")
 @csrf.exempt  # checked by the form itself, so a stale token re-renders with the data kept
 @limiter.limit(_any_post_limit)
-@limiter.limit(_report_limit, deduct_when=lambda response: response.status_code == 303)
+@limiter.limit(_report_limit, deduct_when=lambda response: response.status_code == 200)
 def submit_report():
     form = ReportForm()
     submission_key = (form.submission_key.data or "").strip()
@@ -124,8 +126,10 @@ def submit_report():
         errors["photos"] = "；".join(batch.errors)
 
     db = get_session()
-    if intake.find_submission(db, submission_key) is not None:
-        return redirect(url_for("public.report_received", k=submission_key), 303)
+    existing = intake.find_submission(db, submission_key, receipt_key=receipt_key())
+    if existing is not None:
+        return _confirmation(intake.resubmitted(existing, submission_key,
+                                                receipt_key=receipt_key()))
     kept = kept_photos(db, form.kept_photos.data, submission_key)
 
     observed_at, observed_ok = _parse_observed(form.observed_at.data)
@@ -174,9 +178,7 @@ def submit_report():
         discard_files(new_photos)  # nothing was stored: no row will ever name them
         raise
     _commit_keeping_files(db)
-    if result.receipt_code is not None:
-        session[RECEIPT_SESSION_KEY] = {"k": submission_key, "code": result.receipt_code}
-    return redirect(url_for("public.report_received", k=submission_key), 303)
+    return _confirmation(result)
 
 
 def _commit_keeping_files(db) -> None:
@@ -186,17 +188,26 @@ def _commit_keeping_files(db) -> None:
     db.commit()
 
 
-@bp.get("/report/received")
-def report_received():
-    key = request.args.get("k", "")
-    tip = intake.find_submission(get_session(), key) if SUBMISSION_KEY_RE.match(key) else None
-    if tip is None:
-        abort(404)
-    stored = session.get(RECEIPT_SESSION_KEY) or {}
-    code = stored.get("code") if stored.get("k") == key else None
-    return render_template(
+def _confirmation(result: intake.IntakeResult):
+    """The confirmation is the POST's own answer: no later URL names the tip, nothing keeps
+    the code but the resident (no cookie, no cache), and a resubmit of the same form shows it
+    again within ``intake.RECEIPT_SHOWN_AGAIN_FOR``."""
+    session.pop(RECEIPT_SESSION_KEY, None)
+    code = result.receipt_code
+    response = make_response(render_template(
         "portal/report_received.html",
-        tip=tip,
+        tip=result.tip,
         code=code,
         grouped=group_receipt(code) if code else None,
-    )
+        again=result.duplicate_submission,
+        again_hours=int(intake.RECEIPT_SHOWN_AGAIN_FOR.total_seconds() // 3600),
+        office=office_department(get_session()) if code is None else None,
+    ))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/report/received")
+def report_received():
+    # Confirmation links of earlier versions named the tip; they now lead nowhere.
+    abort(404)

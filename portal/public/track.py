@@ -8,6 +8,7 @@ from flask import current_app, redirect, render_template, request, session, url_
 from sqlalchemy import select
 
 from portal.db import get_session
+from portal.domain.administration import retention
 from portal.domain.enums import MessageDirection, TipStatus
 from portal.domain.models import Message, Tip
 from portal.domain.reporting import intake, tracking
@@ -15,7 +16,7 @@ from portal.domain.reporting.identity import normalize_receipt
 from portal.extensions import csrf, limiter
 from portal.identity import receipt_key
 from portal.public import bp
-from portal.public.forms import ReplyForm, TrackForm
+from portal.public.forms import ReplyForm, TrackForm, WithdrawIdentityForm
 from portal.web.photos import discard_files, read_photos, store_photos
 
 TRACK_SESSION_KEY = "tracking"
@@ -65,7 +66,7 @@ def track_status():
 
 
 def _status_page(tip: Tip, form: ReplyForm, errors: dict[str, str] | None = None,
-                 status: int = 200):
+                 status: int = 200, notice: str = ""):
     messages = get_session().scalars(
         select(Message).where(Message.tip_id == tip.id).order_by(Message.created_at, Message.id)
     ).all()
@@ -80,6 +81,9 @@ def _status_page(tip: Tip, form: ReplyForm, errors: dict[str, str] | None = None
         can_add_photos=tip.status is TipStatus.PENDING,
         max_photos=current_app.config["MAX_PHOTOS"],
         message_max=intake.MESSAGE_MAX,
+        has_identity=tip.reporter_name_enc is not None or tip.reporter_phone_enc is not None,
+        withdraw_form=WithdrawIdentityForm(),
+        notice=notice,
     ), status
 
 
@@ -123,6 +127,22 @@ def track_reply():
         discard_files(photos)
         raise
     return redirect(url_for("public.track_status"), 303)
+
+
+@bp.post("/track/withdraw-identity")
+@csrf.exempt  # checked by the form itself, with a Chinese message on the page
+@limiter.limit(_track_limit)
+def track_withdraw_identity():
+    tip = tracked_tip()
+    if tip is None:
+        return redirect(url_for("public.track"))
+    if not WithdrawIdentityForm().validate_on_submit():
+        return _status_page(tip, ReplyForm(), {"withdraw": "页面已过期，请再点一次。"},
+                            status=400)
+    db = get_session()
+    retention.withdraw_identity(db, tip)
+    db.commit()
+    return _status_page(tip, ReplyForm(), notice="您留下的姓名和电话已删除，举报继续办理。")
 
 
 @bp.post("/track/forget")

@@ -123,7 +123,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     resident.get_by_label("隐患情况描述").fill("超市后门被货物堵死，安全出口还上了锁，晚上人很多。")
     resident.get_by_label("现场照片（可不传，最多 6 张）").set_input_files(str(photo))
     resident.get_by_role("button", name="提交举报").click()
-    resident.wait_for_url("**/report/received**")
+    resident.get_by_role("heading", name="举报已提交，感谢您！").wait_for()
     code = resident.locator(".receipt-code").inner_text().strip()
     assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code)
     _no_violations(resident, "receipt")

@@ -77,10 +77,11 @@ def test_a_full_submission_creates_one_pending_tip_that_the_receipt_finds(
 ) -> None:
     response = _post(client, _form(client, db_session),
                      [(images.jpeg_with_gps(), "IMG_0001.jpg")])
-    assert response.status_code == 303
-    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert response.status_code == 200, "the POST answers with the confirmation itself"
+    page = response.get_data(as_text=True)
     code = RECEIPT_RE.search(page).group(1)
-    assert "只显示这一次" in page and "24 小时内" in page
+    assert "抄写下来或截图保存" in page and "24 小时内" in page
+    assert response.headers["Cache-Control"] == "no-store"
 
     tips = db_session.scalars(select(Tip)).all()
     assert len(tips) == 1
@@ -118,7 +119,7 @@ def test_reporter_identity_is_encrypted_at_rest(client: FlaskClient, db_session:
 def test_anonymous_reports_are_accepted(client: FlaskClient, db_session: Session) -> None:
     response = _post(client, _form(client, db_session, reporter_name="", reporter_phone="",
                                    wants_feedback=""))
-    assert response.status_code == 303
+    assert response.status_code == 200 and RECEIPT_RE.search(response.get_data(as_text=True))
     tip = db_session.scalars(select(Tip)).one()
     assert tip.reporter_name_enc is None and tip.reporter_phone_enc is None
 
@@ -160,9 +161,9 @@ def test_each_bad_field_gets_its_message_and_nothing_is_lost(
 
 def test_landline_and_plus86_numbers_are_accepted(client: FlaskClient, db_session) -> None:
     assert _post(client, _form(client, db_session, reporter_phone="0355-6281234")
-                 ).status_code == 303
+                 ).status_code == 200
     assert _post(client, _form(client, db_session, reporter_phone="+86 139 0000 1111")
-                 ).status_code == 303
+                 ).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -211,7 +212,7 @@ def test_good_photos_survive_a_form_that_comes_back(client, db_session) -> None:
     assert response.status_code == 422 and "已保留 1 张照片" in html
     kept = re.search(r'name="kept_photos" type="hidden" value="([^"]+)"', html).group(1)
     data.update(description="超市后门被货物堵死，安全出口上了锁。", kept_photos=kept)
-    assert _post(client, data).status_code == 303
+    assert _post(client, data).status_code == 200
     tip = db_session.scalars(select(Tip)).one()
     assert len(tip.attachments) == 1
 
@@ -231,15 +232,71 @@ def test_the_same_form_posted_twice_makes_one_tip(client, db_session) -> None:
     data = _form(client, db_session)
     first = _post(client, data)
     second = _post(client, data)
-    assert first.status_code == second.status_code == 303
-    assert first.headers["Location"] == second.headers["Location"]
+    assert first.status_code == second.status_code == 200
     assert _count(db_session, Tip) == 1
-    page = client.get(second.headers["Location"]).get_data(as_text=True)
-    assert RECEIPT_RE.search(page), "the same confirmation, receipt included"
+    code = RECEIPT_RE.search(first.get_data(as_text=True)).group(1)
+    page = second.get_data(as_text=True)
+    assert "重复提交已自动忽略" in page
+    assert RECEIPT_RE.search(page).group(1) == code, "the same receipt again"
 
-    other_browser = client.application.test_client()
-    page = other_browser.get(second.headers["Location"]).get_data(as_text=True)
-    assert "重复提交已自动忽略" in page and not RECEIPT_RE.search(page)
+
+def test_a_lost_confirmation_is_shown_again_from_another_browser_within_a_day(
+        client, db_session, app: Flask) -> None:
+    """The confirmation never arrived: the same form posted again, even from a browser with
+    no cookie of the first, shows the same receipt, which finds the tip, and no second tip."""
+    data = _form(client, db_session)
+    first = _post(client, data)
+    code = RECEIPT_RE.search(first.get_data(as_text=True)).group(1)
+    other_browser = app.test_client()
+    again = _post(other_browser, {**data, "csrf_token": csrf_token(other_browser, "/report")})
+    assert again.status_code == 200 and _count(db_session, Tip) == 1
+    assert RECEIPT_RE.search(again.get_data(as_text=True)).group(1) == code
+    found = client.post("/track", data={"csrf_token": csrf_token(client, "/track"),
+                                        "code": code}, follow_redirects=True)
+    assert "等待审核" in found.get_data(as_text=True)
+
+
+def test_after_a_day_a_resubmit_says_received_without_a_code(client, db_session) -> None:
+    import datetime as dt
+
+    data = _form(client, db_session)
+    _post(client, data)
+    tip = db_session.scalars(select(Tip)).one()
+    tip.created_at = tip.created_at - dt.timedelta(hours=25)
+    db_session.flush()
+    again = _post(client, data)
+    page = again.get_data(as_text=True)
+    assert again.status_code == 200 and _count(db_session, Tip) == 1
+    assert "已经收到" in page and "请联系" in page and not RECEIPT_RE.search(page)
+    assert not re.search(r"\d{4} \d{4} \d{4} \d{4}", page)
+
+
+def test_nothing_after_submitting_names_the_tip_or_keeps_the_receipt(
+        client, db_session, app: Flask) -> None:
+    """No URL the browser requests after submitting holds the submission key or the receipt,
+    the database holds neither in clear, and the session cookie holds no receipt."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    data = _form(client, db_session)
+    key = data["submission_key"]
+    response = _post(client, data)
+    assert response.status_code == 200 and "Location" not in response.headers
+    code = RECEIPT_RE.search(response.get_data(as_text=True)).group(1).replace(" ", "")
+    page = response.get_data(as_text=True)
+    for url in re.findall(r'(?:href|src|action)="([^"]*)"', page):
+        assert key not in url and code not in url, url
+
+    dumped = " ".join(
+        str(tuple(row)) for table in Tip.metadata.sorted_tables
+        for row in db_session.execute(table.select()))
+    assert key not in dumped and code not in dumped
+
+    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
+    if cookie is not None:
+        serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+        decoded = str(serializer.loads(cookie.value))
+        assert code not in decoded and key not in decoded and "receipt" not in decoded
+    assert client.get(f"/report/received?k={key}").status_code == 404
 
 
 def test_the_honeypot_rejects(client, db_session) -> None:
@@ -259,7 +316,7 @@ def test_submissions_are_rate_limited_with_the_chinese_429_page(client, db_sessi
     app.config["REPORT_RATE_LIMIT"] = "2 per hour"
     try:
         for _ in range(2):
-            assert _post(client, _form(client, db_session)).status_code == 303
+            assert _post(client, _form(client, db_session)).status_code == 200
         response = _post(client, _form(client, db_session))
     finally:
         app.config["REPORT_RATE_LIMIT"] = "5 per hour;20 per day"
@@ -274,7 +331,7 @@ def test_correcting_errors_does_not_use_up_the_limit(client, db_session, app) ->
     try:
         for _ in range(3):
             assert _post(client, _form(client, db_session, description="短")).status_code == 422
-        assert _post(client, _form(client, db_session)).status_code == 303
+        assert _post(client, _form(client, db_session)).status_code == 200
     finally:
         app.config["REPORT_RATE_LIMIT"] = "5 per hour;20 per day"
 
@@ -321,7 +378,7 @@ def test_a_report_cut_off_by_a_database_restart_is_stored_with_its_photo(
     calls = _fails_first(monkeypatch, 1)
     response = _post(client, data, [(images.jpeg_with_gps(), "a.jpg"),
                                     (images.jpeg_with_gps(), "b.jpg")])
-    assert response.status_code == 303, "the resident sees the receipt, not an error page"
+    assert response.status_code == 200, "the resident sees the receipt, not an error page"
     assert len(calls) == 2
     assert _count(db_session, Tip) == tips + 1
     assert _count(db_session, Attachment) == photos + 2, "both photos were read again"
@@ -329,8 +386,7 @@ def test_a_report_cut_off_by_a_database_restart_is_stored_with_its_photo(
     assert set(storage().names()) - before_files == {
         name for a in stored for name in (a.stored_name, a.thumbnail_name)}, \
         "the first attempt's files were removed, the second one's kept"
-    page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert RECEIPT_RE.search(page)
+    assert RECEIPT_RE.search(response.get_data(as_text=True))
 
 
 def test_a_database_that_stays_away_gets_the_chinese_503_and_keeps_nothing(
@@ -370,7 +426,8 @@ def test_a_commit_cut_off_keeps_its_files_for_uploads_gc(client, db_session, mon
     data = _form(client, db_session)
     monkeypatch.setattr(report_view, "_commit_keeping_files", cut_off)
     response = _post(client, data, [(images.jpeg_with_gps(), "a.jpg")])
-    assert response.status_code == 303 and len(calls) == 2
+    assert response.status_code == 200 and len(calls) == 2
+    assert RECEIPT_RE.search(response.get_data(as_text=True))
     stored = db_session.scalars(select(Attachment).order_by(Attachment.id.desc())).first()
     kept = {stored.stored_name, stored.thumbnail_name}
     leftover = set(storage().names()) - before_files - kept

@@ -196,3 +196,56 @@ def test_the_reporter_sees_their_own_photos_and_strangers_do_not(
     response = client.get(f"/media/{photo.thumbnail_name}")
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_reporter_withdraws_name_and_phone_and_the_report_stays(
+        client, submitted, db_session: Session, app: Flask) -> None:
+    """个人信息删除权: after withdrawing, no name, phone or their ciphertext is left anywhere
+    in the database (the outbox included), the tip stays, and that it was withdrawn shows."""
+    from portal.domain.casework import notifications
+    from portal.domain.models import AuditLog, Notification
+    from portal.domain.reporting.reporter import REPORTER_CALLBACK
+
+    tip, code = submitted
+    name_token, phone_token = tip.reporter_name_enc, tip.reporter_phone_enc
+    office = factories.department(db_session)
+    notifications.notify(db_session, REPORTER_CALLBACK, f"请电话告知举报人办理结果：举报 #{tip.id}",
+                         "您举报的火灾隐患已办结。", department=office,
+                         payload={"tip_id": tip.id, "case_id": None})
+    db_session.flush()
+    _lookup(client, code)
+    page = client.get("/track/status").get_data(as_text=True)
+    assert "删除我的姓名和电话" in page
+    done = client.post("/track/withdraw-identity",
+                       data={"csrf_token": csrf_token(client, "/track/status")})
+    assert done.status_code == 200 and "已删除" in done.get_data(as_text=True)
+    assert "删除我的姓名和电话" not in client.get("/track/status").get_data(as_text=True)
+
+    db_session.expire_all()
+    assert db_session.get(Tip, tip.id).identity_withdrawn_at is not None
+    rows = [tuple(row) for table in Tip.metadata.sorted_tables
+            for row in db_session.execute(table.select())]
+    dumped = repr(rows)
+    for secret in ("张三", "13800138000", repr(name_token), repr(phone_token)):
+        assert secret not in dumped
+    assert not [n for n in db_session.scalars(select(Notification))
+                if (n.payload or {}).get("tip_id") == tip.id], "no call-back left in the outbox"
+    assert db_session.scalar(select(AuditLog).where(
+        AuditLog.action == "tip.withdraw_identity")) is not None
+
+
+def test_the_moderator_sees_that_the_identity_was_withdrawn_not_what_it_was(
+        client, submitted, db_session: Session, app: Flask) -> None:
+    from tests.admin.conftest import login, make_user
+
+    tip, code = submitted
+    _lookup(client, code)
+    client.post("/track/withdraw-identity",
+                data={"csrf_token": csrf_token(client, "/track/status")})
+    moderator = make_user(db_session, "mod-withdrawn", Role.MODERATOR)
+    db_session.commit()
+    staff = app.test_client()
+    assert login(staff, moderator.username).status_code == 302
+    page = staff.get(f"/admin/tips/{tip.id}").get_data(as_text=True)
+    assert "撤回姓名和电话" in page
+    assert "张三" not in page and "13800138000" not in page

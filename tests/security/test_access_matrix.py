@@ -39,7 +39,8 @@ ANONYMOUS_GET = {
 # POST-only endpoints: what an anonymous POST without a valid token or key gets.
 ANONYMOUS_POST = {
     "public.submit_report": 422, "public.track_lookup": 400, "public.track_reply": 302,
-    "public.track_forget": 400, "api.create_request": 403,
+    "public.track_forget": 400, "public.track_withdraw_identity": 302,
+    "api.create_request": 403,
 }
 
 

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from portal.domain.access import audit
 from portal.domain.clock import utcnow
 from portal.domain.enums import RejectReason, TipStatus
-from portal.domain.models import Attachment, Case, Message, Tip, TipRevision
+from portal.domain.models import Attachment, Case, Message, Notification, Tip, TipRevision
+from portal.domain.reporting.reporter import REPORTER_CALLBACK
 from portal.storage import Storage
 
 
@@ -70,6 +71,29 @@ def erase_identities(session: Session, *, days_after_close: int,
         audit.record(session, "retention.erase_identity", "tip", "", after={"tips": count})
     session.flush()
     return count
+
+
+def withdraw_identity(session: Session, tip: Tip, *, now: dt.datetime | None = None) -> bool:
+    """The reporter withdraws their name and phone (个人信息删除权): both are erased, the
+    report stays, anonymous, and the tip shows that they were withdrawn, not what they were.
+    The office's unsent requests to call the reporter go too: nobody can be called back now.
+    Returns False when there was nothing to withdraw."""
+    if tip.reporter_name_enc is None and tip.reporter_phone_enc is None:
+        return False
+    had = {"had_name": tip.reporter_name_enc is not None,
+           "had_phone": tip.reporter_phone_enc is not None}
+    tip.reporter_name_enc = None
+    tip.reporter_phone_enc = None
+    tip.identity_withdrawn_at = now or utcnow()
+    callbacks = [n for n in session.scalars(select(Notification).where(
+        Notification.kind == REPORTER_CALLBACK, Notification.sent_at.is_(None)))
+        if (n.payload or {}).get("tip_id") == tip.id]
+    for notification in callbacks:
+        session.delete(notification)
+    session.flush()
+    audit.record(session, "tip.withdraw_identity", "tip", tip.id,
+                 after={**had, "callbacks_removed": len(callbacks)})
+    return True
 
 
 def collect_uploads(session: Session, store: Storage, *, grace_hours: int,

@@ -56,10 +56,13 @@ class Tip(Base):
     # Confidential: Fernet tokens, never plaintext (see portal.domain.reporting.identity).
     reporter_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     reporter_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # When the reporter withdrew their name and phone (from the tracking page): what they were
+    # is gone, that they were withdrawn stays visible.
+    identity_withdrawn_at: Mapped[dt.datetime | None]
     wants_feedback: Mapped[bool] = mapped_column(default=False)
-    # Keyed hash of the receipt code; the code itself is shown once and never stored.
+    # Keyed hash of the receipt code; the code itself is never stored.
     receipt_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    # The form's one-time token: a resubmitted form finds the tip it already created.
+    # Keyed hash of the form's one-time token: a resubmitted form finds the tip it created.
     submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     reject_reason: Mapped[RejectReason | None] = mapped_column(
         enum_column(RejectReason, "reject_reason")

@@ -80,3 +80,24 @@ def group_receipt(code: str) -> str:
 def receipt_hash(key: str, code: str) -> str:
     """Keyed hash: a stolen database alone cannot be searched for codes."""
     return hmac.new(key.encode(), code.encode(), hashlib.sha256).hexdigest()
+
+
+# Labels keep the keyed hashes below apart from ``receipt_hash`` (whose input is 16 digits).
+_SUBMISSION_LABEL = b"submission-key\x00"
+_RECEIPT_LABEL = b"receipt-from-submission\x00"
+
+
+def submission_hash(key: str, submission_key: str) -> str:
+    """What is stored of a form's submission key: it finds a resubmitted form's tip, and a
+    database or an access log alone cannot tie a key to a tip."""
+    return hmac.new(key.encode(), _SUBMISSION_LABEL + submission_key.encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def receipt_for_submission(key: str, submission_key: str) -> str:
+    """The receipt code of a web form, derived from its submission key with the server's
+    secret: a resubmit of the same form can show the same code again without the code being
+    kept anywhere."""
+    digest = hmac.new(key.encode(), _RECEIPT_LABEL + submission_key.encode(),
+                      hashlib.sha256).digest()
+    return f"{int.from_bytes(digest, 'big') % 10**RECEIPT_DIGITS:0{RECEIPT_DIGITS}d}"

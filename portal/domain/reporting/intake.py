@@ -23,7 +23,9 @@ from portal.domain.reporting.identity import (
     IdentityCipher,
     new_receipt_code,
     normalize_phone,
+    receipt_for_submission,
     receipt_hash,
+    submission_hash,
 )
 
 UNIT_NAME_MAX = 100
@@ -32,6 +34,8 @@ DESCRIPTION_MIN = 10
 DESCRIPTION_MAX = 2000
 NAME_MAX = 50
 MESSAGE_MAX = 1000
+# How long a resubmitted form shows its receipt again (its confirmation may have been lost).
+RECEIPT_SHOWN_AGAIN_FOR = dt.timedelta(hours=24)
 
 # Control characters other than line breaks and tabs have no place in a report.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
@@ -81,12 +85,11 @@ class TipInput:
 @dataclass(frozen=True)
 class IntakeResult:
     tip: Tip
-    # The receipt code, shown once; None when a resubmitted form found its earlier tip.
+    # The receipt code to show; for a resubmitted form, the same code again within
+    # RECEIPT_SHOWN_AGAIN_FOR of the first submission, None after that.
     receipt_code: str | None
-
-    @property
-    def duplicate_submission(self) -> bool:
-        return self.receipt_code is None
+    # True when a resubmitted form found the tip it had already created.
+    duplicate_submission: bool = False
 
 
 def validate(session: Session, data: TipInput, *, now: dt.datetime | None = None) -> TipInput:
@@ -144,24 +147,38 @@ def validate(session: Session, data: TipInput, *, now: dt.datetime | None = None
     return data
 
 
-def find_submission(session: Session, submission_key: str | None) -> Tip | None:
+def find_submission(session: Session, submission_key: str | None, *,
+                    receipt_key: str) -> Tip | None:
     if not submission_key:
         return None
-    return session.scalar(select(Tip).where(Tip.submission_key == submission_key))
+    return session.scalar(select(Tip).where(
+        Tip.submission_key == submission_hash(receipt_key, submission_key)))
+
+
+def resubmitted(tip: Tip, submission_key: str, *, receipt_key: str,
+                now: dt.datetime | None = None) -> IntakeResult:
+    """A form posted again: its tip, with the same receipt within RECEIPT_SHOWN_AGAIN_FOR."""
+    fresh = (now or utcnow()) - tip.created_at < RECEIPT_SHOWN_AGAIN_FOR
+    code = receipt_for_submission(receipt_key, submission_key) if fresh else None
+    return IntakeResult(tip, code, duplicate_submission=True)
 
 
 def submit_tip(
-    session: Session, data: TipInput, *, cipher: IdentityCipher, receipt_key: str
+    session: Session, data: TipInput, *, cipher: IdentityCipher, receipt_key: str,
+    now: dt.datetime | None = None,
 ) -> IntakeResult:
-    """Validate and store one tip as pending, with its photos; return the receipt code once.
+    """Validate and store one tip as pending, with its photos; return its receipt code.
 
-    A form submitted again with the same submission key returns the tip it already created.
+    A form submitted again with the same submission key returns the tip it already created
+    (see ``resubmitted``). A web form's code is derived from its submission key, so neither
+    is ever stored: the tip keeps keyed hashes of both.
     """
-    existing = find_submission(session, data.submission_key)
-    if existing is not None:
-        return IntakeResult(existing, None)
-    validate(session, data)
-    code = new_receipt_code()
+    key = data.submission_key
+    existing = find_submission(session, key, receipt_key=receipt_key)
+    if existing is not None and key:
+        return resubmitted(existing, key, receipt_key=receipt_key, now=now)
+    validate(session, data, now=now)
+    code = receipt_for_submission(receipt_key, key) if key else new_receipt_code()
     tip = Tip(
         channel=data.channel,
         status=TipStatus.PENDING,
@@ -178,7 +195,7 @@ def submit_tip(
         reporter_phone_enc=cipher.encrypt(data.reporter_phone),
         wants_feedback=data.wants_feedback,
         receipt_hash=receipt_hash(receipt_key, code),
-        submission_key=data.submission_key,
+        submission_key=submission_hash(receipt_key, key) if key else None,
         created_by_id=data.created_by.id if data.created_by else None,
     )
     try:
@@ -187,10 +204,10 @@ def submit_tip(
             session.flush()
     except IntegrityError:
         # A concurrent resubmission of the same form won the race.
-        existing = find_submission(session, data.submission_key)
-        if existing is None:
+        existing = find_submission(session, key, receipt_key=receipt_key)
+        if existing is None or not key:
             raise
-        return IntakeResult(existing, None)
+        return resubmitted(existing, key, receipt_key=receipt_key, now=now)
     for photo in data.photos:
         photo.tip_id = tip.id
     session.flush()

@@ -24,6 +24,9 @@ from portal.domain.enums import (
 )
 from portal.domain.models import Case, CaseEvent, Department, Message, Tip, User
 
+# The outbox kind by which the office is asked to call a reporter back.
+REPORTER_CALLBACK = "reporter_callback"
+
 OUTCOME_WORDS = {
     CaseOutcome.RECTIFIED: "隐患已整改到位",
     CaseOutcome.UNFOUNDED: "经现场核查，举报的情况不属实",
@@ -69,7 +72,7 @@ def post_outcome(session: Session, case: Case, *, actor: User | None) -> list[Me
                 data={"tip_id": tip.id, "feedback": "unreachable"})
         elif office is not None:
             notifications.notify(
-                session, "reporter_callback", f"请电话告知举报人办理结果：举报 #{tip.id}",
+                session, REPORTER_CALLBACK, f"请电话告知举报人办理结果：举报 #{tip.id}",
                 text, department=office, payload={"tip_id": tip.id, "case_id": case.id},
                 dedupe_key=f"reporter_callback:{tip.id}:{case.closed_at.isoformat()}"
                 if case.closed_at else None)

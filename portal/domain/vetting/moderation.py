@@ -21,6 +21,7 @@ from PIL import Image, ImageFilter, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.domain import clock
 from portal.domain.access import audit
 from portal.domain.access.permissions import Permission, has_permission
 from portal.domain.casework import events
@@ -127,6 +128,10 @@ def check_blur(attachment: Attachment, actor: User) -> None:
 
 def check_reveal(tip: Tip, actor: User) -> None:
     _permitted(actor, Permission.IDENTITY_READ)
+    if tip.identity_withdrawn_at is not None:
+        # The moderators see that it was withdrawn, never what it was.
+        raise ModerationError(
+            f"举报人已于 {clock.format_local(tip.identity_withdrawn_at)} 撤回姓名和电话")
     if not (tip.reporter_name_enc or tip.reporter_phone_enc):
         raise ModerationError("举报人未留姓名和电话")
 
