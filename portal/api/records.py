@@ -1,6 +1,10 @@
 """What the Open311 API says about a hazard: disclosed cases in full, a partner's own tips in
 two fields. Reporter details and the tip's own text never appear here.
 
+A disclosed case is told from its ``PublicCase`` (portal/domain/disclosure/publication.py),
+the one definition of what the public may read: masked text, the public address and rounded
+coordinates. The API only spells it in GeoReport's fields.
+
 No request objects: the caller passes the time zone and how to make a photo's public URL.
 """
 
@@ -16,12 +20,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from portal.domain.casework import leads, sla
-from portal.domain.clock import end_of_local_day, to_local, utcnow
+from portal.domain.clock import end_of_local_day, local_today, to_local, utcnow
+from portal.domain.disclosure import publication
 from portal.domain.enums import CaseStatus, TipStatus
-from portal.domain.models import Attachment, Case, CaseEvent, Category, Tip, Unit
+from portal.domain.models import Attachment, Case, CaseEvent, Category, Tip
 from portal.domain.reporting import tracking
 
 MAX_RESULTS = 1000
@@ -96,6 +101,9 @@ class Clock:
     def overdue(self, case: Case) -> bool:
         return sla.is_overdue(case, utcnow(), self.zone)
 
+    def today(self) -> dt.date:
+        return local_today(utcnow(), self.zone)
+
 
 @dataclass
 class Query:
@@ -117,11 +125,7 @@ def window(start: dt.datetime | None, end: dt.datetime | None, *, now: dt.dateti
 
 
 def _disclosed() -> Select[Any]:
-    return (
-        select(Case)
-        .where(Case.disclosed.is_(True))
-        .options(joinedload(Case.unit).joinedload(Unit.village), joinedload(Case.category))
-    )
+    return publication.with_public_relations(select(Case).where(publication.public_condition()))
 
 
 def find_cases(session: Session, query: Query, *, now: dt.datetime) -> list[Case]:
@@ -145,11 +149,12 @@ def find_cases(session: Session, query: Query, *, now: dt.datetime) -> list[Case
             closed = Case.status == CaseStatus.CLOSED
             stmt = stmt.where(closed if statuses == {"closed"} else ~closed)
     stmt = stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(MAX_RESULTS)
-    return list(session.scalars(stmt).unique())
+    return [case for case in session.scalars(stmt) if publication.is_public(case)]
 
 
 def disclosed_case(session: Session, case_id: int) -> Case | None:
-    return session.scalars(_disclosed().where(Case.id == case_id)).unique().one_or_none()
+    case = session.scalars(_disclosed().where(Case.id == case_id)).one_or_none()
+    return case if case is not None and publication.is_public(case) else None
 
 
 OVERDUE_NOTE = "已超过整改期限，仍在整改"
@@ -167,16 +172,10 @@ def case_rows(
 ) -> list[dict[str, Any]]:
     """The specification's fields for each disclosed case, in the specification's order."""
     ids = [c.id for c in cases]
-    notes: dict[int, str] = {}
+    notes = publication.latest_public_texts(session, ids)
     agencies: dict[int, str] = {}
     photos: dict[int, str] = {}
     if ids:
-        for case_id, text in session.execute(
-            select(CaseEvent.case_id, CaseEvent.public_text)
-            .where(CaseEvent.case_id.in_(ids), CaseEvent.public_text != "")
-            .order_by(CaseEvent.created_at, CaseEvent.id)
-        ):
-            notes[case_id] = text  # the last one wins: the latest public progress
         agencies = {case_id: department.name
                     for case_id, department in leads.lead_departments(session, ids).items()}
         for case_id, name in session.execute(
@@ -187,26 +186,27 @@ def case_rows(
             .order_by(Attachment.id.desc())
         ):
             photos[case_id] = name  # descending, so the first photo wins
+    today = clock.today()
     rows = []
     for case in cases:
-        unit = case.unit
+        public = publication.public_case(case, today)
         rows.append({
-            "service_request_id": str(case.id),
-            "status": "closed" if case.status is CaseStatus.CLOSED else "open",
+            "service_request_id": str(public.id),
+            "status": "closed" if public.status is CaseStatus.CLOSED else "open",
             "status_notes": _notes(notes.get(case.id), overdue=clock.overdue(case)),
-            "service_name": case.category.name,
+            "service_name": public.category,
             "service_code": case.category.code,
-            "description": case.public_summary,
+            "description": public.summary,
             "agency_responsible": agencies.get(case.id),
             "service_notice": None,
             "requested_datetime": clock.iso(case.created_at),
             "updated_datetime": clock.iso(case.updated_at),
-            "expected_datetime": clock.end_of_day(case.rectify_by),
-            "address": " ".join(p for p in (unit.village.name, unit.address) if p),
+            "expected_datetime": clock.end_of_day(public.rectify_by),
+            "address": public.address,
             "address_id": None,
             "zipcode": None,
-            "lat": unit.lat,
-            "long": unit.lon,
+            "lat": public.lat,
+            "long": public.lon,
             "media_url": media_url(photos[case.id]) if case.id in photos else None,
         })
     return rows

@@ -12,7 +12,7 @@ from portal.db import get_session
 from portal.domain import clock
 from portal.domain.disclosure import publication
 from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
-from portal.domain.models import Bulletin, Category, VenueType, Village
+from portal.domain.models import Category, VenueType, Village
 from portal.domain.supervision import bulletins
 from portal.public import bp
 from portal.web.caching import conditional
@@ -98,6 +98,6 @@ def disclosure_stages() -> tuple[str, ...]:
 
 
 @bp.app_template_global()
-def latest_bulletins(limit: int = 3) -> list[Bulletin]:
+def latest_bulletins(limit: int = 3) -> list[bulletins.PublicBulletin]:
     """For the home page: the newest published bulletins (通报)."""
-    return bulletins.published(get_session(), 1, size=limit).items
+    return bulletins.published_public(get_session(), 1, size=limit).items

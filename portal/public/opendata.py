@@ -20,6 +20,7 @@ from portal.db import get_session
 from portal.domain.clock import local_today, utcnow
 from portal.domain.disclosure import publication
 from portal.domain.models import Village
+from portal.domain.supervision import exports
 from portal.public import bp
 from portal.templating import jurisdiction
 from portal.web.caching import conditional
@@ -112,8 +113,10 @@ def disclosures_json():
 
 
 def _csv_values(row: dict[str, Any]) -> dict[str, Any]:
-    """CSV spells booleans as JSON does and leaves missing values empty."""
-    return {k: ("true" if v else "false") if isinstance(v, bool) else ("" if v is None else v)
+    """CSV spells booleans as JSON does and leaves missing values empty; a text that a
+    spreadsheet would run as a formula is written as text, by the ledger export's rule."""
+    return {k: ("true" if v else "false") if isinstance(v, bool)
+            else ("" if v is None else exports.safe_cell(v))
             for k, v in row.items()}
 
 

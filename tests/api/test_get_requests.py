@@ -298,3 +298,37 @@ def test_a_forged_token_is_404(client, db_session, partner_key, fmt) -> None:
     response = client.get(f"{API}/tokens/{tip_id}-{'0' * 24}.{fmt}")
     assert response.status_code == 404
     assert client.get(f"{API}/tokens/nonsense.{fmt}").status_code == 404
+
+
+def _located_case(db_session, venue: str | None):
+    case = make_disclosed_case(db_session, public_summary="消防车道被占。")
+    case.unit.address = "村东头 12 号"
+    case.unit.lat, case.unit.lon = 36.123456, 113.654321
+    case.unit.venue_type = factories.venue_type(db_session, venue) if venue else None
+    db_session.flush()
+    return case
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_coordinates_are_published_rounded_to_about_100_m(client, db_session, fmt) -> None:
+    case = _located_case(db_session, "street_shop")
+    response = client.get(f"{API}/requests/{case.id}.{fmt}")
+    text = response.get_data(as_text=True)
+    assert "36.123456" not in text and "113.654321" not in text
+    if fmt == "json":
+        (row,) = response.get_json()
+        assert (row["lat"], row["long"]) == (36.123, 113.654)
+        assert row["address"] == f"{case.village.name} 村东头 12 号"
+    else:
+        assert xml_of(response).findtext("request/lat") == "36.123"
+
+
+@pytest.mark.parametrize("venue", ["old_residential", "self_built_business", "family_workshop"])
+def test_a_home_is_published_only_by_its_village(client, db_session, venue) -> None:
+    case = _located_case(db_session, venue)
+    (row,) = client.get(f"{API}/requests/{case.id}.json").get_json()
+    assert row["address"] == case.village.name
+    assert (row["lat"], row["long"]) == (None, None)
+    root = xml_of(client.get(f"{API}/requests.xml?service_request_id={case.id}"))
+    assert "村东头" not in root.findtext("request/address")
+    assert root.findtext("request/lat") == ""

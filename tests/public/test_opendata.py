@@ -165,3 +165,19 @@ def test_withdrawn_cases_leave_the_exports(client, db_session: Session) -> None:
     withdraw_disclosure(db_session, case, actor=mod, reason="整改对象错误")
     for url in ("/disclosures.csv", "/disclosures.json", "/disclosures/feed.atom"):
         assert "撤回导出商店" not in client.get(url).get_data(as_text=True), url
+
+
+def test_a_csv_cell_that_would_be_a_formula_is_written_as_text(
+    client, db_session: Session,
+) -> None:
+    mod = moderator(db_session)
+    disclosed(db_session, "=HYPERLINK(\"http://x\",\"点我\")", actor=mod)
+    disclosed(db_session, "@SUM(A1)商店", actor=mod, summary="-2+3 消防设施损坏停用")
+    text = client.get("/disclosures.csv").get_data().decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    names = sorted(r["unit_name"] for r in rows)
+    assert names == ["'=HYPERLINK(\"http://x\",\"点我\")", "'@SUM(A1)商店"]
+    assert "'-2+3 消防设施损坏停用" in [r["summary"] for r in rows]
+    data = json.loads(client.get("/disclosures.json").get_data(as_text=True))
+    assert "=HYPERLINK(\"http://x\",\"点我\")" in [c["unit_name"] for c in data["cases"]], \
+        "JSON is not a spreadsheet: its text stays as typed"

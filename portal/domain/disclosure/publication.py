@@ -2,9 +2,11 @@
 
 Only a case that a department confirmed (``confirmed_at``) and a moderator marked disclosed is
 public. Everything the public reads about a case is built here as a ``PublicCase`` whose free
-text has been through ``mask_personal_data``, so pages, feeds and exports cannot show anything
-else: no tip text, no reporter, no internal notes, no street address (DESIGN.md lists
-the public fields, and an address is not among them).
+text has been through ``mask_personal_data``, so pages, feeds, exports and the Open311 API
+cannot show anything else: no tip text, no reporter, no internal notes. Where a unit is, is
+public as DESIGN.md's disclosure rules say (``public_location``): a business's address as
+approved, masked, and its coordinates rounded to about 100 m; for a home (residential venue
+types) only the village.
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ REASON_MAX = 500
 DISCLOSED_PUBLIC_TEXT = "经部门核查属实，向社会公示。"
 
 # The stages a disclosed case moves through, as the progress bar shows them.
+# Venue types where people live: their address and position would point at a household, so
+# only the village is public. Matched by code and by name, so that a jurisdiction that renames
+# one (or builds its vocabulary with other codes) keeps the rule.
+RESIDENTIAL_VENUE_TYPES = frozenset({
+    "self_built_business", "family_workshop", "old_residential",
+    "经营性自建房", "家庭作坊", "老旧住宅",
+})
+# Three decimal places of a degree: about 111 m of latitude, less of longitude in China.
+COORDINATE_DECIMALS = 3
+
 STAGES: tuple[str, ...] = ("受理派单", "核查属实", "整改中", "整改完成待验收", "销案办结")
 _STAGE_OF_STATUS = {
     CaseStatus.TRIAGE: 0,
@@ -85,6 +97,11 @@ class PublicCase:
     overdue: bool
     timeline: tuple[PublicEvent, ...] = field(default=())
     photos: tuple[PublicPhoto, ...] = field(default=())
+    # Where: the village and, for a business, its approved address (masked); coordinates
+    # rounded, None for a home or when the unit has none.
+    address: str = ""
+    lat: float | None = None
+    lon: float | None = None
 
     @property
     def stage(self) -> int:
@@ -109,6 +126,36 @@ def _shown(attachment: Attachment) -> bool:
     return attachment.public and not attachment.withheld
 
 
+@dataclass(frozen=True)
+class PublicLocation:
+    address: str
+    lat: float | None
+    lon: float | None
+
+
+def is_residential(unit: Unit) -> bool:
+    venue = unit.venue_type
+    return venue is not None and bool({venue.code, venue.name} & RESIDENTIAL_VENUE_TYPES)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, COORDINATE_DECIMALS)
+
+
+def public_location(unit: Unit) -> PublicLocation:
+    """What the public may know of where a unit is. The village carries no position of its
+    own, so for a home the public gets the village's name and no coordinates at all."""
+    village = unit.village.name if unit.village else ""
+    if is_residential(unit):
+        return PublicLocation(village, None, None)
+    address = mask_personal_data(unit.address)
+    if (unit.lat is None) != (unit.lon is None):
+        lat = lon = None
+    else:
+        lat, lon = _rounded(unit.lat), _rounded(unit.lon)
+    return PublicLocation(" ".join(p for p in (village, address) if p), lat, lon)
+
+
 def public_case(case: Case, today: dt.date, *, timeline: Sequence[PublicEvent] = (),
                 photos: Sequence[PublicPhoto] = ()) -> PublicCase:
     if not is_public(case):
@@ -121,6 +168,7 @@ def public_case(case: Case, today: dt.date, *, timeline: Sequence[PublicEvent] =
 def _as_public(case: Case, today: dt.date, *, summary: str, disclosed_at: dt.datetime,
                timeline: Sequence[PublicEvent], photos: Sequence[PublicPhoto]) -> PublicCase:
     unit = case.unit
+    where = public_location(unit)
     return PublicCase(
         id=case.id,
         unit_id=unit.id,
@@ -138,6 +186,9 @@ def _as_public(case: Case, today: dt.date, *, summary: str, disclosed_at: dt.dat
         overdue=sla.is_rectification_overdue(case, today),
         timeline=tuple(timeline),
         photos=tuple(photos),
+        address=where.address,
+        lat=where.lat,
+        lon=where.lon,
     )
 
 
@@ -169,6 +220,20 @@ def public_timeline(session: Session, case: Case) -> list[PublicEvent]:
         )
         for event in events
     ]
+
+
+def latest_public_texts(session: Session, case_ids: Sequence[int]) -> dict[int, str]:
+    """Each case's latest public progress text, masked: for lists that show one line per case
+    (the Open311 ``status_notes``) without loading every timeline."""
+    latest: dict[int, str] = {}
+    if case_ids:
+        for case_id, text in session.execute(
+            select(CaseEvent.case_id, CaseEvent.public_text)
+            .where(CaseEvent.case_id.in_(list(case_ids)), CaseEvent.public_text != "")
+            .order_by(CaseEvent.created_at, CaseEvent.id)
+        ):
+            latest[case_id] = text  # oldest first, so the last one wins
+    return {case_id: mask_personal_data(text) for case_id, text in latest.items()}
 
 
 def _event_photos(session: Session, case: Case) -> list[Attachment]:
@@ -343,9 +408,11 @@ def _filtered(query: Select, filters: DisclosureFilters) -> Select:
     return query
 
 
-def _loaded(query: Select) -> Select:
+def with_public_relations(query: Select) -> Select:
+    """``query`` on ``Case`` loading what ``public_case`` reads, a query per relation."""
     return query.options(
         selectinload(Case.unit).selectinload(Unit.venue_type),
+        selectinload(Case.unit).selectinload(Unit.village),
         selectinload(Case.village),
         selectinload(Case.category),
     )
@@ -368,7 +435,7 @@ def search_disclosed(
         .order_by(*newest_first), page=page, size=per_page,
         total=_disclosed_total(session, filters))
     rows = {c.id: c for c in session.scalars(
-        _loaded(select(Case).where(Case.id.in_(ids.items))))} if ids.items else {}
+        with_public_relations(select(Case).where(Case.id.in_(ids.items))))} if ids.items else {}
     return ids.map(lambda case_id: public_case(rows[case_id], today))
 
 
@@ -401,7 +468,7 @@ def _disclosed_total(session: Session, filters: DisclosureFilters) -> int:
 
 def latest_disclosed(session: Session, *, today: dt.date, limit: int = 5) -> list[PublicCase]:
     rows = session.scalars(
-        _loaded(select(Case).where(public_condition()))
+        with_public_relations(select(Case).where(public_condition()))
         .order_by(Case.disclosed_at.desc(), Case.id.desc()).limit(limit)
     ).all()
     return [public_case(c, today) for c in rows]
@@ -412,7 +479,7 @@ def unit_disclosures(
 ) -> tuple[Unit, list[PublicCase]] | None:
     """A unit and its disclosed cases with timelines; None when nothing of it is public."""
     cases = session.scalars(
-        _loaded(select(Case).where(public_condition(), Case.unit_id == unit_id))
+        with_public_relations(select(Case).where(public_condition(), Case.unit_id == unit_id))
         .order_by(Case.disclosed_at.desc(), Case.id.desc())
     ).all()
     if not cases:
@@ -425,7 +492,7 @@ def iter_disclosed(session: Session, *, today: dt.date, batch: int = 500) -> Ite
     last_id = 0
     while True:
         rows = session.scalars(
-            _loaded(select(Case).where(public_condition(), Case.id > last_id))
+            with_public_relations(select(Case).where(public_condition(), Case.id > last_id))
             .order_by(Case.id).limit(batch)
         ).all()
         if not rows:

@@ -19,7 +19,8 @@ from openpyxl import Workbook
 
 CSV_FLUSH_ROWS = 500
 CHUNK_BYTES = 64 * 1024
-# A unit name typed by a resident could start like a formula; Excel would run it.
+# A unit name typed by a resident could start like a formula; Excel would run it. The one rule
+# for every spreadsheet the portal writes: these exports and the public open-data CSV.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
