@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 from sqlalchemy import select
 
 from admin import bp
@@ -57,6 +57,7 @@ def audit_log():
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     args = {k: v for k, v in request.args.items() if k != "before" and v}
-    check = audit.verify(db) if request.args.get("verify") else None
+    check = (audit.verify(db, current_app.config["AUDIT_CHECKPOINT_FILE"])
+             if request.args.get("verify") else None)
     return render_template("admin/audit.html", rows=rows, more=more, args=args,
                            verified=bool(request.args.get("verify")), chain_break=check)

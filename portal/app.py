@@ -10,6 +10,7 @@ from flask import Flask
 from portal import db
 from portal.config import INSTANCE_DIR, ROOT, load_settings
 from portal.domain import clock
+from portal.domain.access import audit
 
 
 class Portal(Flask):
@@ -39,6 +40,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     clock.configure(settings["TIMEZONE"])
     db.init_app(app)
+    # The audit chain is keyed per database; the key never enters the database.
+    audit.configure(db.database(app).engine, settings["AUDIT_KEY"])
 
     from portal import identity, security
     from portal.web import files

@@ -62,6 +62,8 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
             "SECRET_KEY": TEST_SECRET,
             "DATABASE_URL": database_url,
             "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+            # Never the developer's instance/ checkpoints: the suite's chain is its own.
+            "AUDIT_CHECKPOINT_FILE": str(tmp_path_factory.mktemp("audit") / "checkpoints.log"),
             "FIELD_KEYS": TEST_FIELD_KEY,
             "RECEIPT_KEY": "test-receipt-key-long-enough-0123456789abcdef",
             # Tests change data and look at once; test_page_cache.py covers the lag.

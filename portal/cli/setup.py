@@ -184,11 +184,23 @@ def users_ensure_admin() -> None:
 
 @audit_cli.command("verify")
 def audit_verify() -> None:
-    """Check the whole chain; exit 1 naming the first row that was edited or removed."""
-    broken = audit.verify(get_session())
+    """Check the whole chain and the checkpoints; exit 1 naming the first row edited or
+    removed."""
+    broken = audit.verify(get_session(), current_app.config["AUDIT_CHECKPOINT_FILE"])
     if broken is not None:
         raise click.ClickException(f"审计日志第 {broken.row_id} 条记录校验失败：{broken.reason}")
-    click.echo("审计日志哈希链完整。")
+    click.echo("审计日志哈希链完整，与检查点一致。")
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Verify the chain, then append its signed head to PORTAL_AUDIT_CHECKPOINT_FILE (cron)."""
+    path = current_app.config["AUDIT_CHECKPOINT_FILE"]
+    try:
+        point = audit.checkpoint(get_session(), path)
+    except audit.AuditError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已记录检查点：第 {point.row_id} 条 {point.hash} → {path}")
 
 
 GROUPS = (db_cli, portal_cli, users_cli, audit_cli)

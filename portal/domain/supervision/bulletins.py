@@ -2,12 +2,15 @@
 
 The figures are frozen into the bulletin when it is drafted (and may be refreshed while it
 is a draft), so a published bulletin says what it said on the day. Publishing makes it
-readable on the public site; after that it is not edited.
+readable on the public site; after that it is not edited. Its title and text are public text:
+publishing masks them, and the public site reads them as a ``PublicBulletin``, masked again
+(bulletins published before masking was applied to them included).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +21,7 @@ from portal.domain import paging
 from portal.domain.access import audit
 from portal.domain.casework.events import WorkflowError, require_role
 from portal.domain.clock import utcnow
+from portal.domain.disclosure.redaction import mask_personal_data
 from portal.domain.enums import Role, Severity
 from portal.domain.models import Bulletin, Department, Listing, Tip, User
 from portal.domain.paging import Page
@@ -114,11 +118,19 @@ def publish(session: Session, bulletin: Bulletin, *, actor: User,
     require_role(actor, Role.SUPERVISOR, action="发布通报")
     if bulletin.published_at is not None:
         raise WorkflowError("通报已发布")
+    # What is published is public text: masked as every public output is.
+    title, text = mask_personal_data(bulletin.title), mask_personal_data(bulletin.text)
+    masked = (title, text) != (bulletin.title, bulletin.text)
+    bulletin.title, bulletin.text = title, text
     bulletin.published_at = now or utcnow()
     bulletin.published_by_id = actor.id
     session.flush()
-    audit.record(session, "bulletin.publish", "bulletin", bulletin.id, actor=actor,
-                 after={"title": bulletin.title})
+    row = audit.record(session, "bulletin.publish", "bulletin", bulletin.id, actor=actor,
+                       after={"title": bulletin.title, "masked": masked})
+    # The public page prints the audit chain's head as it stood: an anchor for the log that
+    # the database's owner cannot take back once readers have seen it.
+    bulletin.figures = {**bulletin.figures, "audit_head": {"row_id": row.id, "hash": row.hash}}
+    session.flush()
 
 
 def published(session: Session, page: str | int | None = 1,
@@ -127,3 +139,39 @@ def published(session: Session, page: str | int | None = 1,
     return paging.paginate(session, select(Bulletin).where(Bulletin.published_at.is_not(None))
                            .order_by(Bulletin.published_at.desc(), Bulletin.id.desc()),
                            page=page, size=size)
+
+
+@dataclass(frozen=True)
+class PublicBulletin:
+    """What the public reads of a published bulletin."""
+
+    id: int
+    title: str
+    text: str
+    figures: dict[str, Any]
+    period_start: dt.date
+    period_end: dt.date
+    published_at: dt.datetime
+
+
+def public_bulletin(bulletin: Bulletin) -> PublicBulletin:
+    if bulletin.published_at is None:
+        raise ValueError("bulletin is not published")
+    return PublicBulletin(
+        id=bulletin.id, title=mask_personal_data(bulletin.title),
+        text=mask_personal_data(bulletin.text), figures=bulletin.figures or {},
+        period_start=bulletin.period_start, period_end=bulletin.period_end,
+        published_at=bulletin.published_at)
+
+
+def published_public(session: Session, page: str | int | None = 1,
+                     size: int = PAGE_SIZE) -> Page[PublicBulletin]:
+    """``published`` as the public site shows it."""
+    return published(session, page, size).map(public_bulletin)
+
+
+def published_bulletin(session: Session, bulletin_id: int) -> PublicBulletin | None:
+    """One published bulletin as the public reads it; None for a draft or no such bulletin."""
+    found = session.scalar(select(Bulletin).where(
+        Bulletin.id == bulletin_id, Bulletin.published_at.is_not(None)))
+    return None if found is None else public_bulletin(found)
