@@ -31,6 +31,11 @@ DEFAULTS: dict[str, Any] = {
     "FIELD_KEYS": "",
     # HMAC key for receipt codes; changing it makes every issued receipt code unusable.
     "RECEIPT_KEY": "",
+    # HMAC key of the audit chain; held outside the database so its owner cannot re-hash rows.
+    "AUDIT_KEY": "",
+    # `audit checkpoint` appends the signed chain head here; empty means
+    # instance/audit-checkpoints.log. In production: storage the database's owner cannot rewrite.
+    "AUDIT_CHECKPOINT_FILE": "",
     # Empty means instance/uploads; never under static/.
     "UPLOAD_DIR": "",
     "MAX_PHOTOS": 6,
@@ -45,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     # Reverse proxies in front of the app (0: none); their X-Forwarded-* headers are trusted.
     "PROXY_COUNT": 0,
+    # The host names the portal answers to (comma-separated, e.g. "xf.pingshun.gov.cn");
+    # a request naming any other Host is refused, so no page, feed or link can be made to
+    # point elsewhere. Required in production; elsewhere empty means this machine only.
+    "PUBLIC_HOSTS": "",
     # Retention (`retention purge`, `uploads gc`; meant for cron).
     "RETENTION_SPAM_DAYS": 90,
     "RETENTION_IDENTITY_DAYS": 365,
@@ -114,6 +123,10 @@ def load_settings(
     settings["SECRET_KEY"] = _secret_key(settings)
     settings["FIELD_KEYS"] = _field_keys(settings)
     settings["RECEIPT_KEY"] = _receipt_key(settings)
+    settings["AUDIT_KEY"] = _audit_key(settings)
+    settings["PUBLIC_HOSTS"] = _public_hosts(settings)
+    if not settings["AUDIT_CHECKPOINT_FILE"]:
+        settings["AUDIT_CHECKPOINT_FILE"] = str(INSTANCE_DIR / "audit-checkpoints.log")
     if not settings["UPLOAD_DIR"]:
         settings["UPLOAD_DIR"] = str(INSTANCE_DIR / "uploads")
     return settings
@@ -151,6 +164,33 @@ def _receipt_key(settings: dict[str, Any]) -> str:
             "characters; keep it for as long as receipt codes must work."
         )
     return instance_secret("receipt_key")
+
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _public_hosts(settings: dict[str, Any]) -> list[str]:
+    raw = settings["PUBLIC_HOSTS"]
+    hosts = [h.strip().lower() for h in (raw.split(",") if isinstance(raw, str) else raw)]
+    hosts = [h for h in hosts if h]
+    if hosts:
+        return hosts
+    if settings["ENV"] == "production":
+        raise ConfigError("Set PORTAL_PUBLIC_HOSTS to the host names the portal is reached at "
+                          "(comma-separated); requests for any other Host are refused.")
+    return list(LOCAL_HOSTS)
+
+
+def _audit_key(settings: dict[str, Any]) -> str:
+    key = str(settings["AUDIT_KEY"])
+    if key.lower() not in _PLACEHOLDER_SECRETS and len(key) >= MIN_SECRET_KEY_LENGTH:
+        return key
+    if settings["ENV"] == "production":
+        raise ConfigError(
+            f"Set PORTAL_AUDIT_KEY to a random string of at least {MIN_SECRET_KEY_LENGTH} "
+            "characters, kept outside the database; without it the audit log cannot be verified."
+        )
+    return instance_secret("audit_key")
 
 
 def _secret_key(settings: dict[str, Any]) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from portal.db import rollback_session
 from portal.domain.clock import to_local
@@ -28,6 +28,16 @@ MESSAGES: dict[int, tuple[str, str]] = {
 }
 
 CSRF_MESSAGE = "页面已过期或表单校验失败，请返回上一页刷新后重新提交。"
+TLS_MESSAGE = ("此网站必须通过加密连接（HTTPS）访问，当前连接未加密，表单无法提交。"
+               "请在地址栏改用以 https:// 开头的网址重新打开本页后再提交。")
+
+
+def refused_for_plain_http() -> bool:
+    """A form refused because it came over plain HTTP to a site whose cookies are ``Secure``:
+    the browser kept the session cookie (and with it the form's token) to itself."""
+    config = current_app.config
+    return bool(config.get("SESSION_COOKIE_SECURE") and not request.is_secure
+                and config["SESSION_COOKIE_NAME"] not in request.cookies)
 
 
 def _render(code: int, detail: str | None = None, retry_after: str | None = None):
@@ -47,7 +57,7 @@ def _render(code: int, detail: str | None = None, retry_after: str | None = None
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(_exc: CSRFError):
-        return _render(400, CSRF_MESSAGE)
+        return _render(400, TLS_MESSAGE if refused_for_plain_http() else CSRF_MESSAGE)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -61,6 +71,12 @@ def init_app(app: Flask) -> None:
         response, code = _render(exc.code, retry_after=retry_after)
         headers = exc.get_headers() if exc.code in (405, 429) else []
         return response, code, [h for h in headers if h[0].lower() != "content-type"]
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(_exc: SecurityError):
+        # No page can be drawn for a host the portal is not (links would be built from it).
+        return Response("请求的主机名不属于本平台。", status=400,
+                        mimetype="text/plain; charset=utf-8")
 
     @app.errorhandler(DataError)
     def bad_data(exc: DataError):

@@ -29,6 +29,10 @@ PERMISSIONS_POLICY = (
 
 def init_app(app: Flask) -> None:
     production = app.config["ENV"] == "production"
+    # Werkzeug refuses (400) a request whose Host is not one of these, before any view or
+    # cache sees it: absolute links (feeds, QR codes, Open311, e-mails) come from a trusted
+    # host only, and a forged Host cannot poison what other visitors receive.
+    app.config["TRUSTED_HOSTS"] = app.config["PUBLIC_HOSTS"]
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

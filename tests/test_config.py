@@ -39,7 +39,8 @@ def test_production_refuses_to_start_without_a_real_secret_key(key: str) -> None
 def test_production_starts_with_a_real_secret_key(tmp_path) -> None:
     app = create_app({"ENV": "production", "SECRET_KEY": GOOD_KEY,
                       "FIELD_KEYS": TEST_FIELD_KEY, "RECEIPT_KEY": GOOD_KEY,
-                      "UPLOAD_DIR": str(tmp_path / "up"),
+                      "AUDIT_KEY": GOOD_KEY, "UPLOAD_DIR": str(tmp_path / "up"),
+                      "PUBLIC_HOSTS": "xf.example.gov.cn",
                       "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"})
     assert app.config["SECRET_KEY"] == GOOD_KEY
 
@@ -71,3 +72,18 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 7000
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+@pytest.mark.parametrize("key", ["", "dev", "short-but-not-placeholder"])
+def test_production_refuses_to_start_without_an_audit_key(key: str) -> None:
+    with pytest.raises(ConfigError, match="PORTAL_AUDIT_KEY"):
+        load_settings({"ENV": "production", "SECRET_KEY": GOOD_KEY, "FIELD_KEYS": TEST_FIELD_KEY,
+                       "RECEIPT_KEY": GOOD_KEY, "AUDIT_KEY": key}, environ={})
+
+
+def test_development_generates_and_keeps_an_audit_key_and_a_checkpoint_file() -> None:
+    first = load_settings({"ENV": "development"}, environ={})
+    second = load_settings({"ENV": "development"}, environ={})
+    assert first["AUDIT_KEY"] == second["AUDIT_KEY"] and len(first["AUDIT_KEY"]) >= 32
+    assert first["AUDIT_KEY"] not in (first["SECRET_KEY"], first["RECEIPT_KEY"])
+    assert first["AUDIT_CHECKPOINT_FILE"].endswith("instance/audit-checkpoints.log")

@@ -206,7 +206,7 @@ def _local_midnight() -> dt.datetime:
 
 
 def _etag(version: tuple[int, int, int], day: dt.datetime) -> str:
-    key = f"{version}|{day.date()}|{request.full_path}|{_CODE_STAMP}"
+    key = f"{version}|{day.date()}|{request.host}|{request.full_path}|{_CODE_STAMP}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from portal import create_app
+import pytest
+
+from portal import create_app, migrate
+from portal.config import ConfigError
 from tests.conftest import TEST_FIELD_KEY, TEST_SECRET
 
 
@@ -26,7 +29,8 @@ def test_no_template_needs_inline_script(client) -> None:
 def _production_app(tmp_path, **extra):
     return create_app({
         "ENV": "production", "SECRET_KEY": TEST_SECRET, "FIELD_KEYS": TEST_FIELD_KEY,
-        "RECEIPT_KEY": "r" * 40, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "RECEIPT_KEY": "r" * 40, "AUDIT_KEY": "a" * 40, "PUBLIC_HOSTS": "localhost",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
         "UPLOAD_DIR": str(tmp_path / "up"), **extra,
     })
 
@@ -77,3 +81,31 @@ def test_production_refuses_missing_identity_keys(tmp_path) -> None:
         _production_app(tmp_path, FIELD_KEYS="")
     with pytest.raises(ConfigError, match="PORTAL_RECEIPT_KEY"):
         _production_app(tmp_path, RECEIPT_KEY="short")
+
+
+def test_production_refuses_to_start_without_its_public_hosts(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="PORTAL_PUBLIC_HOSTS"):
+        _production_app(tmp_path, PUBLIC_HOSTS="")
+
+
+def test_a_foreign_host_header_changes_nothing_anyone_else_receives(tmp_path) -> None:
+    """A request naming another Host is refused before any view or cache sees it, so the
+    feed everybody reads keeps linking to the portal's own host."""
+    app = _production_app(tmp_path, PUBLIC_HOSTS="xf.example.gov.cn", PUBLIC_CACHE_SECONDS=60)
+    with app.app_context():
+        from portal.db import database
+        from portal.domain.administration import jurisdiction
+        from tests.conftest import DEMO_JURISDICTION
+        migrate.upgrade(app.config["DATABASE_URL"])
+        session = database(app).sessionmaker()
+        jurisdiction.load_file(session, DEMO_JURISDICTION)
+        session.commit()
+        session.close()
+    client = app.test_client()
+    forged = client.get("/disclosures/feed.atom", headers={"Host": "evil.example"},
+                        base_url="https://evil.example")
+    assert forged.status_code == 400
+    honest = client.get("/disclosures/feed.atom", base_url="https://xf.example.gov.cn")
+    assert honest.status_code == 200
+    feed = honest.get_data(as_text=True)
+    assert "evil.example" not in feed and "https://xf.example.gov.cn/" in feed
