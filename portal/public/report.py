@@ -16,6 +16,7 @@ from portal.domain.enums import Channel
 from portal.domain.models import Category, VenueType, Village
 from portal.domain.reporting import intake
 from portal.domain.reporting.identity import group_receipt
+from portal.errors import TLS_MESSAGE, refused_for_plain_http
 from portal.extensions import csrf, limiter
 from portal.identity import cipher, receipt_key
 from portal.public import bp
@@ -116,7 +117,8 @@ def submit_report():
 
     errors: dict[str, str] = {}
     if not form.validate_on_submit():
-        errors["form"] = "页面已过期或校验失败，您填写的内容已保留，请检查后再次提交。"
+        errors["form"] = (TLS_MESSAGE if refused_for_plain_http()
+                          else "页面已过期或校验失败，您填写的内容已保留，请检查后再次提交。")
 
     # Decode the photos before the first query: a writing request holds SQLite's write lock
     # from its first query to its commit, and decoding is the slow part of a report.

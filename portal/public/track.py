@@ -13,6 +13,7 @@ from portal.domain.enums import MessageDirection, TipStatus
 from portal.domain.models import Message, Tip
 from portal.domain.reporting import intake, tracking
 from portal.domain.reporting.identity import normalize_receipt
+from portal.errors import TLS_MESSAGE, refused_for_plain_http
 from portal.extensions import csrf, limiter
 from portal.identity import receipt_key
 from portal.public import bp
@@ -36,6 +37,11 @@ def tracked_tip() -> Tip | None:
     return get_session().get(Tip, state.get("tip"))
 
 
+
+def _expired(message: str) -> str:
+    """Why a form's own token check failed: over plain HTTP the Secure cookie never came back."""
+    return TLS_MESSAGE if refused_for_plain_http() else message
+
 @bp.get("/track")
 def track():
     return render_template("portal/track.html", form=TrackForm(), error=None)
@@ -48,7 +54,7 @@ def track_lookup():
     form = TrackForm()
     if not form.validate_on_submit():
         return render_template("portal/track.html", form=form,
-                               error="页面已过期，请重新输入查询码。"), 400
+                               error=_expired("页面已过期，请重新输入查询码。")), 400
     code = normalize_receipt(form.code.data or "")
     tip = intake.find_by_receipt(get_session(), code, receipt_key=receipt_key()) if code else None
     if tip is None:
@@ -98,7 +104,7 @@ def track_reply():
     form = ReplyForm()
     errors: dict[str, str] = {}
     if not form.validate_on_submit():
-        errors["form"] = "页面已过期，您填写的内容已保留，请再次提交。"
+        errors["form"] = _expired("页面已过期，您填写的内容已保留，请再次提交。")
     body = intake.clean_text(form.body.data, multiline=True)
     files = request.files.getlist(form.photos.name)
     if any(f.filename for f in files) and tip.status is not TipStatus.PENDING:
@@ -137,7 +143,7 @@ def track_withdraw_identity():
     if tip is None:
         return redirect(url_for("public.track"))
     if not WithdrawIdentityForm().validate_on_submit():
-        return _status_page(tip, ReplyForm(), {"withdraw": "页面已过期，请再点一次。"},
+        return _status_page(tip, ReplyForm(), {"withdraw": _expired("页面已过期，请再点一次。")},
                             status=400)
     db = get_session()
     retention.withdraw_identity(db, tip)

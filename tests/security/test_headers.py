@@ -109,3 +109,15 @@ def test_a_foreign_host_header_changes_nothing_anyone_else_receives(tmp_path) ->
     assert honest.status_code == 200
     feed = honest.get_data(as_text=True)
     assert "evil.example" not in feed and "https://xf.example.gov.cn/" in feed
+
+
+def test_the_public_forms_say_https_is_needed_over_plain_http(tmp_path) -> None:
+    """In production the cookies are Secure: over plain HTTP the browser never sends them
+    back, and the report and tracking forms say why instead of only "expired"."""
+    app = _production_app(tmp_path)
+    with app.app_context():
+        migrate.upgrade(app.config["DATABASE_URL"])
+    for url, data in (("/report", {"description": "后门堵了"}), ("/track", {"code": "1234"})):
+        answer = app.test_client().post(url, data=data, base_url="http://localhost")
+        assert answer.status_code in (400, 422), url
+        assert "HTTPS" in answer.get_data(as_text=True), url
