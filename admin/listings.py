@@ -28,7 +28,7 @@ from admin.forms import options
 from portal.db import get_session
 from portal.domain import paging
 from portal.domain.access.permissions import Permission
-from portal.domain.casework.actions import case_actions
+from portal.domain.casework.actions import may
 from portal.domain.enums import SupervisionLevel
 from portal.domain.models import Attachment, Case, Listing
 from portal.domain.supervision import listings as listing_steps
@@ -84,7 +84,7 @@ def listings():
             db, page=paging.page_in(args, "candidates")),
         to_delist=listing_steps.awaiting_delisting(db, page=paging.page_in(args, "to_delist")),
         delisted=listing_steps.recently_delisted(db), delist_form=DelistForm(),
-        offered=lambda case, step: case_actions(case, current_user)[step].allowed)
+        offered=lambda case, step: may(case, current_user, step))
 
 
 @bp.route("/cases/<int:case_id>/listing", methods=["GET", "POST"])

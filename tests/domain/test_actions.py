@@ -250,6 +250,7 @@ def test_offered_actions_succeed_and_withheld_ones_are_refused_with_the_reason_s
     case = STATES[state](db_session)
     user = actor(db_session, who)
     found = case_actions(case, user)
+    assert all(actions.may(case, user, n) is a.allowed for n, a in found.items())
 
     # The follow-up is on the agenda only while closure's follow-up date stands.
     expected_names = [s.name for s in actions.STEPS
