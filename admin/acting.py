@@ -26,6 +26,7 @@ from portal.domain.administration.vocabulary import VocabularyError
 from portal.domain.casework.events import CONFLICT_MESSAGE, WorkflowError
 from portal.domain.casework.sla import CalendarImportError
 from portal.domain.reporting.uploads import UploadError
+from portal.domain.vetting.moderation import CONFLICT_MESSAGE as TIP_CONFLICT_MESSAGE
 from portal.domain.vetting.moderation import ModerationError
 
 T = TypeVar("T")
@@ -38,7 +39,8 @@ REFUSALS: tuple[type[Exception], ...] = (
 
 
 def refusal_status(message: str) -> int:
-    return 409 if message.startswith(CONFLICT_MESSAGE) else 400
+    # Someone else changed the case or tip since the page was drawn.
+    return 409 if message.startswith((CONFLICT_MESSAGE, TIP_CONFLICT_MESSAGE)) else 400
 
 
 def act(

@@ -112,6 +112,12 @@ class CodeNameForm(FlaskForm):
     active = BooleanField("启用", default=True)
 
 
+class VillageForm(CodeNameForm):
+    # The village committee's position: the public map shows it for homes, never the home.
+    latitude = FloatField("纬度（村委会位置，可不填）", validators=[Optional()])
+    longitude = FloatField("经度", validators=[Optional()])
+
+
 class CategoryForm(CodeNameForm):
     description = TextAreaField("说明", validators=[Optional(), Length(max=2000)])
     urgent = BooleanField("紧急（24小时内现场核查）")

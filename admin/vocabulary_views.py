@@ -17,6 +17,7 @@ from admin.forms import (
     DepartmentForm,
     RoutingPreviewForm,
     RoutingRuleForm,
+    VillageForm,
     options,
 )
 from portal.db import get_session
@@ -29,7 +30,7 @@ from portal.domain.models import Category, Department, RoutingRule, VenueType, V
 KINDS = "any(village,department,category,venue_type)"
 TITLES = {"village": "村", "department": "部门", "category": "隐患类别", "venue_type": "场所类型"}
 _FORMS: dict[str, type[CodeNameForm]] = {
-    "village": CodeNameForm, "department": DepartmentForm,
+    "village": VillageForm, "department": DepartmentForm,
     "category": CategoryForm, "venue_type": CodeNameForm,
 }
 

@@ -148,3 +148,43 @@ def test_0007_keeps_every_account_able_to_sign_in(empty_engine: Engine) -> None:
         conn.commit()
         assert conn.execute(text("SELECT username FROM users")).scalars().all() == ["mod1"]
         assert "staff_sessions" not in inspect(conn).get_table_names()
+
+
+def test_0009_keeps_tips_villages_and_urging_notices(empty_engine: Engine) -> None:
+    """Rows from before 0009 stay: tips start at version 1, villages have no position yet,
+    urging notices are neither signed for nor answered."""
+    from sqlalchemy import text
+
+    with empty_engine.connect() as conn:
+        migrate.upgrade(connection=conn, revision="0008")
+        conn.execute(text("INSERT INTO villages (id, code, name, active, sort_order) "
+                          "VALUES (1, 'V01', '东村', true, 1)"))
+        conn.execute(text(
+            "INSERT INTO categories (id, code, name, description, urgent, needs_penalty, "
+            "active, sort_order) VALUES (1, 'wiring', '电气线路', '', false, false, true, 1)"))
+        conn.execute(text(
+            "INSERT INTO tips (id, channel, status, village_id, category_id, unit_name, "
+            "address, description, wants_feedback, receipt_hash, reject_message, created_at) "
+            "VALUES (1, 'web', 'pending', 1, 1, '红星饭店', '', '厨房电线老化。', false, "
+            ":receipt, '', '2026-11-30 08:00:00')"), {"receipt": "1" * 64})
+        conn.execute(text(
+            "INSERT INTO departments (id, code, name, kind, contact, email, active) "
+            "VALUES (1, 'FIRE', '消防站', 'fire_station', '', '', true)"))
+        conn.execute(text(
+            "INSERT INTO users (id, username, display_name, role, password_hash, active, "
+            "failed_logins, totp_required, password_changed_at, created_at) VALUES (1, 'sup', "
+            "'督办', 'supervisor', 'x', true, 0, false, '2026-11-30 08:00:00', "
+            "'2026-11-30 08:00:00')"))
+        conn.execute(text(
+            "INSERT INTO urging_notices (id, department_id, year, seq, text, issued_by_id, "
+            "issued_at) VALUES (1, 1, 2026, 1, '请尽快办理', 1, '2026-11-30 08:00:00')"))
+        conn.commit()
+        migrate.upgrade(connection=conn, revision="0009")
+        conn.commit()
+        tip = conn.execute(text("SELECT unit_name, version FROM tips")).one()
+        village = conn.execute(text("SELECT name, latitude, longitude FROM villages")).one()
+        notice = conn.execute(text(
+            "SELECT text, acknowledged_at, answer, answered_at FROM urging_notices")).one()
+    assert tuple(tip) == ("红星饭店", 1)
+    assert tuple(village) == ("东村", None, None)
+    assert tuple(notice) == ("请尽快办理", None, "", None)

@@ -92,6 +92,21 @@ def test_admin_adds_a_village_and_codes_are_checked(client, as_role, db_session)
     assert ok.status_code == 302 and "新村" in client.get(url).get_data(as_text=True)
 
 
+def test_admin_places_a_village_for_the_public_map(client, as_role, db_session) -> None:
+    as_role("admin")
+    village = factories.village(db_session)
+    url = f"/admin/vocabulary/village/{village.id}"
+    form = {"code": village.code, "name": village.name, "active": "y"}
+    half = client.post(url, data={**form, "csrf_token": csrf_token(client, url),
+                                  "latitude": "36.2"})
+    assert "纬度和经度须同时填写" in half.get_data(as_text=True)
+    ok = client.post(url, data={**form, "csrf_token": csrf_token(client, url),
+                                "latitude": "36.2", "longitude": "113.7"})
+    assert ok.status_code == 302
+    db_session.refresh(village)
+    assert (village.latitude, village.longitude) == (36.2, 113.7)
+
+
 def test_routing_rule_preview_and_edit(client, as_role, db_session) -> None:
     as_role("admin")
     cat = factories.category(db_session)

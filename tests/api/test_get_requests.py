@@ -332,3 +332,22 @@ def test_a_home_is_published_only_by_its_village(client, db_session, venue) -> N
     root = xml_of(client.get(f"{API}/requests.xml?service_request_id={case.id}"))
     assert "村东头" not in root.findtext("request/address")
     assert root.findtext("request/lat") == ""
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_home_is_placed_at_its_villages_position_never_its_own(client, db_session,
+                                                                fmt) -> None:
+    case = _located_case(db_session, "family_workshop")
+    case.village.latitude, case.village.longitude = 36.201987, 113.702468
+    db_session.flush()
+    response = client.get(f"{API}/requests/{case.id}.{fmt}")
+    text = response.get_data(as_text=True)
+    assert "36.123" not in text and "113.654" not in text, "the home's own point"
+    if fmt == "json":
+        (row,) = response.get_json()
+        assert (row["lat"], row["long"]) == (36.202, 113.702)
+        assert row["address"] == case.village.name
+    else:
+        root = xml_of(response)
+        assert (root.findtext("request/lat"), root.findtext("request/long")) == (
+            "36.202", "113.702")

@@ -138,3 +138,16 @@ def test_the_cli_loads_and_reports_errors(runner, tmp_path) -> None:
     result = runner.invoke(args=["portal", "load-jurisdiction", str(bad)])
     assert result.exit_code != 0
     assert "第 34 行" in result.output and "NOPE" in result.output
+
+
+def test_a_villages_position_is_loaded_and_checked(db_session: Session) -> None:
+    placed = MINIMAL.replace('name = "甲村"\n',
+                             'name = "甲村"\nlatitude = 36.2\nlongitude = 113.7\n')
+    jurisdiction.load(db_session, jurisdiction.parse(placed))
+    village = db_session.scalar(select(Village).where(Village.code == "A"))
+    assert (village.latitude, village.longitude) == (36.2, 113.7)
+    half = r"villages\[0\]\.longitude）：纬度和经度须同时填写"
+    for bad, fragment in (("latitude = 36.2\n", half),
+                          ('latitude = 136.2\nlongitude = 113.7\n', "纬度须为 -90 到 90")):
+        with pytest.raises(jurisdiction.JurisdictionError, match=fragment):
+            jurisdiction.parse(MINIMAL.replace('name = "甲村"\n', f'name = "甲村"\n{bad}'))

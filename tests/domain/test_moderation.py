@@ -18,7 +18,7 @@ from portal.domain.enums import (
     Role,
     TipStatus,
 )
-from portal.domain.models import AuditLog, Case
+from portal.domain.models import AuditLog, Case, Tip, User
 from portal.domain.vetting import moderation
 from portal.domain.vetting.duplicates import find_duplicates, haversine_m, normalize_name
 from tests import factories
@@ -307,3 +307,40 @@ def test_a_merge_into_a_case_closed_meanwhile_is_refused_with_the_conflict_messa
     assert closed.status is CaseStatus.CLOSED
     assert CaseEventKind.TIP_LINKED not in [e.kind for e in closed.events]
     page.close()
+
+
+def test_two_moderators_deciding_one_tip_at_once_the_second_is_told(tmp_path) -> None:
+    """Both loaded the tip while it was pending; the first decision stands, the second is
+    refused with a message (before tips had a version, the second write went through: it
+    overwrote the first decision, or a check constraint turned it into a 500)."""
+    from portal.db import database
+    from tests.conftest import separate_database
+
+    with separate_database(tmp_path, "tip_race") as race_app, race_app.app_context():
+        setup = database(race_app).sessionmaker()
+        first = accounts.create_user(setup, "mod-a", Role.MODERATOR, "long enough pass a")
+        second = accounts.create_user(setup, "mod-b", Role.MODERATOR, "long enough pass b")
+        tip_id = factories.make_tip(setup).id
+        first_id, second_id = first.id, second.id
+        setup.commit()
+        setup.close()
+
+        late = database(race_app).sessionmaker()
+        stale = late.get(Tip, tip_id)
+        late_actor = late.get(User, second_id)
+        assert stale.status is TipStatus.PENDING
+        late.commit()  # ends the read; the objects stay loaded (as a page drawn earlier)
+
+        early = database(race_app).sessionmaker()
+        moderation.reject_tip(early, early.get(Tip, tip_id), RejectReason.DUPLICATE,
+                              "已有相同举报", actor=early.get(User, first_id))
+        early.commit()
+        early.close()
+
+        with pytest.raises(moderation.ModerationError, match="刚刚被其他审核员处理过"):
+            moderation.accept_tip(late, stale, details(late), actor=late_actor)
+        late.rollback()
+        fresh = late.get(Tip, tip_id)
+        assert fresh.status is TipStatus.REJECTED and fresh.case_id is None
+        assert late.scalar(select(func.count()).select_from(Case)) == 0
+        late.close()

@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 
 from portal.domain.access import audit
 from portal.domain.administration import settings as portal_settings
-from portal.domain.administration.vocabulary import CODE_RE, CODED_MODELS, write_coded, write_rule
+from portal.domain.administration.vocabulary import (
+    CODE_RE,
+    CODED_MODELS,
+    position_error,
+    write_coded,
+    write_rule,
+)
 from portal.domain.enums import DepartmentKind
 from portal.domain.models import RoutingRule, User
 
@@ -62,7 +68,9 @@ _SCHEMAS: dict[str, tuple[_Field, ...]] = {
         _Field("major_hazard_department", str),
         _Field("penalty_department", str),
     ),
-    "villages": (_Field("code", str, True), _Field("name", str, True)),
+    # The village's position (its committee's office): the public sees it for homes.
+    "villages": (_Field("code", str, True), _Field("name", str, True),
+                 _Field("latitude", (int, float)), _Field("longitude", (int, float))),
     "departments": (
         _Field("code", str, True),
         _Field("name", str, True),
@@ -200,6 +208,11 @@ def _rule_key(entry: dict[str, Any]) -> tuple[str | None, str | None, str | None
 
 def _check_references(loc: _Locator, data: dict[str, Any]) -> None:
     codes = {t: {e["code"] for e in data[t]} for t in _TABLE_LABELS if t != "routing_rules"}
+    for index, village in enumerate(data["villages"]):
+        problem = position_error(village.get("latitude"), village.get("longitude"))
+        if problem:
+            raise loc.error(problem, "villages", index,
+                            "longitude" if "latitude" in village else "latitude")
     kinds = {k.value for k in DepartmentKind}
     for index, dept in enumerate(data["departments"]):
         if dept["kind"] not in kinds:
@@ -239,7 +252,8 @@ def load(session: Session, data: dict[str, Any], *, actor: User | None = None) -
     """Apply parsed data to the database (flushes, does not commit)."""
     report = LoadReport()
     villages = _upsert(session, report, "village", data["villages"], lambda e, i: {
-        "name": e["name"], "sort_order": i})
+        "name": e["name"], "sort_order": i,
+        "latitude": e.get("latitude"), "longitude": e.get("longitude")})
     departments = _upsert(session, report, "department", data["departments"], lambda e, _i: {
         "name": e["name"],
         "kind": DepartmentKind(e["kind"]),

@@ -33,7 +33,7 @@ CODED_MODELS: dict[str, type[Any]] = {
     "venue_type": VenueType,
 }
 _FIELDS: dict[str, tuple[str, ...]] = {
-    "village": ("name", "active", "sort_order"),
+    "village": ("name", "active", "sort_order", "latitude", "longitude"),
     "department": ("name", "kind", "contact", "email", "village_id", "active"),
     "category": ("name", "description", "urgent", "needs_penalty", "active", "sort_order"),
     "venue_type": ("name", "active", "sort_order"),
@@ -42,6 +42,19 @@ _FIELDS: dict[str, tuple[str, ...]] = {
 
 class VocabularyError(ValueError):
     """The edit cannot be saved; the message is for the admin."""
+
+
+def position_error(latitude: Any, longitude: Any) -> str | None:
+    """Why a village's position cannot be stored, or None: both or neither, within range."""
+    if (latitude is None) != (longitude is None):
+        return "纬度和经度须同时填写"
+    for value, bound, label in ((latitude, 90, "纬度"), (longitude, 180, "经度")):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not -bound <= value <= bound:
+            return f"{label}须为 -{bound} 到 {bound} 之间的数"
+    return None
 
 
 def _plain(value: Any) -> Any:
@@ -76,6 +89,10 @@ def write_coded(
         clash = session.scalar(select(model).where(model.code == code))
         if clash is not None and clash is not row:
             raise VocabularyError(f"代码 {code} 已被使用")
+    if kind == "village":
+        problem = position_error(values.get("latitude"), values.get("longitude"))
+        if problem:
+            raise VocabularyError(problem)
     fields = _FIELDS[kind]
     before = None if row is None else {"code": row.code, **{
         f: _plain(getattr(row, f)) for f in fields}}

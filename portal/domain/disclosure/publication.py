@@ -6,7 +6,7 @@ text has been through ``mask_personal_data``, so pages, feeds, exports and the O
 cannot show anything else: no tip text, no reporter, no internal notes. Where a unit is, is
 public as DESIGN.md's disclosure rules say (``public_location``): a business's address as
 approved, masked, and its coordinates rounded to about 100 m; for a home (residential venue
-types) only the village.
+types) only the village and the village's position.
 """
 
 from __future__ import annotations
@@ -143,11 +143,14 @@ def _rounded(value: float | None) -> float | None:
 
 
 def public_location(unit: Unit) -> PublicLocation:
-    """What the public may know of where a unit is. The village carries no position of its
-    own, so for a home the public gets the village's name and no coordinates at all."""
+    """What the public may know of where a unit is. For a home the public gets the village's
+    name and the village's own position (its committee's office), never the home's point."""
     village = unit.village.name if unit.village else ""
     if is_residential(unit):
-        return PublicLocation(village, None, None)
+        where = unit.village
+        if where is None or where.latitude is None or where.longitude is None:
+            return PublicLocation(village, None, None)
+        return PublicLocation(village, _rounded(where.latitude), _rounded(where.longitude))
     address = mask_personal_data(unit.address)
     if (unit.lat is None) != (unit.lon is None):
         lat = lon = None

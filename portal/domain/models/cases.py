@@ -237,7 +237,15 @@ class UrgingNotice(Base):
     text: Mapped[str] = mapped_column(Text)
     issued_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The department signs for the notice (签收) and answers it (回复); the supervisor sees both.
+    acknowledged_at: Mapped[dt.datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[dt.datetime | None]
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     department: Mapped[Department] = relationship()
-    issued_by: Mapped[User] = relationship()
+    issued_by: Mapped[User] = relationship(foreign_keys=[issued_by_id])
+    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
+    answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])
     cases: Mapped[list[Case]] = relationship(secondary=urging_notice_cases, order_by=Case.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, ClassVar
 
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -75,6 +76,11 @@ class Tip(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Optimistic locking: two moderators deciding the same tip at once, the second is told.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    # (mypy: the declarative base types this attribute as an instance variable.)
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}  # type: ignore[misc]
 
     village: Mapped[Village] = relationship()
     venue_type: Mapped[VenueType | None] = relationship()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageFilter, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from portal.domain import clock
 from portal.domain.access import audit
@@ -204,10 +205,19 @@ def _open_case(session: Session, details: UnitDetails, channel: Channel, actor: 
     return case
 
 
-def _decide(tip: Tip, status: TipStatus, actor: User) -> None:
+CONFLICT_MESSAGE = "该举报刚刚被其他审核员处理过，您看到的不是最新状态。请刷新页面后再试。"
+
+
+def _decide(session: Session, tip: Tip, status: TipStatus, actor: User) -> None:
+    """Decide and write at once: the tip's version is checked, so of two moderators deciding
+    the same tip at the same moment the second is told instead of overwriting the first."""
     tip.status = status
     tip.decided_by_id = actor.id
     tip.decided_at = utcnow()
+    try:
+        session.flush()
+    except StaleDataError:
+        raise ModerationError(CONFLICT_MESSAGE) from None
 
 
 def accept_tip(
@@ -217,7 +227,7 @@ def accept_tip(
     check_accept(tip, actor)
     case = _open_case(session, details, tip.channel, actor)
     tip.case_id = case.id
-    _decide(tip, TipStatus.ACCEPTED, actor)
+    _decide(session, tip, TipStatus.ACCEPTED, actor)
     _log(session, case, CaseEventKind.TIP_LINKED, actor, touch=False, data={"tip_id": tip.id})
     audit.record(session, "tip.accept", "tip", tip.id, actor=actor, ip=ip,
                  before={"status": TipStatus.PENDING.value},
@@ -231,7 +241,7 @@ def merge_tip(session: Session, tip: Tip, case: Case, *, actor: User, ip: str = 
     checked: if someone changed it since it was read (closed it, say), the merge is refused."""
     check_merge(tip, actor, case)
     tip.case_id = case.id
-    _decide(tip, TipStatus.MERGED, actor)
+    _decide(session, tip, TipStatus.MERGED, actor)
     _log(session, case, CaseEventKind.TIP_LINKED, actor, touch=True, data={"tip_id": tip.id})
     audit.record(session, "tip.merge", "tip", tip.id, actor=actor, ip=ip,
                  before={"status": TipStatus.PENDING.value},
@@ -248,8 +258,7 @@ def reject_tip(
         raise ModerationError("请填写给举报人的说明")
     tip.reject_reason = reason
     tip.reject_message = message.strip()
-    _decide(tip, TipStatus.REJECTED, actor)
-    session.flush()
+    _decide(session, tip, TipStatus.REJECTED, actor)
     audit.record(session, "tip.reject", "tip", tip.id, actor=actor, ip=ip,
                  before={"status": TipStatus.PENDING.value},
                  after={"status": tip.status.value, "reason": reason.value})
