@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_POOL_SIZE": 5,
     "SQLITE_BUSY_TIMEOUT_MS": 5000,
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Seconds a Redis connect or reply may take; past it limits are counted in process memory.
+    "RATELIMIT_STORAGE_TIMEOUT": 0.5,
     "MAX_CONTENT_LENGTH": 40 * 1024 * 1024,
     "TIMEZONE": "Asia/Shanghai",
     # Fernet keys (comma-separated, newest first) encrypting reporters' names and phones.
@@ -38,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_CHECKPOINT_FILE": "",
     # Empty means instance/uploads; never under static/.
     "UPLOAD_DIR": "",
+    # /healthz answers "degraded" when the upload directory has less free space than this.
+    "UPLOAD_MIN_FREE_MB": 100,
     "MAX_PHOTOS": 6,
     "MAX_PHOTO_BYTES": 10 * 1024 * 1024,
     "MAX_PHOTO_PIXELS": 40_000_000,

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Protocol
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(jpg|png|webp|pdf)$")
+# A write in progress; never a stored name (names() skips it), removed by sweep_temporaries.
+TEMP_PREFIX = ".upload-"
 
 
 class Storage(Protocol):
@@ -20,10 +22,12 @@ class Storage(Protocol):
     def exists(self, name: str) -> bool: ...
     def names(self) -> list[str]: ...
     def modified(self, name: str) -> float: ...
+    def sweep_temporaries(self, cutoff: float) -> int: ...
 
 
 class DirectoryStorage:
-    """Files in one directory, written atomically (temp file + rename)."""
+    """Files in one directory, written atomically: a temporary file, then a rename, so a
+    failed write (a full disk) never leaves a partial file under its final name."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -36,7 +40,7 @@ class DirectoryStorage:
 
     def put(self, name: str, data: bytes) -> None:
         path = self._path(name)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=TEMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -61,3 +65,16 @@ class DirectoryStorage:
 
     def modified(self, name: str) -> float:
         return self._path(name).stat().st_mtime
+
+    def sweep_temporaries(self, cutoff: float) -> int:
+        """Remove temporary files last written before ``cutoff`` (a timestamp): writes whose
+        worker was killed before it could rename or remove them."""
+        removed = 0
+        for path in self.root.glob(f"{TEMP_PREFIX}*"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # finished (renamed) or removed meanwhile
+        return removed

@@ -92,12 +92,14 @@ def restore(backup_file: Path, yes: bool) -> None:
 @click.option("--grace-hours", type=int, default=None,
               help="Keep files younger than this (default PORTAL_UPLOAD_GC_GRACE_HOURS).")
 def uploads_gc(grace_hours: int | None) -> None:
-    """Remove uploaded files that no row names, and staged photos never submitted."""
+    """Remove uploaded files that no row names, staged photos never submitted, and the
+    temporary files of interrupted writes."""
     session = get_session()
     hours = current_app.config["UPLOAD_GC_GRACE_HOURS"] if grace_hours is None else grace_hours
     report = retention.collect_uploads(session, storage(), grace_hours=hours)
     session.commit()
-    click.echo(f"删除无主文件 {report.orphan_files} 个，未提交的暂存照片 {report.staged_rows} 张")
+    click.echo(f"删除无主文件 {report.orphan_files} 个，未提交的暂存照片 {report.staged_rows} 张，"
+               f"未写完的临时文件 {report.temp_files} 个")
 
 
 @retention_cli.command("purge")

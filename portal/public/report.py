@@ -22,6 +22,7 @@ from portal.identity import cipher, receipt_key
 from portal.public import bp
 from portal.public.forms import ReportForm
 from portal.web.photos import (
+    PhotoStoreError,
     discard_files,
     kept_count,
     kept_photos,
@@ -164,14 +165,28 @@ def submit_report():
             photo_note = "照片未能接收，请重新选择符合要求的照片。"
         elif batch.processed:
             # The photos were fine: keep them so a slow connection need not send them again.
-            staged = store_photos(db, batch)
-            _commit_keeping_files(db)
-            kept = kept + staged
-            photo_note = "您刚才选择的照片已保留，无需重新选择。"
+            try:
+                staged = store_photos(db, batch)
+            except PhotoStoreError as exc:
+                # Still the resident's form to correct (422); the photos are theirs to resend.
+                db.rollback()
+                errors["photos"] = exc.message
+            else:
+                _commit_keeping_files(db)
+                kept = kept + staged
+                photo_note = "您刚才选择的照片已保留，无需重新选择。"
         form.kept_photos.data = kept_token(kept, submission_key) if kept else ""
         return _render(form, errors=errors, kept=kept, photo_note=photo_note, status=422)
 
-    new_photos = store_photos(db, batch)
+    try:
+        new_photos = store_photos(db, batch)
+    except PhotoStoreError as exc:
+        # Nothing was wrong with the form: the server cannot take photos now (503). Nothing
+        # of the report is stored; the page keeps every typed field and any kept photos.
+        db.rollback()
+        form.kept_photos.data = kept_token(kept, submission_key) if kept else ""
+        response, status = _render(form, errors={"photos": exc.message}, kept=kept, status=503)
+        return response, status, {"Retry-After": "600"}
     data.photos = kept + new_photos
     try:
         result = intake.submit_tip(db, data, cipher=cipher(), receipt_key=receipt_key())

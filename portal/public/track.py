@@ -18,7 +18,7 @@ from portal.extensions import csrf, limiter
 from portal.identity import receipt_key
 from portal.public import bp
 from portal.public.forms import ReplyForm, TrackForm, WithdrawIdentityForm
-from portal.web.photos import discard_files, read_photos, store_photos
+from portal.web.photos import PhotoStoreError, discard_files, read_photos, store_photos
 
 TRACK_SESSION_KEY = "tracking"
 TRACK_TTL_SECONDS = 3600
@@ -124,7 +124,12 @@ def track_reply():
                       body=body or "（补充照片）")
     db.add(message)
     db.flush()
-    photos = store_photos(db, batch)
+    try:
+        photos = store_photos(db, batch)
+    except PhotoStoreError as exc:
+        # The server cannot take photos now: nothing of the reply is stored, the text is kept.
+        db.rollback()
+        return _status_page(tip, form, {"photos": exc.message}, status=503)
     for photo in photos:
         photo.tip_id = tip.id
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -13,9 +15,66 @@ from werkzeug.datastructures import FileStorage
 from portal.domain.models import Attachment
 from portal.domain.reporting.uploads import ProcessedImage, UploadError, process_image, store_image
 from portal.identity import upload_limits
+from portal.storage import Storage
 from portal.web.files import storage
 
 KEPT_MAX_AGE = 2 * 3600
+FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+log = logging.getLogger(__name__)
+
+
+class PhotoStoreError(Exception):
+    """The photos could not be written (a full disk, a store that refuses writes). None of
+    the batch's files is left; the caller rolls its transaction back and shows ``message``."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+    @property
+    def message(self) -> str:
+        why = "服务器存储空间不足" if self.cause.errno in FULL_ERRNOS else "服务器存储暂时不可用"
+        return (f"照片暂时无法保存（{why}），您填写的内容已保留。"
+                "您可以去掉照片后直接提交，或稍后再试。")
+
+
+class _WriteLog:
+    """The app's store, remembering what this batch wrote, so that a write failing half-way
+    through a photo (its thumbnail after its main file) leaves nothing of the batch."""
+
+    def __init__(self, store: Storage) -> None:
+        self.store = store
+        self.written: list[str] = []
+
+    def put(self, name: str, data: bytes) -> None:
+        self.store.put(name, data)
+        self.written.append(name)
+
+    def delete(self, name: str) -> None:
+        self.store.delete(name)
+
+    def get(self, name: str) -> bytes:
+        return self.store.get(name)
+
+    def exists(self, name: str) -> bool:
+        return self.store.exists(name)
+
+    def names(self) -> list[str]:
+        return self.store.names()
+
+    def modified(self, name: str) -> float:
+        return self.store.modified(name)
+
+    def sweep_temporaries(self, cutoff: float) -> int:
+        return self.store.sweep_temporaries(cutoff)
+
+    def undo(self) -> None:
+        for name in self.written:
+            try:
+                self.store.delete(name)
+            except OSError:
+                log.exception("could not remove %s; `uploads gc` will", name)
 
 
 @dataclass
@@ -42,12 +101,20 @@ def read_photos(files: list[FileStorage], *, already: int = 0) -> PhotoBatch:
 
 
 def store_photos(session: Session, batch: PhotoBatch) -> list[Attachment]:
+    """Write the batch's files and add their rows; all of them or, raising, none of the files
+    (the rows go with the caller's rollback). A write that fails raises PhotoStoreError."""
+    writes = _WriteLog(storage())
     stored: list[Attachment] = []
     try:
         for image in batch.processed:
-            stored.append(store_image(session, storage(), image))
+            stored.append(store_image(session, writes, image))
+    except OSError as exc:
+        writes.undo()
+        log.error("photos could not be stored (%s); %d photo(s) refused",
+                  exc, len(batch.processed), exc_info=exc)
+        raise PhotoStoreError(exc) from exc
     except Exception:
-        discard_files(stored)  # the ones before the failure; store_image undid its own
+        writes.undo()
         raise
     return stored
 

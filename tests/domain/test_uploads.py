@@ -50,3 +50,23 @@ def test_limits_on_bytes_and_pixels() -> None:
         process_image(b"x" * (1024 * 1024 + 1), UploadLimits(1024 * 1024, 40_000_000))
     with pytest.raises(UploadError, match="像素过大"):
         process_image(images.png((2000, 2000), "L"), UploadLimits(10 << 20, 1_000_000))
+
+
+def test_a_failed_thumbnail_write_removes_the_main_file(tmp_path) -> None:
+    """Blurred copies and commitment letters are stored outside the report form: a thumbnail
+    that cannot be written (a full disk) takes its main file with it."""
+    import errno
+
+    from portal.domain.reporting.uploads import store_image
+    from portal.storage import DirectoryStorage
+
+    class FullAfterOne(DirectoryStorage):
+        def put(self, name: str, data: bytes) -> None:
+            if name.endswith("_t.jpg"):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            super().put(name, data)
+
+    store = FullAfterOne(tmp_path)
+    with pytest.raises(OSError):
+        store_image(None, store, process_image(images.jpeg_with_gps(), LIMITS))  # type: ignore[arg-type]
+    assert store.names() == [] and list(tmp_path.iterdir()) == []

@@ -24,6 +24,7 @@ from portal.storage import Storage
 class GcReport:
     orphan_files: int
     staged_rows: int
+    temp_files: int = 0
 
 
 def purge_spam(session: Session, store: Storage, *, older_than_days: int,
@@ -98,8 +99,9 @@ def withdraw_identity(session: Session, tip: Tip, *, now: dt.datetime | None = N
 
 def collect_uploads(session: Session, store: Storage, *, grace_hours: int,
                     now: float | None = None) -> GcReport:
-    """Remove files that no row names, and staged photos never attached to anything, once
-    they are older than the grace period (a form may still be on its way)."""
+    """Remove files that no row names, staged photos never attached to anything, and the
+    temporary files of writes that never finished, once they are older than the grace
+    period (a form may still be on its way)."""
     now_ts = now if now is not None else time.time()
     cutoff = utcnow() - dt.timedelta(hours=grace_hours) if now is None else (
         dt.datetime.fromtimestamp(now_ts, dt.UTC) - dt.timedelta(hours=grace_hours))
@@ -128,7 +130,8 @@ def collect_uploads(session: Session, store: Storage, *, grace_hours: int,
             continue
         store.delete(name)
         orphans += 1
-    return GcReport(orphan_files=orphans, staged_rows=len(staged))
+    temps = store.sweep_temporaries(now_ts - grace_hours * 3600)
+    return GcReport(orphan_files=orphans, staged_rows=len(staged), temp_files=temps)
 
 
 def _other_owner_clauses() -> list:

@@ -109,7 +109,11 @@ def store_image(
     stem = secrets.token_urlsafe(24)
     name, thumb_name = f"{stem}.jpg", f"{stem}_t.jpg"
     store.put(name, image.data)
-    store.put(thumb_name, image.thumbnail)
+    try:
+        store.put(thumb_name, image.thumbnail)
+    except BaseException:
+        store.delete(name)  # a photo is its file and its thumbnail, or nothing
+        raise
     attachment = Attachment(
         stored_name=name,
         thumbnail_name=thumb_name,
