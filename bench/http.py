@@ -38,9 +38,9 @@ from portal.config import ROOT
 from portal.db import make_engine
 from portal.domain.reporting.identity import submission_hash
 
-# The README's production command: keep these in step with it.
+# The README's production command: its config file, with the workers it defaults to.
 GUNICORN_WORKERS = 4
-GUNICORN_ARGS = ["--workers", str(GUNICORN_WORKERS), "--worker-class", "sync"]
+GUNICORN_ARGS = ["--config", str(ROOT / "deploy" / "gunicorn.conf.py")]
 RESULTS = ROOT / "bench" / "results"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -77,6 +77,7 @@ class Server:
             "PORTAL_REPORT_POST_RATE_LIMIT": "10000000 per hour",
             "PORTAL_TRACK_RATE_LIMIT": "10000000 per hour",
             "PORTAL_LOG_LEVEL": "WARNING",
+            "PORTAL_WORKERS": str(GUNICORN_WORKERS),
         }
         self.process: subprocess.Popen[bytes] | None = None
         # The server's log goes to a file: a pipe nobody reads would block the workers once

@@ -24,6 +24,18 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": "",
     "DATABASE_POOL_SIZE": 5,
     "SQLITE_BUSY_TIMEOUT_MS": 5000,
+    # PostgreSQL: how long a new connection, a statement and a lock wait may take (the connect
+    # retry is the wait while the database restarts). Together shorter than WORKER_TIMEOUT, so
+    # a hung database answers the 503 page instead of gunicorn killing every worker at once.
+    "DATABASE_CONNECT_TIMEOUT": 5,
+    "DATABASE_CONNECT_RETRY_SECONDS": 10,
+    "DATABASE_STATEMENT_TIMEOUT_MS": 10000,
+    "DATABASE_LOCK_TIMEOUT_MS": 5000,
+    # gunicorn (deploy/gunicorn.conf.py): worker processes, seconds before a silent worker is
+    # killed, and seconds a stopping worker may take to finish what it holds.
+    "WORKERS": 4,
+    "WORKER_TIMEOUT": 30,
+    "GRACEFUL_TIMEOUT": 30,
     "RATELIMIT_STORAGE_URI": "memory://",
     # Seconds a Redis connect or reply may take; past it limits are counted in process memory.
     "RATELIMIT_STORAGE_TIMEOUT": 0.5,
@@ -129,10 +141,58 @@ def load_settings(
     settings["RECEIPT_KEY"] = _receipt_key(settings)
     settings["AUDIT_KEY"] = _audit_key(settings)
     settings["PUBLIC_HOSTS"] = _public_hosts(settings)
+    check_timeouts(settings)
     if not settings["AUDIT_CHECKPOINT_FILE"]:
         settings["AUDIT_CHECKPOINT_FILE"] = str(INSTANCE_DIR / "audit-checkpoints.log")
     if not settings["UPLOAD_DIR"]:
         settings["UPLOAD_DIR"] = str(INSTANCE_DIR / "uploads")
+    return settings
+
+
+def database_wait_seconds(settings: dict[str, Any]) -> float:
+    """The longest one statement may keep a request waiting on PostgreSQL: the connect retry
+    (a connection attempt can start just before it ends; psycopg waits at least 2 s), then
+    the statement."""
+    return (settings["DATABASE_CONNECT_RETRY_SECONDS"]
+            + max(2, settings["DATABASE_CONNECT_TIMEOUT"])
+            + settings["DATABASE_STATEMENT_TIMEOUT_MS"] / 1000)
+
+
+def check_timeouts(settings: dict[str, Any]) -> None:
+    """The database gives up before gunicorn does, so a resident gets the 503 page, not a
+    killed worker's empty response."""
+    for name in ("DATABASE_CONNECT_TIMEOUT", "DATABASE_STATEMENT_TIMEOUT_MS",
+                 "DATABASE_LOCK_TIMEOUT_MS", "WORKERS", "WORKER_TIMEOUT", "GRACEFUL_TIMEOUT"):
+        if settings[name] <= 0:
+            raise ConfigError(f"PORTAL_{name} must be positive (0 would mean waiting forever)")
+    if settings["DATABASE_CONNECT_RETRY_SECONDS"] < 0:
+        raise ConfigError("PORTAL_DATABASE_CONNECT_RETRY_SECONDS must not be negative")
+    if settings["DATABASE_LOCK_TIMEOUT_MS"] > settings["DATABASE_STATEMENT_TIMEOUT_MS"]:
+        raise ConfigError("PORTAL_DATABASE_LOCK_TIMEOUT_MS must not exceed "
+                          "PORTAL_DATABASE_STATEMENT_TIMEOUT_MS")
+    wait = database_wait_seconds(settings)
+    if wait >= settings["WORKER_TIMEOUT"]:
+        raise ConfigError(
+            "PORTAL_DATABASE_CONNECT_RETRY_SECONDS + PORTAL_DATABASE_CONNECT_TIMEOUT + "
+            f"PORTAL_DATABASE_STATEMENT_TIMEOUT_MS (together {wait:g} s) must stay below "
+            f"PORTAL_WORKER_TIMEOUT ({settings['WORKER_TIMEOUT']} s)")
+
+
+WORKER_SETTINGS = ("WORKERS", "WORKER_TIMEOUT", "GRACEFUL_TIMEOUT", "DATABASE_CONNECT_TIMEOUT",
+                   "DATABASE_CONNECT_RETRY_SECONDS", "DATABASE_STATEMENT_TIMEOUT_MS",
+                   "DATABASE_LOCK_TIMEOUT_MS")
+
+
+def worker_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The settings gunicorn's master needs (deploy/gunicorn.conf.py), checked like the app's,
+    without the app's secrets."""
+    environ = dict(os.environ) if environ is None else environ
+    settings = {name: DEFAULTS[name] for name in WORKER_SETTINGS}
+    for name in WORKER_SETTINGS:
+        raw = environ.get(f"PORTAL_{name}")
+        if raw is not None:
+            settings[name] = _coerce(name, raw, DEFAULTS[name])
+    check_timeouts(settings)
     return settings
 
 

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from portal.config import database_wait_seconds
 
 # Requests that may write take SQLite's write lock up front, so that a read-then-write
 # transaction never fails with SQLITE_BUSY_SNAPSHOT when another writer got in between.
@@ -24,28 +26,54 @@ WRITE_OPTION = "portal_write"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def make_engine(url: str, *, pool_size: int = 5, busy_timeout_ms: int = 5000) -> Engine:
+CONNECT_RETRY_SECONDS = 10.0
+
+
+def make_engine(url: str, *, pool_size: int = 5, busy_timeout_ms: int = 5000,
+                connect_timeout: int | None = None, statement_timeout_ms: int | None = None,
+                lock_timeout_ms: int | None = None,
+                connect_retry_seconds: float = CONNECT_RETRY_SECONDS) -> Engine:
+    """The engine; the PostgreSQL timeouts are unset (wait forever) unless given, as for
+    migrations, which may rightly run long; the app passes its settings."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(url, pool_size=pool_size, pool_pre_ping=True)
-    _retry_connects(engine)
+    connect_args = _postgres_timeouts(url, connect_timeout, statement_timeout_ms,
+                                      lock_timeout_ms)
+    engine = create_engine(url, pool_size=pool_size, pool_pre_ping=True,
+                           connect_args=connect_args)
+    _retry_connects(engine, connect_retry_seconds)
     return engine
 
 
-CONNECT_RETRY_SECONDS = 10.0
+def _postgres_timeouts(url: str, connect_timeout: int | None, statement_timeout_ms: int | None,
+                       lock_timeout_ms: int | None) -> dict[str, Any]:
+    """libpq parameters: a connect timeout, and the statement and lock timeouts as server
+    options of every connection, so a statement stuck behind a lock or a hung server is
+    cancelled (QueryCanceled / LockNotAvailable, an ``OperationalError``) before gunicorn
+    kills the worker. Options already in the URL (e.g. a search_path) are kept."""
+    args: dict[str, Any] = {}
+    if connect_timeout:
+        args["connect_timeout"] = int(connect_timeout)
+    options = [f"-c {name}={int(ms)}" for name, ms in (("statement_timeout", statement_timeout_ms),
+                                                       ("lock_timeout", lock_timeout_ms)) if ms]
+    if options:
+        given = make_url(url).query.get("options")
+        given_list = [given] if isinstance(given, str) else list(given or ())
+        args["options"] = " ".join([*given_list, *options])
+    return args
 
 
-def _retry_connects(engine: Engine) -> None:
+def _retry_connects(engine: Engine, retry_seconds: float) -> None:
     """While the database restarts, new connections wait for it (up to a few seconds) instead
     of failing the request; together with pre-ping this is how the app reconnects by itself."""
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-        deadline = time.monotonic() + CONNECT_RETRY_SECONDS
+        deadline = time.monotonic() + retry_seconds
         delay = 0.1
         while True:
             try:
@@ -80,17 +108,26 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 class Database:
     engine: Engine
     sessionmaker: sessionmaker[Session]
+    # How long one run of a view may wait on the database at worst (see dispatch_with_retry).
+    wait_seconds: float = 0.0
 
 
 def init_app(app: Flask) -> None:
+    config = app.config
     engine = make_engine(
-        app.config["DATABASE_URL"],
-        pool_size=app.config["DATABASE_POOL_SIZE"],
-        busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
+        config["DATABASE_URL"],
+        pool_size=config["DATABASE_POOL_SIZE"],
+        busy_timeout_ms=config["SQLITE_BUSY_TIMEOUT_MS"],
+        connect_timeout=config["DATABASE_CONNECT_TIMEOUT"],
+        statement_timeout_ms=config["DATABASE_STATEMENT_TIMEOUT_MS"],
+        lock_timeout_ms=config["DATABASE_LOCK_TIMEOUT_MS"],
+        connect_retry_seconds=config["DATABASE_CONNECT_RETRY_SECONDS"],
     )
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     event.listen(factory, "after_commit", _note_commit)
-    app.extensions["portal.db"] = Database(engine, factory)
+    wait = (config["SQLITE_BUSY_TIMEOUT_MS"] / 1000 if engine.dialect.name == "sqlite"
+            else database_wait_seconds(config))
+    app.extensions["portal.db"] = Database(engine, factory, wait)
     app.teardown_appcontext(_close_session)
 
 
@@ -131,18 +168,25 @@ def _note_commit(session: Session) -> None:
 # nothing is ever done twice; the report form is idempotent by its submission key besides.
 REQUEST_RETRIES = 1
 
+# PostgreSQL's statement and lock timeouts (query_canceled, lock_not_available): the database
+# answers but what the view waits for is held; a second run would wait as long again.
+TIMED_OUT_SQLSTATES = frozenset({"57014", "55P03"})
+
 
 def dispatch_with_retry(dispatch: Callable[[], Any]) -> Any:
     """Run the view; on an ``OperationalError`` (connection lost, database restarting,
-    serialization failure, lock timeout) before any commit, discard the session and run it
-    again with the posted files rewound."""
+    serialization failure, SQLite lock timeout) before any commit, discard the session and run
+    it again with the posted files rewound, unless a statement timed out or a second run could
+    outlast gunicorn's worker timeout: then the error stands (the 503 page)."""
     attempt = 0
+    started = time.monotonic()
     g.pop("db_committed", None)  # what counts is a commit by this view (g may be shared)
     while True:
         try:
             return dispatch()
         except OperationalError as exc:
-            if attempt >= REQUEST_RETRIES or g.get("db_committed"):
+            if (attempt >= REQUEST_RETRIES or g.get("db_committed") or _timed_out(exc)
+                    or not _time_for_another_run(started)):
                 raise
             attempt += 1
             current_app.logger.warning(
@@ -151,6 +195,17 @@ def dispatch_with_retry(dispatch: Callable[[], Any]) -> Any:
             _discard_session()
             for _name, upload in request.files.items(multi=True):  # every photo, not one per field
                 upload.stream.seek(0)
+
+
+def _timed_out(exc: OperationalError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in TIMED_OUT_SQLSTATES
+
+
+def _time_for_another_run(started: float) -> bool:
+    """Whether a second run, waiting on the database as long as the settings allow, still ends
+    before gunicorn would kill the worker (and the resident with it)."""
+    elapsed = time.monotonic() - started
+    return elapsed + database().wait_seconds < current_app.config["WORKER_TIMEOUT"]
 
 
 def _discard_session() -> None:
