@@ -10,7 +10,7 @@ from sqlalchemy import select
 from admin import bp
 from admin.access import require
 from portal.db import get_session
-from portal.domain.access import audit
+from portal.domain.access import audit, audit_labels
 from portal.domain.access.permissions import Permission
 from portal.domain.clock import local_zone
 from portal.domain.models import AuditLog
@@ -60,4 +60,5 @@ def audit_log():
     check = (audit.verify(db, current_app.config["AUDIT_CHECKPOINT_FILE"])
              if request.args.get("verify") else None)
     return render_template("admin/audit.html", rows=rows, more=more, args=args,
-                           verified=bool(request.args.get("verify")), chain_break=check)
+                           verified=bool(request.args.get("verify")), chain_break=check,
+                           labels=audit_labels)

@@ -1,9 +1,12 @@
 """The working-day calendar (节假日安排): admins enter a year from the State Council's notice,
-through the same import as ``flask calendar import``; admin and supervisor pages warn when the
-current or next year's schedule is missing."""
+through the same import as ``flask calendar import``. When the current or next year's schedule
+is missing, those who can import it (``calendar:import``) are told on every page, with a link
+here; everyone else sees a quiet note only beside a deadline counted in working days of such a
+year."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import render_template, url_for
@@ -33,15 +36,32 @@ def calendar_statuses() -> list[sla.CalendarStatus]:
 
 @bp.app_template_global()
 def calendar_warnings() -> list[str]:
-    """For admin and supervisor pages: one message per missing year (empty for others).
+    """For those who can import the schedule: one message per missing year (empty for others).
 
     Shown on every page of theirs, so it is memoised (building a year's holiday list is slow);
     an imported schedule changes the data version and shows at once."""
-    if not (can(Permission.SETTINGS_MANAGE) or can(Permission.CASES_SUPERVISE)):
+    if not can(Permission.CALENDAR_IMPORT):
         return []
+    return [status.message for status in _missing_years()]
+
+
+def _missing_years() -> list[sla.CalendarStatus]:
     return figure_cache.get_or_compute(
-        ("calendar_warnings", clock.local_today().year),
-        lambda: [s.message for s in calendar_statuses() if s.missing])
+        ("calendar_missing", clock.local_today().year),
+        lambda: [s for s in calendar_statuses() if s.missing])
+
+
+@bp.app_template_global()
+def calendar_note(deadline: dt.datetime | dt.date | None) -> str:
+    """Beside a deadline counted in working days: a quiet note when its year's schedule is
+    missing (so the count skipped no make-up working day); empty otherwise, and for those who
+    already see the warning above every page."""
+    if deadline is None or can(Permission.CALENDAR_IMPORT):
+        return ""
+    day = clock.to_local(deadline).date() if isinstance(deadline, dt.datetime) else deadline
+    if day.year not in {status.year for status in _missing_years()}:
+        return ""
+    return f"{day.year} 年调休安排尚未录入，此期限暂按周一至周五推算。"
 
 
 def _import(text: str, fmt: str, notice: str) -> sla.ImportReport:
@@ -52,7 +72,7 @@ def _import(text: str, fmt: str, notice: str) -> sla.ImportReport:
 
 
 @bp.route("/calendar", methods=["GET", "POST"])
-@require(Permission.SETTINGS_MANAGE)
+@require(Permission.CALENDAR_IMPORT)
 def calendar():
     form = CalendarImportForm()
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from portal.db import rollback_session
+from portal.domain.administration.settings import DEFAULT_JURISDICTION
 from portal.domain.clock import to_local
 from portal.extensions import limiter
 
@@ -40,11 +41,19 @@ def refused_for_plain_http() -> bool:
                 and config["SESSION_COOKIE_NAME"] not in request.cookies)
 
 
+def _staff_page(code: int) -> bool:
+    """A refusal inside the back office keeps the staff layout and menu. Not for 5xx: the
+    staff layout reads the database (the user, the menu's permissions), which may be why
+    the request failed."""
+    return code < 500 and (request.path == "/admin" or request.path.startswith("/admin/"))
+
+
 def _render(code: int, detail: str | None = None, retry_after: str | None = None):
     title, message = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
     return (
         render_template(
             "errors/error.html",
+            layout="admin/layout.html" if _staff_page(code) else "base.html",
             code=code,
             title=title,
             message=detail or message,
@@ -87,9 +96,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError):
-        # The database is restarting or unreachable: nothing was stored, try again shortly.
+        # The database is restarting, unreachable, or a statement outlasted its timeout:
+        # nothing was stored, try again shortly.
         log.error("Database unavailable on %s %s: %s", request.method, request.path, exc.orig)
         rollback_session()
+        # The page's header must not ask the database again: a stuck database would keep the
+        # resident waiting another statement timeout, past gunicorn's worker timeout.
+        g.setdefault("jurisdiction", dict(DEFAULT_JURISDICTION))
         response, code = _render(503)
         return response, code, [("Retry-After", "5")]
 

@@ -243,6 +243,10 @@ def document(server_url: str) -> dict[str, Any]:
                     "parameters": [_FORMAT],
                     "requestBody": {"required": True, "content": {
                         "application/x-www-form-urlencoded": {"schema": _POST_BODY},
+                        "multipart/form-data": {"schema": _POST_BODY},
+                        # The same names as keys of one object; ``attribute`` may also be
+                        # an object of its own ({"attribute": {"village": "V01"}}).
+                        "application/json": {"schema": _POST_BODY},
                     }},
                     "responses": {**_ok("The new tip", _array_of("CreatedRequest")),
                                   **_errors(400, 403, 404, 429)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from flask import request, url_for
 from flask_limiter.util import get_remote_address
@@ -61,8 +62,57 @@ def _media_url(stored_name: str) -> str:
     return url_for("public.media", name=stored_name, _external=True)
 
 
+# What a POST body may be: the specification's form encodings, or a JSON object.
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+ENCODING_MESSAGE = ("请求体须为 application/x-www-form-urlencoded、multipart/form-data "
+                    "或 application/json（一个对象）编码")
+
+
+def _json_fields() -> dict[str, str]:
+    """A JSON object body as the form's flat names: ``{"attribute": {"village": "V01"}}`` and
+    ``{"attribute[village]": "V01"}`` both give ``attribute[village]``. Empty for any other
+    body (``_check_encoding`` tells the caller what was wrong)."""
+    if not request.is_json:
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return {}
+    fields: dict[str, str] = {}
+    for key, value in body.items():
+        if key == "attribute" and isinstance(value, dict):
+            fields.update({f"attribute[{k}]": _json_text(v) for k, v in value.items()})
+        else:
+            fields[str(key)] = _json_text(value)
+    return fields
+
+
+def _json_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _check_encoding() -> None:
+    """A body the API cannot read is named as such, not taken for a missing api_key."""
+    if request.is_json:
+        if not isinstance(request.get_json(silent=True), dict):
+            raise fail(400, ENCODING_MESSAGE)
+    elif request.content_length and request.mimetype not in FORM_TYPES:
+        raise fail(400, ENCODING_MESSAGE)
+
+
+def _raw(name: str) -> str:
+    """A parameter from the query string, the form or a JSON body, as sent."""
+    value = request.values.get(name)
+    if value is None:
+        value = _json_fields().get(name)
+    return value or ""
+
+
 def _param(name: str) -> str:
-    return (request.values.get(name) or "").strip()
+    return _raw(name).strip()
 
 
 def _partner(*, required: bool) -> ApiKey | None:
@@ -134,6 +184,7 @@ def _reporter_name() -> str:
 @limiter.limit(_post_limit, key_func=_rate_key)
 @limiter.limit(POST_ADDRESS_LIMIT, key_func=get_remote_address)
 def create_request(fmt: str):
+    _check_encoding()
     partner = _partner(required=True)
     assert partner is not None  # required: _partner answered 403 otherwise
     code = _param("service_code")
@@ -146,7 +197,7 @@ def create_request(fmt: str):
     address = _param("address_string")
     if (lat is None or lon is None) and not address:
         raise fail(400, "须提供位置：lat 与 long，或 address_string")
-    description = (request.values.get("description") or "")
+    description = _raw("description")
     if len(description) > 4000:
         raise fail(400, "description 不能超过 4000 个字符")
     media_url = _param("media_url")

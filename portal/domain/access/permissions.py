@@ -32,6 +32,7 @@ class Permission(LabeledEnum):
     USERS_MANAGE = "users:manage", "管理用户"
     VOCABULARY_MANAGE = "vocabulary:manage", "管理部门、村、类别与分派规则"
     SETTINGS_MANAGE = "settings:manage", "管理系统设置"
+    CALENDAR_IMPORT = "calendar:import", "录入节假日调休安排"
     AUDIT_READ = "audit:read", "查看审计日志"
     SUPERVISION_VIEW = "supervision:view", "查看督办总览、隐患台账与部门考核"
     LISTINGS_MANAGE = "listings:manage", "挂牌督办、约谈与摘牌"
@@ -63,6 +64,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.USERS_MANAGE,
         Permission.VOCABULARY_MANAGE,
         Permission.SETTINGS_MANAGE,
+        Permission.CALENDAR_IMPORT,
         Permission.AUDIT_READ,
         Permission.CASES_READ,
         Permission.CASES_READ_ALL,

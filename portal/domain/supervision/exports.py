@@ -5,17 +5,22 @@ format can start a formula. XLSX uses openpyxl's
 write-only mode, which keeps each row only until it is written to a temporary file; the zip
 container can only be produced once the last row is in, so it is then read back and handed
 on in chunks. Neither holds the whole table in memory.
+
+Dates and times go into XLSX as real date cells (sortable, filterable, summable in Excel)
+with a number format; CSV writes them as text in the same shape.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 CSV_FLUSH_ROWS = 500
 CHUNK_BYTES = 64 * 1024
@@ -31,8 +36,36 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
+# Excel's number formats for the two kinds of moment, and the same shapes as text for CSV.
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+DATE_FORMAT = "yyyy-mm-dd"
+_DATETIME_TEXT = "%Y-%m-%d %H:%M"
+
+
 def _safe(row: Sequence[Any]) -> list[Any]:
     return [safe_cell(value) for value in row]
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.strftime(_DATETIME_TEXT)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _cell(sheet: Any, value: Any) -> Any:
+    """A date or a time as a date cell; a spreadsheet holds no zone, so an aware time is
+    written as the wall-clock time it carries (callers pass local times)."""
+    if isinstance(value, dt.datetime):
+        cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
+        cell.number_format = DATETIME_FORMAT
+        return cell
+    if isinstance(value, dt.date):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = DATE_FORMAT
+        return cell
+    return safe_cell(value)
 
 
 def csv_chunks(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
@@ -44,7 +77,7 @@ def csv_chunks(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterato
     buffer.truncate()
     pending = 0
     for row in rows:
-        writer.writerow(_safe(row))
+        writer.writerow(_safe([_text(value) for value in row]))
         pending += 1
         if pending >= CSV_FLUSH_ROWS:
             yield buffer.getvalue().encode("utf-8")
@@ -61,7 +94,7 @@ def xlsx_chunks(headers: Sequence[str], rows: Iterable[Sequence[Any]],
     sheet = workbook.create_sheet(sheet_title)
     sheet.append(list(headers))
     for row in rows:
-        sheet.append(_safe(row))
+        sheet.append([_cell(sheet, value) for value in row])
     with tempfile.TemporaryFile() as out:
         workbook.save(out)
         out.seek(0)

@@ -406,8 +406,9 @@ EXPORT_BATCH = 1000
 
 def export_rows(session: Session, f: LedgerFilter, now: dt.datetime | None = None,
                 tz: str | ZoneInfo | None = None) -> Iterator[tuple[Any, ...]]:
-    """The filtered cases as rows of plain values, fetched in batches (``yield_per``) so a
-    hundred thousand rows are never held at once."""
+    """The filtered cases as rows of plain values (times local, dates as dates, absent ones
+    None), fetched in batches (``yield_per``) so a hundred thousand rows are never held at
+    once."""
     now = now or utcnow()
     zone = clock.local_zone(tz)
     lead_name = leads.lead_name_column()
@@ -427,14 +428,14 @@ def export_rows(session: Session, f: LedgerFilter, now: dt.datetime | None = Non
         .execution_options(yield_per=EXPORT_BATCH)
     )
 
-    def when(value: dt.datetime | None) -> str:
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+    def when(value: dt.datetime | None) -> dt.datetime | None:
+        # Local times and dates stay values: XLSX writes them as date cells, CSV as text.
+        return value.astimezone(zone) if value else None
 
     for (case_id, unit, village, venue, category, severity, status, level, department,
          created, check_by, rectify_by, closed, late) in session.execute(stmt):
         yield (
             case_id, unit, village, venue or "", category, Severity(severity).label,
             CaseStatus(status).label, SupervisionLevel(level).label, department or "",
-            when(created), when(check_by), rectify_by.isoformat() if rectify_by else "",
-            when(closed), "是" if late else "否",
+            when(created), when(check_by), rectify_by, when(closed), "是" if late else "否",
         )
