@@ -50,7 +50,8 @@ def queue():
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "admin/queue.html",
-        page=found.map(lambda row: (row.tip, tip_age(db, row.tip, now), row.photos)),
+        page=found.map(lambda row: (row.tip, tip_age(db, row.tip, now), row.photos,
+                                    row.replied)),
         args=args,
         villages=db.scalars(select(Village).where(Village.active).order_by(Village.sort_order)),
         categories=db.scalars(select(Category).where(Category.active)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import TextAreaField
+from wtforms.validators import Length, Optional
 
 from admin import bp
 from admin.access import require
@@ -19,6 +21,12 @@ from portal.domain.casework.events import CONFLICT_MESSAGE
 from portal.domain.casework.workflow import WorkflowError, set_severity
 from portal.domain.enums import AssignmentRole, AssignmentState, CaseStatus, Severity
 from portal.domain.models import Assignment, Case, Department
+
+
+class RouteWithSummaryForm(RouteForm):
+    # What the department reads; pre-filled by ``routing.draft_department_summary``.
+    summary = TextAreaField("交给部门的情况摘要", validators=[
+        Optional(), Length(max=routing.SUMMARY_MAX)])
 
 
 def returned_by(case: Case) -> Assignment | None:
@@ -48,7 +56,8 @@ def _departments() -> list[Department]:
         select(Department).where(Department.active).order_by(Department.id)))
 
 
-def _render(case: Case, *, route: RouteForm | None = None, severity: SeverityForm | None = None,
+def _render(case: Case, *, route: RouteWithSummaryForm | None = None,
+            severity: SeverityForm | None = None,
             error: str = "", failed: str = "", status: int = 200):
     db = get_session()
     proposal, proposal_error = None, ""
@@ -58,9 +67,11 @@ def _render(case: Case, *, route: RouteForm | None = None, severity: SeverityFor
         except WorkflowError as exc:
             proposal_error = str(exc)
     if route is None:
-        route = RouteForm(formdata=None, version=str(case.version),
-                          lead=proposal.lead.id if proposal else None,
-                          assists=[d.id for d in proposal.assists] if proposal else [])
+        route = RouteWithSummaryForm(
+            formdata=None, version=str(case.version),
+            lead=proposal.lead.id if proposal else None,
+            assists=[d.id for d in proposal.assists] if proposal else [],
+            summary=routing.draft_department_summary(db, case))
     route.version.data = str(case.version)
     choices = options((d.id, d.name) for d in _departments())
     route.lead.choices = choices
@@ -91,7 +102,7 @@ def _stale(case: Case, version: str | None) -> bool:
 def route_case_post(case_id: int):
     db = get_session()
     case = _case(case_id)
-    form = RouteForm()
+    form = RouteWithSummaryForm()
     choices = options((d.id, d.name) for d in _departments())
     form.lead.choices = choices
     form.assists.choices = choices
@@ -107,7 +118,8 @@ def route_case_post(case_id: int):
         abort(400)
     return act(
         lambda: routing.route_case(db, case, lead=lead, assists=assists, actor=current_user,
-                                   override_reason=form.override_reason.data or ""),
+                                   override_reason=form.override_reason.data or "",
+                                   summary=form.summary.data),
         done=f"工单 {case.id} 已派给{lead.name}牵头办理。", then=url_for("admin.triage"),
         refused=lambda error, status: _render(_case(case_id), route=form, failed="route",
                                               status=status, error=error))

@@ -1,5 +1,6 @@
 """Urging notices (督促函): drafted from a department's overdue cases, numbered, printable;
-officers read the ones addressed to their department in their inbox."""
+officers read the ones addressed to their department in their inbox, sign for them (签收) and
+answer them (回复), and the supervisor sees both on the notice and in the list."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ from portal.domain.administration import settings as portal_settings
 from portal.domain.clock import utcnow
 from portal.domain.models import Department, UrgingNotice
 from portal.domain.supervision import ledger, urging
+
+
+class AcknowledgeForm(FlaskForm):
+    pass
+
+
+class AnswerForm(FlaskForm):
+    answer = TextAreaField("回复（办理情况）", validators=[Length(max=urging.ANSWER_MAX)])
 
 
 class UrgingForm(FlaskForm):
@@ -101,15 +110,56 @@ def urging_notice(notice_id: int):
         abort(404)
     return render_template("admin/urging.html", notice=notice,
                            number=urging.notice_number(notice),
-                           j=portal_settings.jurisdiction(db))
+                           j=portal_settings.jurisdiction(db),
+                           reply_days=urging.REPLY_WORKING_DAYS)
+
+
+def _own_notice(notice_id: int) -> UrgingNotice:
+    """A notice addressed to the officer's department; any other answers 404."""
+    notice = get_session().get(UrgingNotice, notice_id)
+    if notice is None or notice.department_id != current_user.department_id:
+        abort(404)
+    return notice
+
+
+def _inbox(error: str = "", failed: int | None = None, answer: AnswerForm | None = None,
+           status: int = 200) -> Any:
+    db = get_session()
+    department_id = current_user.department_id
+    notices = urging.notices_for_department(db, department_id) if department_id else []
+    return render_template(
+        "admin/urging_inbox.html",
+        notices=[(n, urging.notice_actions(n, current_user)) for n in notices],
+        number=urging.notice_number, acknowledge=AcknowledgeForm(),
+        answer=answer, blank=AnswerForm(formdata=None), error=error, failed=failed), status
 
 
 @bp.route("/urging/inbox")
 @require(Permission.URGING_INBOX)
 def urging_inbox():
-    """The notices addressed to the officer's own department."""
-    db = get_session()
-    department_id = current_user.department_id
-    notices = urging.notices_for_department(db, department_id) if department_id else []
-    return render_template("admin/urging_inbox.html", notices=notices,
-                           number=urging.notice_number)
+    """The notices addressed to the officer's own department, each to sign for and answer."""
+    return _inbox()
+
+
+@bp.route("/urging/<int:notice_id>/acknowledge", methods=["POST"])
+@require(Permission.URGING_INBOX)
+def urging_acknowledge(notice_id: int):
+    notice = _own_notice(notice_id)
+    return act(lambda: urging.acknowledge_notice(get_session(), notice, actor=current_user),
+               done=f"已签收{urging.notice_number(notice)}。",
+               then=url_for("admin.urging_inbox") + f"#notice-{notice_id}",
+               refused=lambda error, status: _inbox(error, notice_id, status=status))
+
+
+@bp.route("/urging/<int:notice_id>/answer", methods=["POST"])
+@require(Permission.URGING_INBOX)
+def urging_answer(notice_id: int):
+    notice = _own_notice(notice_id)
+    form = AnswerForm()
+    if not form.validate():
+        return _inbox(f"回复内容不能超过 {urging.ANSWER_MAX} 个字", notice_id, form, 400)
+    return act(lambda: urging.answer_notice(get_session(), notice, form.answer.data or "",
+                                            actor=current_user),
+               done=f"已回复{urging.notice_number(notice)}。",
+               then=url_for("admin.urging_inbox") + f"#notice-{notice_id}",
+               refused=lambda error, status: _inbox(error, notice_id, form, status))

@@ -3,6 +3,11 @@
 ``propose_routing`` reads the routing table and the jurisdiction settings; it names no
 department itself. ``route_case`` hands the case to the departments a moderator confirmed (or
 chose instead, with a reason), through the workflow.
+
+What the department reads about the hazard is the case's summary (``internal_summary``), and
+only that: never the tip itself, nor the reporter. ``draft_department_summary`` pre-fills it on
+the routing screen from the tips' descriptions as the moderators left them (redacted) and
+masked; the moderator edits it and ``route_case`` stores what they submitted.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from portal.domain.administration import settings as portal_settings
 from portal.domain.casework import notifications, sla
 from portal.domain.casework.workflow import WorkflowError, log_event, require_role, transition
 from portal.domain.clock import utcnow
+from portal.domain.disclosure.redaction import mask_personal_data
 from portal.domain.enums import (
     AssignmentRole,
     CaseEventKind,
@@ -34,10 +40,13 @@ from portal.domain.models import (
     Category,
     Department,
     RoutingRule,
+    Tip,
     User,
     VenueType,
     Village,
 )
+
+SUMMARY_MAX = 4000
 
 
 @dataclass
@@ -146,6 +155,31 @@ def propose_for_case(session: Session, case: Case) -> Proposal:
                            severity=case.severity)
 
 
+def draft_department_summary(session: Session, case: Case) -> str:
+    """The summary the routing screen offers for the department to read, for the moderator to
+    edit before routing. A summary a moderator already wrote (when accepting the tip, or at an
+    earlier routing) is theirs and is offered as it is; otherwise the descriptions of the
+    case's tips, oldest first, as moderators left them (``redact_description`` replaces the
+    text and keeps the original for moderators only), with phone, ID-card and plate numbers
+    masked. Nothing from the reporter's own fields (name, phone) is ever part of it."""
+    if case.internal_summary.strip():
+        return case.internal_summary
+    descriptions = session.scalars(
+        select(Tip.description).where(Tip.case_id == case.id).order_by(Tip.created_at, Tip.id))
+    return "\n\n".join(mask_personal_data(d.strip()) for d in descriptions if d.strip())
+
+
+def check_department_summary(summary: str) -> str:
+    """The summary as it will be stored: what the moderator submitted, trimmed. Empty would
+    leave the department with nothing to act on."""
+    text = summary.strip()
+    if not text:
+        raise WorkflowError("请填写交给部门的情况摘要：部门只能看到这段文字")
+    if len(text) > SUMMARY_MAX:
+        raise WorkflowError(f"情况摘要不能超过 {SUMMARY_MAX} 个字")
+    return text
+
+
 def check_route_case(case: Case, actor: User) -> None:
     """Who may route a case, and when: a moderator (the township office, ``cases:route``),
     while the case waits in triage."""
@@ -162,6 +196,7 @@ def route_case(
     assists: Sequence[Department] = (),
     actor: User,
     override_reason: str = "",
+    summary: str | None = None,
     now: dt.datetime | None = None,
     tz: str | ZoneInfo | None = None,
 ) -> list[Assignment]:
@@ -169,9 +204,12 @@ def route_case(
 
     Earlier assignments (returned, transferred) are kept as they are; new ones are added. A
     choice other than the rules' proposal needs ``override_reason``, which is recorded on each
-    new assignment and in the routing event.
+    new assignment and in the routing event. ``summary`` is what the moderator submitted for
+    the department to read (the routing screen always sends it); it replaces the case's
+    summary. ``None`` keeps the summary the case has.
     """
     check_route_case(case, actor)
+    new_summary = None if summary is None else check_department_summary(summary)
     assists = list({d.id: d for d in assists if d.id != lead.id}.values())
     for department in (lead, *assists):
         if not department.active:
@@ -183,6 +221,9 @@ def route_case(
         raise WorkflowError("所选部门与分派规则的建议不同，请填写调整理由")
 
     now = now or utcnow()
+    summary_changed = new_summary is not None and new_summary != case.internal_summary
+    if new_summary is not None:
+        case.internal_summary = new_summary
     new = [
         Assignment(case=case, department=department, role=role, routed_at=now,
                    routed_by_id=actor.id, override_reason=override_reason)
@@ -207,6 +248,8 @@ def route_case(
             "overridden": overridden,
             "override_reason": override_reason,
             "check_by": check_by.isoformat(),
+            # That the summary changed, not the text: the audit log is read widely.
+            "summary_changed": summary_changed,
         },
         routed_at=now,
         check_by=check_by,

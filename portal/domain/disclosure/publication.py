@@ -24,7 +24,7 @@ from portal.domain.casework.events import WorkflowError, flush, log_event, requi
 from portal.domain.clock import utcnow
 from portal.domain.disclosure.redaction import mask_personal_data
 from portal.domain.enums import CaseEventKind, CaseStatus, Role, Severity, SupervisionLevel
-from portal.domain.models import Attachment, Case, CaseEvent, Unit, User
+from portal.domain.models import Attachment, Case, CaseEvent, Tip, Unit, User
 from portal.domain.paging import Page
 from portal.domain.reporting import evidence
 from portal.domain.supervision import tallies
@@ -252,6 +252,29 @@ def candidate_photos(session: Session, case: Case) -> list[Attachment]:
     photos = evidence.tip_photos(session, case) + _event_photos(session, case)
     originals = {p.derived_from_id for p in photos if p.derived_from_id}
     return [p for p in photos if not p.withheld and p.id not in originals]
+
+
+def is_public_photo(session: Session, attachment: Attachment) -> bool:
+    """Whether an anonymous visitor may load this file: a photo a moderator marked public,
+    not withheld, on a disclosed case: either on one of its timeline events, or one of its
+    tips' usable photos (``evidence``: never the original of a blurred copy). Marked on a case
+    that is later withdrawn, or never disclosed, it stays inside. The unit page shows exactly
+    these (``full_public_case``), so every photo it links loads."""
+    if not _shown(attachment):
+        return False
+    if attachment.case_event_id is not None:
+        case = session.scalar(
+            select(Case).join(CaseEvent, CaseEvent.case_id == Case.id)
+            .where(CaseEvent.id == attachment.case_event_id))
+        return case is not None and is_public(case)
+    if attachment.tip_id is not None:
+        tip = session.get(Tip, attachment.tip_id)
+        if tip is None or tip.case_id is None:
+            return False
+        case = session.get(Case, tip.case_id)
+        return (case is not None and is_public(case)
+                and evidence.is_tip_photo(session, case, attachment))
+    return False
 
 
 def full_public_case(session: Session, case: Case, today: dt.date) -> PublicCase:

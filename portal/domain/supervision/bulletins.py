@@ -32,32 +32,48 @@ PAGE_SIZE = 20
 TEXT_DEPARTMENTS = 10
 
 
+def period_end(end: dt.date, now: dt.datetime | None = None,
+               tz: str | ZoneInfo | None = None) -> dt.datetime:
+    """The moment a bulletin's standing figures are taken at: the end of the period's last
+    local day, or now while the period is still running. Never later: a bulletin drafted
+    on 1 December about November says how November ended, not how December began."""
+    now = now or utcnow()
+    return min(now, ledger.start_of_local_day(end + dt.timedelta(days=1), tz))
+
+
 def period_figures(session: Session, start: dt.date, end: dt.date,
                    now: dt.datetime | None = None,
                    tz: str | ZoneInfo | None = None) -> dict[str, Any]:
-    """What a bulletin reports: the period's new tips, cases opened and closed, listings, and
-    the overdue cases by department as they stand now."""
-    now = now or utcnow()
+    """What a bulletin reports, every figure from the bulletin's own period: the period's
+    new tips, cases opened and closed and listings; and, at the period's end
+    (``period_end``), the cases open then that were overdue then, by lead department, and
+    the hazards under supervision then. Nothing opened after the period counts or is named.
+    (Overdue at the period's end is judged on each case's deadlines and status as they are
+    now: a case handled after the period no longer counts as overdue then.)"""
+    as_of = period_end(end, now, tz)
     since = ledger.start_of_local_day(start, tz)
     until = ledger.start_of_local_day(end + dt.timedelta(days=1), tz)
     opened = ledger.LedgerFilter(created_from=start, created_to=end)
     closed = ledger.LedgerFilter(closed_from=start, closed_to=end)
-    overdue = ledger.LedgerFilter(overdue=ledger.Overdue.ANY)
-    by_department = ledger.counts_by(session, overdue, "department", now, tz)
+    overdue = ledger.LedgerFilter(overdue=ledger.Overdue.ANY, open_on=end)
+    by_department = ledger.counts_by(session, overdue, "department", as_of, tz)
     names = dict(session.execute(select(Department.id, Department.name)
                                  .where(Department.id.in_(list(by_department)))).all())
     return {
         "period": [start.isoformat(), end.isoformat()],
+        "as_of": as_of.isoformat(),
         "new_tips": session.scalar(select(func.count()).select_from(Tip).where(
             Tip.created_at >= since, Tip.created_at < until)) or 0,
-        "cases_opened": ledger.count(session, opened, now, tz),
-        "major_opened": ledger.count(session, opened.with_(severity=Severity.MAJOR), now, tz),
-        "cases_closed": ledger.count(session, closed, now, tz),
-        "overdue": ledger.count(session, overdue, now, tz),
+        "cases_opened": ledger.count(session, opened, as_of, tz),
+        "major_opened": ledger.count(session, opened.with_(severity=Severity.MAJOR), as_of, tz),
+        "cases_closed": ledger.count(session, closed, as_of, tz),
+        "overdue": ledger.count(session, overdue, as_of, tz),
         "overdue_by_department": sorted(
             ({"department": names.get(d, str(d)), "count": n} for d, n in by_department.items()),
             key=lambda row: (-row["count"], row["department"])),
-        "listed": ledger.count(session, ledger.LedgerFilter(listed=True), now, tz),
+        # Under supervision among the cases open at the period's end (the ledger's "listed").
+        "listed": ledger.count(session, ledger.LedgerFilter(listed=True, open_on=end),
+                               as_of, tz),
         "listed_in_period": session.scalar(select(func.count()).select_from(Listing).where(
             Listing.listed_at >= since, Listing.listed_at < until)) or 0,
     }
@@ -69,7 +85,7 @@ def draft_text(figures: dict[str, Any], township: str) -> str:
         f"{start} 至 {end}，{township}共收到群众举报火灾隐患 {figures['new_tips']} 条，"
         f"新立案 {figures['cases_opened']} 件（其中重大火灾隐患 {figures['major_opened']} 件），"
         f"整改销案 {figures['cases_closed']} 件。",
-        f"截至通报时，挂牌督办重大火灾隐患 {figures['listed']} 处"
+        f"截至 {end}，挂牌督办重大火灾隐患 {figures['listed']} 处"
         f"（本期新挂牌 {figures['listed_in_period']} 处），"
         f"超期未办结工单 {figures['overdue']} 件。",
     ]

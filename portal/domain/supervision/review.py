@@ -4,9 +4,13 @@ Definitions (all times compared in UTC, periods are local days, inclusive):
 
 - assignments: hand-offs to the department (lead or assisting) routed in the period;
 - accepted on time: of those, signed for within ``ACCEPT_HOURS`` of routing;
-- checked on time %: cases the department leads whose check fell due in the period and is
-  decided (checked, or the deadline has passed), checked by ``check_by``;
-- rectified on time %: likewise for ``rectify_by``, rectified on or before that local day;
+- checked on time %: of the checks of cases the department leads that were decided in the
+  period, those done by ``check_by``. A check is decided when it is done in time (it counts
+  in the period it was done, even if its deadline lies beyond the period) or when its
+  deadline passes without it (it counts in the period of the deadline, as late, however
+  late it is done afterwards);
+- rectified on time %: likewise for ``rectify_by``, by local day: rectified on or before
+  that day counts in the period of the rectification, else late in the period of the day;
 - median days to close: cases it led that were closed in the period, routing to closure;
 - returns: cases it handed back in the period;
 - urging notices received: notices addressed to it in the period.
@@ -101,21 +105,38 @@ def review(session: Session, start: dt.date, end: dt.date, now: dt.datetime | No
                 .join(Case, Case.id == Assignment.case_id)
                 .where(leads.is_lead(Assignment)))
 
+    # A check is decided when it is done in time, or when its deadline passes without it;
+    # it counts in the period of that moment. (Counting only checks whose deadline fell in
+    # the period left out every check done early in a period whose end came before the
+    # deadline: a department that checked everything on time showed "—".)
     for department_id, _, check_by, checked_at in session.execute(
             led(Case.check_by, Case.checked_at).where(
-                Case.check_by >= since, Case.check_by < until,
-                or_(Case.checked_at.is_not(None), Case.check_by < now))):
+                Case.check_by.is_not(None),
+                or_(and_(Case.checked_at >= since, Case.checked_at < until,
+                         Case.checked_at <= Case.check_by),
+                    and_(Case.check_by >= since, Case.check_by < until, Case.check_by < now,
+                         or_(Case.checked_at.is_(None), Case.checked_at > Case.check_by))))):
         entry = row(department_id)
         entry.checks_due += 1
         if checked_at is not None and checked_at <= check_by:
             entry.checked_on_time += 1
+    # Likewise a rectification, by local day: done on or before ``rectify_by`` in the period,
+    # or its deadline passed in the period without it.
     for department_id, _, rectify_by, rectified_at in session.execute(
             led(Case.rectify_by, Case.rectified_at).where(
-                Case.rectify_by >= start, Case.rectify_by <= end,
-                or_(Case.rectified_at.is_not(None), Case.rectify_by < today))):
+                Case.rectify_by.is_not(None),
+                or_(and_(Case.rectified_at >= since, Case.rectified_at < until),
+                    and_(Case.rectify_by >= start, Case.rectify_by <= end,
+                         Case.rectify_by < today)))):
+        done = None if rectified_at is None else clock.local_today(rectified_at, tz)
+        on_time = done is not None and done <= rectify_by
+        if done is not None and on_time and not start <= done <= end:
+            continue  # done in time, in another period
+        if not on_time and not (start <= rectify_by <= end and rectify_by < today):
+            continue  # late, but its deadline lies in another period
         entry = row(department_id)
         entry.rectifications_due += 1
-        if rectified_at is not None and clock.local_today(rectified_at, tz) <= rectify_by:
+        if on_time:
             entry.rectified_on_time += 1
     durations: dict[int, list[float]] = defaultdict(list)
     for department_id, _, routed_at, created_at, closed_at in session.execute(

@@ -5,12 +5,20 @@ the year's highest plus one, inserted inside a savepoint; the unique constraint 
 (year, seq) decides a race, and the loser takes the next number. On SQLite the write
 request's ``BEGIN IMMEDIATE`` already serialises writers; on PostgreSQL the second insert
 waits on the first's uncommitted row, then fails on the constraint and retries, seeing it.
+
+The department answers in its inbox: an officer of the notice's department signs for it
+(``acknowledge_notice``, 签收) and replies (``answer_notice``, 回复); the supervisor sees both on
+the notice and in the list. Each happens once: a receipt is a fact, and the reply is the
+department's formal written answer, which a supervisor may rely on and quote, so it is not
+rewritten afterwards (anything further goes on the cases' timelines). Replying signs for the
+notice too, if nobody had.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -29,6 +37,7 @@ from portal.domain.supervision import ledger
 
 NUMBER_ATTEMPTS = 10
 REPLY_WORKING_DAYS = 3
+ANSWER_MAX = 5000
 # A notice is a letter, not a ledger: the oldest overdue cases, the rest in the next one.
 MAX_CASES = 50
 
@@ -118,11 +127,87 @@ def issue_notice(session: Session, department: Department, cases: Sequence[Case]
     return notice
 
 
+def _check_own_department(notice: UrgingNotice, actor: User, action: str) -> None:
+    require_role(actor, Role.OFFICER, action=action)
+    if actor.department_id != notice.department_id:
+        raise WorkflowError(f"只有{notice.department.name}的经办人可以{action}")
+
+
+def check_acknowledge(notice: UrgingNotice, actor: User) -> None:
+    """Only an officer of the notice's department signs for it, and only once."""
+    _check_own_department(notice, actor, "签收本督促函")
+    if notice.acknowledged_at is not None:
+        raise WorkflowError(f"本督促函已于{clock.format_local(notice.acknowledged_at)}签收")
+
+
+def check_answer(notice: UrgingNotice, actor: User) -> None:
+    """Only an officer of the notice's department answers it, and only once."""
+    _check_own_department(notice, actor, "回复本督促函")
+    if notice.answered_at is not None:
+        raise WorkflowError(f"本督促函已于{clock.format_local(notice.answered_at)}回复")
+
+
+@dataclass(frozen=True)
+class NoticeActions:
+    """What an actor may do with a notice now, from the steps' own checks."""
+
+    acknowledge: bool
+    answer: bool
+
+
+def notice_actions(notice: UrgingNotice, actor: User) -> NoticeActions:
+    def allowed(check: Callable[[UrgingNotice, User], None]) -> bool:
+        try:
+            check(notice, actor)
+        except WorkflowError:
+            return False
+        return True
+    return NoticeActions(acknowledge=allowed(check_acknowledge), answer=allowed(check_answer))
+
+
+def acknowledge_notice(session: Session, notice: UrgingNotice, *, actor: User,
+                       now: dt.datetime | None = None) -> UrgingNotice:
+    """The department signs for the notice (签收)."""
+    check_acknowledge(notice, actor)
+    notice.acknowledged_at = now or utcnow()
+    notice.acknowledged_by_id = actor.id
+    session.flush()
+    audit.record(session, "urging.acknowledge", "urging_notice", notice.id, actor=actor,
+                 after={"number": notice_number(notice),
+                        "acknowledged_at": notice.acknowledged_at.isoformat()})
+    return notice
+
+
+def answer_notice(session: Session, notice: UrgingNotice, text: str, *, actor: User,
+                  now: dt.datetime | None = None) -> UrgingNotice:
+    """The department replies (回复); a reply also signs for a notice nobody signed for."""
+    check_answer(notice, actor)
+    answer = text.strip()
+    if not answer:
+        raise WorkflowError("请填写回复内容（办理情况）")
+    if len(answer) > ANSWER_MAX:
+        raise WorkflowError(f"回复内容不能超过 {ANSWER_MAX} 个字")
+    now = now or utcnow()
+    signed = notice.acknowledged_at is None
+    if signed:
+        notice.acknowledged_at = now
+        notice.acknowledged_by_id = actor.id
+    notice.answer = answer
+    notice.answered_at = now
+    notice.answered_by_id = actor.id
+    session.flush()
+    audit.record(session, "urging.answer", "urging_notice", notice.id, actor=actor,
+                 after={"number": notice_number(notice), "answer": answer,
+                        "answered_at": now.isoformat(), "acknowledged_now": signed})
+    return notice
+
+
 def notices_for_department(session: Session, department_id: int) -> list[UrgingNotice]:
     """The notices addressed to a department, newest first (its desk lists them)."""
     return list(session.scalars(
         select(UrgingNotice).where(UrgingNotice.department_id == department_id)
-        .options(joinedload(UrgingNotice.issued_by))
+        .options(joinedload(UrgingNotice.issued_by), joinedload(UrgingNotice.acknowledged_by),
+                 joinedload(UrgingNotice.answered_by))
         .order_by(UrgingNotice.issued_at.desc(), UrgingNotice.id.desc())))
 
 
@@ -130,6 +215,8 @@ def notices_page(session: Session, *, page: str | int | None = 1,
                  size: int = 30) -> Page[UrgingNotice]:
     """Every notice issued, newest first, a page at a time (the urging list)."""
     return paging.paginate(session, select(UrgingNotice)
-                           .options(joinedload(UrgingNotice.department))
+                           .options(joinedload(UrgingNotice.department),
+                                    joinedload(UrgingNotice.acknowledged_by),
+                                    joinedload(UrgingNotice.answered_by))
                            .order_by(UrgingNotice.issued_at.desc(), UrgingNotice.id.desc()),
                            page=page, size=size)

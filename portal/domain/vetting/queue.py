@@ -1,5 +1,6 @@
-"""The moderation queue (待审核举报): pending tips, urgent first then oldest, filtered and
-paged."""
+"""The moderation queue (待审核举报): pending tips, filtered and paged. Urgent tips come
+first (their 24-hour check limit outranks anything else), then tips whose reporter answered and
+waits for the office (居民已回复), then the oldest."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from portal.domain import paging
-from portal.domain.enums import Channel, TipStatus
-from portal.domain.models import Attachment, Category, Tip
+from portal.domain.enums import Channel, MessageDirection, TipStatus
+from portal.domain.models import Attachment, Category, Message, Tip
 from portal.domain.paging import Page
 
 PAGE_SIZE = 30
@@ -56,18 +57,31 @@ class QueueFilter:
         return where
 
 
+def awaiting_office_clause() -> ColumnElement[bool]:
+    """SQL on ``Tip``: the thread's latest message is the reporter's, so a resident answered
+    (or wrote) and nobody in the office has written back since. Messages are appended, so
+    the highest id is the latest (on the (tip_id, created_at) index's table)."""
+    latest = (select(Message.direction).where(Message.tip_id == Tip.id)
+              .order_by(Message.id.desc()).limit(1).correlate(Tip).scalar_subquery())
+    return func.coalesce(latest == MessageDirection.FROM_REPORTER.value, False)
+
+
 @dataclass(frozen=True)
 class QueueRow:
     tip: Tip
     photos: int
+    # The reporter's message waits for an answer from the office.
+    replied: bool = False
 
 
 def pending_tips(session: Session, f: QueueFilter, *, page: str | int | None = 1,
                  size: int = PAGE_SIZE) -> Page[QueueRow]:
-    """One page of the queue, with each tip's category, village and photo count."""
+    """One page of the queue, with each tip's category, village, photo count and whether a
+    reporter's message waits for the office."""
     where = f.conditions()
     total = session.scalar(select(func.count()).select_from(Tip).where(*where)) or 0
-    urgent_first = (Category.urgent.desc(), Tip.created_at, Tip.id)
+    awaiting = awaiting_office_clause()
+    urgent_first = (Category.urgent.desc(), awaiting.desc(), Tip.created_at, Tip.id)
     # The page's ids first (narrow rows, sorted over the whole backlog), then those rows with
     # their relations: a backlog of thousands costs a sort of ids, not of whole tips.
     ids = paging.paginate(
@@ -81,4 +95,7 @@ def pending_tips(session: Session, f: QueueFilter, *, page: str | int | None = 1
     photo_counts = dict(session.execute(
         select(Attachment.tip_id, func.count()).where(Attachment.tip_id.in_(ids.items))
         .group_by(Attachment.tip_id)).all())
-    return ids.map(lambda tip_id: QueueRow(tips[tip_id], photo_counts.get(tip_id, 0)))
+    replied = set(session.scalars(
+        select(Tip.id).where(Tip.id.in_(ids.items), awaiting)))
+    return ids.map(lambda tip_id: QueueRow(tips[tip_id], photo_counts.get(tip_id, 0),
+                                           tip_id in replied))
