@@ -24,10 +24,12 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 migrate: $(VENV)/.installed
 	$(FLASK) db upgrade
 
-## make run: install, migrate, load the demo jurisdiction (first time only), print a first
-## admin login if none exists, and serve on http://127.0.0.1:5000
+## make run: install, migrate, load the demo jurisdiction and its sample reports and cases
+## (first time only: a portal with data never gets samples), print a first admin login if
+## none exists, and serve on http://127.0.0.1:5000
 run: migrate
 	$(FLASK) portal load-jurisdiction --if-empty $(DEMO)
+	$(FLASK) portal load-samples --if-new
 	$(FLASK) users ensure-admin
 	$(FLASK) run --host 127.0.0.1 --port 5000
 

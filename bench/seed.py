@@ -2,8 +2,10 @@
 
     python -m bench.seed --cases 100000 [--database-url URL] [--fresh]
 
-Villages, departments, vocabularies and routing rules come from the demo jurisdiction, with
-extra villages (and their village committees) so that a city-sized run looks like one. Every
+Villages, departments, vocabularies and routing rules come from the demo jurisdiction, and the
+demo's own sample reports and cases (``portal.domain.administration.samples``, a few dozen
+taken through the real workflow) are the base; the volume is bulk rows on top, with extra
+villages (and their village committees) so that a city-sized run looks like one. Every bulk
 case gets its unit, 1–2 tips, 1–2 assignments and a timeline of 2–6 events; the mix of
 statuses, disclosures and overdue dates follows what a working office would have. One tip has
 a known receipt code (printed) so `/track` can be measured.
@@ -17,22 +19,25 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.orm import Session
 
 from portal import migrate
 from portal.config import ROOT
 from portal.db import make_engine
+from portal.domain.administration import samples
 from portal.domain.enums import CaseEventKind, CaseStatus
 from portal.domain.models.base import Base
-from portal.domain.reporting.identity import receipt_hash
+from portal.domain.reporting.identity import IdentityCipher, receipt_hash
 from portal.domain.supervision import tallies
 
 BATCH = 5000
 KNOWN_RECEIPT = "2026112900000001"
 BENCH_RECEIPT_KEY = "bench-receipt-key-0123456789abcdefghijklmnopqrstuvwxyz"
+BENCH_FIELD_KEYS = "pVaw5pRvMBnpZ7z1m0kq4l6n3mR9Q2yF0nXo8u5bT1c="  # bench/http.py's server's
 NOW = dt.datetime(2026, 11, 29, 4, 0, tzinfo=dt.UTC)
 T = Base.metadata.tables
 
@@ -85,21 +90,46 @@ def prepare(url: str, fresh: bool) -> Engine:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
     migrate.upgrade(url)
+    from portal.domain.administration import jurisdiction
+
+    def load(session: Session) -> None:
+        jurisdiction.load_file(session, ROOT / "portal" / "data" / "demo_jurisdiction.toml")
+
+    _in_app(url, load)
+    return engine
+
+
+def _in_app(url: str, work: Callable[[Session], Any]) -> Any:
+    """Run ``work`` in a session of the app (whose audit key the domain's steps sign with),
+    and commit."""
     from portal import create_app
     from portal.db import database
-    from portal.domain.administration import jurisdiction
 
     app = create_app({"ENV": "development", "DATABASE_URL": url})
     with app.app_context():
         session = database(app).sessionmaker()
-        jurisdiction.load_file(session, ROOT / "portal" / "data" / "demo_jurisdiction.toml")
-        session.commit()
-        session.close()
-    return engine
+        try:
+            result = work(session)
+            session.commit()
+        finally:
+            session.close()
+    database(app).engine.dispose()
+    return result
+
+
+def seed_samples(url: str) -> int:
+    """The demo's sample reports and cases, once: the realistic base the bulk rows join."""
+    def load(session: Session) -> int:
+        report = samples.seed_samples(session, cipher=IdentityCipher(BENCH_FIELD_KEYS),
+                                      receipt_key=BENCH_RECEIPT_KEY)
+        return report.cases
+
+    return _in_app(url, load)
 
 
 def seed(engine: Engine, cases: int, rng: random.Random) -> dict[str, int]:
     counts: dict[str, int] = {}
+    counts["sample_cases"] = seed_samples(engine.url.render_as_string(hide_password=False))
     extra_villages = max(0, cases // 5000 - 5)
     counts["villages"] = _insert(engine, "villages", (
         {"code": f"X{i:05d}", "name": f"合成村{i:05d}（示例）", "active": True,

@@ -10,13 +10,14 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal import migrate
+from portal import identity, migrate
 from portal.db import get_session
 from portal.domain.access import accounts, audit
-from portal.domain.administration import jurisdiction
+from portal.domain.administration import jurisdiction, samples
 from portal.domain.administration import settings as portal_settings
 from portal.domain.enums import Role
 from portal.domain.models import User
+from portal.web.files import storage
 
 db_cli = AppGroup("db", help="Database schema migrations (Alembic).")
 portal_cli = AppGroup("portal", help="Jurisdiction data.")
@@ -76,6 +77,32 @@ def load_jurisdiction(path: Path, if_empty: bool) -> None:
         raise click.ClickException(str(exc)) from None
     session.commit()
     click.echo(f"已载入 {path}：{report.summary() or '无变化'}")
+
+
+@portal_cli.command("load-samples")
+@click.option("--if-new", is_flag=True,
+              help="Only on a new demo portal, with no tip or case yet (used by `make run`); "
+                   "otherwise do nothing, quietly.")
+def load_samples(if_new: bool) -> None:
+    """Add the demo's sample reports and cases (示例), once; a real jurisdiction never gets
+    them."""
+    session = get_session()
+    if if_new:
+        try:
+            samples.check_sample_jurisdiction(session)
+        except samples.SampleError:
+            return
+        if not samples.is_new(session):
+            return
+    try:
+        report = samples.seed_samples(session, cipher=identity.cipher(),
+                                      receipt_key=identity.receipt_key(), storage=storage())
+    except samples.SampleError as exc:
+        raise click.ClickException(str(exc)) from None
+    session.commit()
+    click.echo(f"已载入示例数据：{report.summary()}" if report.loaded else report.summary())
+    if report.receipt_code:
+        click.echo(f"  可在“查询举报”页用回执码 {report.receipt_code} 查看一条示例举报的办理结果")
 
 
 def _role(value: str) -> Role:

@@ -1,0 +1,124 @@
+"""The demo's sample reports and cases: every stage, dated back consistently, marked 示例, once,
+and never for a real jurisdiction."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.domain.administration import samples
+from portal.domain.administration import settings as portal_settings
+from portal.domain.casework import sla
+from portal.domain.clock import local_today, utcnow
+from portal.domain.enums import CaseStatus, TipStatus
+from portal.domain.models import Case, CaseEvent, Listing, Setting, Tip, Unit, UrgingNotice, User
+from portal.domain.reporting import intake
+from portal.domain.reporting.identity import IdentityCipher
+from portal.domain.vetting import queue
+from portal.storage import DirectoryStorage
+from tests.conftest import TEST_FIELD_KEY
+
+
+def seed(app: Flask, session: Session, **kwargs) -> samples.SampleReport:
+    return samples.seed_samples(session, cipher=IdentityCipher(TEST_FIELD_KEY),
+                                receipt_key=app.config["RECEIPT_KEY"], **kwargs)
+
+
+def count(session: Session, *where) -> int:
+    return session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
+
+
+def test_every_stage_is_there_dated_back_and_marked(
+        app: Flask, db_session: Session, client: FlaskClient, tmp_path) -> None:
+    now = utcnow()
+    report = seed(app, db_session, now=now, storage=DirectoryStorage(tmp_path))
+    assert report.loaded and 30 <= report.tips <= 40 and report.cases >= 20
+
+    by_status = dict(db_session.execute(
+        select(Case.status, func.count()).group_by(Case.status)).all())
+    assert set(by_status) == set(CaseStatus), "a case at every stage, triage to closed"
+    assert by_status == {CaseStatus(s): n for s, n in report.by_status.items()}
+    tips = dict(db_session.execute(select(Tip.status, func.count()).group_by(Tip.status)).all())
+    assert set(tips) == set(TipStatus), "pending, accepted, rejected and merged tips"
+
+    # Overdue as the domain defines it: late for the check, and late for the rectification.
+    assert count(db_session, sla.check_overdue_clause(now)) >= 2
+    assert count(db_session, sla.rectification_overdue_clause(local_today(now))) >= 2
+    assert count(db_session, sla.overdue_clause(now)) == report.overdue >= 4
+    notice = db_session.scalars(select(UrgingNotice)).one()
+    assert notice.acknowledged_at is not None and notice.cases
+    assert all(sla.is_overdue(c, notice.issued_at) for c in notice.cases)
+
+    # Listed for supervision (挂牌督办), and one delisted once closed.
+    listings = db_session.scalars(select(Listing)).all()
+    assert [lst for lst in listings if lst.delisted_at is None] and \
+        [lst for lst in listings if lst.delisted_at is not None]
+    assert report.listed == 1
+
+    # Disclosed ones are on the public page; pending tips wait in the moderation queue.
+    disclosed = db_session.scalars(select(Case).where(Case.disclosed)).all()
+    assert len(disclosed) == report.disclosed >= 5
+    page = client.get("/disclosures").get_data(as_text=True)
+    assert all(c.unit.name in page for c in disclosed[:5])
+    assert "示例" in client.get("/").get_data(as_text=True)
+    waiting = queue.pending_tips(db_session, queue.QueueFilter())
+    assert waiting.total == tips[TipStatus.PENDING] >= 3
+    assert any(row.replied for row in waiting.items), "a reporter answered a question"
+
+    # Every text about a place or from a reporter says it is a sample; nobody is identified.
+    for tip in db_session.scalars(select(Tip)):
+        assert "示例" in tip.unit_name and "示例" in tip.description
+        assert not tip.address or "示例" in tip.address
+        assert tip.reporter_name_enc is None and tip.reporter_phone_enc is None
+    for unit in db_session.scalars(select(Unit)):
+        assert "示例" in unit.name
+    assert all("示例" in c.public_summary for c in disclosed)
+    staff = db_session.scalars(select(User).where(User.username.startswith("sample-"))).all()
+    assert len(staff) == report.users > 5
+    assert all(not u.active and "示例" in u.display_name for u in staff)
+
+    # Dated back consistently: each case's timeline runs forward from its report to now.
+    for case in db_session.scalars(select(Case)):
+        times = [e.created_at for e in db_session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))]
+        assert times == sorted(times) and times[0] >= case.created_at and times[-1] <= now
+        first_tip = min(t.created_at for t in db_session.scalars(
+            select(Tip).where(Tip.case_id == case.id)))
+        assert first_tip <= case.created_at < now - dt.timedelta(hours=1)
+        if case.closed_at:
+            assert case.routed_at is not None and case.routed_at < case.closed_at
+    oldest = db_session.scalar(select(func.min(Case.created_at)))
+    assert oldest < now - dt.timedelta(days=60)
+
+    # The receipt printed for trying /track finds a sample tip.
+    assert report.receipt_code
+    tip = intake.find_by_receipt(db_session, report.receipt_code,
+                                 receipt_key=app.config["RECEIPT_KEY"])
+    assert tip is not None and tip.status is TipStatus.ACCEPTED
+
+    # Once only.
+    again = seed(app, db_session)
+    assert not again.loaded and "已载入" in again.summary()
+    assert db_session.scalar(select(func.count()).select_from(Tip)) == report.tips
+    assert count(db_session) == report.cases
+
+
+def test_a_real_jurisdiction_never_gets_samples(app: Flask, db_session: Session) -> None:
+    real = {**portal_settings.jurisdiction(db_session), "sample": False}
+    portal_settings.put(db_session, portal_settings.JURISDICTION_KEY, real)
+    with pytest.raises(samples.SampleError, match="sample = false"):
+        seed(app, db_session)
+    assert db_session.scalar(select(func.count()).select_from(Tip)) == 0
+    assert not samples.samples_loaded(db_session)
+
+
+def test_no_jurisdiction_no_samples(app: Flask, db_session: Session) -> None:
+    db_session.delete(db_session.get(Setting, portal_settings.JURISDICTION_KEY))
+    db_session.flush()
+    with pytest.raises(samples.SampleError, match="demo_jurisdiction"):
+        seed(app, db_session)
