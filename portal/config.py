@@ -54,6 +54,21 @@ DEFAULTS: dict[str, Any] = {
     "UPLOAD_DIR": "",
     # /healthz answers "degraded" when the upload directory has less free space than this.
     "UPLOAD_MIN_FREE_MB": 100,
+    # Empty: uploads live in UPLOAD_DIR. ``s3://bucket/prefix``: in an S3-compatible object
+    # store (docs/storage.md), reached with the S3_* settings; UPLOAD_DIR is then only the
+    # source of `uploads copy-to-store`.
+    "UPLOAD_STORE": "",
+    "S3_ENDPOINT_URL": "",
+    "S3_REGION": "",
+    # Empty keys: boto3's own chain (AWS_* variables, ~/.aws, an instance role).
+    "S3_ACCESS_KEY_ID": "",
+    "S3_SECRET_ACCESS_KEY": "",
+    # path (MinIO, Ceph RGW) or virtual (Alibaba Cloud OSS, Tencent COS).
+    "S3_ADDRESSING_STYLE": "path",
+    # Seconds to connect and to wait for a reply, and tries per request (retries included).
+    "S3_CONNECT_TIMEOUT": 2.0,
+    "S3_READ_TIMEOUT": 10.0,
+    "S3_MAX_ATTEMPTS": 3,
     "MAX_PHOTOS": 6,
     "MAX_PHOTO_BYTES": 10 * 1024 * 1024,
     "MAX_PHOTO_PIXELS": 40_000_000,
@@ -146,7 +161,24 @@ def load_settings(
         settings["AUDIT_CHECKPOINT_FILE"] = str(INSTANCE_DIR / "audit-checkpoints.log")
     if not settings["UPLOAD_DIR"]:
         settings["UPLOAD_DIR"] = str(INSTANCE_DIR / "uploads")
+    _check_upload_store(settings)
     return settings
+
+
+def _check_upload_store(settings: dict[str, Any]) -> None:
+    from portal.storage import parse_store_url
+
+    if settings["UPLOAD_STORE"]:
+        try:
+            parse_store_url(settings["UPLOAD_STORE"])
+        except ValueError as exc:
+            raise ConfigError(f"PORTAL_UPLOAD_STORE must be empty or s3://bucket/prefix "
+                              f"({exc}), not {settings['UPLOAD_STORE']!r}") from None
+    if settings["S3_ADDRESSING_STYLE"] not in {"path", "virtual"}:
+        raise ConfigError("PORTAL_S3_ADDRESSING_STYLE must be path or virtual")
+    for name in ("S3_CONNECT_TIMEOUT", "S3_READ_TIMEOUT", "S3_MAX_ATTEMPTS"):
+        if settings[name] <= 0:
+            raise ConfigError(f"PORTAL_{name} must be positive")
 
 
 def database_wait_seconds(settings: dict[str, Any]) -> float:

@@ -18,6 +18,7 @@ from portal.config import INSTANCE_DIR
 from portal.db import database, get_session
 from portal.domain.administration import retention
 from portal.domain.supervision import tallies
+from portal.storage import DirectoryStorage, S3Storage, copy_into
 from portal.web.files import storage
 
 uploads_cli = AppGroup("uploads", help="Uploaded files.")
@@ -27,8 +28,9 @@ retention_cli = AppGroup("retention", help="Data retention.")
 PG_RECIPE = """PostgreSQL backup and restore (run on a machine with the PostgreSQL client):
   pg_dump --format=custom --no-owner --file=portal.dump "$PORTAL_DATABASE_URL"
   pg_restore --clean --if-exists --no-owner --dbname="$PORTAL_DATABASE_URL" portal.dump
-Back up PORTAL_UPLOAD_DIR (or the object store) and the keys (PORTAL_FIELD_KEYS,
-PORTAL_RECEIPT_KEY) with it: without the keys, reporter identities and receipts are lost."""
+Back up PORTAL_UPLOAD_DIR (or the bucket of PORTAL_UPLOAD_STORE: docs/storage.md) and the
+keys (PORTAL_FIELD_KEYS, PORTAL_RECEIPT_KEY) with it: without the keys, reporter identities
+and receipts are lost."""
 
 
 def _sqlite_path() -> Path | None:
@@ -68,7 +70,8 @@ def backup(output: Path | None) -> None:
             raise click.ClickException(f"备份文件 {output} 校验失败")
     finally:
         check.close()
-    click.echo(f"已备份到 {output}（另请备份上传目录和密钥）")
+    files = "上传文件所在的存储桶" if isinstance(storage(), S3Storage) else "上传目录"
+    click.echo(f"已备份到 {output}（另请备份{files}和密钥，见 docs/storage.md）")
 
 
 @click.command("restore")
@@ -100,6 +103,27 @@ def uploads_gc(grace_hours: int | None) -> None:
     session.commit()
     click.echo(f"删除无主文件 {report.orphan_files} 个，未提交的暂存照片 {report.staged_rows} 张，"
                f"未写完的临时文件 {report.temp_files} 个")
+
+
+@uploads_cli.command("copy-to-store")
+@click.option("--source", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="The local upload directory (default PORTAL_UPLOAD_DIR).")
+def uploads_copy_to_store(source: Path | None) -> None:
+    """Copy a local upload directory into the object store of PORTAL_UPLOAD_STORE, skipping
+    files it already holds unchanged, and check every file there (size and MD5/SHA-256).
+    Safe to run again; exits 1 if any file could not be verified."""
+    target = storage()
+    if not isinstance(target, S3Storage):
+        raise click.ClickException("PORTAL_UPLOAD_STORE 未设置为 s3://存储桶/前缀，无处可复制")
+    directory = source or Path(current_app.config["UPLOAD_DIR"])
+    report = copy_into(DirectoryStorage(directory), target)
+    click.echo(f"从 {directory} 复制到 s3://{target.bucket}/{target.prefix}："
+               f"新复制 {report.copied} 个，已存在且相同 {report.skipped} 个，"
+               f"校验通过 {report.verified} 个，校验失败 {len(report.failed)} 个")
+    if report.failed:
+        for name in report.failed[:20]:
+            click.echo(f"校验失败：{name}")
+        raise click.ClickException("有文件未能校验通过，请检查后重新运行")
 
 
 @retention_cli.command("purge")

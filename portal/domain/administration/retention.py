@@ -17,7 +17,7 @@ from portal.domain.clock import utcnow
 from portal.domain.enums import RejectReason, TipStatus
 from portal.domain.models import Attachment, Case, Message, Notification, Tip, TipRevision
 from portal.domain.reporting.reporter import REPORTER_CALLBACK
-from portal.storage import Storage
+from portal.storage import Storage, entries
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,8 @@ def withdraw_identity(session: Session, tip: Tip, *, now: dt.datetime | None = N
 def collect_uploads(session: Session, store: Storage, *, grace_hours: int,
                     now: float | None = None) -> GcReport:
     """Remove files that no row names, staged photos never attached to anything, and the
-    temporary files of writes that never finished, once they are older than the grace
-    period (a form may still be on its way)."""
+    temporary files of writes that never finished (a bucket's abandoned multipart uploads),
+    once they are older than the grace period (a form may still be on its way)."""
     now_ts = now if now is not None else time.time()
     cutoff = utcnow() - dt.timedelta(hours=grace_hours) if now is None else (
         dt.datetime.fromtimestamp(now_ts, dt.UTC) - dt.timedelta(hours=grace_hours))
@@ -123,10 +123,10 @@ def collect_uploads(session: Session, store: Storage, *, grace_hours: int,
         if thumb:
             known.add(thumb)
     orphans = 0
-    for name in store.names():
-        if name in known:
-            continue
-        if now_ts - store.modified(name) < grace_hours * 3600:
+    # The names come with their times in one listing (a bucket answers a page at a time);
+    # a file written after the rows were read is younger than the grace period.
+    for name, modified in entries(store):
+        if name in known or now_ts - modified < grace_hours * 3600:
             continue
         store.delete(name)
         orphans += 1
