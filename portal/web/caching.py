@@ -163,6 +163,9 @@ class FigureCache:
             if current_app.config["PUBLIC_CACHE_SECONDS"] > 0:
                 if time.monotonic() - computed_at >= self.min_refresh_seconds:
                     self._refresh(key, compute)
+                # The page drawn with these figures is older than its data version: it must
+                # not be kept (or validated) under that version's ETag (see ``conditional``).
+                g.stale_figures = True
                 return value
         value = compute()
         self._put(key, stamp, value)
@@ -244,6 +247,11 @@ def conditional(view: F) -> F:
             return _stamp(Response(body, mimetype=mimetype), etag, last_modified)
         response = make_response(view(*args, **kwargs))
         if response.status_code == 200:
+            if g.get("stale_figures"):
+                # Drawn with figures still being recomputed: served, but neither cached nor
+                # given the ETag, else every process would keep it until the next write.
+                response.headers["Cache-Control"] = CACHE_CONTROL
+                return response
             _stamp(response, etag, last_modified)
             if not response.is_streamed:
                 page_cache.put(etag, response.get_data(), response.mimetype or "text/html")

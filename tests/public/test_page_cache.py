@@ -123,3 +123,40 @@ def test_a_burst_of_writes_costs_one_recompute_a_minute(app) -> None:
         assert calls == [1], "no recompute within the minute"
     finally:
         app.config["PUBLIC_CACHE_SECONDS"] = 0
+
+
+def test_a_page_drawn_with_stale_figures_is_not_kept_under_the_new_version(
+        app, client, db_session: Session) -> None:
+    """After a write the figures are served stale while they recompute; the page drawn with
+    them must not be cached (or validated) as the new data version's page, or every process
+    keeps showing the old figures until the next write (found with two instances, issue 18)."""
+    import re
+    import time
+
+    from portal.web.caching import figure_cache, page_cache
+    from tests import factories
+
+    def tips_shown() -> tuple[int, str | None]:
+        response = client.get("/stats")
+        match = re.search(r"<dt>收到举报</dt><dd>(\d+)</dd>", response.get_data(as_text=True))
+        assert match, "the figure is on the page"
+        return int(match.group(1)), response.headers.get("ETag")
+
+    app.config["PUBLIC_CACHE_SECONDS"] = 0.2
+    figure_cache.min_refresh_seconds = 3600  # no background refresh in this test
+    try:
+        before, etag = tips_shown()
+        assert etag is not None
+        factories.make_tip(db_session)
+        db_session.flush()
+        time.sleep(0.25)  # the data version is read again
+        stale, stale_etag = tips_shown()
+        assert stale == before, "the last figures are served while they recompute"
+        assert stale_etag is None, "a page with stale figures carries no validator"
+        figure_cache.clear()  # as when the background refresh has finished
+        fresh, _ = tips_shown()
+        assert fresh == before + 1, "the page is drawn again with the new figures"
+    finally:
+        app.config["PUBLIC_CACHE_SECONDS"] = 0
+        figure_cache.min_refresh_seconds = 60.0
+        page_cache.clear()
