@@ -407,17 +407,26 @@ SCENARIOS = {s.name: s for s in (
 )}
 
 
-def run(args: argparse.Namespace, scenario: str = "kill") -> dict:
-    chosen = SCENARIOS[scenario]
-    tmp = Path(args.tmp or ROOT / "instance" / "faults-tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    engine = make_engine(args.database_url)
+def form_choices(database_url: str) -> dict[str, list[int]]:
+    """The villages and categories a submitter may choose on the report form."""
+    engine = make_engine(database_url)
     with engine.connect() as conn:
         ids = {"villages": list(conn.execute(text("SELECT id FROM villages WHERE active"))
                                 .scalars()),
                "categories": list(conn.execute(text("SELECT id FROM categories WHERE active"))
                                   .scalars())}
+    engine.dispose()
+    return ids
+
+
+def run(args: argparse.Namespace, scenario: str = "kill") -> dict:
+    chosen = SCENARIOS[scenario]
+    tmp = Path(args.tmp or ROOT / "instance" / "faults-tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    ids = form_choices(args.database_url)
+    engine = make_engine(args.database_url)
+    with engine.connect() as conn:
         before = set(conn.execute(text("SELECT id FROM tips")).scalars())
     engine.dispose()
     server = Server(args.database_url, tmp)

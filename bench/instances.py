@@ -775,13 +775,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         engine = seed.prepare(args.database_url, fresh=True)
         seed.seed(engine, args.cases, random.Random(7))
         engine.dispose()
-    engine = make_engine(args.database_url)
-    with engine.connect() as conn:
-        ids = {"villages": list(conn.execute(text("SELECT id FROM villages WHERE active"))
-                                .scalars()),
-               "categories": list(conn.execute(text("SELECT id FROM categories WHERE active"))
-                                  .scalars())}
-    engine.dispose()
+    ids = faults.form_choices(args.database_url)
     _flush_redis()
     started = time.monotonic()
     with object_store(tmp / "store") as store:
