@@ -24,4 +24,5 @@ def upload_limits() -> UploadLimits:
     return UploadLimits(
         max_bytes=current_app.config["MAX_PHOTO_BYTES"],
         max_pixels=current_app.config["MAX_PHOTO_PIXELS"],
+        max_edge=current_app.config["PHOTO_MAX_EDGE"],
     )

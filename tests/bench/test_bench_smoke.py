@@ -29,3 +29,10 @@ def test_seed_and_one_measured_request(tmp_path) -> None:
         server.stop()
     assert figure.requests > 0 and figure.errors == 0 and figure.p50_ms > 0
     assert track.errors == 0, track.statuses
+
+
+def test_the_photo_bench_measures_a_reduced_decode() -> None:
+    from bench import photos
+
+    seconds, size = photos.cpu_per_photo(photos.phone_photo((1600, 1200)), 800, runs=1)
+    assert seconds > 0 and max(size) == 800
