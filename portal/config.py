@@ -72,12 +72,17 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PHOTOS": 6,
     "MAX_PHOTO_BYTES": 10 * 1024 * 1024,
     "MAX_PHOTO_PIXELS": 40_000_000,
+    # Longest edge of a stored photo; a bigger JPEG is decoded at 1/2, 1/4 or 1/8 scale when
+    # that still gives this many pixels (portal.domain.reporting.uploads.MAX_EDGE says why 2000).
+    "PHOTO_MAX_EDGE": 2000,
     # Flask-Limiter syntax; counted per client address.
     "REPORT_RATE_LIMIT": "5 per hour;20 per day",
     "REPORT_POST_RATE_LIMIT": "60 per hour",
     # Public pages may lag a change by this many seconds; busy pages then skip the database.
     "PUBLIC_CACHE_SECONDS": 1.0,
     "TRACK_RATE_LIMIT": "10 per minute;60 per hour",
+    # Open311 reads (GET requests, requests/{id}, tokens/{token}) per client address.
+    "OPEN311_GET_RATE_LIMIT": "600 per minute",
     "LOG_LEVEL": "INFO",
     # Reverse proxies in front of the app (0: none); their X-Forwarded-* headers are trusted.
     "PROXY_COUNT": 0,
@@ -162,6 +167,8 @@ def load_settings(
     if not settings["UPLOAD_DIR"]:
         settings["UPLOAD_DIR"] = str(INSTANCE_DIR / "uploads")
     _check_upload_store(settings)
+    if settings["PHOTO_MAX_EDGE"] < 320:
+        raise ConfigError("PORTAL_PHOTO_MAX_EDGE must be at least 320 (the thumbnail's edge)")
     return settings
 
 

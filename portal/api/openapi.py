@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.api.records import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
 # A disclosed case's id, or T and a partner's own tip's id.
 _ID = "T?[1-9][0-9]{0,8}"
 _NULLABLE_STRING = {"type": "string", "nullable": True}
@@ -34,7 +36,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         400: "Invalid parameters; each problem is one error.",
         403: "api_key missing, invalid or revoked.",
         404: "Not found (also: a format other than json or xml).",
-        429: "Too many requests for this api_key.",
+        429: "Too many requests: posts per api_key and per client address, reads per "
+             "client address.",
     }
     return {
         str(code): {"description": text[code], "content": _content(_array_of("Error"))}
@@ -44,6 +47,21 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"200": {"description": description, "content": _content(schema)}}
+
+
+# GET requests answers like the public pages: ETag and Last-Modified, 304 when unchanged.
+_CACHED = {
+    "ETag": {"description": "The page's version; send it back as If-None-Match.",
+             "schema": {"type": "string"}},
+    "Last-Modified": {"schema": {"type": "string"}},
+}
+_NEXT_LINK = {
+    "Link": {
+        "description": 'Extension: `<URL>; rel="next"`, the next page (the same parameters '
+                       "with `after` moved on); absent on the last page.",
+        "schema": {"type": "string"},
+    },
+}
 
 
 _FORMAT = {
@@ -234,9 +252,24 @@ def document(server_url: str) -> dict[str, Any]:
                                enum=["open", "closed", "open,closed"]),
                         _query("api_key", "Optional: also answers for this partner's own "
                                           "undisclosed tips (T-ids)."),
+                        {"name": "page_size", "in": "query", "required": False,
+                         "description": "Extension: requests per page, 1 to "
+                                        f"{MAX_PAGE_SIZE}; default {DEFAULT_PAGE_SIZE}.",
+                         "schema": {"type": "integer", "minimum": 1,
+                                    "maximum": MAX_PAGE_SIZE}},
+                        _query("after", "Extension: the opaque cursor from the previous "
+                                        "page's Link header; never built by hand.",
+                               pattern="^[A-Za-z0-9_-]{1,64}$"),
                     ],
-                    "responses": {**_ok("Disclosed cases", _array_of("ServiceRequest")),
-                                  **_errors(400, 403, 404)},
+                    "responses": {
+                        "200": {"description": "One page of disclosed cases, newest "
+                                               "requested_datetime first",
+                                "headers": {**_CACHED, **_NEXT_LINK},
+                                "content": _content(_array_of("ServiceRequest"))},
+                        "304": {"description": "Not modified since the ETag sent as "
+                                               "If-None-Match", "headers": _CACHED},
+                        **_errors(400, 403, 404, 429),
+                    },
                 },
                 "post": {
                     "operationId": "createRequest",
@@ -262,7 +295,7 @@ def document(server_url: str) -> dict[str, Any]:
                     _query("api_key", "The submitting partner's key, for T-ids."),
                 ],
                 "responses": {**_ok("One request", _array_of("ServiceRequest")),
-                              **_errors(403, 404)},
+                              **_errors(403, 404, 429)},
             }},
             "/tokens/{token}.{format}": {"get": {
                 "operationId": "showToken",
@@ -272,7 +305,7 @@ def document(server_url: str) -> dict[str, Any]:
                     _FORMAT, _JURISDICTION,
                 ],
                 "responses": {**_ok("The request id for the token", _array_of("Token")),
-                              **_errors(404)},
+                              **_errors(404, 429)},
             }},
         },
         "components": {"schemas": _SCHEMAS},

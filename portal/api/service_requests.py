@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import request, url_for
+from flask import Response, current_app, request, url_for
 from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
@@ -29,6 +30,7 @@ from portal.domain.reporting import intake
 from portal.domain.reporting.identity import group_receipt
 from portal.extensions import csrf, limiter
 from portal.identity import cipher, receipt_key
+from portal.web.caching import conditional
 
 # Per key (per client address for requests without one); partners that need more ask.
 POST_RATE_LIMIT = "30 per minute;2000 per day"
@@ -132,6 +134,15 @@ def _rate_key() -> str:
 
 def _post_limit() -> str:
     return POST_RATE_LIMIT  # read per request, so that a test can lower it
+
+
+def _get_limit() -> str:
+    return current_app.config["OPEN311_GET_RATE_LIMIT"]
+
+
+# Reading requests, one budget per client address across the three endpoints; a 304 counts.
+read_limit = limiter.shared_limit(_get_limit, scope="open311-read",
+                                  key_func=get_remote_address)
 
 
 def _time(name: str) -> dt.datetime | None:
@@ -249,6 +260,25 @@ def create_request(fmt: str):
     }])
 
 
+def _page_size() -> int:
+    raw = _param("page_size")
+    if not raw:
+        return records.DEFAULT_PAGE_SIZE
+    if not raw.isdigit() or not 0 < int(raw) <= records.MAX_PAGE_SIZE:
+        raise fail(400, f"page_size 须为 1 到 {records.MAX_PAGE_SIZE} 之间的整数")
+    return int(raw)
+
+
+def _after() -> records.Cursor | None:
+    raw = _param("after")
+    if not raw:
+        return None
+    cursor = records.parse_cursor(raw)
+    if cursor is None:
+        raise fail(400, "after 无效：请使用上一页响应头 Link（rel=\"next\"）给出的地址")
+    return cursor
+
+
 def _query() -> records.Query:
     raw_ids = _param("service_request_id")
     if raw_ids:
@@ -276,23 +306,48 @@ def _query() -> records.Query:
     except OverflowError:
         raise fail(400, "start_date 或 end_date 超出可查询的范围") from None
     return records.Query(service_codes=codes or None, start=start, end=end,
-                         statuses=statuses or None)
+                         statuses=statuses or None, page_size=_page_size(), after=_after())
 
 
-@bp.get(f"/requests.{FORMAT}")
-def list_requests(fmt: str):
-    query = _query()
-    partner = _partner(required=False)
+def _next_url(fmt: str, cursor: records.Cursor) -> str:
+    """This listing's URL with ``after`` moved on. The key is left out: it only ever adds a
+    partner's tips by id, which are not paged, and the pages stay the same for everyone."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("after", "api_key")]
+    query = urlencode([*args, ("after", cursor.token())])
+    return f"{url_for('api.list_requests', fmt=fmt, _external=True)}?{query}"
+
+
+def _listing(fmt: str, query: records.Query, partner: ApiKey | None) -> Response:
+    """The listing, with the next page's URL in the ``Link`` header (kept with the page in the
+    page cache, so a cached page and its link are always the same render)."""
     db = get_session()
-    cases = records.find_cases(db, query, now=utcnow())
-    rows = records.case_rows(db, cases, clock=_clock(), media_url=_media_url)
+    page = records.find_cases(db, query, now=utcnow())
+    rows = records.case_rows(db, page.cases, clock=_clock(), media_url=_media_url)
     if query.ids is not None and partner is not None:
         tips = records.partner_tips(db, [i.number for i in query.ids if i.is_tip], partner.id)
         rows += [records.tip_row(db, tip) for tip in tips]
-    return formats.requests(fmt, rows)
+    response = formats.requests(fmt, rows)
+    if page.next is not None:
+        response.headers["Link"] = f'<{_next_url(fmt, page.next)}>; rel="next"'
+    return response
+
+
+# Public listings go through the public pages' cache (ETag, 304, the per-process page cache);
+# the key is in the URL, so a partner's own tips would be too, and they are not public.
+_public_listing = conditional(_listing)
+
+
+@bp.get(f"/requests.{FORMAT}")
+@read_limit
+def list_requests(fmt: str):
+    query = _query()
+    if _param("api_key"):
+        return _listing(fmt, query, _partner(required=False))
+    return _public_listing(fmt, query, None)
 
 
 @bp.get(f"/requests/<request_id>.{FORMAT}")
+@read_limit
 def show_request(request_id: str, fmt: str):
     partner = _partner(required=False)
     ident = records.parse_request_id(request_id)
@@ -310,6 +365,7 @@ def show_request(request_id: str, fmt: str):
 
 
 @bp.get(f"/tokens/<token>.{FORMAT}")
+@read_limit
 def show_token(token: str, fmt: str):
     db = get_session()
     tip = records.tip_for_token(db, token, receipt_key())

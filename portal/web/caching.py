@@ -36,7 +36,8 @@ def _code_stamp() -> str:
     (so a client bouncing between instances behind a load balancer still gets its 304)."""
     digest = hashlib.sha256()
     sources = [*sorted((ROOT / "templates").rglob("*.html")),
-               *sorted((ROOT / "portal" / "public").glob("*.py"))]
+               *sorted((ROOT / "portal" / "public").glob("*.py")),
+               *sorted((ROOT / "portal" / "api").glob("*.py"))]
     for path in sources:
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
@@ -45,6 +46,8 @@ def _code_stamp() -> str:
 
 _CODE_STAMP = _code_stamp()
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
+# Headers that are part of a page and kept with it in the page cache (Open311's next page).
+KEPT_HEADERS = ("Link",)
 
 
 _VERSIONED: tuple[type[AuditLog] | type[CaseEvent] | type[Tip], ...] = (AuditLog, CaseEvent, Tip)
@@ -94,10 +97,11 @@ class PageCache:
 
     def __init__(self, entries: int = 512, max_bytes: int = 512 * 1024) -> None:
         self.entries, self.max_bytes = entries, max_bytes
-        self._store: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._store: OrderedDict[str, tuple[bytes, str, tuple[tuple[str, str], ...]]] = (
+            OrderedDict())
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> tuple[bytes, str] | None:
+    def get(self, key: str) -> tuple[bytes, str, tuple[tuple[str, str], ...]] | None:
         with self._lock:
             hit = self._store.get(key)
             if hit is not None:
@@ -108,11 +112,12 @@ class PageCache:
         with self._lock:
             self._store.clear()
 
-    def put(self, key: str, body: bytes, mimetype: str) -> None:
+    def put(self, key: str, body: bytes, mimetype: str,
+            headers: tuple[tuple[str, str], ...] = ()) -> None:
         if len(body) > self.max_bytes:
             return
         with self._lock:
-            self._store[key] = (body, mimetype)
+            self._store[key] = (body, mimetype, headers)
             self._store.move_to_end(key)
             while len(self._store) > self.entries:
                 self._store.popitem(last=False)
@@ -243,8 +248,9 @@ def conditional(view: F) -> F:
             return _stamp(Response(status=304), etag, last_modified)
         cached = page_cache.get(etag)
         if cached is not None:
-            body, mimetype = cached
-            return _stamp(Response(body, mimetype=mimetype), etag, last_modified)
+            body, mimetype, headers = cached
+            return _stamp(Response(body, mimetype=mimetype, headers=list(headers)), etag,
+                          last_modified)
         response = make_response(view(*args, **kwargs))
         if response.status_code == 200:
             if g.get("stale_figures"):
@@ -254,7 +260,10 @@ def conditional(view: F) -> F:
                 return response
             _stamp(response, etag, last_modified)
             if not response.is_streamed:
-                page_cache.put(etag, response.get_data(), response.mimetype or "text/html")
+                kept = tuple((name, value) for name, value in response.headers.items()
+                             if name in KEPT_HEADERS)
+                page_cache.put(etag, response.get_data(), response.mimetype or "text/html",
+                               kept)
         return response
 
     return wrapped  # type: ignore[return-value]
