@@ -29,6 +29,7 @@ from portal import migrate
 from portal.config import ROOT
 from portal.db import make_engine
 from portal.domain.administration import samples
+from portal.domain.disclosure import search
 from portal.domain.enums import CaseEventKind, CaseStatus
 from portal.domain.models.base import Base
 from portal.domain.reporting.identity import IdentityCipher, receipt_hash
@@ -264,6 +265,9 @@ def seed(engine: Engine, cases: int, rng: random.Random) -> dict[str, int]:
                      .values(receipt_hash=receipt_hash(BENCH_RECEIPT_KEY, KNOWN_RECEIPT)))
     with engine.begin() as conn:  # bulk inserts bypass the flush: count the tallies once
         counts["tallies"] = tallies.rebuild(conn)
+    with Session(engine) as session:  # and index the disclosed cases for search once
+        counts["search_indexed"] = search.rebuild(session)
+        session.commit()
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from portal.config import INSTANCE_DIR
 from portal.db import database, get_session
 from portal.domain.administration import retention
+from portal.domain.disclosure import search
 from portal.domain.supervision import tallies
 from portal.storage import DirectoryStorage, S3Storage, copy_into
 from portal.web.files import storage
@@ -24,6 +25,7 @@ from portal.web.files import storage
 uploads_cli = AppGroup("uploads", help="Uploaded files.")
 ledger_cli = AppGroup("ledger", help="The hazard ledger's running counts.")
 retention_cli = AppGroup("retention", help="Data retention.")
+search_cli = AppGroup("search", help="The public disclosures' search index.")
 
 PG_RECIPE = """PostgreSQL backup and restore (run on a machine with the PostgreSQL client):
   pg_dump --format=custom --no-owner --file=portal.dump "$PORTAL_DATABASE_URL"
@@ -158,6 +160,26 @@ def ledger_recount(check: bool) -> None:
     click.echo(f"已重新计数，共 {rows} 行")
 
 
+@search_cli.command("rebuild")
+@click.option("--check", is_flag=True,
+              help="Only compare the index with the disclosed cases; exit 1 if they differ.")
+def search_rebuild(check: bool) -> None:
+    """Rebuild the search index of the public disclosures from the disclosed cases."""
+    session = get_session()
+    if check:
+        wrong = search.differences(session)
+        for difference in wrong[:20]:
+            click.echo(f"工单 {difference.case_id}：{difference.reason}")
+        if wrong:
+            raise click.ClickException(f"公示检索索引与公示内容不一致：{len(wrong)} 件，"
+                                       "请运行 flask --app wsgi search rebuild 重建")
+        click.echo("公示检索索引与公示内容一致")
+        return
+    cases = search.rebuild(session)
+    session.commit()
+    click.echo(f"已重建公示检索索引，共 {cases} 件公示")
+
+
 def register(app: Flask) -> None:
-    for command in (backup, restore, uploads_cli, retention_cli, ledger_cli):
+    for command in (backup, restore, uploads_cli, retention_cli, ledger_cli, search_cli):
         app.cli.add_command(command)

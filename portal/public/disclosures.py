@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from portal.db import get_session
 from portal.domain import clock
-from portal.domain.disclosure import publication
+from portal.domain.disclosure import publication, search
 from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
 from portal.domain.models import Category, VenueType, Village
 from portal.domain.supervision import bulletins
@@ -66,9 +66,12 @@ def disclosures():
         session, filters, today=clock.local_today(), page=request.args.get("page"),
         per_page=PER_PAGE)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
+    needle = search.normalize(filters.unit_name)
     return render_template(
         "portal/disclosures.html", page=page, filters=filters, args=args,
-        stages=publication.STAGES, **filter_choices(session),
+        stages=publication.STAGES, count_cap=search.COUNT_CAP,
+        count_capped=bool(needle) and search.is_capped(page.total),
+        one_character=len(needle) == 1, **filter_choices(session),
     )
 
 

@@ -22,13 +22,13 @@ from portal.domain import paging
 from portal.domain.casework import sla
 from portal.domain.casework.events import WorkflowError, flush, log_event, require_role
 from portal.domain.clock import utcnow
+from portal.domain.disclosure import search
 from portal.domain.disclosure.redaction import mask_personal_data
 from portal.domain.enums import CaseEventKind, CaseStatus, Role, Severity, SupervisionLevel
 from portal.domain.models import Attachment, Case, CaseEvent, Tip, Unit, User
 from portal.domain.paging import Page
 from portal.domain.reporting import evidence
 from portal.domain.supervision import tallies
-from portal.domain.vetting.duplicates import normalize_name
 
 SUMMARY_MAX = 1000
 REASON_MAX = 500
@@ -406,6 +406,8 @@ class DisclosureFilters:
     status: CaseStatus | None = None
     severity: Severity | None = None
     supervised: bool = False
+    # The words searched for (``?q=``): in the unit's name, its public address and the public
+    # summary, through ``search`` (issue 19).
     unit_name: str = ""
 
 
@@ -420,17 +422,9 @@ def _filtered(query: Select, filters: DisclosureFilters) -> Select:
         query = query.where(Case.severity == filters.severity)
     if filters.supervised:
         query = query.where(Case.supervision_level != SupervisionLevel.NONE)
-    if filters.venue_type_id is not None or filters.unit_name:
-        query = query.join(Unit, Case.unit_id == Unit.id)
-        if filters.venue_type_id is not None:
-            query = query.where(Unit.venue_type_id == filters.venue_type_id)
-        if filters.unit_name:
-            # The same normalisation as duplicate finding: width, case, spaces, punctuation.
-            needle = normalize_name(filters.unit_name)
-            query = query.where(
-                Unit.normalized_name.contains(needle, autoescape=True) if needle
-                else Unit.name.contains(filters.unit_name.strip(), autoescape=True)
-            )
+    if filters.venue_type_id is not None:
+        query = (query.join(Unit, Case.unit_id == Unit.id)
+                 .where(Unit.venue_type_id == filters.venue_type_id))
     return query
 
 
@@ -452,14 +446,19 @@ def search_disclosed(
     page: str | int | None = 1,
     per_page: int = 20,
 ) -> Page[PublicCase]:
-    """One page of disclosed cases, newest disclosure first (the total from the tallies)."""
+    """One page of disclosed cases, newest disclosure first (the total from the tallies), or
+    of those whose public text contains the search words (``search``: the total may stop at
+    ``search.COUNT_CAP + 1``)."""
     newest_first = (Case.disclosed_at.desc(), Case.id.desc())
     # The page's ids first, from the (disclosed, disclosed_at, id) index alone, then those
     # twenty rows: a deep page skips index entries, not half a million table rows.
-    ids = paging.paginate(
-        session, _filtered(select(Case.id).where(public_condition()), filters)
-        .order_by(*newest_first), page=page, size=per_page,
-        total=_disclosed_total(session, filters))
+    chosen = _filtered(select(Case.id).where(public_condition()), filters)
+    if search.normalize(filters.unit_name):
+        ids = search.page_of_matches(session, chosen, filters.unit_name, page=page,
+                                     size=per_page)
+    else:
+        ids = paging.paginate(session, chosen.order_by(*newest_first), page=page,
+                              size=per_page, total=_disclosed_total(session, filters))
     rows = {c.id: c for c in session.scalars(
         with_public_relations(select(Case).where(Case.id.in_(ids.items))))} if ids.items else {}
     return ids.map(lambda case_id: public_case(rows[case_id], today))
@@ -483,7 +482,7 @@ def moderator_list(session: Session, *, disclosed: bool, page: str | int | None 
 def _disclosed_total(session: Session, filters: DisclosureFilters) -> int:
     """How many disclosed cases match: from the case tallies when the filters are among their
     dimensions (village, status, severity, supervised), else counted."""
-    if filters.venue_type_id is None and filters.category_id is None and not filters.unit_name:
+    if filters.venue_type_id is None and filters.category_id is None:
         statuses = [filters.status] if filters.status is not None else list(CaseStatus)
         return tallies.sums(session, statuses, village_id=filters.village_id,
                             severity=filters.severity, listed=filters.supervised,

@@ -23,6 +23,7 @@ from portal.domain.models.places import (
     Village,
     routing_rule_assists,
 )
+from portal.domain.models.search import SearchDocument, SearchGram
 from portal.domain.models.sessions import StaffSession
 from portal.domain.models.supervision import Bulletin, Listing, ListingInterview
 from portal.domain.models.tallies import CaseTally, CategoryTally, DepartmentTally
@@ -48,6 +49,8 @@ __all__ = [
     "Message",
     "Notification",
     "RoutingRule",
+    "SearchDocument",
+    "SearchGram",
     "Setting",
     "StaffSession",
     "Tip",
@@ -61,5 +64,7 @@ __all__ = [
     "urging_notice_cases",
 ]
 
-# The flush listeners that keep the tallies exact are part of the model: register them with it.
+# The flush listeners that keep the tallies exact are part of the model: register them with it;
+# so are those that keep the disclosures' search index (issue 19).
+import portal.domain.disclosure.search as _search  # noqa: F401
 from portal.domain.supervision import tallies as _tallies  # noqa: F401

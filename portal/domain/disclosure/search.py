@@ -1,0 +1,285 @@
+"""Searching the public disclosures by the words people type (issue 19), without a scan.
+
+What a disclosed case can be found by is ``searchable_text``: its unit's name, where it is and
+its public summary, exactly as the public pages show them (masked by ``mask_personal_data``; a
+home's address is only its village, ``publication.public_location``), and nothing else: no
+tip, no internal summary, no unmasked address. It is normalised by ``normalize`` (NFKC, so
+full-width letters and digits are half-width; case folded; whitespace removed, since Chinese
+has none between words and "乙 商" should find "乙商铺"), one field per line.
+
+The index is an n-gram table the application keeps (``SearchGram``): every distinct character
+and every pair of adjacent characters of a field, on an ordinary B-tree index, the same on
+SQLite and PostgreSQL. pg_trgm and SQLite's trigram tokenizer cannot serve the two-character
+words people type most (超市, 饭店), and the CJK-aware PostgreSQL extensions are not packaged
+where this runs. A query of one character looks that character up; of two, its pair (both exact:
+a gram is in a document exactly when the text is); longer, every distinct pair of it, and the
+candidates in all of those postings are checked with the exact LIKE on their own document
+(``SearchDocument``) only. The posting of the rarest gram drives, in the public list's order
+(the index holds ``disclosed_at``), so a page reads its rows and stops; the count stops at
+``COUNT_CAP`` (shown as "1000+").
+
+The index is kept in the transaction of the change: a flush listener notes every case whose
+disclosure or summary changed, every unit whose name, address, kind or village changed, and
+every village or venue type renamed, and after the flush rewrites the affected cases' rows
+(``reindex``). ``rebuild`` and ``differences`` serve ``flask --app wsgi search rebuild
+[--check]``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, event, exists, func, insert, inspect, select
+from sqlalchemy.orm import Session, aliased
+
+from portal.domain import paging
+from portal.domain.disclosure.redaction import mask_personal_data
+from portal.domain.models import Case, SearchDocument, SearchGram, Unit, VenueType, Village
+from portal.domain.paging import Page
+
+# Beyond this many matches the count says "1000+": an exact count would read every posting.
+COUNT_CAP = 1000
+FIELD_SEPARATOR = "\n"  # never inside a normalised field, so no match spans two fields
+BATCH = 500
+_SPACE_RE = re.compile(r"\s+")
+_PENDING = "portal.search.pending"
+
+# What each kind of row contributes to a case's searchable text.
+_WATCHED: dict[type, tuple[str, ...]] = {
+    Case: ("disclosed", "disclosed_at", "confirmed_at", "public_summary", "unit_id", "unit"),
+    Unit: ("name", "address", "venue_type_id", "venue_type", "village_id", "village"),
+    Village: ("name",),
+    VenueType: ("code", "name"),
+}
+
+
+def normalize(text: str) -> str:
+    """The one normalisation of indexed text and of queries alike."""
+    return _SPACE_RE.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def searchable_text(case: Case) -> str:
+    """What the public may find this case by, normalised, one field per line; '' when the case
+    is not public."""
+    from portal.domain.disclosure import publication  # which imports this module for its query
+
+    if not publication.is_public(case):
+        return ""
+    unit = case.unit
+    fields = (mask_personal_data(unit.name), publication.public_location(unit).address,
+              mask_personal_data(case.public_summary))
+    return FIELD_SEPARATOR.join(normalize(field) for field in fields)
+
+
+def grams_of(text: str) -> set[str]:
+    """Every character and every pair of adjacent characters of each line of ``text``."""
+    grams: set[str] = set()
+    for field in text.split(FIELD_SEPARATOR):
+        grams.update(field)
+        grams.update(field[i:i + 2] for i in range(len(field) - 1))
+    return grams
+
+
+def query_grams(needle: str) -> set[str]:
+    """The grams a normalised query's matches all contain: itself if one character, else its
+    pairs."""
+    if len(needle) == 1:
+        return {needle}
+    return {needle[i:i + 2] for i in range(len(needle) - 1)}
+
+
+def _like_pattern(needle: str) -> str:
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+# ------------------------------------------------------------------ the query
+
+
+def _capped(condition: Any, cap: int) -> Any:
+    """How many rows of grams match ``condition``, counting no further than ``cap``."""
+    return (select(func.count()).select_from(
+        select(SearchGram.case_id).where(condition).limit(cap).subquery()).scalar_subquery())
+
+
+def _rarest(session: Session, grams: set[str]) -> str | None:
+    """The gram with the shortest posting (counted up to the cap, in one query); None when
+    one of them has none, so nothing can match."""
+    ordered = sorted(grams)
+    sizes = session.execute(select(*[
+        _capped(SearchGram.gram == gram, COUNT_CAP + 1).label(f"n{i}")
+        for i, gram in enumerate(ordered)])).one()
+    if min(sizes) == 0:
+        return None
+    return min(zip(sizes, ordered, strict=True))[1]
+
+
+def page_of_matches(session: Session, query: Select, text: str, *,
+                    page: str | int | None, size: int) -> Page[int]:
+    """One page of the case ids of ``query`` (a select of ``Case.id``, already filtered to
+    public cases) whose searchable text contains ``text``, newest disclosure first. The page is
+    exact; the total stops at ``COUNT_CAP + 1``."""
+    needle = normalize(text)
+    grams = query_grams(needle)
+    driver = _rarest(session, grams) if grams else None
+    if driver is None:
+        return Page([], 0, 1, size)
+    posting = aliased(SearchGram)
+    matching = query.join(posting, and_(posting.case_id == Case.id, posting.gram == driver))
+    for gram in sorted(grams - {driver}):
+        matching = matching.where(exists().where(SearchGram.case_id == posting.case_id,
+                                                 SearchGram.gram == gram))
+    if len(needle) > 2:  # pairs in the document do not mean the pairs in a row
+        matching = matching.where(exists().where(
+            SearchDocument.case_id == posting.case_id,
+            SearchDocument.text.like(_like_pattern(needle), escape="\\")))
+    total = session.scalar(select(func.count()).select_from(
+        matching.limit(COUNT_CAP + 1).subquery())) or 0
+    return paging.paginate(
+        session, matching.order_by(posting.disclosed_at.desc(), posting.case_id.desc()),
+        page=page, size=size, total=total)
+
+
+def is_capped(total: int) -> bool:
+    return total > COUNT_CAP
+
+
+# ------------------------------------------------------------------ keeping the index
+
+
+def _changed(obj: Any, names: tuple[str, ...]) -> bool:
+    attrs = inspect(obj).attrs
+    return any(attrs[name].history.has_changes() for name in names)
+
+
+@event.listens_for(Session, "after_flush")
+def _note(session: Session, _context: Any) -> None:
+    """Note what the flush changed (attribute history is still there); rewritten below."""
+    pending: dict[type, set[int]] = session.info.setdefault(_PENDING, {})
+    for obj in chain(session.new, session.dirty):
+        names = _WATCHED.get(type(obj))
+        if names is None:
+            continue
+        if isinstance(obj, Case):
+            # Only a disclosed case has rows, and only a disclosed one gets them.
+            relevant = obj.disclosed or inspect(obj).attrs.disclosed.history.has_changes()
+            if not relevant or (obj not in session.new and not _changed(obj, names)):
+                continue
+        elif obj in session.new or not _changed(obj, names):
+            continue  # nothing public points at a new unit, village or venue type yet
+        pending.setdefault(type(obj), set()).add(obj.id)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _rewrite(session: Session, _context: Any) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    case_ids = set(pending.get(Case, ()))
+    affected = [Unit.id.in_(sorted(ids)) for ids in [pending.get(Unit)] if ids]
+    affected += [Unit.village_id.in_(sorted(ids)) for ids in [pending.get(Village)] if ids]
+    affected += [Unit.venue_type_id.in_(sorted(ids)) for ids in [pending.get(VenueType)] if ids]
+    for condition in affected:
+        case_ids.update(session.scalars(
+            select(Case.id).join(Unit, Case.unit_id == Unit.id)
+            .where(condition, Case.disclosed.is_(True))))
+    if case_ids:
+        reindex(session, case_ids)
+
+
+def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), BATCH):
+        yield ordered[start:start + BATCH]
+
+
+def _public_cases(session: Session, ids: list[int]) -> list[Case]:
+    from portal.domain.disclosure import publication
+
+    return list(session.scalars(publication.with_public_relations(
+        select(Case).where(Case.id.in_(ids), publication.public_condition()))))
+
+
+def _write(session: Session, cases: Iterable[Case]) -> int:
+    documents, grams = [], []
+    for case in cases:
+        text = searchable_text(case)
+        if not text:
+            continue
+        documents.append({"case_id": case.id, "text": text})
+        grams += [{"case_id": case.id, "gram": gram, "disclosed_at": case.disclosed_at}
+                  for gram in sorted(grams_of(text))]
+    conn = session.connection()
+    if documents:
+        conn.execute(insert(SearchDocument), documents)
+    if grams:
+        conn.execute(insert(SearchGram), grams)
+    return len(documents)
+
+
+def reindex(session: Session, case_ids: Iterable[int]) -> None:
+    """Rewrite these cases' documents and grams from what they show now (none if not public)."""
+    conn = session.connection()
+    for chunk in _chunks(case_ids):
+        conn.execute(delete(SearchGram).where(SearchGram.case_id.in_(chunk)))
+        conn.execute(delete(SearchDocument).where(SearchDocument.case_id.in_(chunk)))
+        _write(session, _public_cases(session, chunk))
+
+
+def _disclosed_ids(session: Session) -> Iterator[list[int]]:
+    last = 0
+    while True:
+        ids = list(session.scalars(select(Case.id).where(Case.disclosed.is_(True), Case.id > last)
+                                   .order_by(Case.id).limit(BATCH)))
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def rebuild(session: Session) -> int:
+    """Rebuild the whole index from the disclosed cases; returns how many are indexed."""
+    conn = session.connection()
+    conn.execute(delete(SearchGram))
+    conn.execute(delete(SearchDocument))
+    written = 0
+    for ids in _disclosed_ids(session):
+        written += _write(session, _public_cases(session, ids))
+    return written
+
+
+@dataclass(frozen=True)
+class Difference:
+    case_id: int
+    reason: str
+
+
+def differences(session: Session) -> list[Difference]:
+    """Every case whose stored index differs from what it shows now; empty when exact."""
+    wrong: list[Difference] = []
+    stored_ids = set(session.scalars(select(SearchDocument.case_id)))
+    for ids in _disclosed_ids(session):
+        texts: dict[int, str] = {case_id: text for case_id, text in session.execute(
+            select(SearchDocument.case_id, SearchDocument.text)
+            .where(SearchDocument.case_id.in_(ids)))}
+        rows: dict[int, set[tuple[str, Any]]] = {}
+        for case_id, gram, at in session.execute(
+                select(SearchGram.case_id, SearchGram.gram, SearchGram.disclosed_at)
+                .where(SearchGram.case_id.in_(ids))):
+            rows.setdefault(case_id, set()).add((gram, at))
+        for case in _public_cases(session, ids):
+            stored_ids.discard(case.id)
+            text = searchable_text(case)
+            if texts.get(case.id) != text:
+                wrong.append(Difference(case.id, "document"))
+            elif rows.get(case.id, set()) != {(g, case.disclosed_at) for g in grams_of(text)}:
+                wrong.append(Difference(case.id, "grams"))
+    orphans = stored_ids | (set(session.scalars(select(SearchGram.case_id).distinct()))
+                            - set(session.scalars(select(Case.id).where(Case.disclosed.is_(True)))))
+    wrong += [Difference(case_id, "not public") for case_id in sorted(orphans)]
+    return wrong
