@@ -4,10 +4,17 @@
 
 Starts gunicorn (same worker settings as the README), warms every endpoint, then for each one
 runs `concurrency` keep-alive clients for `duration` seconds and prints throughput and p50/p99
-latency, each also as a ratio to the baseline (/livez, no database) measured in the same run,
-because absolute figures on a shared machine drift. POST /report is checked for loss: the
-database must hold exactly one tip per 303 the clients saw. Results go to bench/results/*.json
-and are tabulated into docs/performance.md by bench.report.
+latency, each also as a ratio to the baseline measured in the same run, because absolute
+figures on a shared machine drift. The baseline is a trivial Flask app (bench/trivial.py)
+served by a second gunicorn with the same settings; /livez is a row like any other.
+
+Most reads are measured twice: "cached", one fixed URL (after the warm-up, a page-cache hit),
+and "varied", a new URL per request as real clients send them (search words, filters and pages
+of /disclosures, unit pages, Open311 listings), so cached and uncached figures sit side by
+side. POST /report is measured reusing one form (token) and with a fresh form per report
+(GET /report, then POST with its token and submission key). Every POST /report row is checked
+for loss: the database must hold exactly one tip per confirmation the clients saw. Results go
+to bench/results/*.json and are tabulated into docs/performance.md by bench.report.
 """
 
 from __future__ import annotations
@@ -28,12 +35,13 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sqlalchemy import bindparam, text
 
-from bench.seed import BENCH_RECEIPT_KEY, KNOWN_RECEIPT
+from bench.seed import BENCH_RECEIPT_KEY, KNOWN_RECEIPT, SHOP_WORDS, SURNAMES
 from portal.config import ROOT
 from portal.db import make_engine
 from portal.domain.reporting.identity import submission_hash
@@ -43,6 +51,9 @@ GUNICORN_WORKERS = 4
 GUNICORN_ARGS = ["--config", str(ROOT / "deploy" / "gunicorn.conf.py")]
 RESULTS = ROOT / "bench" / "results"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+SUBMISSION_KEY_RE = re.compile(r'<input[^>]*name="submission_key"[^>]*>')
+VALUE_RE = re.compile(r'value="([^"]*)"')
+TRIVIAL_APP = "bench.trivial:app"
 
 
 @dataclass
@@ -60,8 +71,10 @@ class Figure:
 
 
 class Server:
-    def __init__(self, database_url: str, tmp: Path) -> None:
+    def __init__(self, database_url: str, tmp: Path, *, app: str = "wsgi:app",
+                 health: str = "/livez") -> None:
         self.port = _free_port()
+        self.app, self.health = app, health
         self.env = {
             **os.environ,
             "PORTAL_ENV": "production",
@@ -76,13 +89,15 @@ class Server:
             "PORTAL_REPORT_RATE_LIMIT": "10000000 per hour",
             "PORTAL_REPORT_POST_RATE_LIMIT": "10000000 per hour",
             "PORTAL_TRACK_RATE_LIMIT": "10000000 per hour",
+            "PORTAL_OPEN311_GET_RATE_LIMIT": "10000000 per hour",
             "PORTAL_LOG_LEVEL": "WARNING",
             "PORTAL_WORKERS": str(GUNICORN_WORKERS),
         }
         self.process: subprocess.Popen[bytes] | None = None
         # The server's log goes to a file: a pipe nobody reads would block the workers once
         # its buffer filled.
-        self.log_path = tmp / "gunicorn.log"
+        self.log_path = tmp / ("gunicorn.log" if app == "wsgi:app"
+                               else f"gunicorn-{app.partition(':')[0]}.log")
 
     def flask(self, *args: str) -> str:
         return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
@@ -93,12 +108,12 @@ class Server:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(gunicorn), *GUNICORN_ARGS, "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
+                [str(gunicorn), *GUNICORN_ARGS, "--bind", f"127.0.0.1:{self.port}", self.app],
                 cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                status, _ = request(self.port, "GET", "/livez")
+                status, _ = request(self.port, "GET", self.health)
                 if status == 200:
                     return
             except OSError:
@@ -215,19 +230,32 @@ def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tu
 
 
 class Endpoint:
-    def __init__(self, name: str, path: str, *, login: tuple[str, str] | None = None,
-                 concurrency: int | None = None) -> None:
-        self.name, self.path, self.login = name, path, login
+    """A GET of `path`: a fixed URL, or a callable returning the next URL to ask for (a real
+    client's varied requests, which a page cache cannot all hold)."""
+
+    def __init__(self, name: str, path: str | Callable[[], str], *,
+                 login: tuple[str, str] | None = None, concurrency: int | None = None,
+                 port: int | None = None) -> None:
+        self.name, self.login = name, login
+        if callable(path):
+            self.urls: Callable[[], str] | None = path
+            self.path = path().partition("?")[0]
+        else:
+            self.urls, self.path = None, path
         self.concurrency = concurrency  # None: the run's --concurrency
+        self.port = port  # None: the portal's server
         self.accepted_keys: list[str] = []
         self._lock = threading.Lock()
+
+    def url(self) -> str:
+        return self.urls() if self.urls else self.path
 
     def prepare(self, client: Client) -> None:
         if self.login:
             client.login(*self.login)
 
     def call(self, client: Client) -> int:
-        return client.send("GET", self.path)[0]
+        return client.send("GET", self.url())[0]
 
 
 class TrackLookup(Endpoint):
@@ -264,7 +292,9 @@ class ReportPost(Endpoint):
         client.token = client.csrf("/report")  # type: ignore[attr-defined]
 
     def call(self, client: Client) -> int:
-        key = secrets.token_urlsafe(16)
+        return self._post(client, secrets.token_urlsafe(16))
+
+    def _post(self, client: Client, key: str) -> int:
         fields = {
             "csrf_token": client.token,  # type: ignore[attr-defined]
             "submission_key": key, "village": str(random.choice(self.ids["villages"])),
@@ -279,6 +309,27 @@ class ReportPost(Endpoint):
             with self._lock:
                 self.accepted_keys.append(key)
         return status
+
+
+class FreshReportPost(ReportPost):
+    """What a real reporter does: GET /report (a new form, with its CSRF token and submission
+    key), then POST it. One request of this row is the pair."""
+
+    def prepare(self, client: Client) -> None:
+        pass
+
+    def call(self, client: Client) -> int:
+        status, page, _ = client.send("GET", self.path)
+        if status != 200:
+            return status
+        html = page.decode()
+        token = CSRF_RE.search(html)
+        field_ = SUBMISSION_KEY_RE.search(html)
+        value = VALUE_RE.search(field_.group(0)) if field_ else None
+        if not token or not value or not value.group(1):
+            return 1  # a form without its token or key: counted as an error
+        client.token = token.group(1)  # type: ignore[attr-defined]
+        return self._post(client, value.group(1))
 
 
 def measure(port: int, endpoint: Endpoint, *, concurrency: int, duration: float) -> Figure:
@@ -326,6 +377,82 @@ def measure(port: int, endpoint: Endpoint, *, concurrency: int, duration: float)
     )
 
 
+# Words no seeded unit name holds (the seed names units "<surname>记<shop word><n>").
+NO_MATCH_WORDS = ["冰淇淋", "天文台", "滑雪场", "游艇码头", "钟表行", "琴行"]
+PUBLIC_STATUSES = ["rectifying", "rectified", "closed"]
+SEVERITIES = ["general", "major"]
+
+
+def search_words() -> list[str]:
+    """2–4 Chinese characters drawn from the seed's unit-name vocabulary."""
+    words = {f"{s}记" for s in SURNAMES}
+    for shop in SHOP_WORDS:
+        words.update(w for w in (shop, f"记{shop}", *(f"{s}记{shop}" for s in SURNAMES))
+                     if 2 <= len(w) <= 4)
+    return sorted(words)
+
+
+def varied_urls(engine, rng: random.Random) -> dict[str, Callable[[], str]]:
+    """URL generators for the "varied" rows: each call returns the next URL a real client
+    might ask for."""
+    with engine.connect() as conn:
+        units = list(conn.execute(text(
+            "SELECT unit_id FROM (SELECT DISTINCT unit_id FROM cases WHERE disclosed) AS u "
+            "ORDER BY random() LIMIT 5000")).scalars())
+        choices = {
+            "village": list(conn.execute(text("SELECT id FROM villages WHERE active")).scalars()),
+            "venue_type": list(conn.execute(text(
+                "SELECT id FROM venue_types WHERE active")).scalars()),
+            "category": list(conn.execute(text(
+                "SELECT id FROM categories WHERE active")).scalars()),
+        }
+    words = search_words()
+    lock = threading.Lock()  # one generator is shared by all the clients of its row
+
+    def search() -> str:
+        with lock:
+            word = rng.choice(NO_MATCH_WORDS) if rng.random() < 0.2 else rng.choice(words)
+        return "/disclosures?" + urllib.parse.urlencode({"q": word})
+
+    def filters() -> str:
+        with lock:
+            args: dict[str, str] = {}
+            for name in rng.sample(["village", "venue_type", "category", "status", "severity",
+                                    "supervised"], rng.randint(1, 2)):
+                if choices.get(name):
+                    args[name] = str(rng.choice(choices[name]))
+                elif name == "status":
+                    args[name] = rng.choice(PUBLIC_STATUSES)
+                elif name == "severity":
+                    args[name] = rng.choice(SEVERITIES)
+                elif name == "supervised":
+                    args[name] = "1"
+            args["page"] = str(rng.randint(1, 10))
+        return "/disclosures?" + urllib.parse.urlencode(args)
+
+    def unit() -> str:
+        with lock:
+            return f"/disclosures/unit/{rng.choice(units) if units else 1}"
+
+    def open311(page_size: int | None) -> Callable[[], str]:
+        def next_url() -> str:
+            # A poller asks for what changed since its last poll: a start_date somewhere in
+            # the last 90 days, sometimes only the open or closed ones.
+            with lock:
+                start = time.time() - rng.uniform(60, 89 * 86400)
+                status = rng.choice(["", "", "open", "closed"])
+            args = {"start_date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))}
+            if status:
+                args["status"] = status
+            if page_size:
+                args["page_size"] = str(page_size)
+            return "/open311/v2/requests.json?" + urllib.parse.urlencode(args)
+        return next_url
+
+    return {"search": search, "filters": filters, "unit": unit,
+            "open311": open311(None), "open311 200": open311(200)}
+
+
 def _ids(engine, sql: str) -> list[int]:
     with engine.connect() as conn:
         return list(conn.execute(text(sql)).scalars())
@@ -361,16 +488,29 @@ def run(args: argparse.Namespace) -> dict:
         except subprocess.CalledProcessError as exc:
             if "已存在" not in (exc.stderr + exc.stdout):
                 raise
+    trivial = Server(args.database_url, tmp, app=TRIVIAL_APP, health="/")
+    varied = varied_urls(engine, random.Random(19))
     server.start()
     photo = photo_jpeg()
     endpoints = [
-        Endpoint("baseline /livez", "/livez"),
+        Endpoint("baseline: trivial Flask app", "/", port=trivial.port),
+        Endpoint("/livez", "/livez"),
         Endpoint("/disclosures page 1", "/disclosures"),
         Endpoint(f"/disclosures page {deep_page}", f"/disclosures?page={deep_page}"),
+        Endpoint("search, cached (q=超市)", "/disclosures?q=%E8%B6%85%E5%B8%82"),
+        Endpoint("search, varied words", varied["search"]),
+        Endpoint("filters + page, cached", "/disclosures?status=closed&page=3"),
+        Endpoint("filters + page 1–10, varied", varied["filters"]),
         Endpoint("unit page", f"/disclosures/unit/{unit}"),
+        Endpoint("unit page, varied units", varied["unit"]),
+        Endpoint("Open311 requests.json, cached", "/open311/v2/requests.json"),
+        Endpoint("Open311 requests.json, varied", varied["open311"]),
+        Endpoint("Open311 page_size=200, cached", "/open311/v2/requests.json?page_size=200"),
+        Endpoint("Open311 page_size=200, varied", varied["open311 200"]),
         Endpoint("/stats", "/stats"),
         TrackLookup("/track valid code", "/track"),
         ReportPost("POST /report", ids=ids, photo=None),
+        FreshReportPost("POST /report, fresh form (GET + POST)", ids=ids, photo=None),
         ReportPost("POST /report + 1 MB photo", ids=ids, photo=photo),
         Endpoint("moderation queue", "/admin/queue", login=("benchmod", password)),
         Endpoint("ledger", "/admin/ledger", login=("benchsup", password)),
@@ -386,37 +526,46 @@ def run(args: argparse.Namespace) -> dict:
                      if e is endpoints[0] or any(o in e.name for o in args.only)]
     figures: list[Figure] = []
     try:
+        trivial.start()
         for endpoint in endpoints:  # warm: every worker imports, caches fill
-            measure(server.port, endpoint, concurrency=GUNICORN_WORKERS, duration=1.0)
+            measure(endpoint.port or server.port, endpoint, concurrency=GUNICORN_WORKERS,
+                    duration=1.0)
         for endpoint in endpoints:
             if isinstance(endpoint, ReportPost):
                 endpoint.accepted_keys.clear()
-            figure = measure(server.port, endpoint,
+            figure = measure(endpoint.port or server.port, endpoint,
                              concurrency=endpoint.concurrency or args.concurrency,
                              duration=args.duration)
             if isinstance(endpoint, ReportPost):
                 figure.notes = _loss_check(engine, endpoint.accepted_keys)
+            if endpoint.urls:
+                figure.notes = "a new URL per request"
             if endpoint.path == "/admin/queue":
                 with engine.connect() as conn:
                     pending = conn.execute(text(
                         "SELECT count(*) FROM tips WHERE status = 'pending'")).scalar()
                 figure.notes = f"{pending:,} tips pending"
             figures.append(figure)
-            print(f"  {figure.name:32s} {figure.rps:8.1f} req/s  p50 {figure.p50_ms:7.1f} ms  "
+            print(f"  {figure.name:40s} {figure.rps:8.1f} req/s  p50 {figure.p50_ms:7.1f} ms  "
                   f"p99 {figure.p99_ms:7.1f} ms  errors {figure.errors}  {figure.notes}"
                   + (f"  statuses {figure.statuses}" if figure.errors else ""),
                   flush=True)
         rss = server.worker_rss_mb()
     finally:
         server.stop()
+        trivial.stop()
     base = figures[0]
     for figure in figures:
         figure.rps_ratio = figure.rps / base.rps if base.rps else 0.0
         figure.p50_ratio = figure.p50_ms / base.p50_ms if base.p50_ms else 0.0
+    print(f"  × trivial (req/s; {base.rps:.1f} req/s is 1.00):")
+    for figure in figures:
+        print(f"    {figure.name:40s} {figure.rps_ratio:5.2f}")
     result = {
         "label": args.label, "backend": engine.dialect.name, "cases": total_cases,
         "disclosed": disclosed, "concurrency": args.concurrency, "duration": args.duration,
         "workers": GUNICORN_WORKERS, "worker_rss_mb": rss,
+        "baseline": "trivial Flask app (bench/trivial.py), same gunicorn settings",
         "machine": f"{os.cpu_count()} cores, {_mem_gb():.0f} GiB",
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "figures": [asdict(f) for f in figures],

@@ -18,17 +18,41 @@ def test_seed_and_one_measured_request(tmp_path) -> None:
         assert counts["tallies"] > 0 and tallies.differences(conn) == {}, \
             "the seed's bulk inserts leave the case tallies exact"
 
+    varied = http.varied_urls(engine, random.Random(1))
+    searches = {varied["search"]() for _ in range(50)}
+    assert len(searches) > 1 and all(u.startswith("/disclosures?q=") for u in searches)
+    assert len({varied["filters"]() for _ in range(20)}) > 1
+    assert len({varied["open311 200"]() for _ in range(5)}) > 1
+
     server = Server(url, tmp_path)
+    trivial = Server(url, tmp_path, app=http.TRIVIAL_APP, health="/")
     server.start()
     try:
+        trivial.start()
         figure = measure(server.port, Endpoint("/disclosures", "/disclosures"),
                          concurrency=2, duration=0.5)
         track = measure(server.port, http.TrackLookup("/track", "/track"),
                         concurrency=1, duration=0.3)
+        search = measure(server.port, Endpoint("search, varied", varied["search"]),
+                         concurrency=1, duration=0.3)
+        open311 = measure(server.port, Endpoint("open311, varied", varied["open311"]),
+                          concurrency=1, duration=0.3)
+        ids = {"villages": http._ids(engine, "SELECT id FROM villages WHERE active"),
+               "categories": http._ids(engine, "SELECT id FROM categories WHERE active")}
+        fresh = http.FreshReportPost("fresh form", ids=ids, photo=None)
+        report = measure(server.port, fresh, concurrency=1, duration=0.3)
+        base = measure(trivial.port, Endpoint("trivial", "/", port=trivial.port),
+                       concurrency=1, duration=0.3)
     finally:
         server.stop()
+        trivial.stop()
     assert figure.requests > 0 and figure.errors == 0 and figure.p50_ms > 0
     assert track.errors == 0, track.statuses
+    assert search.requests > 0 and search.errors == 0, search.statuses
+    assert open311.requests > 0 and open311.errors == 0, open311.statuses
+    assert base.requests > 0 and base.errors == 0 and base.rps > 0, base.statuses
+    assert report.errors == 0 and fresh.accepted_keys, report.statuses
+    assert "LOST" not in http._loss_check(engine, fresh.accepted_keys)
 
 
 def test_the_photo_bench_measures_a_reduced_decode() -> None:
