@@ -5,14 +5,25 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from flask import Response, current_app, render_template, request, stream_with_context
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from admin import bp
 from admin.access import require
+from admin.acting import act
 from portal.db import get_session
-from portal.domain import clock, paging
+from portal.domain import clock, jobs, paging
 from portal.domain.access.permissions import Permission
 from portal.domain.casework import leads, sla
 from portal.domain.clock import utcnow
@@ -69,9 +80,7 @@ def ledger_page():
         "admin/ledger.html", page=found, f=f,
         args=f.to_args(), choices=choices(), now=now,
         is_overdue=lambda case: sla.is_overdue(case, now, _tz()),
-        lead=leads.lead_name)
-
-
+        lead=leads.lead_name, export_job_rows=current_app.config["EXPORT_JOB_ROWS"])
 
 
 def _download(chunks: Any, filename: str, mimetype: str) -> Response:
@@ -86,10 +95,44 @@ def _export_name(ext: str) -> str:
     return f"隐患台账-{clock.local_today(tz=_tz()):%Y%m%d}.{ext}"
 
 
+def _too_large(f: ledger.LedgerFilter) -> bool:
+    """Whether the export is for the worker: more rows than a web worker may stream before
+    its timeout kills it (``PORTAL_EXPORT_JOB_ROWS``)."""
+    return ledger.count(get_session(), f, utcnow(), _tz()) > current_app.config["EXPORT_JOB_ROWS"]
+
+
+def _to_background(f: ledger.LedgerFilter) -> Any:
+    flash(f"导出超过 {current_app.config['EXPORT_JOB_ROWS']} 行，请使用“后台导出”。", "error")
+    return redirect(url_for("admin.ledger_page", **f.to_args()), 303)
+
+
+@bp.route("/ledger/export", methods=["POST"])
+@require(Permission.SUPERVISION_VIEW)
+def ledger_export_job():
+    """Queue the export of the filtered ledger (the query string) in the posted format for
+    the worker; the file is fetched from the user's exports page when it is done. A small
+    export is streamed as before."""
+    f = ledger.LedgerFilter.from_args(request.args)
+    fmt = request.form.get("format", "")
+    if fmt not in jobs.EXPORT_TYPES:
+        return redirect(url_for("admin.ledger_page", **f.to_args()), 303)
+    if not _too_large(f):
+        return redirect(url_for(f"admin.ledger_{fmt}", **f.to_args()), 303)
+    db = get_session()
+    params = jobs.ledger_export_params(f, fmt, utcnow(), _tz(), _export_name(fmt))
+    return act(lambda: jobs.enqueue(db, jobs.LEDGER_EXPORT, params, current_user),
+               done="已加入后台导出，完成后可在“我的导出”下载。",
+               then=url_for("admin.exports"),
+               refused=lambda message, _status: _to_background(f),
+               refusals=(jobs.JobError,))
+
+
 @bp.route("/ledger.csv")
 @require(Permission.SUPERVISION_VIEW)
 def ledger_csv():
     f = ledger.LedgerFilter.from_args(request.args)
+    if _too_large(f):
+        return _to_background(f)
     rows = ledger.export_rows(get_session(), f, utcnow(), _tz())
     return _download(exports.csv_chunks(ledger.EXPORT_HEADERS, rows), _export_name("csv"),
                      "text/csv; charset=utf-8")
@@ -99,6 +142,8 @@ def ledger_csv():
 @require(Permission.SUPERVISION_VIEW)
 def ledger_xlsx():
     f = ledger.LedgerFilter.from_args(request.args)
+    if _too_large(f):
+        return _to_background(f)
     rows = ledger.export_rows(get_session(), f, utcnow(), _tz())
     return _download(exports.xlsx_chunks(ledger.EXPORT_HEADERS, rows, "隐患台账"),
                      _export_name("xlsx"),

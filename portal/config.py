@@ -94,6 +94,9 @@ DEFAULTS: dict[str, Any] = {
     "RETENTION_SPAM_DAYS": 90,
     "RETENTION_IDENTITY_DAYS": 365,
     "UPLOAD_GC_GRACE_HOURS": 24,
+    # A ledger export of more rows than this is queued for the worker (`jobs work`) instead of
+    # streamed, which a sync web worker would kill at PORTAL_WORKER_TIMEOUT.
+    "EXPORT_JOB_ROWS": 5000,
     # A back-office session left idle this long is signed out.
     "STAFF_IDLE_MINUTES": 30,
     # Outgoing mail for notifications; no host means notifications are only logged.

@@ -20,12 +20,15 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(jpg|png|webp|pdf)$")
+# Photos and letters, and the staff's large exports (served only by admin.exports).
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(jpg|png|webp|pdf|xlsx|csv)$")
 # A write in progress; never a stored name (names() skips it), removed by sweep_temporaries.
 TEMP_PREFIX = ".upload-"
 CHUNK_BYTES = 64 * 1024
 _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
-                  "pdf": "application/pdf"}
+                  "pdf": "application/pdf",
+                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                  "csv": "text/csv; charset=utf-8"}
 
 
 class Storage(Protocol):

@@ -1,5 +1,6 @@
 """The command line: ``flask --app wsgi db|portal|users|audit|sla|calendar|notifications|
-apikeys|backup|restore|uploads|retention|ledger …``, one module per concern."""
+apikeys|backup|restore|uploads|retention|ledger|jobs|
+opendata …``, one module per concern."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    from portal.cli import apikeys, linkage, ops, setup
+    from portal.cli import apikeys, jobs, linkage, opendata, ops, setup
 
     for group in setup.GROUPS:
         app.cli.add_command(group)
     linkage.register(app)
     ops.register(app)
     apikeys.register(app)
+    opendata.register(app)
+    jobs.register(app)

@@ -13,6 +13,7 @@ from portal.domain.models.cases import (
     urging_notice_cases,
 )
 from portal.domain.models.files import Attachment
+from portal.domain.models.jobs import Job, JobStatus
 from portal.domain.models.notifications import Notification
 from portal.domain.models.places import (
     Category,
@@ -44,6 +45,8 @@ __all__ = [
     "CategoryTally",
     "Department",
     "DepartmentTally",
+    "Job",
+    "JobStatus",
     "Listing",
     "ListingInterview",
     "Message",
