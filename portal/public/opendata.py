@@ -1,86 +1,51 @@
-"""Open data: an Atom feed of disclosures, CSV and JSON of every disclosed case, and the
+"""Open data: an Atom feed of disclosures, CSV and JSON of every disclosed case (files built
+by ``flask opendata build``, served as stored: ``portal.domain.disclosure.dumps``), and the
 printable notice (公示) per village with a QR code. Fields are documented in docs/open-data.md.
 """
 
 from __future__ import annotations
 
-import csv
+import datetime as dt
 import io
-import json
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from typing import Any
+from typing import NoReturn
 
 import segno
-from flask import Response, abort, render_template, stream_with_context, url_for
+from botocore.exceptions import ClientError
+from flask import Response, abort, render_template, request, stream_with_context, url_for
 from markupsafe import Markup
 from sqlalchemy import select
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.wsgi import wrap_file
 
 from portal.db import get_session
 from portal.domain.clock import local_today, utcnow
-from portal.domain.disclosure import publication
+from portal.domain.disclosure import dumps, publication
 from portal.domain.models import Village
-from portal.domain.supervision import exports
 from portal.public import bp
+from portal.storage import CHUNK_BYTES
 from portal.templating import jurisdiction
-from portal.web.caching import conditional
+from portal.web.caching import CACHE_CONTROL, conditional
+from portal.web.files import storage
 
-LICENCE_NAME = "知识共享 署名 4.0 国际许可协议（CC BY 4.0）"
-LICENCE_URL = "https://creativecommons.org/licenses/by/4.0/deed.zh-hans"
-LICENCE_STATEMENT = (
-    f"本数据依据{LICENCE_NAME}开放，使用时请注明来源。数据仅包含经部门核查属实并已公示的隐患，"
-    "不含任何举报人信息；电话、身份证号、车牌号已遮盖。"
-)
 FEED_SIZE = 50
 # A notice board holds a few sheets; the QR code leads to the rest.
 NOTICE_SIZE = 100
 ATOM = "http://www.w3.org/2005/Atom"
-
-# The documented fields, in order, with what they mean (docs/open-data.md lists the same).
-FIELD_DOCS: dict[str, str] = {
-    "id": "隐患编号（整数，不变）",
-    "unit_id": "隐患单位编号；一个单位可有多项隐患",
-    "unit_name": "单位名称（已遮盖电话、证件号、车牌）",
-    "village": "所在行政村",
-    "venue_type": "场所类型，未登记时为空",
-    "category": "隐患类别",
-    "severity": "隐患等级：general 一般隐患，major 重大隐患",
-    "severity_label": "隐患等级的中文名称",
-    "status": "办理状态：rectifying 整改中，rectified 整改完成待销案，closed 已办结",
-    "status_label": "办理状态的中文名称",
-    "summary": "公示的具体问题（已遮盖电话、证件号、车牌）",
-    "rectify_by": "整改期限（ISO 8601 日期），未定时为 null",
-    "overdue": "是否已超过整改期限仍在整改（布尔值）",
-    "supervision_level": "挂牌督办级别：none、township、county、city、province",
-    "supervision_level_label": "挂牌督办级别的中文名称",
-    "disclosed_at": "公示时间（ISO 8601，UTC）",
-    "updated_at": "最近更新时间（ISO 8601，UTC）",
-    "url": "该单位公示页面的地址（含整改进展和照片）",
-}
-FIELDS: tuple[str, ...] = tuple(FIELD_DOCS)
+LICENCE_NAME, LICENCE_URL = dumps.LICENCE_NAME, dumps.LICENCE_URL
+LICENCE_STATEMENT, FIELD_DOCS, FIELDS = dumps.LICENCE_STATEMENT, dumps.FIELD_DOCS, dumps.FIELDS
+MIMETYPES = {dumps.CSV_NAME: "text/csv", dumps.JSON_NAME: "application/json"}
+# A rebuild replaced the file three times while one download opened it: come back later.
+RETRY_SECONDS = 5
 
 
-def record(case: publication.PublicCase) -> dict[str, Any]:
-    return {
-        "id": case.id,
-        "unit_id": case.unit_id,
-        "unit_name": case.unit_name,
-        "village": case.village,
-        "venue_type": case.venue_type,
-        "category": case.category,
-        "severity": case.severity.value,
-        "severity_label": case.severity.label,
-        "status": case.status.value,
-        "status_label": case.status.label,
-        "summary": case.summary,
-        "rectify_by": case.rectify_by.isoformat() if case.rectify_by else None,
-        "overdue": case.overdue,
-        "supervision_level": case.supervision_level.value,
-        "supervision_level_label": case.supervision_level.label,
-        "disclosed_at": case.disclosed_at.replace(microsecond=0).isoformat(),
-        "updated_at": case.updated_at.replace(microsecond=0).isoformat(),
-        "url": url_for("public.disclosure_unit", unit_id=case.unit_id, _external=True),
-    }
+def dump_links() -> dumps.Links:
+    """The addresses a dump names, from the request (or the CLI's request context)."""
+    return dumps.Links(
+        documentation=url_for("public.open_data", _external=True),
+        unit=lambda unit_id: url_for("public.disclosure_unit", unit_id=unit_id, _external=True))
 
 
 def _licence_link(response: Response) -> Response:
@@ -89,59 +54,92 @@ def _licence_link(response: Response) -> Response:
     return response
 
 
-@bp.get("/disclosures.json")
 @conditional
-def disclosures_json():
-    session = get_session()
-    today = local_today()
+def _streamed(name: str) -> Response:
+    """A fresh install has no dump until the timer's first run: until then a download is
+    built as it is sent, by the same writers as the files, as before (the data version's
+    ETag, no Range)."""
+    session, today, links = get_session(), local_today(), dump_links()
+    cases = publication.iter_disclosed(session, today=today)
+    if name == dumps.CSV_NAME:
+        chunks = dumps.csv_chunks(cases, links)
+    else:
+        chunks = dumps.json_chunks(cases, links, title=dumps.dump_title(session),
+                                   generated_at=utcnow())
+    return Response(stream_with_context(chunks), mimetype=MIMETYPES[name])
 
-    def body() -> Iterator[str]:
-        head = {
-            "title": f"{jurisdiction()['name']}火灾隐患公示",
-            "licence": {"name": LICENCE_NAME, "url": LICENCE_URL, "statement": LICENCE_STATEMENT},
-            "documentation": url_for("public.open_data", _external=True),
-            "generated_at": utcnow().replace(microsecond=0).isoformat(),
-            "fields": list(FIELDS),
-        }
-        yield json.dumps(head, ensure_ascii=False)[:-1] + ', "cases": ['
-        for n, case in enumerate(publication.iter_disclosed(session, today=today)):
-            yield ("," if n else "") + json.dumps(record(case), ensure_ascii=False)
-        yield "]}"
 
-    response = Response(stream_with_context(body()), mimetype="application/json")
+def _come_back() -> NoReturn:
+    response = Response("开放数据文件正在更新，请稍后再试。", status=503, mimetype="text/plain")
+    response.headers["Retry-After"] = str(RETRY_SECONDS)
+    abort(response)
+
+
+Body = io.BufferedReader | Iterator[bytes]
+
+
+def _open_dump(name: str) -> tuple[dumps.DumpFile, dt.datetime, Body] | None:
+    """The dump's manifest entry, build time and body, checked to be the file the manifest
+    names (a rebuild may have replaced it in between: then the manifest is read again)."""
+    store = storage()
+    files = dumps.dump_store(store)
+    manifest = dumps.read_manifest(store)
+    if manifest is None:
+        return None
+    for _attempt in range(3):
+        entry = manifest.files[name]
+        if isinstance(files, dumps.DirectoryDumps):
+            fh = files.path(name).open("rb")
+            if dumps.DirectoryDumps.version_of(os.fstat(fh.fileno())) == entry.version:
+                return entry, manifest.built_at, fh
+            fh.close()
+        else:
+            # Range is answered by skipping to the start of the stream (a ranged GET of the
+            # bucket would save the skipped bytes; not done yet).
+            try:
+                answer = files.store.client.get_object(
+                    Bucket=files.store.bucket, Key=files.key(name), IfMatch=entry.version)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "PreconditionFailed":
+                    raise
+            else:
+                return entry, manifest.built_at, answer["Body"].iter_chunks(CHUNK_BYTES)
+        manifest = dumps.read_manifest(store) or manifest
+    _come_back()
+
+
+def _send_dump(name: str) -> Response:
+    """The stored dump with its SHA-256 as a strong ETag: 304, 206 and 416 by werkzeug's
+    conditional response; no database work at all."""
+    opened = _open_dump(name)
+    if opened is None:
+        return _licence_link(_streamed(name))
+    entry, built_at, body = opened
+    data = wrap_file(request.environ, body) if isinstance(body, io.BufferedReader) else body
+    response = Response(data, mimetype=MIMETYPES[name], direct_passthrough=True)
+    response.content_length = entry.size
+    response.last_modified = built_at
+    response.set_etag(entry.etag)
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    try:
+        response.make_conditional(request.environ, accept_ranges=True,
+                                  complete_length=entry.size)
+    except RequestedRangeNotSatisfiable:
+        response.close()
+        raise
     return _licence_link(response)
 
 
-def _csv_values(row: dict[str, Any]) -> dict[str, Any]:
-    """CSV spells booleans as JSON does and leaves missing values empty; a text that a
-    spreadsheet would run as a formula is written as text, by the ledger export's rule."""
-    return {k: ("true" if v else "false") if isinstance(v, bool)
-            else ("" if v is None else exports.safe_cell(v))
-            for k, v in row.items()}
+@bp.get("/disclosures.json")
+def disclosures_json():
+    return _send_dump(dumps.JSON_NAME)
 
 
 @bp.get("/disclosures.csv")
-@conditional
 def disclosures_csv():
-    session = get_session()
-    today = local_today()
-
-    def rows() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=FIELDS)
-        buffer.write("\ufeff")  # Excel opens UTF-8 CSV correctly only with a BOM
-        writer.writeheader()
-        for case in publication.iter_disclosed(session, today=today):
-            writer.writerow(_csv_values(record(case)))
-            if buffer.tell() > 16_384:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    response = Response(stream_with_context(rows()), mimetype="text/csv")
+    response = _send_dump(dumps.CSV_NAME)
     response.headers["Content-Disposition"] = "attachment; filename=disclosures.csv"
-    return _licence_link(response)
+    return response
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
