@@ -1,0 +1,56 @@
+"""The short form of bench/slow_clients.py (issue 19): behind nginx (deploy/nginx.conf's proxy
+rules), phones uploading photos slowly and slow downloads of the public dump never hold one of
+the two sync workers: every upload gets its receipt and is stored, gunicorn kills no worker at
+its (short) timeout, and /livez stays fast meanwhile."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bench import instances, seed, slow_clients
+
+DATABASE = "portal_slow_clients"
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    if instances.nginx_binary() is None:
+        pytest.skip("nginx is not installed (.ci/run installs it: apt-get install -y nginx)")
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'slow.db'}"
+        return
+    # A database of its own, never the suite's `test` one.
+    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {DATABASE}"))
+    base, _, _name = url.rpartition("/")
+    yield f"{base}/{DATABASE}"
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+    admin.dispose()
+
+
+def test_slow_clients_behind_nginx_hold_no_worker(database_url, tmp_path) -> None:
+    engine = seed.prepare(database_url, fresh=database_url.startswith("sqlite"))
+    seed.seed(engine, 150, random.Random(7))
+    engine.dispose()
+    settings = slow_clients.Settings(uploaders=8, downloaders=4, photo_bytes=150 * 1024,
+                                     upload_rate=30 * 1024, download_rate=4 * 1024,
+                                     workers=2, worker_timeout=6)
+    outcome = slow_clients.run_once(database_url, tmp_path / "run", settings,
+                                    behind_nginx=True)
+    figures = outcome.figures()
+    assert figures["sent"] == 8
+    assert figures["acknowledged"] == 8, figures["upload_statuses"]
+    assert figures["found"] == 8, "an acknowledged report is not in the database"
+    assert figures["worker_timeouts"] == 0, "gunicorn killed a worker held by a slow client"
+    assert all(s.startswith("200") for s in figures["download_statuses"]), figures
+    assert figures["livez"] > 50
+    assert not slow_clients.kept_promises(figures, livez_p99_ms=200), figures
