@@ -14,7 +14,8 @@ from portal.db import get_session
 from portal.domain import jobs
 from portal.domain.access.permissions import Permission
 from portal.domain.clock import utcnow
-from portal.domain.models import Job, JobStatus
+from portal.domain.enums import JobStatus
+from portal.domain.models import Job
 from portal.storage import StoreUnavailable, Streams
 from portal.web.files import storage
 

@@ -35,6 +35,25 @@ def pytest_report_header() -> str:
     return f"database: {os.environ.get('TEST_DATABASE_URL') or 'sqlite (temporary file)'}"
 
 
+@contextmanager
+def own_postgres_database(url: str, name: str) -> Iterator[str]:
+    """A PostgreSQL database of its own beside the one ``url`` names (created fresh,
+    dropped afterwards): for tests that run servers, never the suite's own database. The
+    admin engine pre-pings, as a test may restart PostgreSQL under it."""
+    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
+                          isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    base, _, _name = url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
 def reset_postgres_schema(url: str, schema: str = "public") -> None:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:

@@ -142,3 +142,12 @@ class DepartmentKind(LabeledEnum):
 class AttachmentKind(LabeledEnum):
     PHOTO = "photo", "照片"
     DOCUMENT = "document", "文件"
+
+
+class JobStatus(LabeledEnum):
+    """Where a background job stands (portal/domain/jobs.py)."""
+
+    QUEUED = "queued", "排队中"
+    RUNNING = "running", "进行中"
+    DONE = "done", "已完成"
+    FAILED = "failed", "失败"

@@ -32,8 +32,8 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.clock import utcnow
-from portal.domain.enums import Role
-from portal.domain.models import Job, JobStatus, User
+from portal.domain.enums import JobStatus, Role
+from portal.domain.models import Job, User
 from portal.domain.supervision import exports, ledger
 from portal.storage import Storage
 

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from portal import storage as store_module
 from portal.db import database
 from portal.domain import jobs
-from portal.domain.enums import Role
-from portal.domain.models import Case, Job, JobStatus, Unit
+from portal.domain.enums import JobStatus, Role
+from portal.domain.models import Case, Job, Unit
 from portal.domain.supervision import exports, ledger, tallies
 from portal.web.files import storage
 from tests import factories

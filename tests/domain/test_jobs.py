@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from portal.db import database
 from portal.domain import jobs
 from portal.domain.clock import utcnow
-from portal.domain.models import Job, JobStatus
+from portal.domain.enums import JobStatus
+from portal.domain.models import Job
 from tests.conftest import separate_database
 from tests.domain.linkage_helpers import supervisor
 

@@ -31,6 +31,7 @@ from portal.storage import DirectoryStorage
 from portal.web.files import storage
 from tests import factories, images
 from tests.conftest import csrf_token
+from tests.public.test_report import _form as report_form
 
 FULL = ("照片暂时无法保存（服务器存储空间不足），您填写的内容已保留。"
         "您可以去掉照片后直接提交，或稍后再试。")
@@ -121,25 +122,8 @@ def _count(session: Session, model) -> int:
 
 
 def _form(client: FlaskClient, session: Session, **overrides: str) -> dict:
-    page = client.get("/report").get_data(as_text=True)
-    key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', page).group(1)
-    data = {
-        "csrf_token": csrf_token(client, "/report"),
-        "submission_key": key,
-        "village": str(factories.village(session, "V02").id),
-        "unit_name": "平安超市",
-        "venue_type": str(factories.venue_type(session, "street_shop").id),
-        "address": "村委会对面",
-        "category": str(factories.category(session, "blocked_escape").id),
-        "description": "超市后门被货物堵死，安全出口上了锁。",
-        "observed_at": "2026-11-28T18:30",
-        "reporter_name": "张三",
-        "reporter_phone": "138 0013 8000",
-        "wants_feedback": "y",
-        "website": "",
-    }
-    data.update(overrides)
-    return data
+    """The report test's form, with a plain unit name (the kept form is compared to it)."""
+    return report_form(client, session, **{"unit_name": "平安超市", **overrides})
 
 
 def _post(client: FlaskClient, data: dict, photos: int = 1):

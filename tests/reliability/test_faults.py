@@ -9,9 +9,9 @@ import shutil
 from argparse import Namespace
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bench import faults, seed
+from tests.conftest import own_postgres_database
 
 
 @pytest.fixture
@@ -20,17 +20,8 @@ def database_url(tmp_path):
     if not url:
         yield f"sqlite:///{tmp_path / 'faults.db'}"
         return
-    # Pre-ping: the test restarts PostgreSQL, which kills pooled connections.
-    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-    with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS portal_faults WITH (FORCE)"))
-        conn.execute(text("CREATE DATABASE portal_faults"))
-    base, _, _name = url.rpartition("/")
-    yield f"{base}/portal_faults"
-    with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS portal_faults WITH (FORCE)"))
-    admin.dispose()
+    with own_postgres_database(url, "portal_faults") as own:
+        yield own
 
 
 def test_nothing_acknowledged_is_lost_under_faults(database_url, tmp_path, capsys) -> None:

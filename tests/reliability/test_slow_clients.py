@@ -9,9 +9,9 @@ import os
 import random
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bench import instances, seed, slow_clients
+from tests.conftest import own_postgres_database
 
 DATABASE = "portal_slow_clients"
 
@@ -24,17 +24,8 @@ def database_url(tmp_path):
     if not url.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'slow.db'}"
         return
-    # A database of its own, never the suite's `test` one.
-    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {DATABASE}"))
-    base, _, _name = url.rpartition("/")
-    yield f"{base}/{DATABASE}"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-    admin.dispose()
+    with own_postgres_database(url, DATABASE) as own:
+        yield own
 
 
 def test_slow_clients_behind_nginx_hold_no_worker(database_url, tmp_path) -> None:

@@ -11,9 +11,9 @@ import socket
 from argparse import Namespace
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bench import instances, seed
+from tests.conftest import own_postgres_database
 
 DATABASE = "portal_two_instances"
 
@@ -37,16 +37,8 @@ def database_url():
         pytest.skip("nginx is not installed (.ci/run installs it: apt-get install -y nginx)")
     if not _redis_answers():
         pytest.skip("no Redis on 127.0.0.1:6379 to share the rate limits")
-    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {DATABASE}"))
-    base, _, _name = url.rpartition("/")
-    yield f"{base}/{DATABASE}"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-    admin.dispose()
+    with own_postgres_database(url, DATABASE) as own:
+        yield own
 
 
 def test_two_instances_behind_nginx_keep_every_promise(database_url, tmp_path) -> None:

@@ -13,7 +13,7 @@ from portal.domain.models.cases import (
     urging_notice_cases,
 )
 from portal.domain.models.files import Attachment
-from portal.domain.models.jobs import Job, JobStatus
+from portal.domain.models.jobs import Job
 from portal.domain.models.notifications import Notification
 from portal.domain.models.places import (
     Category,
@@ -46,7 +46,6 @@ __all__ = [
     "Department",
     "DepartmentTally",
     "Job",
-    "JobStatus",
     "Listing",
     "ListingInterview",
     "Message",

@@ -10,16 +10,9 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.domain.clock import utcnow
-from portal.domain.enums import LabeledEnum
+from portal.domain.enums import JobStatus
 from portal.domain.models._types import enum_column
 from portal.domain.models.base import Base
-
-
-class JobStatus(LabeledEnum):
-    QUEUED = "queued", "排队中"
-    RUNNING = "running", "进行中"
-    DONE = "done", "已完成"
-    FAILED = "failed", "失败"
 
 
 class Job(Base):
