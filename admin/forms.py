@@ -113,6 +113,7 @@ class CodeNameForm(FlaskForm):
 
 
 class VillageForm(CodeNameForm):
+    township = SelectField("所属乡镇", coerce=int)
     # The village committee's position: the public map shows it for homes, never the home.
     latitude = FloatField("纬度（村委会位置，可不填）", validators=[Optional()])
     longitude = FloatField("经度", validators=[Optional()])
@@ -126,11 +127,13 @@ class CategoryForm(CodeNameForm):
 
 class DepartmentForm(CodeNameForm):
     kind = SelectField("部门类型")
+    township = SelectField("所属（县级部门服务全部乡镇）", coerce=int, default=0)
     contact = StringField("联系方式", validators=[Optional(), Length(max=200)])
     email = StringField("电子邮箱", validators=[Optional(), Length(max=200)])
 
 
 class RoutingRuleForm(FlaskForm):
+    township = SelectField("适用范围", coerce=int, default=0)
     category = SelectField("隐患类别（空＝任意）", coerce=int)
     venue_type = SelectField("场所类型（空＝任意）", coerce=int)
     village = SelectField("村（空＝任意）", coerce=int)

@@ -88,7 +88,7 @@ def urging_new():
     if request.method == "GET":
         form.cases.data = [c.id for c in overdue]
         form.text.data = urging.draft_text(department, overdue,
-                                           portal_settings.jurisdiction(db)["name"])
+                                           urging.office_name(db, current_user.township))
         return page()
     if not form.validate():
         return page("请按提示填写后再提交", 400)
@@ -111,6 +111,7 @@ def urging_notice(notice_id: int):
     return render_template("admin/urging.html", notice=notice,
                            number=urging.notice_number(notice),
                            j=portal_settings.jurisdiction(db),
+                           office=urging.office_name(db, notice.township),
                            reply_days=urging.REPLY_WORKING_DAYS)
 
 

@@ -22,7 +22,7 @@ from admin.forms import (
 )
 from portal.db import get_session
 from portal.domain.access.permissions import Permission
-from portal.domain.administration import vocabulary
+from portal.domain.administration import townships, vocabulary
 from portal.domain.casework.routing import propose_routing
 from portal.domain.enums import DepartmentKind
 from portal.domain.models import Category, Department, RoutingRule, VenueType, Village
@@ -41,14 +41,22 @@ def _form(kind: str, row: Any | None) -> CodeNameForm:
         form.kind.choices = options(DepartmentKind.choices())
         if row is not None and request.method == "GET":
             form.kind.data = row.kind.value
+    if isinstance(form, VillageForm | DepartmentForm):
+        places = [(t.id, t.name) for t in townships.active(get_session())]
+        county = [(0, "县级部门")] if isinstance(form, DepartmentForm) else []
+        form.township.choices = options(county + places)
+        if row is not None and request.method == "GET":
+            form.township.data = row.township_id or 0
     return form
 
 
 def _values(kind: str, form: CodeNameForm) -> dict[str, Any]:
     values = {name: field.data for name, field in form._fields.items()
-              if name not in {"csrf_token", "code"}}
+              if name not in {"csrf_token", "code", "township"}}
     if kind == "department":
         values["kind"] = DepartmentKind(values["kind"])
+    if kind in ("village", "department"):
+        values["township_id"] = form.township.data or None
     return values
 
 
@@ -111,6 +119,8 @@ def _rule_choices(form: RoutingRuleForm | RoutingPreviewForm, *, any_label: str)
     form.venue_type.choices = options(opts(VenueType))
     form.village.choices = options(opts(Village))
     if isinstance(form, RoutingRuleForm):
+        form.township.choices = options(
+            [(0, "全县默认规则")] + [(t.id, f"{t.name}自有规则") for t in townships.active(db)])
         departments = opts(Department)[1:]
         form.lead.choices = options(departments)
         form.assist.choices = options(departments)
@@ -118,7 +128,7 @@ def _rule_choices(form: RoutingRuleForm | RoutingPreviewForm, *, any_label: str)
 
 def _save_rule(form: RoutingRuleForm, rule: RoutingRule | None) -> RoutingRule:
     return vocabulary.save_rule(
-        get_session(), rule,
+        get_session(), rule, township_id=form.township.data or None,
         category_id=form.category.data or None, venue_type_id=form.venue_type.data or None,
         village_id=form.village.data or None, lead_department_id=form.lead.data,
         assist_ids=form.assist.data or [], priority=form.priority.data or 0,
@@ -170,7 +180,8 @@ def routing_rule_edit(rule_id: int):
     if rule is None:
         abort(404)
     form = RoutingRuleForm(
-        category=rule.category_id or 0, venue_type=rule.venue_type_id or 0,
+        township=rule.township_id or 0, category=rule.category_id or 0,
+        venue_type=rule.venue_type_id or 0,
         village=rule.village_id or 0, lead=rule.lead_department_id,
         assist=[d.id for d in rule.assisting_departments], priority=rule.priority,
         active=rule.active, note=rule.note,

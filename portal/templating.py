@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portal.db import get_session, rollback_session
 from portal.domain.administration import settings as portal_settings
+from portal.domain.administration import townships
 from portal.domain.clock import to_local
 from portal.domain.disclosure import sanitize
 
@@ -43,6 +44,12 @@ def jurisdiction() -> dict[str, Any]:
     return g.jurisdiction
 
 
+def place_name() -> str:
+    """The page's place: the county, or the township whose pages these are (``g.township``,
+    set by the public site's /t/<code>/ addresses)."""
+    return townships.place_name(jurisdiction()["name"], g.get("township"))
+
+
 def merge(*dicts: dict[str, Any]) -> dict[str, Any]:
     """Merge attribute dicts in templates (Jinja allows one ** per call)."""
     merged: dict[str, Any] = {}
@@ -63,5 +70,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.globals["jurisdiction"] = jurisdiction
+    app.jinja_env.globals["place_name"] = place_name
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

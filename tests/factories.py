@@ -9,11 +9,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain.enums import Channel
-from portal.domain.models import Case, Category, Department, Tip, Unit, VenueType, Village
+from portal.domain.models import (
+    Case,
+    Category,
+    Department,
+    Tip,
+    Township,
+    Unit,
+    VenueType,
+    Village,
+)
 
 
 def by_code(session: Session, model: Any, code: str) -> Any:
     return session.scalars(select(model).where(model.code == code)).one()
+
+
+def township(session: Session, code: str = "yanggao") -> Township:
+    return by_code(session, Township, code)
 
 
 def village(session: Session, code: str = "V01") -> Village:

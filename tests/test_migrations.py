@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -38,11 +39,23 @@ def empty_engine(tmp_path) -> Iterator[Engine]:
         reset_postgres_schema(url, SCRATCH_SCHEMA)
 
 
+# Alembic cannot reflect an index on an expression; the one there is (urging notices numbered
+# per issuing office, 0012) is checked by tests/test_migration_0012.py instead.
+EXPRESSION_INDEXES = {"uq_urging_notices_office_year_seq"}
+
+
 def _diff(conn: Connection, metadata: MetaData) -> list:
     context = MigrationContext.configure(
-        conn, opts={"compare_type": True, "compare_server_default": True}
+        conn, opts={"compare_type": True, "compare_server_default": True,
+                    "include_name": lambda name, kind, _parent: not (
+                        kind == "index" and name in EXPRESSION_INDEXES)}
     )
-    return compare_metadata(context, metadata)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based "
+                                "index uq_urging_notices_office_year_seq")
+        warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified "
+                                "expression-based index 'uq_urging_notices_office_year_seq'")
+        return compare_metadata(context, metadata)
 
 
 def test_upgrade_head_matches_models(empty_engine: Engine) -> None:

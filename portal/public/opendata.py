@@ -26,7 +26,7 @@ from portal.domain.disclosure import dumps, publication
 from portal.domain.models import Village
 from portal.public import bp
 from portal.storage import CHUNK_BYTES
-from portal.templating import jurisdiction
+from portal.templating import jurisdiction, place_name
 from portal.web.caching import CACHE_CONTROL, conditional
 from portal.web.files import storage
 
@@ -157,7 +157,7 @@ def disclosures_feed():
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": "zh-CN"})
     _sub(feed, "id", url_for("public.disclosures", _external=True))
-    _sub(feed, "title", f"{j['county']}{j['name']}火灾隐患公示")
+    _sub(feed, "title", f"{place_name()}火灾隐患公示")
     _sub(feed, "subtitle", "经部门核查属实的火灾隐患单位、具体问题与整改进展")
     updated = max((c.updated_at for c in cases), default=utcnow())
     _sub(feed, "updated", updated.replace(microsecond=0).isoformat())

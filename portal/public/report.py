@@ -218,7 +218,8 @@ def _confirmation(result: intake.IntakeResult):
         grouped=group_receipt(code) if code else None,
         again=result.duplicate_submission,
         again_hours=int(intake.RECEIPT_SHOWN_AGAIN_FOR.total_seconds() // 3600),
-        office=office_department(get_session()) if code is None else None,
+        office=(office_department(get_session(), result.tip.village.township)
+                if code is None else None),
     ))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -26,8 +26,9 @@ def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_user(session: Session, username: str, role: Role, department: str | None = None,
-              password: str = PASSWORD) -> User:
-    user = accounts.create_user(session, username, role, password, department_code=department)
+              password: str = PASSWORD, township: str | None = None) -> User:
+    user = accounts.create_user(session, username, role, password, department_code=department,
+                                township_code=township)
     session.commit()  # the savepoint: requests in the same test see it
     return user
 
@@ -58,3 +59,23 @@ def as_role(client: FlaskClient, staff: dict[str, User]):
         assert response.status_code == 302, response.get_data(as_text=True)
         return staff[role]
     return sign_in
+
+
+@pytest.fixture
+def township_staff(db_session: Session) -> dict[str, User]:
+    """Two townships' offices and the county's (issue 18), on the demo county:
+
+    ``<role>_a`` works in 阳高乡 (yanggao), ``<role>_b`` in 北社乡 (beishe), ``<role>_county``
+    for the county (no township). Officers: ``officer_a`` of 阳高乡's fire team (FIRE, serves
+    yanggao only), ``officer_b`` of 北社派出所 (BS-POLICE, beishe only), ``officer_county``
+    of the county fire brigade (DADUI, serves every township).
+    """
+    users = {}
+    for suffix, township in (("a", "yanggao"), ("b", "beishe"), ("county", None)):
+        for role in (Role.ADMIN, Role.MODERATOR, Role.SUPERVISOR):
+            users[f"{role.value}_{suffix}"] = make_user(
+                db_session, f"{role.value[:3]}-{suffix}", role, township=township)
+    users["officer_a"] = make_user(db_session, "off-a", Role.OFFICER, "FIRE")
+    users["officer_b"] = make_user(db_session, "off-b", Role.OFFICER, "BS-POLICE")
+    users["officer_county"] = make_user(db_session, "off-county", Role.OFFICER, "DADUI")
+    return users

@@ -81,22 +81,25 @@ def test_admin_marks_a_category_urgent(client, as_role, db_session) -> None:
 def test_admin_adds_a_village_and_codes_are_checked(client, as_role, db_session) -> None:
     as_role("admin")
     url = "/admin/vocabulary/village"
+    place = factories.township(db_session, "beishe").id
     bad = client.post(url, data={"csrf_token": csrf_token(client, url), "code": "坏 代码",
-                                 "name": "新村", "active": "y"})
+                                 "name": "新村", "active": "y", "township": place})
     assert "代码只能使用" in bad.get_data(as_text=True)
     dup = client.post(url, data={"csrf_token": csrf_token(client, url), "code": "V01",
-                                 "name": "新村", "active": "y"})
+                                 "name": "新村", "active": "y", "township": place})
     assert "已被使用" in dup.get_data(as_text=True)
     ok = client.post(url, data={"csrf_token": csrf_token(client, url), "code": "V99",
-                                "name": "新村", "active": "y"})
+                                "name": "新村", "active": "y", "township": place})
     assert ok.status_code == 302 and "新村" in client.get(url).get_data(as_text=True)
+    assert factories.village(db_session, "V99").township.code == "beishe"
 
 
 def test_admin_places_a_village_for_the_public_map(client, as_role, db_session) -> None:
     as_role("admin")
     village = factories.village(db_session)
     url = f"/admin/vocabulary/village/{village.id}"
-    form = {"code": village.code, "name": village.name, "active": "y"}
+    form = {"code": village.code, "name": village.name, "active": "y",
+            "township": village.township_id}
     half = client.post(url, data={**form, "csrf_token": csrf_token(client, url),
                                   "latitude": "36.2"})
     assert "纬度和经度须同时填写" in half.get_data(as_text=True)
@@ -120,7 +123,8 @@ def test_routing_rule_preview_and_edit(client, as_role, db_session) -> None:
     police = factories.department(db_session, "POLICE")
     response = client.post(url, data={
         "csrf_token": csrf_token(client, url), "category": cat.id,
-        "venue_type": rule.venue_type_id or 0, "village": rule.village_id or 0,
+        "township": rule.township_id or 0, "venue_type": rule.venue_type_id or 0,
+        "village": rule.village_id or 0,
         "lead": police.id, "priority": 5, "note": "测试", "active": "y"})
     assert response.status_code == 302
     db_session.refresh(rule)

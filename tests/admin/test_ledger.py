@@ -136,7 +136,8 @@ def test_the_overview_lists_the_most_overdue_villages_and_links_to_all_of_them(
     from tests import factories
 
     now = utcnow()
-    villages = [Village(code=f"TV{i:02d}", name=f"测试村{i:02d}", sort_order=100 + i)
+    villages = [Village(code=f"TV{i:02d}", name=f"测试村{i:02d}", sort_order=100 + i,
+                        township=factories.township(db_session))
                 for i in range(13)]
     db_session.add_all(villages)
     db_session.flush()

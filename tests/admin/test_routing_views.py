@@ -134,9 +134,9 @@ def test_a_major_hazard_is_led_by_the_major_hazard_department_and_supervised(
     html = page(client, response.headers["Location"])
     assert "隐患等级已调整为“重大隐患”" in html
     proposal = html[html.index("分派建议"):html.index("确认分派")]
-    assert f"重大隐患：由{FIRE}牵头" in proposal and "重大隐患：列入挂牌督办" in proposal
+    assert "重大隐患：由平顺县消防救援大队牵头" in proposal and "重大隐患：列入挂牌督办" in proposal
     assert "分派后列入乡级挂牌督办" in proposal
-    assert post_route(client, case, lead=dept(db_session, "FIRE"),
+    assert post_route(client, case, lead=dept(db_session, "DADUI"),
                       assists=[dept(db_session, "ZJ"), dept(db_session, "ZFD")]
                       ).status_code == 303
     case = reload(db_session, case)

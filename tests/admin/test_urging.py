@@ -50,7 +50,8 @@ def test_a_supervisor_issues_a_numbered_printable_notice(client: FlaskClient, as
     assert "督 促 函" in printable
     number = re.search(r"督促函〔(\d{4})〕第 (\d+) 号", printable)
     assert number and number.group(2) == "1"
-    assert "阳高乡消防安全治本攻坚三年行动专项领导组办公室" in printable
+    # The county's supervisor issues it: the county's letterhead.
+    assert "平顺县消防安全治本攻坚三年行动专项领导组办公室" in printable
     assert "幸福超市" in printable and "老街饭店" in printable
     assert 'class="letter"' in printable and "admin printable" in printable
 
@@ -98,3 +99,21 @@ def test_officers_read_their_own_departments_notices(client: FlaskClient, as_rol
 def test_the_inbox_is_for_officers(client: FlaskClient, as_role, role: str) -> None:
     as_role(role)
     assert client.get("/admin/urging/inbox").status_code == 403
+
+
+def test_notices_are_numbered_per_issuing_office(client: FlaskClient, township_staff,
+                                                 db_session: Session, late) -> None:
+    """The county's office and a township's office each number from 1 in a year (issue 18);
+    the township's letterhead names the township."""
+    from tests.admin.conftest import login
+    fire = factories.department(db_session, "FIRE")
+    numbers = []
+    for who in ("supervisor_county", "supervisor_a"):
+        assert login(client, township_staff[who].username).status_code == 302
+        response = _issue(client, fire.id, [late[0].id])
+        assert response.status_code == 303, response.get_data(as_text=True)
+        printable = client.get(response.headers["Location"]).get_data(as_text=True)
+        numbers.append(re.search(r"督促函〔\d{4}〕第 (\d+) 号", printable).group(1))
+        client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+    assert numbers == ["1", "1"]
+    assert "平顺县阳高乡消防安全治本攻坚三年行动专项领导组办公室" in printable

@@ -73,9 +73,16 @@ def test_among_equally_specific_rules_priority_then_age_decides(db_session: Sess
 
 def test_inactive_rules_are_ignored(db_session: Session) -> None:
     rule = propose(db_session, "wiring").rule
-    assert rule is not None
+    assert rule is not None and rule.township is not None  # 阳高乡's own rule
     rule.active = False
     db_session.flush()
+    # The county's default for the same criteria now applies ...
+    county = propose(db_session, "wiring")
+    assert county.lead.code == "DADUI" and county.rule is not None
+    assert county.rule.township_id is None
+    county.rule.active = False
+    db_session.flush()
+    # ... and without it the township office triages.
     assert propose(db_session, "wiring").lead.code == "XAB"
 
 
@@ -90,9 +97,9 @@ def test_a_major_hazard_brings_in_the_major_hazard_department_as_lead(
     db_session: Session,
 ) -> None:
     proposal = propose(db_session, "illegal_dwelling", severity=Severity.MAJOR)
-    # The police station led by the rules; it now assists the fire station, which no
-    # longer appears twice.
-    assert codes(proposal) == ("FIRE", ["POLICE"])
+    # The police station led by the rules, with the township's fire team; both now assist
+    # the county's fire brigade (公安部令第120号 §21).
+    assert codes(proposal) == ("DADUI", ["POLICE", "FIRE"])
     assert proposal.supervision
     assert any("重大隐患" in r for r in proposal.reasons)
 
@@ -100,11 +107,17 @@ def test_a_major_hazard_brings_in_the_major_hazard_department_as_lead(
 def test_departments_come_from_the_jurisdiction_settings_not_code(db_session: Session) -> None:
     settings = portal_settings.jurisdiction(db_session)
     portal_settings.put(db_session, portal_settings.JURISDICTION_KEY,
-                        {**settings, "major_hazard_department": "YJB",
-                         "penalty_department": "POLICE", "office_department": "MZ"})
+                        {**settings, "major_hazard_department": "YJB"})
+    township = factories.township(db_session)
+    township.penalty_department, township.office_department = "POLICE", "MZ"
+    db_session.flush()
     assert codes(propose(db_session, "wiring", severity=Severity.MAJOR)) == ("YJB", ["FIRE"])
     assert codes(propose(db_session, "hot_work")) == ("ZFD", ["FIRE", "POLICE"])
     assert propose(db_session, "other", "street_shop").lead.code == "MZ"
+    # A township that names no office of its own falls back to the county's.
+    township.office_department = ""
+    db_session.flush()
+    assert propose(db_session, "other", "street_shop").lead.code == "XAW"
 
 
 def test_a_penalty_category_adds_the_law_enforcement_team(db_session: Session) -> None:
@@ -175,7 +188,7 @@ def test_a_major_case_is_flagged_for_supervision(db_session: Session) -> None:
     proposal = routing.propose_for_case(db_session, case)
     routing.route_case(db_session, case, lead=proposal.lead, assists=proposal.assists,
                        actor=moderator(db_session))
-    assert case.assignments[0].department.code == "FIRE"
+    assert case.assignments[0].department.code == "DADUI"
     assert case.supervision_level is SupervisionLevel.TOWNSHIP
     assert CaseEventKind.SUPERVISION_CHANGED in [e.kind for e in case.events]
 

@@ -47,7 +47,7 @@ def test_sqlite_backup_and_restore_round_trip(tmp_path) -> None:
     result = runner.invoke(args=["backup", "--output", str(backup_file)])
     assert result.exit_code == 0, result.output
     with sqlite3.connect(backup_file) as conn:
-        assert conn.execute("SELECT count(*) FROM villages").fetchone()[0] == 5
+        assert conn.execute("SELECT count(*) FROM villages").fetchone()[0] == 10
 
     with sqlite3.connect(db_file) as conn:
         conn.execute("DELETE FROM routing_rule_assists")
@@ -55,7 +55,7 @@ def test_sqlite_backup_and_restore_round_trip(tmp_path) -> None:
     result = runner.invoke(args=["restore", str(backup_file), "--yes"])
     assert result.exit_code == 0, result.output
     with sqlite3.connect(db_file) as conn:
-        assert conn.execute("SELECT count(*) FROM routing_rules").fetchone()[0] == 27
+        assert conn.execute("SELECT count(*) FROM routing_rules").fetchone()[0] == 34
 
 
 @pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="PostgreSQL run only")

@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from portal.domain.access import audit
 from portal.domain.clock import utcnow
 from portal.domain.enums import Role
-from portal.domain.models import Department, StaffSession, User
+from portal.domain.models import Department, StaffSession, Township, User
 
 MIN_PASSWORD_LENGTH = 12
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
@@ -73,21 +73,26 @@ def create_user(
     password: str,
     *,
     department_code: str | None = None,
+    township_code: str | None = None,
     display_name: str = "",
     actor: User | None = None,
 ) -> User:
+    """``township_code`` None: the county's own staff. An officer works in their
+    department's township (None for a county department), whatever is given."""
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
         raise AccountError("用户名须为 3–64 位小写字母、数字或 _ . -，且以字母或数字开头")
     if find_user(session, username) is not None:
         raise AccountError(f"用户名 {username} 已存在")
     department = _department(session, role, department_code)
+    township = _township(session, township_code) if department is None else department.township
     validate_password(password)
     user = User(
         username=username,
         display_name=display_name or username,
         role=role,
         department=department,
+        township=township,
         password_hash=hash_password(password),
     )
     session.add(user)
@@ -98,7 +103,8 @@ def create_user(
         "user",
         user.id,
         actor=actor,
-        after={"username": username, "role": role.value, "department": department_code},
+        after={"username": username, "role": role.value, "department": department_code,
+               "township": township.code if township else None},
     )
     return user
 
@@ -132,6 +138,15 @@ def active_admin_count(session: Session) -> int:
     return session.scalar(
         select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active)
     ) or 0
+
+
+def _township(session: Session, township_code: str | None) -> Township | None:
+    if not township_code:
+        return None
+    township = session.scalar(select(Township).where(Township.code == township_code))
+    if township is None or not township.active:
+        raise AccountError(f"乡镇代码 {township_code} 不存在或已停用")
+    return township
 
 
 def _department(session: Session, role: Role, department_code: str | None) -> Department | None:

@@ -14,6 +14,7 @@ from portal.domain.enums import CaseEventKind
 
 # The admin lists whose edits are audited as ``{kind}.create`` / ``{kind}.update``.
 RECORD_KINDS: dict[str, str] = {
+    "township": "乡镇",
     "village": "行政村",
     "department": "部门",
     "category": "隐患类别",
@@ -74,6 +75,12 @@ FIELD_LABELS: dict[str, str] = {
     "category_id": "隐患类别编号",
     "venue_type_id": "场所类型编号",
     "village_id": "行政村编号",
+    "township": "乡镇",
+    "township_id": "乡镇编号",
+    "townships": "乡镇",
+    "serves": "服务的乡镇",
+    "office_department": "乡镇消安办",
+    "penalty_department": "行政处罚部门",
     "channel": "来源渠道",
     "reason": "原因",
     "message_id": "留言编号",

@@ -6,10 +6,11 @@ new screen needs a permission here and one line in the map, not ``if role == …
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, and_, false, select
 
+from portal.domain.administration.townships import of_village
 from portal.domain.enums import AssignmentState, LabeledEnum, Role
-from portal.domain.models import Assignment, Case, User
+from portal.domain.models import Assignment, Case, Tip, User
 
 # The assignment states in which a department holds a case (and so may read it).
 HOLDING = (AssignmentState.PENDING, AssignmentState.ACCEPTED, AssignmentState.COMPLETED)
@@ -103,21 +104,49 @@ def has_permission(role: Role | None, permission: Permission) -> bool:
     return permission in permissions_of(role)
 
 
+def townships_of(user: User) -> frozenset[int] | None:
+    """The townships whose tips, cases and figures the account may see; None: every one.
+
+    County staff (no ``township_id``) see the whole county. A township's staff see their
+    township. An officer sees what their department holds in the townships it serves, and
+    nothing of any other, whatever the account's own township says.
+    """
+    if user.role is Role.OFFICER:
+        department = user.department
+        return frozenset(t.id for t in department.serves) if department else frozenset()
+    if user.township_id is None:
+        return None
+    return frozenset({user.township_id})
+
+
+def is_county_staff(user: User) -> bool:
+    return user.role is not Role.OFFICER and user.township_id is None
+
+
+def tip_scope(user: User) -> ColumnElement[bool]:
+    """SQL condition on ``Tip``: the tips this user may see (the queue, a tip's page)."""
+    if Permission.QUEUE_VIEW not in permissions_of(user.role):
+        return false()
+    return of_village(Tip.village_id, townships_of(user))
+
+
 def case_scope(user: User) -> ColumnElement[bool]:
     """SQL condition on ``Case``: the cases this user may see at all.
 
-    Officers see only cases their own department holds: an assignment pending, accepted or
-    completed (it worked the case to its closure). A department that transferred the case on,
-    returned it, or whose part was withdrawn no longer reads it, so nothing the departments
-    after it write reaches it. Anyone else who may read cases reads them all. Views answer
-    404 outside the scope, so a case's existence does not leak.
+    Officers see only cases their own department holds, in the townships it serves: an
+    assignment pending, accepted or completed (it worked the case to its closure). A
+    department that transferred the case on, returned it, or whose part was withdrawn no
+    longer reads it, so nothing the departments after it write reaches it. Anyone else who may
+    read cases reads those of their township (county staff: all). Views answer 404 outside
+    the scope, so a case's existence does not leak.
     """
     perms = permissions_of(user.role)
+    places = of_village(Case.village_id, townships_of(user))
     if Permission.CASES_READ_ALL in perms:
-        return true()
+        return places
     if Permission.CASES_READ in perms and user.department_id is not None:
-        return Case.id.in_(
+        return and_(places, Case.id.in_(
             select(Assignment.case_id).where(Assignment.department_id == user.department_id,
                                              Assignment.state.in_(HOLDING))
-        )
+        ))
     return false()

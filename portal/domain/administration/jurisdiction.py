@@ -1,4 +1,9 @@
-"""Loading a jurisdiction file: villages, departments, vocabularies and the routing table.
+"""Loading a jurisdiction file: the county's townships, their villages and departments, the
+shared vocabularies and the routing table (county defaults and townships' own rules).
+
+A file without ``[[townships]]`` (the single-township format before issue 18) is read as a
+county of one township, code ``t1``, named after ``[jurisdiction] name``, which holds every
+village, department and rule of the file, the same as the upgrade migration (0012) does.
 
 The same functions back the CLI (`portal load-jurisdiction`) and, later, the admin screens.
 Loading is idempotent: rows are matched by code (routing rules by their criteria), updated in
@@ -28,7 +33,7 @@ from portal.domain.administration.vocabulary import (
     write_rule,
 )
 from portal.domain.enums import DepartmentKind
-from portal.domain.models import RoutingRule, User
+from portal.domain.models import RoutingRule, Township, User
 
 
 class JurisdictionError(ValueError):
@@ -63,13 +68,22 @@ _SCHEMAS: dict[str, tuple[_Field, ...]] = {
         _Field("city", str),
         _Field("province", str),
         _Field("sample", bool),
-        _Field("office_department", str, True),
+        # The county's office: triages for a township that names none of its own.
+        _Field("office_department", str),
         _Field("contact", str),
         _Field("major_hazard_department", str),
         _Field("penalty_department", str),
     ),
+    "townships": (
+        _Field("code", str, True),
+        _Field("name", str, True),
+        _Field("office_department", str),
+        _Field("penalty_department", str),
+        _Field("contact", str),
+    ),
     # The village's position (its committee's office): the public sees it for homes.
     "villages": (_Field("code", str, True), _Field("name", str, True),
+                 _Field("township", str, True),
                  _Field("latitude", (int, float)), _Field("longitude", (int, float))),
     "departments": (
         _Field("code", str, True),
@@ -78,6 +92,10 @@ _SCHEMAS: dict[str, tuple[_Field, ...]] = {
         _Field("contact", str),
         _Field("email", str),
         _Field("village", str),
+        # Absent: a county department; ``serves`` lists the townships a county department
+        # serves (absent: all of them). A township's department serves its township alone.
+        _Field("township", str),
+        _Field("serves", list),
     ),
     "venue_types": (_Field("code", str, True), _Field("name", str, True)),
     "categories": (
@@ -88,6 +106,8 @@ _SCHEMAS: dict[str, tuple[_Field, ...]] = {
         _Field("needs_penalty", bool),
     ),
     "routing_rules": (
+        # Absent: the county's default; a township's own rule overrides it.
+        _Field("township", str),
         _Field("category", str),
         _Field("venue_type", str),
         _Field("village", str),
@@ -98,6 +118,7 @@ _SCHEMAS: dict[str, tuple[_Field, ...]] = {
     ),
 }
 _TABLE_LABELS = {
+    "townships": "乡镇",
     "villages": "村",
     "departments": "部门",
     "venue_types": "场所类型",
@@ -160,6 +181,8 @@ def parse(text: str, source: str = "<jurisdiction>") -> dict[str, Any]:
         raise loc.error("未知的表名，请检查拼写", table)
     if "jurisdiction" not in data:
         raise JurisdictionError(f"{source} 第 1 行（jurisdiction）：缺少 [jurisdiction] 表")
+    if "townships" not in data:
+        _as_one_township(data)
     _check_entry(loc, "jurisdiction", None, data["jurisdiction"])
     for table in _TABLE_LABELS:
         entries = data.setdefault(table, [])
@@ -176,6 +199,27 @@ def parse(text: str, source: str = "<jurisdiction>") -> dict[str, Any]:
             seen[key] = index
     _check_references(loc, data)
     return data
+
+
+FIRST_TOWNSHIP = "t1"
+
+
+def _as_one_township(data: dict[str, Any]) -> None:
+    """The single-township format: one township holding everything the file lists."""
+    juris = data["jurisdiction"]
+    if not isinstance(juris, dict):
+        return
+    township = {"code": FIRST_TOWNSHIP, "name": juris.get("name", "本乡镇")}
+    for key in ("office_department", "penalty_department", "contact"):
+        if key in juris:
+            township[key] = juris[key]
+    data["townships"] = [township]
+    for table in ("villages", "departments", "routing_rules"):
+        for entry in data.get(table) or []:
+            if isinstance(entry, dict):
+                entry.setdefault("township", FIRST_TOWNSHIP)
+    if juris.get("county"):
+        juris["name"] = juris["county"]
 
 
 def _check_entry(loc: _Locator, table: str, index: int | None, entry: Any) -> None:
@@ -202,8 +246,9 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
     return names.get(kind, str(kind)) if isinstance(kind, type) else "/".join(map(str, kind))
 
 
-def _rule_key(entry: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
-    return (entry.get("category"), entry.get("venue_type"), entry.get("village"))
+def _rule_key(entry: dict[str, Any]) -> tuple[str | None, ...]:
+    return (entry.get("township"), entry.get("category"), entry.get("venue_type"),
+            entry.get("village"))
 
 
 def _check_references(loc: _Locator, data: dict[str, Any]) -> None:
@@ -213,29 +258,63 @@ def _check_references(loc: _Locator, data: dict[str, Any]) -> None:
         if problem:
             raise loc.error(problem, "villages", index,
                             "longitude" if "latitude" in village else "latitude")
+        if village["township"] not in codes["townships"]:
+            raise loc.error("引用了文件中不存在的乡镇代码", "villages", index, "township")
+    village_township = {v["code"]: v["township"] for v in data["villages"]}
     kinds = {k.value for k in DepartmentKind}
+    serving: dict[str, set[str]] = {}
     for index, dept in enumerate(data["departments"]):
         if dept["kind"] not in kinds:
             raise loc.error(
                 f"部门类型须为 {', '.join(sorted(kinds))} 之一", "departments", index, "kind"
             )
-        if "village" in dept and dept["village"] not in codes["villages"]:
-            raise loc.error("引用了文件中不存在的村代码", "departments", index, "village")
+        own = dept.get("township")
+        if own is not None and own not in codes["townships"]:
+            raise loc.error("引用了文件中不存在的乡镇代码", "departments", index, "township")
+        if "village" in dept:
+            if dept["village"] not in codes["villages"]:
+                raise loc.error("引用了文件中不存在的村代码", "departments", index, "village")
+            if village_township[dept["village"]] != own:
+                raise loc.error("村级部门须写明该村所在的乡镇", "departments", index, "township")
+        if "serves" in dept:
+            if own is not None:
+                raise loc.error("乡镇部门只服务本乡镇，不写 serves", "departments", index,
+                                "serves")
+            unknown_townships = [t for t in dept["serves"] if t not in codes["townships"]]
+            if unknown_townships:
+                raise loc.error(f"引用了文件中不存在的乡镇代码 {unknown_townships[0]}",
+                                "departments", index, "serves")
+        serving[dept["code"]] = ({own} if own is not None
+                                 else set(dept.get("serves", codes["townships"])))
     juris = data["jurisdiction"]
     for key in ("office_department", "major_hazard_department", "penalty_department"):
         if key in juris and juris[key] not in codes["departments"]:
             raise loc.error("引用了文件中不存在的部门代码", "jurisdiction", None, key)
-    refs = {"category": "categories", "venue_type": "venue_types", "village": "villages"}
+    for index, township in enumerate(data["townships"]):
+        for key in ("office_department", "penalty_department"):
+            if key in township and township[key] not in codes["departments"]:
+                raise loc.error("引用了文件中不存在的部门代码", "townships", index, key)
+        if "office_department" not in township and "office_department" not in juris:
+            raise loc.error("须写明乡镇的 office_department，或在 [jurisdiction] 写明县级的",
+                            "townships", index)
+    refs = {"category": "categories", "venue_type": "venue_types", "village": "villages",
+            "township": "townships"}
     for index, rule in enumerate(data["routing_rules"]):
         for key, table in refs.items():
             if key in rule and rule[key] not in codes[table]:
                 raise loc.error(
                     f"引用了文件中不存在的{_TABLE_LABELS[table]}代码", "routing_rules", index, key
                 )
+        place = rule.get("township")
+        if "village" in rule and place is not None and village_township[rule["village"]] != place:
+            raise loc.error("乡镇的分派规则只能指定本乡镇的村", "routing_rules", index, "village")
         for dept in [rule["lead"], *rule.get("assist", [])]:
             if not isinstance(dept, str) or dept not in codes["departments"]:
                 key = "lead" if dept == rule["lead"] else "assist"
                 raise loc.error(f"引用了文件中不存在的部门代码 {dept}", "routing_rules", index, key)
+            if place is not None and place not in serving[dept]:
+                key = "lead" if dept == rule["lead"] else "assist"
+                raise loc.error(f"部门 {dept} 不服务乡镇 {place}", "routing_rules", index, key)
         if rule["lead"] in rule.get("assist", []):
             raise loc.error("牵头部门不能同时是配合部门", "routing_rules", index, "assist")
 
@@ -251,8 +330,14 @@ def load_file(session: Session, path: Path, *, actor: User | None = None) -> Loa
 def load(session: Session, data: dict[str, Any], *, actor: User | None = None) -> LoadReport:
     """Apply parsed data to the database (flushes, does not commit)."""
     report = LoadReport()
-    villages = _upsert(session, report, "village", data["villages"], lambda e, i: {
+    _adopt_upgraded_township(session, data["townships"])
+    townships = _upsert(session, report, "township", data["townships"], lambda e, i: {
         "name": e["name"], "sort_order": i,
+        "office_department": e.get("office_department", ""),
+        "penalty_department": e.get("penalty_department", ""),
+        "contact": e.get("contact", "")})
+    villages = _upsert(session, report, "village", data["villages"], lambda e, i: {
+        "name": e["name"], "sort_order": i, "township_id": townships[e["township"]].id,
         "latitude": e.get("latitude"), "longitude": e.get("longitude")})
     departments = _upsert(session, report, "department", data["departments"], lambda e, _i: {
         "name": e["name"],
@@ -260,6 +345,8 @@ def load(session: Session, data: dict[str, Any], *, actor: User | None = None) -
         "contact": e.get("contact", ""),
         "email": e.get("email", ""),
         "village_id": villages[e["village"]].id if "village" in e else None,
+        "township_id": townships[e["township"]].id if "township" in e else None,
+        "serve_ids": [townships[code].id for code in e.get("serves", townships)],
     })
     venue_types = _upsert(session, report, "venue_type", data["venue_types"], lambda e, i: {
         "name": e["name"], "sort_order": i})
@@ -270,8 +357,8 @@ def load(session: Session, data: dict[str, Any], *, actor: User | None = None) -
         "needs_penalty": e.get("needs_penalty", False),
         "sort_order": i,
     })
-    _load_rules(session, report, data["routing_rules"], categories, venue_types, villages,
-                departments)
+    _load_rules(session, report, data["routing_rules"], townships, categories, venue_types,
+                villages, departments)
     portal_settings.put(session, portal_settings.JURISDICTION_KEY, data["jurisdiction"])
     audit.record(
         session,
@@ -286,6 +373,22 @@ def load(session: Session, data: dict[str, Any], *, actor: User | None = None) -
         },
     )
     return report
+
+
+def _adopt_upgraded_township(session: Session, entries: list[dict[str, Any]]) -> None:
+    """A township the file does not list by code but names exactly (the one the upgrade
+    made, code ``t1``) takes the file's code, so its accounts and history stay with it."""
+    listed = {e["code"] for e in entries}
+    existing = {t.code: t for t in session.scalars(select(Township))}
+    for entry in entries:
+        if entry["code"] in existing:
+            continue
+        for code, township in existing.items():
+            if code not in listed and township.name == entry["name"]:
+                township.code = entry["code"]
+                existing[entry["code"]] = existing.pop(code)
+                break
+    session.flush()
 
 
 def _upsert(session, report, kind, entries, values_of) -> dict[str, Any]:
@@ -311,15 +414,17 @@ def _upsert(session, report, kind, entries, values_of) -> dict[str, Any]:
     return by_code
 
 
-def _load_rules(session, report, entries, categories, venue_types, villages, departments) -> None:
+def _load_rules(session, report, entries, townships, categories, venue_types, villages,
+                departments) -> None:
     """Through the admin screens' write path too; rules the file drops are deactivated."""
-    def key_of(rule: RoutingRule) -> tuple[int | None, int | None, int | None]:
-        return (rule.category_id, rule.venue_type_id, rule.village_id)
+    def key_of(rule: RoutingRule) -> tuple[int | None, ...]:
+        return (rule.township_id, rule.category_id, rule.venue_type_id, rule.village_id)
 
     existing = {key_of(rule): rule for rule in session.scalars(select(RoutingRule))}
     wanted = set()
     for entry in entries:
-        key = (
+        key: tuple[int | None, ...] = (
+            townships[entry["township"]].id if "township" in entry else None,
             categories[entry["category"]].id if "category" in entry else None,
             venue_types[entry["venue_type"]].id if "venue_type" in entry else None,
             villages[entry["village"]].id if "village" in entry else None,
@@ -327,7 +432,7 @@ def _load_rules(session, report, entries, categories, venue_types, villages, dep
         wanted.add(key)
         _rule, before, after = write_rule(
             session, existing.get(key),
-            category_id=key[0], venue_type_id=key[1], village_id=key[2],
+            township_id=key[0], category_id=key[1], venue_type_id=key[2], village_id=key[3],
             lead_department_id=departments[entry["lead"]].id,
             assist_ids=[departments[code].id for code in entry.get("assist", [])],
             priority=entry.get("priority", 0), active=True, note=entry.get("note", ""),

@@ -13,7 +13,7 @@ JURISDICTION_KEY = "jurisdiction"
 
 # Shown until a jurisdiction file has been loaded.
 DEFAULT_JURISDICTION: dict[str, Any] = {
-    "name": "本乡镇",
+    "name": "本县",
     "county": "",
     "city": "",
     "province": "",

@@ -1,5 +1,5 @@
-"""Writing the jurisdiction's lists: villages, departments, categories, venue types and routing
-rules. The one write path for both the admin screens and the jurisdiction loader
+"""Writing the jurisdiction's lists: townships, villages, departments, categories, venue types
+and routing rules. The one write path for both the admin screens and the jurisdiction loader
 (``portal.domain.administration.jurisdiction``): the same checks (``CODE_RE``, one rule per
 criteria) and the same rows; rows are deactivated, never deleted, because tips and cases keep
 pointing at them."""
@@ -18,6 +18,7 @@ from portal.domain.models import (
     Category,
     Department,
     RoutingRule,
+    Township,
     User,
     VenueType,
     Village,
@@ -27,14 +28,17 @@ CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 # The lists an admin edits by code and name; the value is the audit object type.
 CODED_MODELS: dict[str, type[Any]] = {
+    "township": Township,
     "village": Village,
     "department": Department,
     "category": Category,
     "venue_type": VenueType,
 }
 _FIELDS: dict[str, tuple[str, ...]] = {
-    "village": ("name", "active", "sort_order", "latitude", "longitude"),
-    "department": ("name", "kind", "contact", "email", "village_id", "active"),
+    "township": ("name", "active", "sort_order", "office_department", "penalty_department",
+                 "contact"),
+    "village": ("name", "township_id", "active", "sort_order", "latitude", "longitude"),
+    "department": ("name", "kind", "contact", "email", "village_id", "township_id", "active"),
     "category": ("name", "description", "urgent", "needs_penalty", "active", "sort_order"),
     "venue_type": ("name", "active", "sort_order"),
 }
@@ -93,9 +97,23 @@ def write_coded(
         problem = position_error(values.get("latitude"), values.get("longitude"))
         if problem:
             raise VocabularyError(problem)
+        if values.get("township_id", getattr(row, "township_id", None)) is None:
+            raise VocabularyError("请选择村所属的乡镇")
+    serve_ids = values.pop("serve_ids", None)
+    if kind == "department" and row is None and serve_ids is None:
+        # A new county department serves every township until its list is narrowed.
+        serve_ids = list(session.scalars(select(Township.id).where(Township.active.is_(True))))
+    if kind == "department":
+        _check_department_place(session, values, row)
     fields = _FIELDS[kind]
-    before = None if row is None else {"code": row.code, **{
-        f: _plain(getattr(row, f)) for f in fields}}
+
+    def snapshot(row: Any) -> dict[str, Any]:
+        shot = {"code": row.code, **{f: _plain(getattr(row, f)) for f in fields}}
+        if kind == "department":
+            shot["serves"] = sorted(t.id for t in row.serves)
+        return shot
+
+    before = None if row is None else snapshot(row)
     if row is None:
         row = model(code=code, active=True)
         session.add(row)
@@ -104,14 +122,42 @@ def write_coded(
         if field in values:
             value = values[field]
             setattr(row, field, value.strip() if isinstance(value, str) else value)
+    if kind == "department":
+        _set_serves(session, row, serve_ids)
     session.flush()
-    after = {"code": row.code, **{f: _plain(getattr(row, f)) for f in fields}}
-    return row, before, after
+    return row, before, snapshot(row)
+
+
+def _check_department_place(session: Session, values: dict[str, Any], row: Any) -> None:
+    """A department's village (a village committee's) lies in the department's township."""
+    village_id = values.get("village_id", getattr(row, "village_id", None))
+    township_id = values.get("township_id", getattr(row, "township_id", None))
+    if village_id is None:
+        return
+    village = session.get(Village, village_id)
+    if village is None or township_id is None or village.township_id != township_id:
+        raise VocabularyError("村级部门须属于该村所在的乡镇")
+
+
+def _set_serves(session: Session, department: Department, serve_ids: Sequence[int] | None
+                ) -> None:
+    """A township's own department serves exactly its township; a county department serves
+    the townships listed for it (kept as they are when none are given)."""
+    if department.township_id is not None:
+        wanted = [session.get(Township, department.township_id)]
+    elif serve_ids is not None:
+        wanted = [session.get(Township, i) for i in sorted(set(serve_ids))]
+    else:
+        return
+    if any(t is None for t in wanted):
+        raise VocabularyError("服务的乡镇不存在")
+    department.serves = [t for t in wanted if t is not None]
 
 
 def _rule_snapshot(rule: RoutingRule) -> dict[str, Any]:
     return {
-        "category_id": rule.category_id, "venue_type_id": rule.venue_type_id,
+        "township_id": rule.township_id, "category_id": rule.category_id,
+        "venue_type_id": rule.venue_type_id,
         "village_id": rule.village_id, "lead_department_id": rule.lead_department_id,
         "assist": sorted(d.id for d in rule.assisting_departments),
         "priority": rule.priority, "active": rule.active, "note": rule.note,
@@ -125,7 +171,8 @@ def save_rule(
     actor: User | None,
     **values: Any,
 ) -> RoutingRule:
-    """One rule per (category, venue type, village), as in the jurisdiction file; audited."""
+    """One rule per (township, category, venue type, village), as in the jurisdiction file;
+    audited."""
     rule, before, after = write_rule(session, rule, **values)
     if before != after:
         audit.record(session, f"routing_rule.{'create' if before is None else 'update'}",
@@ -145,14 +192,27 @@ def write_rule(
     priority: int = 0,
     active: bool = True,
     note: str = "",
+    township_id: int | None = None,
 ) -> tuple[RoutingRule, dict[str, Any] | None, dict[str, Any]]:
-    """The write itself: (rule, before, after). The loader audits a summary instead."""
+    """The write itself: (rule, before, after). The loader audits a summary instead.
+
+    ``township_id`` None is a county default; a township's own rule may name only that
+    township's villages and departments that serve it."""
     if lead_department_id in assist_ids:
         raise VocabularyError("牵头部门不能同时是配合部门")
     lead = session.get(Department, lead_department_id)
     if lead is None or not lead.active:
         raise VocabularyError("请选择有效的牵头部门")
+    if township_id is not None:
+        village = session.get(Village, village_id) if village_id is not None else None
+        if village is not None and village.township_id != township_id:
+            raise VocabularyError("乡镇的分派规则只能指定本乡镇的村")
+        for dept in (lead, *(session.get(Department, i) for i in assist_ids)):
+            if dept is not None and township_id not in {t.id for t in dept.serves}:
+                raise VocabularyError(f"{dept.name}不服务该乡镇，不能在其分派规则中指定")
     clash = session.scalar(select(RoutingRule).where(
+        RoutingRule.township_id.is_(None) if township_id is None
+        else RoutingRule.township_id == township_id,
         RoutingRule.category_id.is_(None) if category_id is None
         else RoutingRule.category_id == category_id,
         RoutingRule.venue_type_id.is_(None) if venue_type_id is None
@@ -166,6 +226,7 @@ def write_rule(
     if rule is None:
         rule = RoutingRule()
         session.add(rule)
+    rule.township_id = township_id
     rule.category_id, rule.venue_type_id, rule.village_id = category_id, venue_type_id, village_id
     rule.lead_department_id = lead_department_id
     rule.assisting_departments = [

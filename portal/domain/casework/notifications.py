@@ -19,21 +19,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.domain.administration import settings as portal_settings
+from portal.domain.administration import townships
 from portal.domain.clock import utcnow
-from portal.domain.models import Department, Notification, User
+from portal.domain.models import Department, Notification, Township, User
 
 log = logging.getLogger(__name__)
 
 NO_ADDRESS = "未配置邮箱，仅站内提示"
 
 
-def office_department(session: Session) -> Department | None:
-    """The township fire-safety office named by the jurisdiction settings."""
-    code = portal_settings.jurisdiction(session).get("office_department")
-    if not code:
-        return None
-    return session.scalar(select(Department).where(Department.code == code))
+def office_department(session: Session, township: Township | None) -> Department | None:
+    """The township's fire-safety office (the county's office where it names none)."""
+    return townships.duty_department(session, "office_department", township)
 
 
 def notify(

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from portal.domain import clock
-from portal.domain.administration import settings as portal_settings
+from portal.domain.administration import townships
 from portal.domain.casework import notifications, sla
 from portal.domain.casework.workflow import WorkflowError, log_event, require_role, transition
 from portal.domain.clock import utcnow
@@ -41,6 +41,7 @@ from portal.domain.models import (
     Department,
     RoutingRule,
     Tip,
+    Township,
     User,
     VenueType,
     Village,
@@ -70,12 +71,6 @@ class Proposal:
             d.id for d in self.assists}
 
 
-def _department(session: Session, key: str) -> Department | None:
-    code = portal_settings.jurisdiction(session).get(key)
-    if not code:
-        return None
-    return session.scalar(select(Department).where(Department.code == code,
-                                                   Department.active.is_(True)))
 
 
 def _criterion(column: InstrumentedAttribute[int | None],
@@ -89,19 +84,25 @@ def _criterion(column: InstrumentedAttribute[int | None],
 def matching_rules(
     session: Session, category: Category, venue_type: VenueType | None, village: Village
 ) -> list[RoutingRule]:
-    """Active rules that match, best first: most specific, then priority, then oldest."""
+    """Active rules that match, best first: most specific, then the township's own over the
+    county's default, then priority, then oldest. The county's defaults apply in a township
+    only through departments that serve it."""
+    township_id = village.township_id
     rules = session.scalars(
         select(RoutingRule)
         .join(Department, RoutingRule.lead_department_id == Department.id)
         .where(
             RoutingRule.active.is_(True),
             Department.active.is_(True),
+            or_(RoutingRule.township_id.is_(None), RoutingRule.township_id == township_id),
+            Department.serves.any(Township.id == township_id),
             _criterion(RoutingRule.category_id, category.id),
             _criterion(RoutingRule.venue_type_id, venue_type.id if venue_type else None),
             _criterion(RoutingRule.village_id, village.id),
         )
     ).all()
-    return sorted(rules, key=lambda r: (-r.specificity, -r.priority, r.id))
+    return sorted(rules, key=lambda r: (-r.specificity, r.township_id is None, -r.priority,
+                                        r.id))
 
 
 def propose_routing(
@@ -113,14 +114,20 @@ def propose_routing(
     severity: Severity = Severity.GENERAL,
 ) -> Proposal:
     rules = matching_rules(session, category, venue_type, village)
+    township_id = village.township_id
+
+    def duty(key: str) -> Department | None:
+        return townships.duty_department(session, key, village.township)
+
     if rules:
         rule: RoutingRule | None = rules[0]
         assert rule is not None
         lead = rule.lead_department
-        assists = [d for d in rule.assisting_departments if d.active and d.id != lead.id]
+        assists = [d for d in rule.assisting_departments
+                   if d.active and d.id != lead.id and townships.serves(d, township_id)]
         reasons = [f"分派规则：{_describe(rule)}"]
     else:
-        office = _department(session, "office_department")
+        office = duty("office_department")
         if office is None:
             raise WorkflowError("尚未设置乡消安办（office_department），无法分派，请先载入辖区设置")
         rule, lead, assists = None, office, []
@@ -128,7 +135,7 @@ def propose_routing(
     proposal = Proposal(lead, assists, rule, reasons)
 
     if severity is Severity.MAJOR:
-        major = _department(session, "major_hazard_department")
+        major = duty("major_hazard_department")
         if major is not None and major.id != lead.id:
             proposal.assists = [lead] + [d for d in assists if d.id != major.id]
             proposal.lead = major
@@ -136,7 +143,7 @@ def propose_routing(
         proposal.supervision = True
         proposal.reasons.append("重大隐患：列入挂牌督办")
     if category.needs_penalty:
-        penalty = _department(session, "penalty_department")
+        penalty = duty("penalty_department")
         if penalty is not None and penalty.id != proposal.lead.id and penalty.id not in {
             d.id for d in proposal.assists
         }:

@@ -19,7 +19,7 @@ import csv
 import datetime as dt
 import io
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -435,7 +435,14 @@ def scan(
     now = now or utcnow()
     today = local_today(now, tz)
     report = ScanReport()
-    office = notifications.office_department(session)
+    offices: dict[int, Department | None] = {}
+
+    def office_of(case: Case) -> Department | None:
+        """The case's township office, looked up once per township in a scan."""
+        township = case.village.township
+        if township.id not in offices:
+            offices[township.id] = notifications.office_department(session, township)
+        return offices[township.id]
 
     due_check = and_(Case.status.in_(AWAITING_CHECK), Case.check_by.is_not(None),
                      Case.check_by <= now + due_soon)
@@ -478,6 +485,7 @@ def scan(
             ):
                 report.written += 1
             # The township office supervises every deadline that has passed.
+            office = office_of(case)
             supervise = late and (lead is None or office is None
                                   or office.id != lead.department_id)
             if supervise and office is not None and notifications.notify(
@@ -486,7 +494,7 @@ def scan(
             ):
                 report.written += 1
     report.follow_ups, written = _remind_follow_ups(
-        session, office, today + dt.timedelta(days=rectify_warn_days), batch)
+        session, office_of, today + dt.timedelta(days=rectify_warn_days), batch)
     report.written += written
     this_year = today.year
     for year in (this_year, this_year + 1):
@@ -495,8 +503,8 @@ def scan(
     return report
 
 
-def _remind_follow_ups(session: Session, office: Department | None, until: dt.date,
-                       batch: int) -> tuple[int, int]:
+def _remind_follow_ups(session: Session, office_of: Callable[[Case], Department | None],
+                       until: dt.date, batch: int) -> tuple[int, int]:
     """Remind the office of closed cases whose follow-up check (回头看) is due by ``until``."""
     due = written = 0
     last_id = 0
@@ -512,6 +520,7 @@ def _remind_follow_ups(session: Session, office: Department | None, until: dt.da
         for case in cases:
             assert case.follow_up_by is not None
             due += 1
+            office = office_of(case)
             if office is not None and notifications.notify(
                 session, "follow_up_due",
                 f"回头看到期：案件 #{case.id} {case.unit.name}（{case.follow_up_by:%Y-%m-%d}）",

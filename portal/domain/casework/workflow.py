@@ -439,7 +439,7 @@ def return_assignment(session: Session, assignment: Assignment, *, actor: User,
     else:
         log_event(session, case, CaseEventKind.RETURNED, actor=actor, department=department,
                   now=now, internal_text=f"{department.name}退回：{reason}", data=data)
-    office = notifications.office_department(session)
+    office = notifications.office_department(session, case.village.township)
     if office is not None:
         notifications.notify(
             session, "assignment_returned",
@@ -564,7 +564,7 @@ def request_extension(session: Session, case: Case, *, actor: User, new_date: dt
         session, case, CaseEventKind.EXTENSION_REQUESTED, actor=actor,
         department=lead.department, internal_text=f"申请延期至 {new_date.isoformat()}：{reason}",
         data={"current": case.rectify_by, "requested": new_date, "reason": reason})
-    office = notifications.office_department(session)
+    office = notifications.office_department(session, case.village.township)
     if office is not None:
         notifications.notify(
             session, "extension_requested",
@@ -614,7 +614,7 @@ def report_rectified(session: Session, case: Case, *, actor: User, report: str,
         session, case, CaseStatus.RECTIFIED, actor=actor, department=lead.department,
         internal_text=report, public_text=public_text or "整改完成，等待验收销案",
         attachments=attachments)
-    office = notifications.office_department(session)
+    office = notifications.office_department(session, case.village.township)
     if office is not None:
         notifications.notify(
             session, "awaiting_closure", f"待销案：案件 #{case.id} {case.unit.name}",

@@ -20,8 +20,10 @@ from portal.domain.models.places import (
     Department,
     RoutingRule,
     Setting,
+    Township,
     VenueType,
     Village,
+    department_townships,
     routing_rule_assists,
 )
 from portal.domain.models.search import SearchDocument, SearchGram
@@ -57,11 +59,13 @@ __all__ = [
     "StaffSession",
     "Tip",
     "TipRevision",
+    "Township",
     "Unit",
     "UrgingNotice",
     "User",
     "VenueType",
     "Village",
+    "department_townships",
     "routing_rule_assists",
     "urging_notice_cases",
 ]

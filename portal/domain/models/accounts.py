@@ -11,7 +11,7 @@ from portal.domain.clock import utcnow
 from portal.domain.enums import Role
 from portal.domain.models._types import enum_column
 from portal.domain.models.base import Base
-from portal.domain.models.places import Department
+from portal.domain.models.places import Department, Township
 
 
 class User(Base):
@@ -29,6 +29,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[Role] = mapped_column(enum_column(Role, "user_role"))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    # The township office the account works in; NULL for the county's own staff, who see every
+    # township. An officer's reach is its department's (``access.scope``), not this column.
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[dt.datetime | None]
@@ -41,6 +44,7 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     department: Mapped[Department | None] = relationship()
+    township: Mapped[Township | None] = relationship()
 
     # Flask-Login's user protocol. The id carries the password-change time, so changing or
     # resetting a password signs the account out of every other session, and the signed-in

@@ -24,6 +24,8 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A key of one township sees and files only there; NULL: the county's, for every township.
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"))
 
     @property
     def active(self) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -35,7 +35,7 @@ from portal.domain.models._types import enum_column
 from portal.domain.models.accounts import User
 from portal.domain.models.base import Base
 from portal.domain.models.files import Attachment
-from portal.domain.models.places import Category, Department, VenueType, Village
+from portal.domain.models.places import Category, Department, Township, VenueType, Village
 
 
 class Unit(Base):
@@ -225,13 +225,17 @@ class UrgingNotice(Base):
 
     __tablename__ = "urging_notices"
     __table_args__ = (
-        UniqueConstraint("year", "seq"),
+        # Numbered per issuing office (a township's, or the county's: 0) and year.
+        Index("uq_urging_notices_office_year_seq", text("coalesce(township_id, 0)"), "year",
+              "seq", unique=True),
         CheckConstraint("seq > 0", name="seq_positive"),
         Index(None, "department_id", "issued_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    # The issuing office: the township whose supervisor sent it, NULL for the county's.
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"), index=True)
     year: Mapped[int]
     seq: Mapped[int]
     text: Mapped[str] = mapped_column(Text)
@@ -245,6 +249,7 @@ class UrgingNotice(Base):
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     department: Mapped[Department] = relationship()
+    township: Mapped[Township | None] = relationship()
     issued_by: Mapped[User] = relationship(foreign_keys=[issued_by_id])
     acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
     answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])

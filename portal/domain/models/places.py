@@ -1,4 +1,12 @@
-"""The jurisdiction: villages, departments, vocabularies, routing rules and settings."""
+"""The jurisdiction: the county's townships and their villages, departments, vocabularies,
+routing rules and settings.
+
+The deployment is one county (its name and defaults live in the ``jurisdiction`` setting); the
+county has townships, a township has villages. Tips, cases and units belong to a township
+through their village: the village is the only place the township is written, so moving a
+village (or correcting a case's village) moves everything that hangs from it, and nothing can
+disagree. A city above the county would be one more table above ``townships``.
+"""
 
 from __future__ import annotations
 
@@ -14,23 +22,59 @@ from portal.domain.models._types import enum_column
 from portal.domain.models.base import Base
 
 
+class Township(Base):
+    """A township (乡镇) of the county: its own office, villages, staff and public pages."""
+
+    __tablename__ = "townships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The stable public address: /t/<code>/ (letters, digits, _ and -).
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(default=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+    # The township's fire-safety office, which triages what no routing rule matches, and its
+    # penalty authority; department codes, as in the jurisdiction setting ('' = the county's).
+    office_department: Mapped[str] = mapped_column(String(32), default="")
+    penalty_department: Mapped[str] = mapped_column(String(32), default="")
+    contact: Mapped[str] = mapped_column(String(200), default="")
+
+
 class Village(Base):
-    """An administrative village (行政村)."""
+    """An administrative village (行政村) of one township."""
 
     __tablename__ = "villages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
+    township_id: Mapped[int] = mapped_column(ForeignKey("townships.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(default=0)
     # Where the village committee sits: Open311 publishes this, never a home's own point.
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
 
+    township: Mapped[Township] = relationship()
+
+
+department_townships = Table(
+    "department_townships",
+    Base.metadata,
+    Column("department_id", ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True),
+    Column("township_id", ForeignKey("townships.id", ondelete="CASCADE"), primary_key=True,
+           index=True),
+)
+
 
 class Department(Base):
-    """A department in the linkage mechanism (部门联动机制)."""
+    """A department in the linkage mechanism (部门联动机制).
+
+    It belongs to the county (``township_id`` NULL: the fire brigade, the market supervision
+    bureau) or to one township (its police station, law-enforcement team, village committees)
+    and serves the townships listed in ``serves``; a township's own department serves exactly
+    its township. Its officers see its assignments in those townships and nothing else.
+    """
 
     __tablename__ = "departments"
 
@@ -41,9 +85,13 @@ class Department(Base):
     contact: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
 
     village: Mapped[Village | None] = relationship()
+    township: Mapped[Township | None] = relationship()
+    serves: Mapped[list[Township]] = relationship(secondary=department_townships,
+                                                  order_by=Township.sort_order)
 
 
 class Category(Base):
@@ -86,7 +134,9 @@ routing_rule_assists = Table(
 class RoutingRule(Base):
     """(category?, venue type?, village?) → a lead department and assisting departments.
 
-    The rule naming the most criteria wins; among equals, the higher priority.
+    A rule is the county's default (``township_id`` NULL) or one township's own. The rule
+    naming the most criteria wins; among equals a township's own rule overrides the county's
+    default, then the higher priority.
     """
 
     __tablename__ = "routing_rules"
@@ -96,6 +146,7 @@ class RoutingRule(Base):
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
     venue_type_id: Mapped[int | None] = mapped_column(ForeignKey("venue_types.id"))
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"), index=True)
     lead_department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     priority: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
@@ -104,6 +155,7 @@ class RoutingRule(Base):
     category: Mapped[Category | None] = relationship()
     venue_type: Mapped[VenueType | None] = relationship()
     village: Mapped[Village | None] = relationship()
+    township: Mapped[Township | None] = relationship()
     lead_department: Mapped[Department] = relationship()
     assisting_departments: Mapped[list[Department]] = relationship(
         secondary=routing_rule_assists, order_by=Department.id

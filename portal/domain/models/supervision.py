@@ -83,6 +83,8 @@ class Bulletin(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The issuing office: one township's, or the county's (NULL) over every township.
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"), index=True)
     period_start: Mapped[dt.date] = mapped_column(Date)
     period_end: Mapped[dt.date] = mapped_column(Date)
     title: Mapped[str] = mapped_column(String(200))

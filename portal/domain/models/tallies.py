@@ -33,6 +33,8 @@ class CategoryTally(Base):
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(32), primary_key=True)
     outcome: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Per village, so a township's figures are a sum over its villages (issue 18).
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), primary_key=True)
     n: Mapped[int] = mapped_column(default=0)
 
 
@@ -44,4 +46,5 @@ class DepartmentTally(Base):
 
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(32), primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), primary_key=True)
     n: Mapped[int] = mapped_column(default=0)

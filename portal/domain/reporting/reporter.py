@@ -56,7 +56,7 @@ def post_outcome(session: Session, case: Case, *, actor: User | None) -> list[Me
     a phone number, the office is asked to call them."""
     messages = []
     text = outcome_text(case)
-    office = notifications.office_department(session)
+    office = notifications.office_department(session, case.village.township)
     for tip in linked_tips(session, case):
         message = Message(tip_id=tip.id, direction=MessageDirection.TO_REPORTER, body=text,
                           author_id=actor.id if actor else None)

@@ -46,7 +46,14 @@ from portal.domain.enums import (
     Severity,
     SupervisionLevel,
 )
-from portal.domain.models import Assignment, Case, CaseTally, CategoryTally, DepartmentTally
+from portal.domain.models import (
+    Assignment,
+    Case,
+    CaseTally,
+    CategoryTally,
+    DepartmentTally,
+    Village,
+)
 
 # A department "has" a case while it leads it, and keeps it once the case is closed.
 
@@ -74,19 +81,19 @@ _CASE_KINDS: dict[str, tuple[Any, tuple[str, ...], Any]] = {
                          "village_id"),
              lambda: [_text(Case.status), _outcome(), _text(Case.severity),
                       _text(Case.supervision_level), Case.disclosed, Case.village_id]),
-    "category": (CategoryTally, ("category_id", "status", "outcome"),
-                 lambda: [Case.category_id, _text(Case.status), _outcome()]),
+    "category": (CategoryTally, ("category_id", "status", "outcome", "village_id"),
+                 lambda: [Case.category_id, _text(Case.status), _outcome(), Case.village_id]),
 }
-DEPARTMENT_KEY = ("department_id", "status")
+DEPARTMENT_KEY = ("department_id", "status", "village_id")
 TABLES = {kind: (table, names) for kind, (table, names, _c) in _CASE_KINDS.items()}
 TABLES["department"] = (DepartmentTally, DEPARTMENT_KEY)
 
 
 def _department_rows(where: Any) -> Any:
-    """One row per (case, lead department): (department, status)."""
+    """One row per (case, lead department): (department, status, village)."""
     per_case = (select(Assignment.case_id, Assignment.department_id)
                 .where(_lead_condition(), where).distinct().subquery())
-    return (select(per_case.c.department_id, _text(Case.status))
+    return (select(per_case.c.department_id, _text(Case.status), Case.village_id)
             .join(Case, Case.id == per_case.c.case_id))
 
 
@@ -191,10 +198,11 @@ def sums(session: Session, statuses: Iterable[CaseStatus], *, by: str | None = N
          department_id: int | None = None, village_id: int | None = None,
          category_id: int | None = None, severity: Severity | None = None,
          supervision: SupervisionLevel | None = None, listed: bool = False,
-         outcome: CaseOutcome | None = None, disclosed: bool | None = None
-         ) -> dict[Any, int]:
+         outcome: CaseOutcome | None = None, disclosed: bool | None = None,
+         township_id: int | None = None) -> dict[Any, int]:
     """Cases in ``statuses`` narrowed by the other arguments, in all (``{None: n}``) or per
-    ``by`` ("status", "village", "category" or "department"). A department or a category
+    ``by`` ("status", "village", "township", "category" or "department"); ``township_id``
+    narrows to the township's villages (every tally is kept per village). A department or a category
     (as a narrowing or as ``by``) is read from its own tally, which holds only the status
     (and, for categories, the outcome) besides."""
     narrowing = {"village_id": village_id, "severity": severity,
@@ -218,8 +226,17 @@ def sums(session: Session, statuses: Iterable[CaseStatus], *, by: str | None = N
             where.append(getattr(model, name) == getattr(value, "value", value))
     if listed:
         where.append(model.supervision_level != SupervisionLevel.NONE.value)
+    if township_id is not None:
+        where.append(model.village_id.in_(
+            select(Village.id).where(Village.township_id == township_id)))
     if by is None:
         return {None: int(session.scalar(select(func.sum(model.n)).where(*where)) or 0)}
+    if by == "township":
+        rows = session.execute(
+            select(Village.township_id, func.sum(model.n))
+            .join(Village, Village.id == model.village_id).where(*where)
+            .group_by(Village.township_id))
+        return {k: int(n) for k, n in rows if n}
     key = getattr(model, {"status": "status", "village": "village_id",
                           "category": "category_id", "department": "department_id"}[by])
     rows = session.execute(select(key, func.sum(model.n)).where(*where).group_by(key))

@@ -27,11 +27,13 @@ from sqlalchemy.orm import Session, joinedload
 
 from portal.domain import clock, paging
 from portal.domain.access import audit
+from portal.domain.administration import settings as portal_settings
+from portal.domain.administration import townships
 from portal.domain.casework import notifications, sla
 from portal.domain.casework.events import WorkflowError, log_event, require_role
 from portal.domain.clock import utcnow
 from portal.domain.enums import AssignmentState, CaseEventKind, Role
-from portal.domain.models import Case, Department, UrgingNotice, User
+from portal.domain.models import Case, Department, Township, UrgingNotice, User
 from portal.domain.paging import Page
 from portal.domain.supervision import ledger
 
@@ -44,6 +46,12 @@ MAX_CASES = 50
 
 def notice_number(notice: UrgingNotice) -> str:
     return f"督促函〔{notice.year}〕第 {notice.seq} 号"
+
+
+def office_name(session: Session, township: Township | None) -> str:
+    """The issuing office's place, as its letterhead names it: the county, or the county's
+    township (numbering runs per office and year)."""
+    return townships.place_name(portal_settings.jurisdiction(session)["name"], township)
 
 
 def overdue_cases(session: Session, department_id: int, now: dt.datetime | None = None,
@@ -74,8 +82,11 @@ def _has_department(case: Case, department_id: int) -> bool:
         AssignmentState.PENDING, AssignmentState.ACCEPTED) for a in case.assignments)
 
 
-def _next_seq(session: Session, year: int) -> int:
-    top = session.scalar(select(func.max(UrgingNotice.seq)).where(UrgingNotice.year == year))
+def _next_seq(session: Session, year: int, township_id: int | None) -> int:
+    office = (UrgingNotice.township_id.is_(None) if township_id is None
+              else UrgingNotice.township_id == township_id)
+    top = session.scalar(select(func.max(UrgingNotice.seq)).where(UrgingNotice.year == year,
+                                                                  office))
     return (top or 0) + 1
 
 
@@ -99,7 +110,9 @@ def issue_notice(session: Session, department: Department, cases: Sequence[Case]
     notice: UrgingNotice | None = None
     for _ in range(NUMBER_ATTEMPTS):
         candidate = UrgingNotice(department_id=department.id, year=year,
-                                 seq=_next_seq(session, year), text=text.strip(),
+                                 township_id=actor.township_id,
+                                 seq=_next_seq(session, year, actor.township_id),
+                                 text=text.strip(),
                                  issued_by_id=actor.id, issued_at=now)
         try:
             with session.begin_nested():

@@ -1,0 +1,61 @@
+"""The county's townships: which one a village, tip or case belongs to, and the departments a
+township names for its office duties.
+
+A tip, a unit and a case belong to the township of their village (``Village.township_id``);
+``of_village`` is that rule in SQL, for every query that narrows to townships.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import ColumnElement, select, true
+from sqlalchemy.orm import Session
+
+from portal.domain.administration import settings as portal_settings
+from portal.domain.models import Department, Township, Village
+
+# The duties a township names a department for; the county's setting of the same key is the
+# fallback (the major-hazard lead is always the county's fire brigade).
+TOWNSHIP_DUTIES = ("office_department", "penalty_department")
+
+
+def of_village(village_column: Any, township_ids: Collection[int] | None
+               ) -> ColumnElement[bool]:
+    """SQL: the row whose village is ``village_column`` lies in one of ``township_ids``
+    (None: every township)."""
+    if township_ids is None:
+        return true()
+    return village_column.in_(
+        select(Village.id).where(Village.township_id.in_(sorted(township_ids))))
+
+
+def active(session: Session) -> list[Township]:
+    return list(session.scalars(select(Township).where(Township.active.is_(True))
+                                .order_by(Township.sort_order, Township.id)))
+
+
+def by_code(session: Session, code: str) -> Township | None:
+    return session.scalar(select(Township).where(Township.code == code,
+                                                 Township.active.is_(True)))
+
+
+def duty_department(session: Session, key: str, township: Township | None
+                    ) -> Department | None:
+    """The active department named for ``key`` by the township, else by the county."""
+    code = getattr(township, key, "") if township is not None and key in TOWNSHIP_DUTIES else ""
+    code = code or portal_settings.jurisdiction(session).get(key)
+    if not code:
+        return None
+    return session.scalar(select(Department).where(Department.code == code,
+                                                   Department.active.is_(True)))
+
+
+def serves(department: Department, township_id: int) -> bool:
+    return township_id in {t.id for t in department.serves}
+
+
+def place_name(county: str, township: Township | None) -> str:
+    """How a page or a letterhead names its place: the county, or the county's township."""
+    return county if township is None else f"{county}{township.name}"
