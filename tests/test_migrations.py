@@ -48,6 +48,8 @@ def _diff(conn: Connection, metadata: MetaData) -> list:
     context = MigrationContext.configure(
         conn, opts={"compare_type": True, "compare_server_default": True,
                     "include_name": lambda name, kind, _parent: not (
+                        kind == "index" and name in EXPRESSION_INDEXES),
+                    "include_object": lambda _obj, name, kind, _reflected, _other: not (
                         kind == "index" and name in EXPRESSION_INDEXES)}
     )
     with warnings.catch_warnings():
