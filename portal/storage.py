@@ -10,13 +10,14 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -25,6 +26,13 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(jpg|png|webp|pdf|xlsx|csv)$")
 # A write in progress; never a stored name (names() skips it), removed by sweep_temporaries.
 TEMP_PREFIX = ".upload-"
 CHUNK_BYTES = 64 * 1024
+# A streamed write to the bucket waits in memory up to this size, then in a local temporary
+# file, until it is sent in multipart parts of PART_BYTES (S3's smallest), one at a time, so
+# memory holds a few copies of one part (the signing reads it) whatever the file's size.
+SPOOL_BYTES = 1024 * 1024
+PART_BYTES = 5 * 1024 * 1024
+_TRANSFER = TransferConfig(multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES,
+                           use_threads=False)
 _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
                   "pdf": "application/pdf",
                   "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -33,6 +41,7 @@ _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
 
 class Storage(Protocol):
     def put(self, name: str, data: bytes) -> None: ...
+    def put_chunks(self, name: str, chunks: Iterable[bytes]) -> int: ...
     def get(self, name: str) -> bytes: ...
     def delete(self, name: str) -> None: ...
     def exists(self, name: str) -> bool: ...
@@ -101,6 +110,25 @@ class DirectoryStorage:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def put_chunks(self, name: str, chunks: Iterable[bytes]) -> int:
+        """Write a file as it is produced (a large export): memory holds one chunk, and the
+        file appears under its name only once whole. Returns its size."""
+        path = self._path(name)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=TEMP_PREFIX)
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+                    size += len(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return size
 
     def get(self, name: str) -> bytes:
         return self._path(name).read_bytes()
@@ -240,6 +268,26 @@ class S3Storage:
                 Bucket=self.bucket, Key=key, Body=data, ContentMD5=md5,
                 ContentType=_CONTENT_TYPES[name.rsplit(".", 1)[1]],
                 Metadata={"sha256": hashlib.sha256(data).hexdigest()})
+
+    def put_chunks(self, name: str, chunks: Iterable[bytes]) -> int:
+        """Write a file as it is produced: spooled (in memory up to ``SPOOL_BYTES``, then on
+        the local disk) and handed to boto3's managed transfer, which sends a large file in
+        multipart parts, so memory never holds the whole export. Returns its size."""
+        key = self._key(name)
+        digest = hashlib.sha256()
+        size = 0
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            for chunk in chunks:
+                spool.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+            spool.seek(0)
+            with _translated(name):
+                self.client.upload_fileobj(
+                    spool, self.bucket, key, Config=_TRANSFER,
+                    ExtraArgs={"ContentType": _CONTENT_TYPES[name.rsplit(".", 1)[1]],
+                               "Metadata": {"sha256": digest.hexdigest()}})
+        return size
 
     def get(self, name: str) -> bytes:
         with _translated(name):

@@ -225,9 +225,9 @@ def ledger_export_params(f: ledger.LedgerFilter, fmt: str, now: dt.datetime, tz:
 
 @handler(LEDGER_EXPORT)
 def export_ledger(session: Session, store: Storage, job: Job) -> dict[str, Any]:
-    """Write the filtered ledger to the upload store. Rows are fetched in batches and written
-    as they come; the finished file is handed to the store in one piece (the store takes
-    bytes), so memory holds the file, never the rows."""
+    """Write the filtered ledger to the upload store. Rows are fetched in batches and the
+    file is written as it is produced (``Storage.put_chunks``), so memory holds neither the
+    rows nor the file."""
     params = job.params
     f = ledger.LedgerFilter.from_args(params["filter"])
     count = 0
@@ -243,5 +243,5 @@ def export_ledger(session: Session, store: Storage, job: Job) -> dict[str, Any]:
     chunks = (exports.xlsx_chunks(ledger.EXPORT_HEADERS, counted(), "隐患台账") if fmt == "xlsx"
               else exports.csv_chunks(ledger.EXPORT_HEADERS, counted()))
     name = stored_name(job, fmt)
-    store.put(name, b"".join(chunks))
+    store.put_chunks(name, chunks)
     return {"file": name, "rows": count, "format": fmt, "filename": params["filename"]}

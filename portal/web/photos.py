@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -50,6 +51,11 @@ class _WriteLog:
     def put(self, name: str, data: bytes) -> None:
         self.store.put(name, data)
         self.written.append(name)
+
+    def put_chunks(self, name: str, chunks: Iterable[bytes]) -> int:
+        size = self.store.put_chunks(name, chunks)
+        self.written.append(name)
+        return size
 
     def delete(self, name: str) -> None:
         self.store.delete(name)

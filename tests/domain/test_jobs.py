@@ -33,6 +33,10 @@ class MemoryStore:
     def put(self, name: str, data: bytes) -> None:
         self.files[name] = data
 
+    def put_chunks(self, name: str, chunks: Any) -> int:
+        self.files[name] = b"".join(chunks)
+        return len(self.files[name])
+
     def get(self, name: str) -> bytes:
         return self.files[name]
 

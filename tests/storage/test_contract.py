@@ -182,3 +182,39 @@ def test_store_urls(url: str, bucket: str, prefix: str) -> None:
 def test_bad_store_urls(url: str) -> None:
     with pytest.raises(ValueError):
         parse_store_url(url)
+
+
+def test_a_file_written_in_chunks_reads_back_whole_without_being_held(store: Storage) -> None:
+    """A large export is written as it is produced (issue 19): the result equals the chunks
+    joined, with its checksum, and neither store holds it in memory (the peak stays well
+    below its size)."""
+    import tracemalloc
+
+    name = "d" * 32 + ".csv"
+    chunk = b"x" * (256 * 1024)
+    count = 192  # 48 MB
+    tracemalloc.start()
+    try:
+        size = store.put_chunks(name, (chunk for _ in range(count)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert size == len(chunk) * count
+    data = store.get(name)
+    assert len(data) == size and data == chunk * count
+    assert peak < size / 2, f"peak {peak} bytes for a {size}-byte file"
+    if isinstance(store, S3Storage):
+        info = store.stat(name)
+        assert info is not None and info.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_failed_chunked_write_leaves_no_file(store: Storage) -> None:
+    name = "e" * 32 + ".csv"
+
+    def failing():
+        yield b"first part"
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        store.put_chunks(name, failing())
+    assert not store.exists(name) and store.names() == []
