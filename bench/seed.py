@@ -1,14 +1,18 @@
 """Fill a database with realistic data at a given size, fast (bulk inserts).
 
-    python -m bench.seed --cases 100000 [--database-url URL] [--fresh]
+    python -m bench.seed --cases 100000 [--townships 20] [--database-url URL] [--fresh]
 
-Villages, departments, vocabularies and routing rules come from the demo jurisdiction, and the
-demo's own sample reports and cases (``portal.domain.administration.samples``, a few dozen
-taken through the real workflow) are the base; the volume is bulk rows on top, with extra
-villages (and their village committees) so that a city-sized run looks like one. Every bulk
-case gets its unit, 1–2 tips, 1–2 assignments and a timeline of 2–6 events; the mix of
-statuses, disclosures and overdue dates follows what a working office would have. One tip has
-a known receipt code (printed) so `/track` can be measured.
+The demo county (its three townships, villages, departments, vocabularies and routing rules)
+and the demo's own sample reports and cases (``portal.domain.administration.samples``, a few
+dozen taken through the real workflow) are the base; the volume is bulk rows on top. A
+county of ``--townships`` townships: synthetic townships join the demo's three, each with its
+villages (and their village committees), its office, police station and law-enforcement team,
+and its own routing rules; more villages per township as the case count grows, so that a
+county-sized run looks like one. Every bulk case lies in a random village, gets its unit, 1–2
+tips, 1–2 assignments to departments serving its township, and a timeline of 2–6 events; the
+mix of statuses, disclosures and overdue dates follows what a working office would have. The
+tallies are recounted and the search index built at the end. One tip has a known receipt code
+(printed) so `/track` can be measured.
 """
 
 from __future__ import annotations
@@ -128,23 +132,100 @@ def seed_samples(url: str) -> int:
     return _in_app(url, load)
 
 
-def seed(engine: Engine, cases: int, rng: random.Random) -> dict[str, int]:
+# A synthetic township's own departments: (code suffix, name, kind).
+TOWNSHIP_DEPARTMENTS = (("XAB", "消防安全委员会办公室", "safety_office"),
+                        ("POLICE", "派出所", "police_station"),
+                        ("ZFD", "综合行政执法队", "law_enforcement"))
+# A synthetic township's own routing rules: (category, lead suffix, assist suffixes).
+TOWNSHIP_RULES = (("illegal_dwelling", "POLICE", ()),
+                  ("blocked_fire_lane", "POLICE", ("ZFD",)),
+                  ("illegal_construction", "ZFD", ("POLICE",)))
+VILLAGES_PER_TOWNSHIP = 5  # at least; one more per 5,000 cases the township holds
+
+
+def seed_townships(engine: Engine, townships: int, cases: int) -> dict[str, int]:
+    """Synthetic townships beyond the demo's, up to ``townships`` in all, each with its
+    villages, village committees, own departments (serving it alone) and routing rules."""
+    counts: dict[str, int] = {}
+    with engine.connect() as conn:
+        existing = conn.execute(text("SELECT count(*) FROM townships")).scalar_one()
+    extra = max(0, townships - existing)
+    per = max(VILLAGES_PER_TOWNSHIP, cases // (5000 * max(townships, 1)))
+    codes = [f"T{i:03d}" for i in range(1, extra + 1)]
+    counts["townships"] = _insert(engine, "townships", (
+        {"code": code, "name": f"合成乡{code[1:]}（示例）", "active": True,
+         "sort_order": 100 + i, "office_department": f"{code}-XAB",
+         "penalty_department": f"{code}-ZFD", "contact": ""}
+        for i, code in enumerate(codes)))
+    with engine.connect() as conn:
+        ids = dict(conn.execute(text("SELECT code, id FROM townships WHERE code LIKE 'T%'")
+                                ).all())
+    counts["villages"] = _insert(engine, "villages", (
+        {"code": f"{code}-V{v:03d}", "name": f"合成{code[1:]}乡{v:03d}村（示例）",
+         "active": True, "sort_order": v, "township_id": ids[code]}
+        for code in codes for v in range(1, per + 1)))
+    with engine.connect() as conn:
+        villages = conn.execute(text(
+            "SELECT v.id, v.code, v.township_id FROM villages v JOIN townships t "
+            "ON t.id = v.township_id WHERE t.code LIKE 'T%'")).all()
+    counts["departments"] = _insert(engine, "departments", [
+        *({"code": f"{code}-{suffix}", "name": f"合成乡{code[1:]}{name}（示例）", "kind": kind,
+           "contact": "", "email": "", "village_id": None, "active": True,
+           "township_id": ids[code]}
+          for code in codes for suffix, name, kind in TOWNSHIP_DEPARTMENTS),
+        *({"code": f"VC-{vcode}", "name": f"{vcode}村委会（示例）",
+           "kind": "village_committee", "contact": "", "email": "", "village_id": vid,
+           "active": True, "township_id": township}
+          for vid, vcode, township in villages)])
+    with engine.connect() as conn:
+        departments = dict(conn.execute(text(
+            "SELECT d.code, d.id FROM departments d JOIN townships t ON t.id = d.township_id "
+            "WHERE t.code LIKE 'T%'")).all())
+        categories = dict(conn.execute(text("SELECT code, id FROM categories")).all())
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO department_townships (department_id, township_id) SELECT d.id, "
+            "d.township_id FROM departments d JOIN townships t ON t.id = d.township_id "
+            "WHERE t.code LIKE 'T%'"))
+        # The county's departments that serve every township serve the new ones too (those
+        # serving the whole demo county; SCJGJ serves two townships and stays so).
+        conn.execute(text(
+            "INSERT INTO department_townships (department_id, township_id) SELECT d.id, t.id "
+            "FROM departments d, townships t WHERE d.township_id IS NULL AND t.code LIKE 'T%' "
+            "AND (SELECT count(*) FROM department_townships s WHERE s.department_id = d.id) "
+            "= :existing"), {"existing": existing})
+    rules = [(code, category, lead, assists) for code in codes
+             for category, lead, assists in TOWNSHIP_RULES if category in categories]
+    counts["routing_rules"] = _insert(engine, "routing_rules", (
+        {"category_id": categories[category], "venue_type_id": None, "village_id": None,
+         "lead_department_id": departments[f"{code}-{lead}"], "priority": 0, "active": True,
+         "note": "", "township_id": ids[code]}
+        for code, category, lead, _a in rules))
+    rule_ids = _ids(engine, "routing_rules")[-len(rules):] if rules else []
+    _insert(engine, "routing_rule_assists", (
+        {"rule_id": rule_id, "department_id": departments[f"{code}-{assist}"]}
+        for rule_id, (code, _c, _l, assists) in zip(rule_ids, rules, strict=True)
+        for assist in assists))
+    return counts
+
+
+def seed(engine: Engine, cases: int, rng: random.Random, *,
+         townships: int = 20) -> dict[str, int]:
     counts: dict[str, int] = {}
     counts["sample_cases"] = seed_samples(engine.url.render_as_string(hide_password=False))
-    extra_villages = max(0, cases // 5000 - 5)
-    counts["villages"] = _insert(engine, "villages", (
-        {"code": f"X{i:05d}", "name": f"合成村{i:05d}（示例）", "active": True,
-         "sort_order": 100 + i}
-        for i in range(extra_villages)))
-    new_villages = _ids(engine, "villages", "WHERE code LIKE 'X%'")
-    counts["departments"] = _insert(engine, "departments", (
-        {"code": f"VC-X{i:05d}", "name": f"合成村{i:05d}村委会", "kind": "village_committee",
-         "contact": "", "email": "", "village_id": vid, "active": True}
-        for i, vid in enumerate(new_villages)))
-    villages = _ids(engine, "villages")
+    counts.update(seed_townships(engine, townships, cases))
+    with engine.connect() as conn:
+        township_of = dict(conn.execute(text("SELECT id, township_id FROM villages")
+                                        ).all())
+        serving: dict[int, list[int]] = {}
+        for department, township in conn.execute(text(
+                "SELECT dt.department_id, dt.township_id FROM department_townships dt "
+                "JOIN departments d ON d.id = dt.department_id WHERE d.active "
+                "ORDER BY dt.department_id")):
+            serving.setdefault(township, []).append(department)
+    villages = sorted(township_of)
     categories = _ids(engine, "categories")
     venues = _ids(engine, "venue_types")
-    departments = _ids(engine, "departments")
     with engine.connect() as conn:
         urgent = set(conn.execute(text("SELECT id FROM categories WHERE urgent")).scalars())
 
@@ -219,9 +300,10 @@ def seed(engine: Engine, cases: int, rng: random.Random) -> dict[str, int]:
     counts["tips"] = _insert(engine, "tips", tip_rows())
 
     def assignment_rows():
-        for n, created, status, *_rest in plan:
+        for n, created, status, village, *_rest in plan:
             if status is CaseStatus.TRIAGE:
                 continue
+            departments = serving[township_of[village]]
             for role_index in range(1 + (n % 3 == 0)):
                 yield {
                     "case_id": case_base + n, "department_id": rng.choice(departments),
@@ -280,16 +362,20 @@ def seed(engine: Engine, cases: int, rng: random.Random) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--townships", type=int, default=20,
+                        help="townships of the county in all (the demo's three and "
+                             "synthetic ones); default 20")
     parser.add_argument("--database-url", default=f"sqlite:///{ROOT / 'instance' / 'bench.db'}")
     parser.add_argument("--fresh", action="store_true", help="start from an empty database")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     engine = prepare(args.database_url, args.fresh)
-    counts = seed(engine, args.cases, random.Random(args.seed))
+    counts = seed(engine, args.cases, random.Random(args.seed), townships=args.townships)
     elapsed = time.perf_counter() - started
     rows = sum(counts.values())
-    print(f"seeded {args.cases} cases ({rows} rows) in {elapsed:.1f} s "
+    print(f"seeded {args.cases} cases in {args.townships} townships ({rows} rows) in "
+          f"{elapsed:.1f} s "
           f"({rows / elapsed:,.0f} rows/s) into {engine.url.render_as_string(hide_password=True)}")
     print("  " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     print(f"  known receipt code for /track: {KNOWN_RECEIPT} "

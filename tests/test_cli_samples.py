@@ -20,6 +20,8 @@ def test_load_samples_seeds_a_fresh_demo_once(runner, db_session: Session) -> No
     result = runner.invoke(args=["portal", "load-samples"])
     assert result.exit_code == 0, result.output
     assert "已载入示例数据" in result.output and "回执码" in result.output
+    # Spread over the demo county: most in 阳高乡, some in each sample township.
+    assert all(place in result.output for place in ("阳高乡", "北社乡（示例）", "西沟乡（示例）"))
     seeded = tips(db_session)
     assert seeded > 30 and db_session.scalar(select(func.count()).select_from(Case)) > 20
     assert samples.samples_loaded(db_session)

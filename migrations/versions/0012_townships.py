@@ -67,6 +67,23 @@ def _first_township(conn: sa.Connection) -> int | None:
     return int(conn.execute(sa.text("SELECT id FROM townships WHERE code = 't1'")).scalar_one())
 
 
+def _name_after_first_township(conn: sa.Connection) -> None:
+    """The jurisdiction setting becomes the (first) township's again, as it was before the
+    upgrade, so upgrading once more names the township as before; the county stays."""
+    first = conn.execute(sa.text(
+        "SELECT name, office_department, penalty_department FROM townships "
+        "ORDER BY sort_order, id LIMIT 1")).first()
+    juris = _setting(conn)
+    if first is None or not juris:
+        return
+    township = dict(juris, name=first.name, county=juris.get('county') or juris.get('name'))
+    for key in ('office_department', 'penalty_department'):
+        if getattr(first, key):
+            township[key] = getattr(first, key)
+    conn.execute(sa.text("UPDATE settings SET value = :value WHERE key = 'jurisdiction'")
+                 .bindparams(sa.bindparam('value', type_=sa.JSON())), {'value': township})
+
+
 def _sqlite() -> bool:
     return op.get_bind().dialect.name == 'sqlite'
 
@@ -128,7 +145,12 @@ def _sqlite_rebuild(table: str, edit: Any) -> None:
         "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t "
         "AND sql IS NOT NULL"), {'t': table})]
     columns = [c['name'] for c in sa.inspect(conn).get_columns(table)]
+    # Dropping the table deletes its rows, which fires the ON DELETE actions of the tables
+    # that reference it (a notice's cases, a user's sessions): their rows are kept aside too.
+    dependents = _acting_on_delete(conn, table)
     op.execute("PRAGMA defer_foreign_keys = ON")
+    for child in dependents:
+        op.execute(f"CREATE TEMPORARY TABLE {child}__rows AS SELECT * FROM {child}")
     op.execute(f"CREATE TEMPORARY TABLE {table}__rows AS SELECT * FROM {table}")
     op.execute(f"DROP TABLE {table}")
     op.execute(edit(create))
@@ -138,6 +160,19 @@ def _sqlite_rebuild(table: str, edit: Any) -> None:
     op.execute(f"DROP TABLE {table}__rows")
     for index in indexes:
         op.execute(index)
+    for child in dependents:
+        op.execute(f"DELETE FROM {child}")
+        op.execute(f"INSERT INTO {child} SELECT * FROM {child}__rows")
+        op.execute(f"DROP TABLE {child}__rows")
+
+
+def _acting_on_delete(conn: sa.Connection, table: str) -> list[str]:
+    """The tables whose references to ``table`` act when its rows are deleted."""
+    names = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                 "AND name NOT LIKE 'sqlite_%'")).scalars().all()
+    return [name for name in names if name != table and any(
+        row[2] == table and row[6] != 'NO ACTION'
+        for row in conn.execute(sa.text(f"PRAGMA foreign_key_list({name})")))]
 
 
 def upgrade() -> None:
@@ -248,6 +283,7 @@ def _retally(*, with_village: bool) -> None:
 def downgrade() -> None:
     """Back to one township: the rows stay, what said which township they are in goes (a
     county of several townships cannot go back without losing that)."""
+    _name_after_first_township(op.get_bind())
     _retally(with_village=False)
     op.drop_index(op.f('ix_department_townships_township_id'), table_name='department_townships')
     op.drop_table('department_townships')

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+from sqlalchemy import text
+
 from bench import http, seed
 from bench.http import Endpoint, Server, measure
 from portal.domain.supervision import tallies
@@ -12,11 +14,25 @@ from portal.domain.supervision import tallies
 def test_seed_and_one_measured_request(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'bench.db'}"
     engine = seed.prepare(url, fresh=True)
-    counts = seed.seed(engine, 60, random.Random(1))
+    counts = seed.seed(engine, 60, random.Random(1), townships=5)
     assert counts["cases"] == 60 and counts["tips"] >= 60 and counts["case_events"] > 60
     with engine.connect() as conn:
         assert counts["tallies"] > 0 and tallies.differences(conn) == {}, \
             "the seed's bulk inserts leave the case tallies exact"
+        # A county of five townships: the demo's three and two synthetic ones, each with its
+        # villages and departments, and every case led by a department serving its township.
+        assert conn.execute(text("SELECT count(*) FROM townships")).scalar() == 5
+        assert conn.execute(text(
+            "SELECT count(DISTINCT v.township_id) FROM cases c JOIN villages v "
+            "ON v.id = c.village_id")).scalar() == 5
+        assert conn.execute(text(
+            "SELECT count(*) FROM assignments a JOIN cases c ON c.id = a.case_id "
+            "JOIN villages v ON v.id = c.village_id WHERE NOT EXISTS (SELECT 1 FROM "
+            "department_townships dt WHERE dt.department_id = a.department_id "
+            "AND dt.township_id = v.township_id)")).scalar() == 0
+        assert conn.execute(text(
+            "SELECT count(*) FROM routing_rules r JOIN townships t ON t.id = r.township_id "
+            "WHERE t.code LIKE 'T%'")).scalar() >= 2
 
     varied = http.varied_urls(engine, random.Random(1))
     searches = {varied["search"]() for _ in range(50)}

@@ -11,12 +11,24 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.domain.access import permissions
 from portal.domain.administration import samples
 from portal.domain.administration import settings as portal_settings
 from portal.domain.casework import sla
 from portal.domain.clock import local_today, utcnow
-from portal.domain.enums import CaseStatus, TipStatus
-from portal.domain.models import Case, CaseEvent, Listing, Setting, Tip, Unit, UrgingNotice, User
+from portal.domain.enums import CaseStatus, Role, SupervisionLevel, TipStatus
+from portal.domain.models import (
+    Case,
+    CaseEvent,
+    Listing,
+    Setting,
+    Tip,
+    Township,
+    Unit,
+    UrgingNotice,
+    User,
+    Village,
+)
 from portal.domain.reporting import intake
 from portal.domain.reporting.identity import IdentityCipher
 from portal.domain.vetting import queue
@@ -37,7 +49,7 @@ def test_every_stage_is_there_dated_back_and_marked(
         app: Flask, db_session: Session, client: FlaskClient, tmp_path) -> None:
     now = utcnow()
     report = seed(app, db_session, now=now, storage=DirectoryStorage(tmp_path))
-    assert report.loaded and 30 <= report.tips <= 40 and report.cases >= 20
+    assert report.loaded and 30 <= report.tips <= 50 and report.cases >= 20
 
     by_status = dict(db_session.execute(
         select(Case.status, func.count()).group_by(Case.status)).all())
@@ -69,6 +81,37 @@ def test_every_stage_is_there_dated_back_and_marked(
     waiting = queue.pending_tips(db_session, queue.QueueFilter())
     assert waiting.total == tips[TipStatus.PENDING] >= 3
     assert any(row.replied for row in waiting.items), "a reporter answered a question"
+
+    # Spread over the county: most in 阳高乡, some in each sample township, each township's
+    # pending tips in its own moderator's queue and nobody else's.
+    cases_in = dict(db_session.execute(
+        select(Township.code, func.count()).select_from(Case).join(Village).join(Township)
+        .group_by(Township.code)).all())
+    assert set(cases_in) == {"yanggao", "beishe", "xigou"}
+    assert cases_in["yanggao"] > cases_in["beishe"] + cases_in["xigou"]
+    assert cases_in["beishe"] >= 3 and cases_in["xigou"] >= 3
+    for code in ("yanggao", "beishe", "xigou"):
+        moderator = db_session.scalars(select(User).where(
+            User.username == f"sample-moderator-{code}")).one()
+        assert moderator.township is not None and moderator.township.code == code
+        own = queue.pending_tips(db_session, queue.QueueFilter(),
+                                 scope=permissions.tip_scope(moderator))
+        assert own.total >= 1
+        assert all(row.tip.village.township_id == moderator.township_id
+                   for row in own.items)
+        supervisor = db_session.scalars(select(User).where(
+            User.username == f"sample-supervisor-{code}")).one()
+        assert supervisor.role is Role.SUPERVISOR and supervisor.township_id == \
+            moderator.township_id
+    county = {u.username: u for u in db_session.scalars(select(User).where(
+        User.username.in_(["sample-supervisor-county", "sample-admin-county"])))}
+    assert {u.role for u in county.values()} == {Role.SUPERVISOR, Role.ADMIN}
+    assert all(u.township_id is None for u in county.values())
+    # The county's supervisor lists for county supervision; the notice is the township's.
+    county_listed = db_session.scalars(select(Listing).where(
+        Listing.level == SupervisionLevel.COUNTY)).one()
+    assert county_listed.listed_by_id == county["sample-supervisor-county"].id
+    assert notice.township is not None and notice.township.code == "yanggao"
 
     # Every text about a place or from a reporter says it is a sample; nobody is identified.
     for tip in db_session.scalars(select(Tip)):

@@ -1,11 +1,13 @@
 """Sample reports and cases for the demo jurisdiction (示例数据): a portal to look at on first run.
 
-``seed_samples`` files a few dozen tips about made-up places in the demo villages and takes
-each through the same steps staff take (intake, moderation, routing, the department's
-workflow, listing, urging, disclosure), so the desk, the queue, the ledger and the public
-pages all show every stage. Everything the samples write says so: unit names, addresses and
-tip texts carry "（示例）", and the staff accounts that act in them are named "（示例）" and
-left inactive, with passwords nobody was ever shown.
+``seed_samples`` files a few dozen tips about made-up places in the demo county's villages,
+most in 阳高乡 and some in each sample township, and takes each through the same steps staff
+take (intake, moderation, routing, the department's workflow, listing, urging, disclosure),
+so the desk, the queue, the ledger and the public pages all show every stage. Each township's
+own sample staff act on its tips (a moderator and a supervisor per township; the county has
+a supervisor, who lists for county supervision, and an administrator). Everything the
+samples write says so: unit names, addresses and tip texts carry "（示例）", and the staff
+accounts are named "（示例）" and left inactive, with passwords nobody was ever shown.
 
 The samples are backdated: a case reported forty days ago was routed then, checked the next
 day and is now past its rectification deadline. Steps that take a ``now`` are given the
@@ -35,6 +37,7 @@ from sqlalchemy.orm import Mapper, Session
 from portal.domain import clock
 from portal.domain.access import accounts
 from portal.domain.administration import settings as portal_settings
+from portal.domain.administration import townships
 from portal.domain.casework import routing, sla, workflow
 from portal.domain.casework.leads import active_lead
 from portal.domain.clock import utcnow
@@ -61,6 +64,7 @@ from portal.domain.models import (
     Message,
     Notification,
     Tip,
+    Township,
     Unit,
     UrgingNotice,
     User,
@@ -103,6 +107,7 @@ class SampleReport:
     cases: int = 0
     users: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
+    by_township: Counter[str] = field(default_factory=Counter)  # cases, by township's name
     overdue: int = 0
     listed: int = 0
     disclosed: int = 0
@@ -113,9 +118,10 @@ class SampleReport:
         if not self.loaded:
             return "示例数据此前已载入，未重复添加"
         stages = "，".join(f"{CaseStatus(s).label} {n}" for s, n in sorted(self.by_status.items()))
+        places = "，".join(f"{name} {n}" for name, n in self.by_township.most_common())
         return (f"示例举报 {self.tips} 条，案件 {self.cases} 件（{stages}；超期 {self.overdue}，"
-                f"挂牌督办 {self.listed}，已公示 {self.disclosed}），示例工作人员 {self.users} 名"
-                "（已停用）")
+                f"挂牌督办 {self.listed}，已公示 {self.disclosed}；{places}），"
+                f"示例工作人员 {self.users} 名（已停用）")
 
 
 @dataclass(frozen=True)
@@ -237,6 +243,30 @@ SAMPLES: tuple[_Sample, ...] = (
       "饭店后门好像被堵了，不知道还能不能出去。（示例）"),
     S("西沟村砖厂（示例）", "V03", "labour_intensive", "illegal_dwelling", 28, "unfounded",
       "砖厂工人住在窑洞旁边的库房里。（示例）"),
+    # 北社乡（示例）: its own office, police station and law enforcement, county departments
+    # for what its own rules do not name. Its 东庄村 shares a name with 阳高乡's.
+    S("北社村小饭馆（示例）", "BS-V01", "restaurant", "fire_electric_gas_misuse", 0.5,
+      "pending", "小饭馆灶台旁边放着两个液化气罐，没有报警器。（示例）"),
+    S("东庄村（北社乡）某处（示例）", "BS-V02", None, "other", 9, "rejected",
+      "听说村里有隐患。（示例）", reject=RejectReason.INSUFFICIENT),
+    S("东庄村大车店（示例）", "BS-V02", "old_residential", "illegal_dwelling", 3, "routed",
+      "大车店把仓库隔成小间住人，楼下就是柴油桶。（示例）", overdue=True,
+      address="北社乡东庄村南口（示例）"),
+    S("前庄村农贸市场（示例）", "BS-V03", "other", "blocked_fire_lane", 26, "rectifying",
+      "农贸市场的摊位把消防车道全占了，早上车都开不进去。（示例）", overdue=True,
+      disclosed=True, address="前庄村集市路（示例）"),
+    S("北社村小卖部（示例）", "BS-V01", "street_shop", "wiring", 55, "closed",
+      "小卖部的电线从房檐上拖到院里充电，外皮都破了。（示例）", disclosed=True),
+    # 西沟乡（示例）: its office and police station; the county's departments for the rest.
+    S("池底村养老院（示例）", "XG-V02", "day_care", "wiring", 1.1, "pending",
+      "养老院房间里用电褥子和小太阳，插线板串着插。（示例）", channel=Channel.PHONE),
+    S("西沟村小学旁文具店（示例）", "XG-V01", "street_shop", "flammable_decoration", 0.6,
+      "triage", "文具店新装了泡沫吊顶，店里堆满纸张。（示例）"),
+    S("西沟村石料厂宿舍（示例）", "XG-V01", "labour_intensive", "illegal_dwelling", 4,
+      "checking", "石料厂的工人住在库房隔间里，只有一个门。（示例）"),
+    S("池底村饭店（示例）", "XG-V02", "restaurant", "fire_electric_gas_misuse", 28,
+      "rectified", "饭店后厨液化气软管老化，灶台上全是油污。（示例）", disclosed=True,
+      address="池底村村口（示例）"),
 )
 del S
 
@@ -290,6 +320,11 @@ def _dated(session: Session, when: dt.datetime) -> Iterator[None]:
 # ---------------------------------------------------------------- the people who act
 
 
+def _plain(township: Township) -> str:
+    """The township's name without the sample mark (the staff's names carry one already)."""
+    return township.name.replace(MARK, "")
+
+
 @dataclass
 class _Staff:
     session: Session
@@ -297,7 +332,8 @@ class _Staff:
     _users: dict[str, User] = field(default_factory=dict)
 
     def _user(self, username: str, role: Role, display_name: str,
-              department: Department | None = None) -> User:
+              department: Department | None = None,
+              township: Township | None = None) -> User:
         if username not in self._users:
             user = accounts.find_user(self.session, username)
             if user is None:
@@ -305,16 +341,31 @@ class _Staff:
                 user = accounts.create_user(
                     self.session, username, role, accounts.generate_password(),
                     department_code=department.code if department else None,
+                    township_code=township.code if township else None,
                     display_name=display_name)
                 self.created.append(user)
             self._users[username] = user
         return self._users[username]
 
-    def moderator(self) -> User:
-        return self._user("sample-moderator", Role.MODERATOR, f"乡消安办审核员{MARK}")
+    def everyone(self) -> None:
+        """Every township's moderator and supervisor, and the county's supervisor and
+        administrator, whether or not a sample needs them."""
+        for township in townships.active(self.session):
+            self.moderator(township)
+            self.supervisor(township)
+        self.supervisor(None)
+        self._user("sample-admin-county", Role.ADMIN, f"县消安委系统管理员{MARK}")
 
-    def supervisor(self) -> User:
-        return self._user("sample-supervisor", Role.SUPERVISOR, f"领导组督办人员{MARK}")
+    def moderator(self, township: Township) -> User:
+        return self._user(f"sample-moderator-{township.code}", Role.MODERATOR,
+                          f"{_plain(township)}消安办审核员{MARK}", township=township)
+
+    def supervisor(self, township: Township | None) -> User:
+        if township is None:
+            return self._user("sample-supervisor-county", Role.SUPERVISOR,
+                              f"县领导组督办人员{MARK}")
+        return self._user(f"sample-supervisor-{township.code}", Role.SUPERVISOR,
+                          f"{_plain(township)}领导组督办人员{MARK}", township=township)
 
     def officer(self, department: Department) -> User:
         return self._user(f"sample-{department.code.lower()}", Role.OFFICER,
@@ -322,6 +373,13 @@ class _Staff:
 
     def retire(self) -> None:
         for user in self.created:
+            if user.role is Role.ADMIN and accounts.active_admin_count(self.session) <= 1:
+                # A demo just set up has no administrator of its own yet (`flask users
+                # create` makes one); the sample one is nobody's way in, so the guard that
+                # keeps the last administrator active does not apply to it.
+                user.active = False
+                self.session.flush()
+                continue
             accounts.deactivate(self.session, user, actor=None)
 
 
@@ -359,6 +417,20 @@ class _Seeder:
         self.staff = _Staff(session)
         self.report = SampleReport(loaded=True)
         self.cases: list[Case] = []
+        # The township of the sample being seeded: its own staff act on it.
+        self.place: Township | None = None
+
+    def township(self) -> Township:
+        assert self.place is not None
+        return self.place
+
+    def moderator(self) -> User:
+        return self.staff.moderator(self.township())
+
+    def supervisor(self, level: SupervisionLevel | None = None) -> User:
+        """The township's supervisor; the county's lists a case for county supervision."""
+        county = level is not None and level is not SupervisionLevel.TOWNSHIP
+        return self.staff.supervisor(None if county else self.township())
 
     def at(self, when: dt.datetime) -> AbstractContextManager[None]:
         return _dated(self.session, min(when, self.now))
@@ -373,7 +445,7 @@ class _Seeder:
                            if sample.venue else None),
             unit_name=sample.unit, description=text, address=sample.address,
             observed_at=when - 3 * HOUR,
-            created_by=self.staff.moderator() if staff_entry else None)
+            created_by=self.moderator() if staff_entry else None)
         with self.at(when):
             result = intake.submit_tip(self.session, data, cipher=self.cipher,
                                        receipt_key=self.receipt_key, now=when)
@@ -381,11 +453,13 @@ class _Seeder:
         return result.tip, result.receipt_code
 
     def seed(self, sample: _Sample) -> None:
+        village = self.session.get_one(Village, _by_code(self.session, Village, sample.village))
+        self.place = village.township
         reported = self.now - dt.timedelta(days=sample.days_ago)
         tip, code = self.submit(sample, sample.description, reported)
         if sample.receipt:
             self.report.receipt_code = code
-        moderator = self.staff.moderator()
+        moderator = self.moderator()
         if sample.answer:
             question, reply = sample.answer.split("|")
             with self.at(reported + 2 * HOUR):
@@ -415,7 +489,7 @@ class _Seeder:
         self.session.flush()
 
     def work(self, case: Case, sample: _Sample, reported: dt.datetime) -> None:
-        session, moderator = self.session, self.staff.moderator()
+        session, moderator = self.session, self.moderator()
         if sample.major:
             with self.at(reported + 90 * MINUTE):
                 workflow.set_severity(
@@ -467,8 +541,8 @@ class _Seeder:
 
     def rectify(self, case: Case, sample: _Sample, officer: User, reported: dt.datetime,
                 checked: dt.datetime) -> None:
-        session, moderator, supervisor = self.session, self.staff.moderator(), \
-            self.staff.supervisor()
+        session, moderator, supervisor = self.session, self.moderator(), self.supervisor()
+        lister = self.supervisor(sample.listed)
         today = clock.local_today(self.now)
         age = self.now - reported
         if sample.overdue:
@@ -482,7 +556,7 @@ class _Seeder:
         if sample.listed is not None:
             with self.at(checked + 2 * HOUR):
                 listing = listings.list_case(
-                    session, case, actor=supervisor, level=sample.listed, now=checked + 2 * HOUR,
+                    session, case, actor=lister, level=sample.listed, now=checked + 2 * HOUR,
                     deadline=deadline,
                     responsible_leader=f"分管副乡长{MARK}")
         if sample.disclosed:
@@ -495,7 +569,7 @@ class _Seeder:
         if sample.listed is not None:
             with self.at(checked + 3 * DAY):
                 listings.record_interview(
-                    session, listing, actor=supervisor, held_at=checked + 3 * DAY,
+                    session, listing, actor=lister, held_at=checked + 3 * DAY,
                     participants=f"{case.unit.name}负责人", notes=f"约谈整改责任人{MARK}")
         progress = reported + age * 0.5
         with self.at(progress):
@@ -527,12 +601,13 @@ class _Seeder:
                 follow_up_by=today + 10 * DAY if sample.follow_up else None)
         if sample.listed is not None:
             with self.at(closed + 2 * HOUR):
-                listings.delist_case(session, case, actor=supervisor, now=closed + 2 * HOUR,
+                listings.delist_case(session, case, actor=lister, now=closed + 2 * HOUR,
                                      note=f"整改销案，予以摘牌{MARK}")
 
     def set_deadline(self, case: Case, officer: User, deadline: dt.date, number: int) -> None:
         today = clock.local_today()
-        notice_no = f"阳消改字〔{deadline.year}〕第 {number} 号{MARK}"
+        prefix = _plain(self.township())[0]  # 阳消改字, 北消改字: the township's office
+        notice_no = f"{prefix}消改字〔{deadline.year}〕第 {number} 号{MARK}"
         event = workflow.set_rectification(
             self.session, case, actor=officer, deadline=max(deadline, today),
             notice_no=notice_no, public_text=f"责令限期整改，整改期限至{deadline:%Y年%m月%d日}")
@@ -545,23 +620,27 @@ class _Seeder:
             self.session.flush()
 
     def urge(self) -> None:
-        """The supervisor urges the fire station about its overdue samples, which it signs
-        for the next morning."""
+        """A township's supervisor urges the department with the most overdue samples of
+        that township (阳高乡's fire station), which signs for it the next morning."""
         issued = self.now - DAY
-        by_department: dict[int, list[Case]] = {}
+        by_department: dict[tuple[int, int], list[Case]] = {}
         for case in self.cases:
             lead = active_lead(case)
             if lead is not None and sla.is_overdue(case, issued):
-                by_department.setdefault(lead.department_id, []).append(case)
+                key = (case.village.township_id, lead.department_id)
+                by_department.setdefault(key, []).append(case)
         if not by_department:
             return
-        department_id, cases = max(by_department.items(), key=lambda item: len(item[1]))
+        (_township, department_id), cases = max(by_department.items(),
+                                                key=lambda item: len(item[1]))
         department = self.session.get_one(Department, department_id)  # held by a case
-        township = portal_settings.jurisdiction(self.session)["name"]
+        self.place = cases[0].village.township
+        county = portal_settings.jurisdiction(self.session)["name"]
+        place = townships.place_name(county, self.place)
         with self.at(issued):
             notice = urging.issue_notice(
-                self.session, department, cases, actor=self.staff.supervisor(), now=issued,
-                text=urging.draft_text(department, cases, township) + f"\n{MARK}")
+                self.session, department, cases, actor=self.supervisor(), now=issued,
+                text=urging.draft_text(department, cases, place) + f"\n{MARK}")
         signed = issued + 16 * HOUR
         with self.at(signed):
             urging.acknowledge_notice(self.session, notice, now=signed,
@@ -573,6 +652,7 @@ class _Seeder:
         report.users = len(self.staff.created)
         for case in self.cases:
             report.by_status[case.status.value] += 1
+            report.by_township[case.village.township.name] += 1
             report.overdue += sla.is_overdue(case, self.now)
             report.disclosed += case.disclosed
             report.listed += listings.active_listing(self.session, case) is not None
@@ -606,6 +686,7 @@ def seed_samples(session: Session, *, now: dt.datetime | None = None,
         return SampleReport(loaded=False)
     seeder = _Seeder(session, now or utcnow(), cipher=cipher, receipt_key=receipt_key,
                      storage=storage)
+    seeder.staff.everyone()
     for sample in SAMPLES:
         seeder.seed(sample)
     seeder.urge()
