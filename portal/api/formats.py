@@ -23,6 +23,7 @@ _ITEM_NAMES = {
     "formats": "format",
     "attributes": "attribute",
     "values": "value",
+    "jurisdictions": "jurisdiction",
 }
 
 

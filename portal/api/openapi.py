@@ -70,7 +70,9 @@ _FORMAT = {
 }
 _JURISDICTION = {
     "name": "jurisdiction_id", "in": "query", "required": False,
-    "description": "Accepted and ignored: this endpoint serves one jurisdiction.",
+    "description": "A township's code (see discovery's `jurisdictions`): its villages only; "
+                   "none: the whole county. Unknown: 404. A key of one township may name only "
+                   "its own, which is also what it gets without one.",
     "schema": {"type": "string"},
 }
 
@@ -101,6 +103,12 @@ _SCHEMAS: dict[str, Any] = {
                     "type": {"type": "string", "enum": ["production", "test"]},
                     "formats": {"type": "array", "items": {"type": "string"}},
                 },
+            }},
+            "jurisdictions": {"type": "array", "description": "Extension: the townships.",
+                              "items": {
+                "type": "object", "required": ["jurisdiction_id", "name"],
+                "properties": {"jurisdiction_id": {"type": "string"},
+                               "name": {"type": "string"}},
             }},
         },
     },

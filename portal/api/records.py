@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from portal.domain.administration import townships
 from portal.domain.casework import leads, sla
 from portal.domain.clock import end_of_local_day, local_today, to_local, utcnow
 from portal.domain.disclosure import publication
@@ -157,6 +158,8 @@ class Query:
     statuses: list[str] | None = None
     page_size: int = DEFAULT_PAGE_SIZE
     after: Cursor | None = None
+    # The township ``jurisdiction_id`` named: its villages' cases only; None: the county's.
+    township_id: int | None = None
 
 
 @dataclass
@@ -175,8 +178,10 @@ def window(start: dt.datetime | None, end: dt.datetime | None, *, now: dt.dateti
     return start or (end - DEFAULT_WINDOW), end
 
 
-def _disclosed() -> Select[Any]:
-    return publication.with_public_relations(select(Case).where(publication.public_condition()))
+def _disclosed(township_id: int | None = None) -> Select[Any]:
+    places = None if township_id is None else {township_id}
+    return publication.with_public_relations(select(Case).where(
+        publication.public_condition(), townships.of_village(Case.village_id, places)))
 
 
 def find_cases(session: Session, query: Query, *, now: dt.datetime) -> CasePage:
@@ -191,7 +196,7 @@ def find_cases(session: Session, query: Query, *, now: dt.datetime) -> CasePage:
     neither repeats a row nor hides one. ``ids`` overrides every other filter, paging
     included, as the specification says.
     """
-    stmt = _disclosed()
+    stmt = _disclosed(query.township_id)
     newest_first = (Case.created_at.desc(), Case.id.desc())
     if query.ids is not None:
         numbers = [i.number for i in query.ids if not i.is_tip]
@@ -218,8 +223,9 @@ def find_cases(session: Session, query: Query, *, now: dt.datetime) -> CasePage:
                     Cursor(last.created_at, last.id) if last is not None else None)
 
 
-def disclosed_case(session: Session, case_id: int) -> Case | None:
-    case = session.scalars(_disclosed().where(Case.id == case_id)).one_or_none()
+def disclosed_case(session: Session, case_id: int, township_id: int | None = None
+                   ) -> Case | None:
+    case = session.scalars(_disclosed(township_id).where(Case.id == case_id)).one_or_none()
     return case if case is not None and publication.is_public(case) else None
 
 
@@ -278,11 +284,16 @@ def case_rows(
     return rows
 
 
-def partner_tips(session: Session, numbers: Sequence[int], api_key_id: int) -> list[Tip]:
+def partner_tips(session: Session, numbers: Sequence[int], api_key_id: int,
+                 township_id: int | None = None) -> list[Tip]:
+    """The partner's own tips among ``numbers``, in the township when one is given (a key of
+    one township follows only that township's tips, wherever a moderator moved them)."""
     if not numbers:
         return []
+    places = None if township_id is None else {township_id}
     return list(session.scalars(
-        select(Tip).where(Tip.id.in_(numbers), Tip.api_key_id == api_key_id).order_by(Tip.id)
+        select(Tip).where(Tip.id.in_(numbers), Tip.api_key_id == api_key_id,
+                          townships.of_village(Tip.village_id, places)).order_by(Tip.id)
     ))
 
 

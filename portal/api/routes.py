@@ -17,7 +17,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from portal.api import bp, formats, openapi
 from portal.db import get_session, rollback_session
 from portal.domain.administration import settings as portal_settings
-from portal.domain.models import Category, VenueType, Village
+from portal.domain.administration import townships
+from portal.domain.models import Category, Township, VenueType, Village
+from portal.domain.reporting import intake
 from portal.extensions import csrf
 
 log = logging.getLogger(__name__)
@@ -88,9 +90,28 @@ def root():
     return redirect(url_for("api.discovery", fmt="json"))
 
 
+def requested_township(raw: str) -> Township | None:
+    """The township a ``jurisdiction_id`` names (its code); None when none is given (the
+    county answers for every township). An unknown or inactive one is Open311's 404."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    found = townships.by_code(get_session(), raw) if SERVICE_CODE_RE.match(raw) else None
+    if found is None:
+        raise fail(404, f"jurisdiction_id 不存在：{shown(raw)}")
+    return found
+
+
+def _jurisdiction_arg() -> Township | None:
+    return requested_township(request.args.get("jurisdiction_id", ""))
+
+
 @bp.get(f"/discovery.{FORMAT}")
 def discovery(fmt: str):
-    place = portal_settings.jurisdiction(get_session())
+    session = get_session()
+    place = portal_settings.jurisdiction(session)
+    chosen = _jurisdiction_arg()
+    listed = [chosen] if chosen is not None else townships.active(session)
     body = {
         "changeset": CHANGESET,
         "contact": place.get("contact") or f"{place['name']}消防安全办公室",
@@ -103,6 +124,12 @@ def discovery(fmt: str):
             "type": "production",
             "formats": ["text/xml", "application/json"],
         }],
+        # Not in GeoReport v2's discovery: the townships, whose codes are the jurisdiction_id
+        # every call accepts (none: the county's, for all of them).
+        "jurisdictions": [{
+            "jurisdiction_id": t.code,
+            "name": townships.place_name(place["name"], t),
+        } for t in listed],
     }
     return formats.respond(fmt, "discovery", None, body)
 
@@ -128,6 +155,7 @@ def active_category(code: str) -> Category | None:
 
 @bp.get(f"/services.{FORMAT}")
 def services(fmt: str):
+    _jurisdiction_arg()  # the same services everywhere; an unknown jurisdiction is a 404
     rows = get_session().scalars(
         select(Category).where(Category.active.is_(True))
         .order_by(Category.sort_order, Category.id))
@@ -140,7 +168,15 @@ def _values(model: Any) -> list[dict[str, str]]:
     return [{"key": row.code, "name": row.name} for row in rows]
 
 
-def attributes() -> list[dict[str, Any]]:
+def _villages(township: Township | None) -> list[dict[str, str]]:
+    """The jurisdiction's villages; county-wide named "村名（乡镇名）" (names repeat)."""
+    session = get_session()
+    codes = dict(session.execute(select(Village.id, Village.code)).all())
+    return [{"key": codes[village_id], "name": name} for village_id, name in
+            intake.village_choices(session, None if township is None else township.id)]
+
+
+def attributes(township: Township | None = None) -> list[dict[str, Any]]:
     """The questions of the report form that Open311's core fields do not cover."""
     def attribute(code: str, datatype: str, required: bool, order: int, description: str,
                   datatype_description: str | None = None, values: Any = None):
@@ -152,7 +188,8 @@ def attributes() -> list[dict[str, Any]]:
         return item
 
     return [
-        attribute("village", "singlevaluelist", True, 1, "隐患所在的村", values=_values(Village)),
+        attribute("village", "singlevaluelist", True, 1, "隐患所在的村",
+                  values=_villages(township)),
         attribute("unit_name", "string", True, 2,
                   "单位或场所名称（如“某某小卖部”“村东头加工厂”）",
                   "不超过 100 个字"),
@@ -168,10 +205,11 @@ def attributes() -> list[dict[str, Any]]:
 
 @bp.get(f"/services/<service_code>.{FORMAT}")
 def service_definition(service_code: str, fmt: str):
+    township = _jurisdiction_arg()
     category = active_category(service_code)
     if category is None:
         raise fail(404, f"service_code 不存在：{shown(service_code)}")
-    body = {"service_code": category.code, "attributes": attributes()}
+    body = {"service_code": category.code, "attributes": attributes(township)}
     return formats.respond(fmt, "service_definition", None, body)
 
 

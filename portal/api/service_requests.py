@@ -19,13 +19,14 @@ from portal.api.routes import (
     SERVICE_CODE_RE,
     active_category,
     fail,
+    requested_township,
     shown,
 )
 from portal.db import get_session
 from portal.domain.access import api_keys
 from portal.domain.clock import local_zone, utcnow
 from portal.domain.enums import Channel
-from portal.domain.models import ApiKey, VenueType, Village
+from portal.domain.models import ApiKey, Township, VenueType, Village
 from portal.domain.reporting import intake
 from portal.domain.reporting.identity import group_receipt
 from portal.extensions import csrf, limiter
@@ -127,6 +128,24 @@ def _partner(*, required: bool) -> ApiKey | None:
     return key
 
 
+def _jurisdiction(partner: ApiKey | None) -> Township | None:
+    """The township ``jurisdiction_id`` names (None: the county). A key of one township
+    answers for that township only: without ``jurisdiction_id`` it is that township, and any
+    other one is refused."""
+    township = requested_township(_param("jurisdiction_id"))
+    if partner is None or partner.township_id is None:
+        return township
+    if township is None:
+        return get_session().get(Township, partner.township_id)
+    if township.id != partner.township_id:
+        raise fail(403, f"此 api_key 只能用于本乡镇，不能用于 jurisdiction_id {township.code}")
+    return township
+
+
+def _township_id(township: Township | None) -> int | None:
+    return None if township is None else township.id
+
+
 def _rate_key() -> str:
     prefix = _param("api_key").partition(".")[0][:16]
     return f"open311:{prefix}" if prefix else f"open311-ip:{request.remote_addr}"
@@ -198,6 +217,7 @@ def create_request(fmt: str):
     _check_encoding()
     partner = _partner(required=True)
     assert partner is not None  # required: _partner answered 403 otherwise
+    township = _jurisdiction(partner)
     code = _param("service_code")
     if not code:
         raise fail(400, "缺少 service_code")
@@ -233,6 +253,7 @@ def create_request(fmt: str):
         reporter_name=_reporter_name(),
         reporter_phone=_param("phone"),
         wants_feedback=feedback == "yes",
+        township_id=_township_id(township),
     )
     try:
         intake.validate(db, data)
@@ -279,7 +300,7 @@ def _after() -> records.Cursor | None:
     return cursor
 
 
-def _query() -> records.Query:
+def _query(township: Township | None) -> records.Query:
     raw_ids = _param("service_request_id")
     if raw_ids:
         parts = [p for p in raw_ids.split(",") if p.strip()]
@@ -288,7 +309,8 @@ def _query() -> records.Query:
         ids = [records.parse_request_id(p) for p in parts]
         if any(i is None for i in ids):
             raise fail(400, "service_request_id 须为以逗号分隔的编号，如 12,15 或 T34")
-        return records.Query(ids=[i for i in ids if i is not None])
+        return records.Query(ids=[i for i in ids if i is not None],
+                             township_id=_township_id(township))
     codes = [c.strip() for c in _param("service_code").split(",") if c.strip()]
     if any(not SERVICE_CODE_RE.match(c) for c in codes):
         raise fail(400, "service_code 格式不正确")
@@ -306,7 +328,8 @@ def _query() -> records.Query:
     except OverflowError:
         raise fail(400, "start_date 或 end_date 超出可查询的范围") from None
     return records.Query(service_codes=codes or None, start=start, end=end,
-                         statuses=statuses or None, page_size=_page_size(), after=_after())
+                         statuses=statuses or None, page_size=_page_size(), after=_after(),
+                         township_id=_township_id(township))
 
 
 def _next_url(fmt: str, cursor: records.Cursor) -> str:
@@ -324,7 +347,8 @@ def _listing(fmt: str, query: records.Query, partner: ApiKey | None) -> Response
     page = records.find_cases(db, query, now=utcnow())
     rows = records.case_rows(db, page.cases, clock=_clock(), media_url=_media_url)
     if query.ids is not None and partner is not None:
-        tips = records.partner_tips(db, [i.number for i in query.ids if i.is_tip], partner.id)
+        tips = records.partner_tips(db, [i.number for i in query.ids if i.is_tip], partner.id,
+                                    query.township_id)
         rows += [records.tip_row(db, tip) for tip in tips]
     response = formats.requests(fmt, rows)
     if page.next is not None:
@@ -334,31 +358,33 @@ def _listing(fmt: str, query: records.Query, partner: ApiKey | None) -> Response
 
 # Public listings go through the public pages' cache (ETag, 304, the per-process page cache);
 # the key is in the URL, so a partner's own tips would be too, and they are not public.
-_public_listing = conditional(_listing)
+# They show no tip figures, so a new report leaves them cached (``tips=False``).
+_public_listing = conditional(_listing, tips=False)
 
 
 @bp.get(f"/requests.{FORMAT}")
 @read_limit
 def list_requests(fmt: str):
-    query = _query()
     if _param("api_key"):
-        return _listing(fmt, query, _partner(required=False))
-    return _public_listing(fmt, query, None)
+        partner = _partner(required=False)
+        return _listing(fmt, _query(_jurisdiction(partner)), partner)
+    return _public_listing(fmt, _query(_jurisdiction(None)), None)
 
 
 @bp.get(f"/requests/<request_id>.{FORMAT}")
 @read_limit
 def show_request(request_id: str, fmt: str):
     partner = _partner(required=False)
+    township_id = _township_id(_jurisdiction(partner))
     ident = records.parse_request_id(request_id)
     db = get_session()
     if ident is not None and not ident.is_tip:
-        case = records.disclosed_case(db, ident.number)
+        case = records.disclosed_case(db, ident.number, township_id)
         if case is not None:
             return formats.requests(
                 fmt, records.case_rows(db, [case], clock=_clock(), media_url=_media_url))
     if ident is not None and ident.is_tip and partner is not None:
-        tips = records.partner_tips(db, [ident.number], partner.id)
+        tips = records.partner_tips(db, [ident.number], partner.id, township_id)
         if tips:
             return formats.requests(fmt, [records.tip_row(db, tips[0])])
     raise fail(404, f"service_request_id 不存在：{shown(request_id)}")

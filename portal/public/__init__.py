@@ -12,5 +12,8 @@ from portal.public import (  # noqa: E402,F401
     report,
     routes,
     stats,
+    townships,
     track,
 )
+
+townships.register(bp)

@@ -12,9 +12,10 @@ from portal.db import get_session
 from portal.domain import clock
 from portal.domain.disclosure import publication, search
 from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
-from portal.domain.models import Category, VenueType, Village
+from portal.domain.models import Category, VenueType
+from portal.domain.reporting import intake
 from portal.domain.supervision import bulletins
-from portal.public import bp
+from portal.public import bp, townships
 from portal.web.caching import conditional
 
 PER_PAGE = 20
@@ -39,6 +40,7 @@ def _filters() -> publication.DisclosureFilters:
         severity=Severity(severity) if severity in {s.value for s in Severity} else None,
         supervised=request.args.get("supervised") == "1",
         unit_name=request.args.get("q", "").strip()[:50],
+        township_id=townships.current_id(),
     )
 
 
@@ -49,7 +51,7 @@ def filter_choices(session: Session) -> dict[str, Any]:
         ))
 
     return {
-        "villages": active(Village),
+        "villages": intake.village_choices(session, townships.current_id()),
         "venue_types": active(VenueType),
         "categories": active(Category),
         "statuses": PUBLIC_STATUSES,
@@ -58,7 +60,7 @@ def filter_choices(session: Session) -> dict[str, Any]:
 
 
 @bp.get("/disclosures")
-@conditional
+@conditional(tips=False)
 def disclosures():
     session = get_session()
     filters = _filters()
@@ -76,9 +78,10 @@ def disclosures():
 
 
 @bp.get("/disclosures/unit/<int:unit_id>")
-@conditional
+@conditional(tips=False)
 def disclosure_unit(unit_id: int):
-    found = publication.unit_disclosures(get_session(), unit_id, today=clock.local_today())
+    found = publication.unit_disclosures(get_session(), unit_id, today=clock.local_today(),
+                                         township_id=townships.current_id())
     if found is None:
         abort(404)
     _unit, cases = found
@@ -92,7 +95,8 @@ def disclosure_unit(unit_id: int):
 @bp.app_template_global()
 def latest_disclosures(limit: int = 5) -> list[publication.PublicCase]:
     """For the home page: the newest disclosures."""
-    return publication.latest_disclosed(get_session(), today=clock.local_today(), limit=limit)
+    return publication.latest_disclosed(get_session(), today=clock.local_today(), limit=limit,
+                                        township_id=townships.current_id())
 
 
 @bp.app_template_global()
@@ -103,4 +107,5 @@ def disclosure_stages() -> tuple[str, ...]:
 @bp.app_template_global()
 def latest_bulletins(limit: int = 3) -> list[bulletins.PublicBulletin]:
     """For the home page: the newest published bulletins (通报)."""
-    return bulletins.published_public(get_session(), 1, size=limit).items
+    return bulletins.published_public(get_session(), 1, size=limit,
+                                      township_id=townships.current_id()).items

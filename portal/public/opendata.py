@@ -16,7 +16,8 @@ import segno
 from botocore.exceptions import ClientError
 from flask import Response, abort, render_template, request, stream_with_context, url_for
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import select, true
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
@@ -24,7 +25,7 @@ from portal.db import get_session
 from portal.domain.clock import local_today, utcnow
 from portal.domain.disclosure import dumps, publication
 from portal.domain.models import Village
-from portal.public import bp
+from portal.public import bp, townships
 from portal.storage import CHUNK_BYTES
 from portal.templating import jurisdiction, place_name
 from portal.web.caching import CACHE_CONTROL, conditional
@@ -54,18 +55,19 @@ def _licence_link(response: Response) -> Response:
     return response
 
 
-@conditional
+@conditional(tips=False)
 def _streamed(name: str) -> Response:
     """A fresh install has no dump until the timer's first run: until then a download is
     built as it is sent, by the same writers as the files, as before (the data version's
-    ETag, no Range)."""
+    ETag, no Range). A township's download is always built so, of its villages' cases: the
+    stored files are the county's (see docs/open-data.md)."""
     session, today, links = get_session(), local_today(), dump_links()
-    cases = publication.iter_disclosed(session, today=today)
+    cases = publication.iter_disclosed(session, today=today, township_id=townships.current_id())
     if name == dumps.CSV_NAME:
         chunks = dumps.csv_chunks(cases, links)
     else:
-        chunks = dumps.json_chunks(cases, links, title=dumps.dump_title(session),
-                                   generated_at=utcnow())
+        title = dumps.dump_title(session, townships.current())
+        chunks = dumps.json_chunks(cases, links, title=title, generated_at=utcnow())
     return Response(stream_with_context(chunks), mimetype=MIMETYPES[name])
 
 
@@ -111,7 +113,7 @@ def _open_dump(name: str) -> tuple[dumps.DumpFile, dt.datetime, Body] | None:
 def _send_dump(name: str) -> Response:
     """The stored dump with its SHA-256 as a strong ETag: 304, 206 and 416 by werkzeug's
     conditional response; no database work at all."""
-    opened = _open_dump(name)
+    opened = _open_dump(name) if townships.current() is None else None
     if opened is None:
         return _licence_link(_streamed(name))
     entry, built_at, body = opened
@@ -150,10 +152,11 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 
 
 @bp.get("/disclosures/feed.atom")
-@conditional
+@conditional(tips=False)
 def disclosures_feed():
     j = jurisdiction()
-    cases = publication.latest_disclosed(get_session(), today=local_today(), limit=FEED_SIZE)
+    cases = publication.latest_disclosed(get_session(), today=local_today(), limit=FEED_SIZE,
+                                         township_id=townships.current_id())
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": "zh-CN"})
     _sub(feed, "id", url_for("public.disclosures", _external=True))
@@ -188,7 +191,7 @@ def disclosures_feed():
 
 
 @bp.get("/open-data")
-@conditional
+@conditional(tips=False)
 def open_data():
     return render_template("portal/disclosure_open_data.html", fields=FIELD_DOCS,
                            licence_name=LICENCE_NAME, licence_url=LICENCE_URL,
@@ -199,26 +202,32 @@ def open_data():
 
 
 @bp.get("/disclosures/notices")
-@conditional
+@conditional(tips=False)
 def notices():
+    township_id = townships.current_id()
     villages = get_session().scalars(
-        select(Village).where(Village.active.is_(True)).order_by(Village.sort_order, Village.id)
+        select(Village).where(Village.active.is_(True),
+                              Village.township_id == township_id if township_id else true())
+        .options(selectinload(Village.township)).order_by(Village.sort_order, Village.id)
     ).all()
     return render_template("portal/notices.html", villages=villages)
 
 
 @bp.get("/disclosures/notice/<code>")
-@conditional
+@conditional(tips=False)
 def notice(code: str):
     session = get_session()
     village = session.scalar(select(Village).where(Village.code == code))
-    if village is None or not village.active:
+    if village is None or not village.active or (
+            townships.current() is not None and village.township_id != townships.current_id()):
         abort(404)
     today = local_today()
     page = publication.search_disclosed(
         session, publication.DisclosureFilters(village_id=village.id), today=today,
         per_page=NOTICE_SIZE)
-    online = url_for("public.disclosures", village=village.id, _external=True)
+    # The QR code leads to the village's township's pages, wherever the notice was printed.
+    online = url_for("public.disclosures", village=village.id, township=village.township.code,
+                     _external=True)
     qr = segno.make(online, error="m")
     svg = qr.svg_inline(scale=4, border=2, omitsize=False)
     qr_svg = Markup(svg)  # noqa: S704  # nosec B704 - segno's SVG of our own URL

@@ -13,13 +13,13 @@ from portal.db import get_session
 from portal.domain.casework.notifications import office_department
 from portal.domain.clock import local_zone
 from portal.domain.enums import Channel
-from portal.domain.models import Category, VenueType, Village
+from portal.domain.models import Category, VenueType
 from portal.domain.reporting import intake
 from portal.domain.reporting.identity import group_receipt
 from portal.errors import TLS_MESSAGE, refused_for_plain_http
 from portal.extensions import csrf, limiter
 from portal.identity import cipher, receipt_key
-from portal.public import bp
+from portal.public import bp, townships
 from portal.public.forms import ReportForm
 from portal.web.photos import (
     PhotoStoreError,
@@ -38,8 +38,8 @@ SUBMISSION_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 def _choices(form: ReportForm) -> list[Category]:
     db = get_session()
-    villages = db.scalars(select(Village).where(Village.active).order_by(Village.sort_order))
-    form.village.choices = [("", "请选择")] + [(v.id, v.name) for v in villages]
+    form.village.choices = [("", "请选择"),
+                            *intake.village_choices(db, townships.current_id())]
     venues = db.scalars(select(VenueType).where(VenueType.active).order_by(VenueType.sort_order))
     form.venue_type.choices = [("", "不确定")] + [(v.id, v.name) for v in venues]
     categories = list(db.scalars(
@@ -153,6 +153,7 @@ def submit_report():
         reporter_phone=form.reporter_phone.data or "",
         wants_feedback=bool(form.wants_feedback.data),
         submission_key=submission_key,
+        township_id=townships.current_id(),
     )
     try:
         intake.validate(db, data)
@@ -218,8 +219,8 @@ def _confirmation(result: intake.IntakeResult):
         grouped=group_receipt(code) if code else None,
         again=result.duplicate_submission,
         again_hours=int(intake.RECEIPT_SHOWN_AGAIN_FOR.total_seconds() // 3600),
-        office=(office_department(get_session(), result.tip.village.township)
-                if code is None else None),
+        # The office of the tip's township (its village's), whichever form it came through.
+        office=office_department(get_session(), result.tip.village.township),
     ))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -14,25 +14,48 @@ from typing import Any, TypeVar
 from flask import render_template
 
 from portal.db import get_session
+from portal.domain.administration.townships import active as active_townships
 from portal.domain.clock import local_zone, to_local, utcnow
 from portal.domain.disclosure import statistics
-from portal.public import bp
+from portal.domain.models import Township
+from portal.public import bp, townships
 from portal.web.caching import conditional, figure_cache
 
 T = TypeVar("T")
 
 
 def cached(name: str, compute: Callable[[], T]) -> T:
-    """Figures over the whole tables, kept per process (``FigureCache``): after a change the
-    last figures are served while a background thread recomputes them, at most once a minute.
-    ``compute`` opens its own session, since it may run in that thread."""
-    return figure_cache.get_or_compute(("stats", name), compute)
+    """Figures over the whole tables, kept per process (``FigureCache``) and per township
+    whose pages ask: after a change the last figures are served while a background thread
+    recomputes them, at most once a minute. ``compute`` opens its own session, since it may
+    run in that thread."""
+    return figure_cache.get_or_compute(("stats", name, townships.current_id()), compute)
 
 
 @bp.app_template_global()
 def public_figures() -> statistics.Figures:
+    township_id = townships.current_id()
     return cached("figures", lambda: statistics.figures(
+        get_session(), to_local(utcnow()).date(), township_id))
+
+
+@dataclass(frozen=True)
+class TownshipLine:
+    township: Township
+    figures: statistics.TownshipFigures
+
+    @property
+    def rectification_rate(self) -> str:
+        return _percent(self.figures.rectification_rate)
+
+
+@bp.app_template_global()
+def township_lines() -> list[TownshipLine]:
+    """For the county's home page: each active township and its figures."""
+    figures = cached("townships", lambda: statistics.by_township(
         get_session(), to_local(utcnow()).date()))
+    return [TownshipLine(t, figures.get(t.id) or statistics.TownshipFigures(t.id, 0, 0, 0, 0))
+            for t in active_townships(get_session())]
 
 
 # ------------------------------------------------------------------ chart geometry
@@ -104,17 +127,20 @@ def _percent(rate: float | None) -> str:
 @bp.get("/stats")
 @conditional
 def stats():
+    township_id = townships.current_id()
+
     def compute() -> dict[str, Any]:
         # Its own session and date: it may run in the background thread, after this request.
         session, today, zone = get_session(), to_local(utcnow()).date(), local_zone()
-        tips, confirmed = statistics.monthly(session, today, zone)
+        tips, confirmed = statistics.monthly(session, today, zone, township_id=township_id)
         return {
             "tips_chart": column_chart(tips),
             "cases_chart": column_chart(confirmed),
-            "category_chart": bar_rows(statistics.by_category(session)),
-            "village_chart": bar_rows(statistics.by_village(session)),
-            "on_time": statistics.on_time(session, zone),
-            "major_chart": column_chart(statistics.major_open_series(session, today, zone)),
+            "category_chart": bar_rows(statistics.by_category(session, township_id)),
+            "village_chart": bar_rows(statistics.by_village(session, township_id)),
+            "on_time": statistics.on_time(session, zone, township_id),
+            "major_chart": column_chart(statistics.major_open_series(
+                session, today, zone, township_id=township_id)),
         }
 
     charts = cached("charts", compute)

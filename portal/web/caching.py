@@ -5,6 +5,14 @@ page costs three primary-key lookups instead of its queries and its template. Th
 the newest row of the audit log (every staff write is audited), of the case timeline and of the
 tips table, so any change that could show on a public page moves it; so does the local date,
 since overdue markers turn on at midnight without any write.
+
+Two narrowings keep a busy county's pages cached (issue 18). Per township: on a township's
+pages (``g.township``) the tips part is the newest tip of that township's villages, so a new
+report in one township leaves the others' pages as they were. Per page kind: pages that show
+no tip figures (the disclosures, their feeds and files, Open311's listings) leave tips out of
+their version (``conditional(tips=False)``), so no new report drops them. The audit log and
+the case timeline stay county-wide: they have no township column (a case's township is its
+village's), and telling their rows apart per township would cost a join per page view.
 """
 
 from __future__ import annotations
@@ -17,13 +25,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from flask import Response, current_app, g, make_response, request
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 
 from portal.config import ROOT
 from portal.db import get_session
+from portal.domain.administration.townships import of_village
 from portal.domain.clock import local_zone, to_local, utcnow
 from portal.domain.models import AuditLog, CaseEvent, Tip
 
@@ -52,36 +61,54 @@ KEPT_HEADERS = ("Link",)
 
 _VERSIONED: tuple[type[AuditLog] | type[CaseEvent] | type[Tip], ...] = (AuditLog, CaseEvent, Tip)
 
+Version = tuple[tuple[int, int, int], dt.datetime | None]
+# Whose pages (a township's id, None: the county's) and whether they show tip figures.
+Scope = tuple[int | None, bool]
 
-_recent: dict[str, Any] = {"at": 0.0, "value": None}
+_recent: dict[Scope, tuple[float, Version]] = {}
 _recent_lock = threading.Lock()
 
 
-def data_version() -> tuple[tuple[int, int, int], dt.datetime | None]:
+def page_township_id() -> int | None:
+    """The township whose public pages these are (``g.township``, set by the public site's
+    /t/<code>/ addresses); None on the county's pages and everywhere else."""
+    township = g.get("township")
+    return None if township is None else township.id
+
+
+def data_version(township_id: int | None = None, *, tips: bool = True) -> Version:
     """The data version, read at most once per ``PUBLIC_CACHE_SECONDS`` per process.
 
     Public pages may lag a change by that long (1 s by default); in exchange a busy public page
     never touches the database at all."""
     ttl = current_app.config["PUBLIC_CACHE_SECONDS"]
     if ttl <= 0:
-        return read_data_version()
-    now = time.monotonic()
+        return read_data_version(township_id, tips=tips)
+    scope, now = (township_id, tips), time.monotonic()
     with _recent_lock:
-        if _recent["value"] is not None and now - _recent["at"] < ttl:
-            return _recent["value"]
-    value = read_data_version()
+        hit = _recent.get(scope)
+        if hit is not None and now - hit[0] < ttl:
+            return hit[1]
+    value = read_data_version(township_id, tips=tips)
     with _recent_lock:
-        _recent.update(at=now, value=value)
+        _recent[scope] = (now, value)
     return value
 
 
-def read_data_version() -> tuple[tuple[int, int, int], dt.datetime | None]:
-    """(newest audit row, event and tip ids) and the time of the newest of them.
+def read_data_version(township_id: int | None = None, *, tips: bool = True) -> Version:
+    """(newest audit row, event and tip ids) and the time of the newest of them; the tip is
+    the township's newest (``township_id``), or none at all (``tips=False``: 0).
 
-    Two round trips on primary-key indexes, whatever the size of the tables."""
+    Two round trips on primary-key indexes, whatever the size of the tables (a township's
+    newest tip walks the index back past the other townships' newer ones)."""
     session = get_session()
-    row = session.execute(select(*(
-        select(func.max(model.id)).scalar_subquery() for model in _VERSIONED))).one()
+    places = None if township_id is None else {township_id}
+    newest_tip = (select(func.max(Tip.id)).where(of_village(Tip.village_id, places)) if tips
+                  else select(literal(0)))
+    row = session.execute(select(
+        select(func.max(AuditLog.id)).scalar_subquery(),
+        select(func.max(CaseEvent.id)).scalar_subquery(),
+        newest_tip.scalar_subquery())).one()
     ids = tuple(value or 0 for value in row)
     times_row = session.execute(select(*(
         select(model.created_at).where(model.id == newest).scalar_subquery()
@@ -154,8 +181,10 @@ class FigureCache:
     def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         """``compute`` must open its own session (``get_session()`` inside), since it may run
         in a background thread."""
+        # Figures count tips; on a township's pages, that township's (see the module's notes).
+        township_id = page_township_id()
         if "data_version" not in g:
-            g.data_version = data_version()[0]
+            g.data_version = data_version(township_id)[0]
         stamp = (g.data_version, int(time.time() // 60))
         with self._lock:
             hit = self._store.get(key)
@@ -167,7 +196,7 @@ class FigureCache:
                 return value
             if current_app.config["PUBLIC_CACHE_SECONDS"] > 0:
                 if time.monotonic() - computed_at >= self.min_refresh_seconds:
-                    self._refresh(key, compute)
+                    self._refresh(key, compute, township_id)
                 # The page drawn with these figures is older than its data version: it must
                 # not be kept (or validated) under that version's ETag (see ``conditional``).
                 g.stale_figures = True
@@ -183,7 +212,8 @@ class FigureCache:
             while len(self._store) > self.entries:
                 self._store.popitem(last=False)
 
-    def _refresh(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> None:
+    def _refresh(self, key: tuple[Any, ...], compute: Callable[[], Any],
+                 township_id: int | None = None) -> None:
         with self._lock:
             if key in self._refreshing:
                 return
@@ -193,7 +223,7 @@ class FigureCache:
         def work() -> None:
             try:
                 with self._one_at_a_time, app.app_context():
-                    stamp = (read_data_version()[0], int(time.time() // 60))
+                    stamp = (read_data_version(township_id)[0], int(time.time() // 60))
                     self._put(key, stamp, compute())
             except Exception:  # the last value stays; the next request tries again
                 logging.getLogger(__name__).exception("figure refresh failed: %s", key)
@@ -233,14 +263,27 @@ def _stamp(response: Response, etag: str, last_modified: dt.datetime | None) -> 
     return response
 
 
-def conditional(view: F) -> F:
-    """Send ETag/Last-Modified with a public page and answer 304 when the client has it."""
+@overload
+def conditional(view: F, *, tips: bool = True) -> F: ...
+@overload
+def conditional(view: None = None, *, tips: bool = True) -> Callable[[F], F]: ...
 
+
+def conditional(view: F | None = None, *, tips: bool = True) -> F | Callable[[F], F]:
+    """Send ETag/Last-Modified with a public page and answer 304 when the client has it.
+
+    ``tips=False`` for pages that show no tip figures: a new report does not change them."""
+    if view is None:
+        return lambda inner: _conditional(inner, tips=tips)
+    return _conditional(view, tips=tips)
+
+
+def _conditional(view: F, *, tips: bool) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if request.method not in ("GET", "HEAD"):
             return view(*args, **kwargs)
-        version, changed = data_version()
+        version, changed = data_version(page_township_id(), tips=tips)
         midnight = _local_midnight()
         last_modified = max(changed, midnight) if changed else midnight
         etag = _etag(version, midnight)

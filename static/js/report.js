@@ -19,6 +19,35 @@
     update();
   }
 
+  // Type to narrow the village list (county-wide it names every village with its township,
+  // and names repeat). Without this script the list is a plain select.
+  var village = document.getElementById("village");
+  if (village && village.options.length > 6) {
+    var filter = document.createElement("input");
+    filter.type = "search";
+    filter.id = "village-filter";
+    filter.className = "village-filter";
+    filter.placeholder = "输入村名或乡镇名筛选";
+    filter.setAttribute("aria-label", "筛选村名");
+    filter.setAttribute("aria-controls", "village");
+    village.parentNode.insertBefore(filter, village);
+    var options = Array.from(village.options);
+    filter.addEventListener("input", function () {
+      var needle = filter.value.trim();
+      var first = null;
+      options.forEach(function (option) {
+        var shown = !option.value || !needle || option.text.indexOf(needle) !== -1;
+        option.hidden = !shown;
+        option.disabled = !shown;
+        if (shown && option.value && first === null) { first = option; }
+      });
+      var chosen = village.options[village.selectedIndex];
+      if (first !== null && (!chosen || chosen.hidden || !chosen.value)) {
+        village.value = first.value;
+      }
+    });
+  }
+
   // Location from the browser, only when asked.
   var locate = document.getElementById("locate-button");
   var status = document.getElementById("locate-status");

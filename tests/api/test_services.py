@@ -11,7 +11,8 @@ from tests.api.conftest import API, xml_of
 
 def test_discovery_names_this_endpoint_and_both_formats(client) -> None:
     body = client.get(f"{API}/discovery.json").get_json()
-    assert set(body) == {"changeset", "contact", "key_service", "endpoints"}
+    # and the county's townships as jurisdictions (issue 18: the demo is now a county)
+    assert set(body) == {"changeset", "contact", "key_service", "endpoints", "jurisdictions"}
     (endpoint,) = body["endpoints"]
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
     assert endpoint["url"] == "http://localhost/open311/v2"

@@ -115,7 +115,7 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     resident = _page(browser, PHONE)
     resident.goto(url + "/")
     resident.get_by_role("link", name="我要举报").first.click()
-    resident.get_by_label("所在村").select_option(label=VILLAGE)
+    resident.get_by_label("所在村").select_option(label=f"{VILLAGE}（阳高乡）")  # county form
     resident.get_by_label("单位或场所名称").fill(UNIT)
     resident.get_by_label("场所类型（可不选）").select_option(label="沿街商铺")
     resident.get_by_label("详细地址或附近标志物（可不填）").fill("西沟村村口加油站旁")

@@ -18,7 +18,7 @@ def photo(tmp_path):
 
 
 def _fill_report(page, unit: str, *, urgent: bool = True) -> None:
-    page.get_by_label("所在村").select_option(label="东庄村（示例）")
+    page.get_by_label("所在村").select_option(label="东庄村（示例）（阳高乡）")  # county form
     page.get_by_label("单位或场所名称").fill(unit)
     page.get_by_label("场所类型（可不选）").select_option(label="沿街商铺")
     page.get_by_label("详细地址或附近标志物（可不填）").fill("村委会对面")

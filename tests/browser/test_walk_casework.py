@@ -71,7 +71,7 @@ def test_the_casework_walk(server, browser, photo, size: dict) -> None:
     # -- A resident reports a blocked exit with a photo, naming the owner and his phone.
     resident = _page(browser, size)
     resident.goto(url + "/report")
-    resident.get_by_label("所在村").select_option(label=VILLAGE)
+    resident.get_by_label("所在村").select_option(label=f"{VILLAGE}（阳高乡）")  # county form
     resident.get_by_label("单位或场所名称").fill(unit)
     resident.locator("label.choice", has_text="占堵生命通道/疏散通道").click()
     resident.get_by_label("隐患情况描述").fill(

@@ -65,7 +65,12 @@ def test_breakdowns_by_category_and_village(db_session: Session) -> None:
               category=category(db_session, "sandwich_panel"))
     cats = {b.label: b.value for b in statistics.by_category(db_session)}
     assert cats == {"电气线路铺设不规范": 2, "违规动火施工作业": 1}
+    # County-wide a village is named with its township: names repeat across townships
+    # (issue 18); a township's own chart names its villages alone.
     villages = {b.label: b.value for b in statistics.by_village(db_session)}
+    assert villages == {"阳高村（示例）（阳高乡）": 2, "东庄村（示例）（阳高乡）": 1}
+    yanggao = village(db_session, "V01").township_id
+    villages = {b.label: b.value for b in statistics.by_village(db_session, yanggao)}
     assert villages == {"阳高村（示例）": 2, "东庄村（示例）": 1}
 
 

@@ -8,13 +8,19 @@ from tests.conftest import TEST_SECRET
 
 
 def test_home_page_is_in_chinese_and_names_the_township(client) -> None:
-    page = client.get("/")
+    page = client.get("/t/yanggao/")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert '<html lang="zh-CN">' in html
-    assert "平顺县" in html and "消防隐患举报与公示平台" in html
+    assert "平顺县阳高乡消防隐患举报与公示平台" in html
     assert "24 小时内" in html and "3 个工作日内" in html
     assert "演示环境" in html, "sample data is announced"
+    # The county's home names the county alone and lists its townships (issue 18).
+    county = client.get("/").get_data(as_text=True)
+    assert "平顺县消防隐患举报与公示平台" in county and "平顺县阳高乡" not in county
+    for code, name in (("yanggao", "阳高乡"), ("beishe", "北社乡（示例）"),
+                       ("xigou", "西沟乡（示例）")):
+        assert f'<a href="/t/{code}/">{name}</a>' in county
 
 
 def test_healthz_checks_the_database(client) -> None:

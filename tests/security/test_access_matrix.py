@@ -103,6 +103,7 @@ def _args(rule, world) -> dict[str, object]:
         "name": world["public_photo"].stored_name, "code": "V01", "filename": "css/site.css",
         "service_code": "wiring", "request_id": str(world["disclosed"].id),
         "token": "no-such-token", "rest": "nothing/here", "fmt": "json",
+        "township": "yanggao",  # every public page also has its township's address (issue 18)
     }
     return {arg: values[arg] for arg in rule.arguments}
 

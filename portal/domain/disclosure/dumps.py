@@ -28,9 +28,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.domain.administration import settings as portal_settings
+from portal.domain.administration import townships
 from portal.domain.clock import utcnow
 from portal.domain.disclosure import publication
-from portal.domain.models import Case
+from portal.domain.models import Case, Township
 from portal.domain.supervision import exports
 from portal.storage import DirectoryStorage, S3Storage, Storage
 
@@ -175,8 +176,11 @@ def json_chunks(cases: Iterable[publication.PublicCase], links: Links, *, title:
     yield "]}"
 
 
-def dump_title(session: Session) -> str:
-    return f"{portal_settings.jurisdiction(session)['name']}火灾隐患公示"
+def dump_title(session: Session, township: Township | None = None) -> str:
+    """The county's dump, or a township's (built as it is sent: the stored files are the
+    county's, and a township's download is a keyset walk over its villages' cases)."""
+    county = portal_settings.jurisdiction(session)["name"]
+    return f"{townships.place_name(county, township)}火灾隐患公示"
 
 
 # ------------------------------------------------------------------ where the files live

@@ -19,13 +19,14 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import paging
+from portal.domain.administration import townships
 from portal.domain.casework import sla
 from portal.domain.casework.events import WorkflowError, flush, log_event, require_role
 from portal.domain.clock import utcnow
 from portal.domain.disclosure import search
 from portal.domain.disclosure.redaction import mask_personal_data
 from portal.domain.enums import CaseEventKind, CaseStatus, Role, Severity, SupervisionLevel
-from portal.domain.models import Attachment, Case, CaseEvent, Tip, Unit, User
+from portal.domain.models import Attachment, Case, CaseEvent, Tip, Unit, User, Village
 from portal.domain.paging import Page
 from portal.domain.reporting import evidence
 from portal.domain.supervision import tallies
@@ -102,6 +103,8 @@ class PublicCase:
     address: str = ""
     lat: float | None = None
     lon: float | None = None
+    # The village's township: county-wide pages name it, since village names repeat.
+    township: str = ""
 
     @property
     def stage(self) -> int:
@@ -192,6 +195,7 @@ def _as_public(case: Case, today: dt.date, *, summary: str, disclosed_at: dt.dat
         address=where.address,
         lat=where.lat,
         lon=where.lon,
+        township=case.village.township.name,
     )
 
 
@@ -409,9 +413,17 @@ class DisclosureFilters:
     # The words searched for (``?q=``): in the unit's name, its public address and the public
     # summary, through ``search`` (issue 19).
     unit_name: str = ""
+    # The township whose pages these are (its villages' cases); None: the whole county.
+    township_id: int | None = None
+
+
+def _in_township(township_id: int | None) -> ColumnElement[bool]:
+    return townships.of_village(Case.village_id, None if township_id is None else {township_id})
 
 
 def _filtered(query: Select, filters: DisclosureFilters) -> Select:
+    if filters.township_id is not None:
+        query = query.where(_in_township(filters.township_id))
     if filters.village_id is not None:
         query = query.where(Case.village_id == filters.village_id)
     if filters.category_id is not None:
@@ -433,7 +445,7 @@ def with_public_relations(query: Select) -> Select:
     return query.options(
         selectinload(Case.unit).selectinload(Unit.venue_type),
         selectinload(Case.unit).selectinload(Unit.village),
-        selectinload(Case.village),
+        selectinload(Case.village).selectinload(Village.township),
         selectinload(Case.category),
     )
 
@@ -465,11 +477,14 @@ def search_disclosed(
 
 
 def moderator_list(session: Session, *, disclosed: bool, page: str | int | None = 1,
-                   size: int = 30) -> Page[Case]:
+                   size: int = 30, scope: ColumnElement[bool] | None = None) -> Page[Case]:
     """The moderators' disclosure screen: confirmed cases not yet public, newest confirmation
-    first, or the public ones, newest disclosure first."""
+    first, or the public ones, newest disclosure first; ``scope``: the cases the moderator
+    may see (``permissions.case_scope``)."""
     condition = (public_condition() if disclosed
                  else Case.confirmed_at.is_not(None) & Case.disclosed.is_(False))
+    if scope is not None:
+        condition = condition & scope
     newest = Case.disclosed_at if disclosed else Case.confirmed_at
     query = (select(Case).where(condition)
              .options(selectinload(Case.unit).selectinload(Unit.village),
@@ -486,25 +501,29 @@ def _disclosed_total(session: Session, filters: DisclosureFilters) -> int:
         statuses = [filters.status] if filters.status is not None else list(CaseStatus)
         return tallies.sums(session, statuses, village_id=filters.village_id,
                             severity=filters.severity, listed=filters.supervised,
-                            disclosed=True)[None]
+                            disclosed=True, township_id=filters.township_id)[None]
     counted = _filtered(select(func.count(Case.id)).where(public_condition()), filters)
     return session.scalar(counted) or 0
 
 
-def latest_disclosed(session: Session, *, today: dt.date, limit: int = 5) -> list[PublicCase]:
+def latest_disclosed(session: Session, *, today: dt.date, limit: int = 5,
+                     township_id: int | None = None) -> list[PublicCase]:
     rows = session.scalars(
-        with_public_relations(select(Case).where(public_condition()))
+        with_public_relations(select(Case).where(public_condition(),
+                                                 _in_township(township_id)))
         .order_by(Case.disclosed_at.desc(), Case.id.desc()).limit(limit)
     ).all()
     return [public_case(c, today) for c in rows]
 
 
 def unit_disclosures(
-    session: Session, unit_id: int, *, today: dt.date
+    session: Session, unit_id: int, *, today: dt.date, township_id: int | None = None
 ) -> tuple[Unit, list[PublicCase]] | None:
-    """A unit and its disclosed cases with timelines; None when nothing of it is public."""
+    """A unit and its disclosed cases with timelines; None when nothing of it is public (in
+    the township, when one is given)."""
     cases = session.scalars(
-        with_public_relations(select(Case).where(public_condition(), Case.unit_id == unit_id))
+        with_public_relations(select(Case).where(public_condition(), Case.unit_id == unit_id,
+                                                 _in_township(township_id)))
         .order_by(Case.disclosed_at.desc(), Case.id.desc())
     ).all()
     if not cases:
@@ -512,12 +531,15 @@ def unit_disclosures(
     return cases[0].unit, [full_public_case(session, c, today) for c in cases]
 
 
-def iter_disclosed(session: Session, *, today: dt.date, batch: int = 500) -> Iterator[PublicCase]:
-    """Every disclosed case by id, fetched in keyset batches (exports never load a table)."""
+def iter_disclosed(session: Session, *, today: dt.date, batch: int = 500,
+                   township_id: int | None = None) -> Iterator[PublicCase]:
+    """Every disclosed case by id (of a township, when one is given), fetched in keyset
+    batches (exports never load a table)."""
     last_id = 0
     while True:
         rows = session.scalars(
-            with_public_relations(select(Case).where(public_condition(), Case.id > last_id))
+            with_public_relations(select(Case).where(public_condition(), Case.id > last_id,
+                                                     _in_township(township_id)))
             .order_by(Case.id).limit(batch)
         ).all()
         if not rows:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.domain.access import audit
+from portal.domain.administration import townships
 from portal.domain.clock import utcnow
 from portal.domain.enums import Channel, TipStatus
 from portal.domain.models import Attachment, Category, Tip, User, VenueType, Village
@@ -27,6 +28,7 @@ from portal.domain.reporting.identity import (
     receipt_hash,
     submission_hash,
 )
+from portal.domain.vetting import places
 
 UNIT_NAME_MAX = 100
 ADDRESS_MAX = 200
@@ -36,6 +38,8 @@ NAME_MAX = 50
 MESSAGE_MAX = 1000
 # How long a resubmitted form shows its receipt again (its confirmation may have been lost).
 RECEIPT_SHOWN_AGAIN_FOR = dt.timedelta(hours=24)
+
+OTHER_TOWNSHIP_MESSAGE = "所选的村不属于本乡镇，请重新选择"
 
 # Control characters other than line breaks and tabs have no place in a report.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
@@ -80,6 +84,16 @@ class TipInput:
     photos: list[Attachment] = field(default_factory=list)
     submission_key: str | None = None
     created_by: User | None = None
+    # The township whose form (or Open311 jurisdiction) the tip came through: its village must
+    # lie there. The tip has no township of its own: its village's is its township.
+    township_id: int | None = None
+
+
+def village_choices(session: Session, township_id: int | None = None
+                    ) -> list[tuple[int, str]]:
+    """The villages a resident may choose, as (id, label): a township's own by name, or the
+    county's every village named with its township (names repeat across townships)."""
+    return townships.village_choices(session, None if township_id is None else {township_id})
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,11 @@ def validate(session: Session, data: TipInput, *, now: dt.datetime | None = None
     village = session.get(Village, data.village_id) if data.village_id else None
     if village is None or not village.active:
         errors["village"] = "请选择隐患所在的村"
+    elif data.created_by is not None and not places.may_file_in(data.created_by, village):
+        # Staff enter tips for their own township's villages (county staff: any).
+        errors["village"] = places.OUTSIDE_MESSAGE
+    elif data.township_id is not None and village.township_id != data.township_id:
+        errors["village"] = OTHER_TOWNSHIP_MESSAGE
     category = session.get(Category, data.category_id) if data.category_id else None
     if category is None or not category.active:
         errors["category"] = "请选择隐患类别"
