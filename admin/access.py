@@ -14,10 +14,12 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, logout_user
+from sqlalchemy.orm import joinedload
 
 from portal.db import get_session
 from portal.domain.access import auth
 from portal.domain.access.permissions import Permission, has_permission
+from portal.domain.administration import townships
 from portal.domain.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,7 +45,9 @@ def _load_user(user_id: str) -> User | None:
     if not account.isdigit():
         return None
     db = get_session()
-    user = db.get(User, int(account))
+    # The township is loaded with it: every page's header names it, and some views end the
+    # session's transaction before rendering.
+    user = db.get(User, int(account), options=[joinedload(User.township)])
     if (user is None or not user.active or user.password_stamp() != ident
             or not auth.session_is_live(db, user, session_id)):
         return None
@@ -120,3 +124,4 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     app.jinja_env.globals["can"] = can
     app.jinja_env.globals["Permission"] = Permission
+    app.jinja_env.globals["office_name"] = townships.office_name

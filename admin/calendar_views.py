@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import render_template, url_for
+from flask import abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -19,7 +19,7 @@ from admin.acting import act
 from admin.case_forms import CalendarImportForm
 from portal.db import get_session
 from portal.domain import clock
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, manages
 from portal.domain.casework import sla
 from portal.domain.models import CalendarYear
 from portal.web.caching import figure_cache
@@ -40,7 +40,7 @@ def calendar_warnings() -> list[str]:
 
     Shown on every page of theirs, so it is memoised (building a year's holiday list is slow);
     an imported schedule changes the data version and shows at once."""
-    if not can(Permission.CALENDAR_IMPORT):
+    if not can(Permission.CALENDAR_IMPORT) or not manages(current_user, None):
         return []
     return [status.message for status in _missing_years()]
 
@@ -75,12 +75,16 @@ def _import(text: str, fmt: str, notice: str) -> sla.ImportReport:
 @require(Permission.CALENDAR_IMPORT)
 def calendar():
     form = CalendarImportForm()
+    # One calendar for the whole county: the county admin enters it, a township's reads it.
+    editable = manages(current_user, None)
+    if request.method == "POST" and not editable:
+        abort(403)
 
     def page(error: str = "", status: int = 200) -> Any:
         years = get_session().scalars(
             select(CalendarYear).order_by(CalendarYear.year.desc()).limit(20)).all()
-        return render_template("admin/calendar.html", form=form, error=error, years=years,
-                               statuses=calendar_statuses()), status
+        return render_template("admin/calendar.html", form=form if editable else None,
+                               error=error, years=years, statuses=calendar_statuses()), status
 
     if not form.validate_on_submit():
         return page()

@@ -86,6 +86,8 @@ class UserCreateForm(FlaskForm):
     username = StringField("用户名", validators=[DataRequired(REQUIRED), Length(max=64)])
     display_name = StringField("姓名", validators=[Optional(), Length(max=100)])
     role = SelectField("角色", choices=options(Role.choices()))
+    # An officer works where the department is; this is for the other roles.
+    township = SelectField("工作单位（部门经办人随所属部门）", coerce=str, default="")
     department = SelectField("所属部门（部门经办人必选）", coerce=str)
     password = PasswordField("初始密码（至少12个字符）", validators=[DataRequired(REQUIRED)])
     totp_required = BooleanField("要求两步验证")
@@ -94,6 +96,7 @@ class UserCreateForm(FlaskForm):
 class UserEditForm(FlaskForm):
     display_name = StringField("姓名", validators=[Optional(), Length(max=100)])
     role = SelectField("角色", choices=options(Role.choices()))
+    township = SelectField("工作单位（部门经办人随所属部门）", coerce=str, default="")
     department = SelectField("所属部门（部门经办人必选）", coerce=str)
     totp_required = BooleanField("要求两步验证")
 
@@ -125,9 +128,18 @@ class CategoryForm(CodeNameForm):
     needs_penalty = BooleanField("需要行政处罚权")
 
 
+class TownshipForm(CodeNameForm):
+    office_department = SelectField("乡镇消安办（空＝县消安办）", coerce=str, default="")
+    penalty_department = SelectField("行政处罚部门（空＝全县设置）", coerce=str, default="")
+    contact = StringField("联系方式", validators=[Optional(), Length(max=200)])
+    sort_order = IntegerField("排序", default=0, validators=[Optional()])
+
+
 class DepartmentForm(CodeNameForm):
     kind = SelectField("部门类型")
-    township = SelectField("所属（县级部门服务全部乡镇）", coerce=int, default=0)
+    township = SelectField("所属", coerce=int, default=0)
+    # Only a county department lists the townships it serves; a township's serves its own.
+    serves = SelectMultipleField("服务的乡镇（县级部门；不选＝全部乡镇）", coerce=int)
     contact = StringField("联系方式", validators=[Optional(), Length(max=200)])
     email = StringField("电子邮箱", validators=[Optional(), Length(max=200)])
 

@@ -17,22 +17,33 @@ from admin.acting import act, flash_back
 from admin.forms import ActionForm, ResetPasswordForm, UserCreateForm, UserEditForm, options
 from portal.db import get_session
 from portal.domain.access import accounts, auth
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, administered_townships
+from portal.domain.administration import townships
 from portal.domain.enums import Role
 from portal.domain.models import Department, User
 
 
 def _departments(form: UserCreateForm | UserEditForm) -> None:
+    """The places the admin may give an account: a township admin, its township and that
+    township's own departments; a county admin, the county or any township, any department."""
+    db = get_session()
+    mine = administered_townships(current_user)
+    county = [("", "县级（全县）")] if mine is None else []
+    form.township.choices = options(county + [
+        (t.code, t.name) for t in townships.active(db) if mine is None or t.id in mine])
+    if mine is not None and not form.township.data:
+        form.township.data = form.township.choices[0].value
+    query = select(Department).where(Department.active)
+    if mine is not None:
+        query = query.where(Department.township_id.in_(sorted(mine)))
     form.department.choices = options([("", "（无）")] + [
-        (d.code, d.name) for d in get_session().scalars(
-            select(Department).where(Department.active).order_by(Department.name))
-    ])
+        (d.code, d.name) for d in db.scalars(query.order_by(Department.name))])
 
 
 def _user(user_id: int) -> User:
-    user = get_session().get(User, user_id)
+    user = accounts.shown_user(get_session(), current_user, user_id)
     if user is None:
-        abort(404)
+        abort(404)  # another township's account: its existence does not leak
     return user
 
 
@@ -41,6 +52,7 @@ def _create(form: UserCreateForm) -> User:
     user = accounts.create_user(
         db, form.username.data, Role(form.role.data), form.password.data,
         department_code=form.department.data or None,
+        township_code=form.township.data or None,
         display_name=form.display_name.data or "", actor=current_user,
     )
     user.totp_required = form.totp_required.data
@@ -56,8 +68,7 @@ def users():
     _departments(form)
 
     def page(error: str | None = None) -> Any:
-        rows = get_session().scalars(
-            select(User).order_by(User.active.desc(), User.username)).all()
+        rows = accounts.listed(get_session(), current_user)
         return render_template("admin/users.html", users=rows, form=form, error=error)
 
     if not form.validate_on_submit():
@@ -73,6 +84,7 @@ def user_edit(user_id: int):
     user = _user(user_id)
     form = UserEditForm(obj=None, display_name=user.display_name, role=user.role.value,
                         department=user.department.code if user.department else "",
+                        township=user.township.code if user.township else "",
                         totp_required=user.totp_required)
     _departments(form)
 
@@ -85,6 +97,7 @@ def user_edit(user_id: int):
     return act(
         lambda: accounts.update_user(
             db, user, role=Role(form.role.data), department_code=form.department.data or None,
+            township_code=form.township.data or None,
             display_name=form.display_name.data or "", totp_required=form.totp_required.data,
             actor=current_user),
         done="已保存。", then=url_for("admin.user_edit", user_id=user.id),

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from portal.db import get_session
 from portal.domain.access import api_keys
+from portal.domain.administration import townships
 from portal.domain.models import ApiKey
 from portal.templating import format_datetime
 
@@ -16,15 +17,22 @@ apikeys_cli = AppGroup("apikeys", help="Keys of the partner channels for the Ope
 
 @apikeys_cli.command("issue")
 @click.argument("partner")
-def apikeys_issue(partner: str) -> None:
+@click.option("--township", "township_code",
+              help="Township code the key belongs to (absent: the county's, every township).")
+def apikeys_issue(partner: str, township_code: str | None) -> None:
     """Issue a key to a partner channel (e.g. "12345热线") and print it once."""
     session = get_session()
+    township = townships.by_code(session, township_code) if township_code else None
+    if township_code and township is None:
+        raise click.ClickException(f"乡镇代码 {township_code} 不存在或已停用")
     try:
-        issued = api_keys.issue(session, partner)
+        issued = api_keys.issue(session, partner,
+                                township_id=township.id if township else None)
     except api_keys.ApiKeyError as exc:
         raise click.ClickException(str(exc)) from None
     session.commit()
-    click.echo(f"已为“{issued.api_key.partner}”签发密钥（编号 {issued.api_key.id}）。")
+    place = township.name if township else "全县"
+    click.echo(f"已为“{issued.api_key.partner}”签发{place}的密钥（编号 {issued.api_key.id}）。")
     click.echo(f"密钥（只显示这一次，请通过安全途径交给对方）：{issued.key}")
 
 

@@ -130,16 +130,21 @@ def _password(generate: bool) -> tuple[str, bool]:
 @click.argument("username")
 @click.option("--role", required=True, help="admin | moderator | supervisor | officer")
 @click.option("--department", "department_code", help="Department code (officers only).")
+@click.option("--township", "township_code",
+              help="Township code the account works for (absent: the county's own staff; "
+                   "an officer works where its department is).")
 @click.option("--name", "display_name", default="", help="Display name.")
 @click.option("--generate", is_flag=True, help="Generate a password and print it once.")
-def users_create(username, role, department_code, display_name, generate) -> None:
+def users_create(username, role, department_code, township_code, display_name,
+                 generate) -> None:
     """Create a staff account (password prompted, or generated and printed once)."""
     session = get_session()
     password, generated = _password(generate)
     try:
         accounts.create_user(
             session, username, _role(role), password,
-            department_code=department_code, display_name=display_name,
+            department_code=department_code, township_code=township_code,
+            display_name=display_name,
         )
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from None
@@ -184,13 +189,14 @@ def users_list() -> None:
     rows = get_session().scalars(select(User).order_by(User.username))
     for user in rows:
         dept = user.department.code if user.department else "-"
+        place = user.township.code if user.township else "county"
         state = "启用" if user.active else "停用"
-        click.echo(f"{user.username}\t{user.role.value}\t{dept}\t{state}")
+        click.echo(f"{user.username}\t{user.role.value}\t{dept}\t{state}\t{place}")
 
 
 @users_cli.command("ensure-admin")
 def users_ensure_admin() -> None:
-    """Create a first admin with a generated password if no active admin exists."""
+    """Create a first (county) admin with a generated password if no active admin exists."""
     session = get_session()
     if accounts.active_admin_count(session):
         return

@@ -39,6 +39,20 @@ def login(client: FlaskClient, username: str, password: str = PASSWORD, next_url
                                              "next": next_url, "csrf_token": token})
 
 
+def sign_in(client: FlaskClient, user: User) -> None:
+    """Sign in as ``user``, signing out whoever was signed in."""
+    if "csrf_token" in client.get("/admin/").get_data(as_text=True):
+        client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+    assert login(client, user.username).status_code == 302
+
+
+def text(client: FlaskClient, url: str) -> str:
+    """A page the signed-in user may open, as text."""
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.get_data(as_text=True)
+
+
 @pytest.fixture
 def staff(db_session: Session) -> dict[str, User]:
     """One account per role; officers of the fire station and of the police station."""

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.domain.access import audit
+from portal.domain.access.permissions import administered_townships, manages
 from portal.domain.clock import utcnow
 from portal.domain.enums import Role
 from portal.domain.models import Department, StaffSession, Township, User
@@ -86,6 +87,7 @@ def create_user(
         raise AccountError(f"用户名 {username} 已存在")
     department = _department(session, role, department_code)
     township = _township(session, township_code) if department is None else department.township
+    _check_reach(actor, township)
     validate_password(password)
     user = User(
         username=username,
@@ -149,6 +151,27 @@ def _township(session: Session, township_code: str | None) -> Township | None:
     return township
 
 
+def _check_reach(actor: User | None, township: Township | None) -> None:
+    """A township admin keeps its own township's accounts only (the CLI has no actor)."""
+    if actor is not None and not manages(actor, township.id if township else None):
+        raise AccountError("只能管理本乡镇的账户（部门经办人须属于本乡镇的部门）")
+
+
+def listed(session: Session, admin: User) -> list[User]:
+    """The accounts the admin's user list shows: a township admin, its township's."""
+    query = select(User)
+    places = administered_townships(admin)
+    if places is not None:
+        query = query.where(User.township_id.in_(sorted(places)))
+    return list(session.scalars(query.order_by(User.active.desc(), User.username)))
+
+
+def shown_user(session: Session, admin: User, user_id: int) -> User | None:
+    """One account if the admin may manage it, else None (the screen answers 404)."""
+    user = session.get(User, user_id)
+    return user if user is not None and manages(admin, user.township_id) else None
+
+
 def _department(session: Session, role: Role, department_code: str | None) -> Department | None:
     if role is Role.OFFICER:
         if not department_code:
@@ -171,20 +194,26 @@ def update_user(
     display_name: str,
     totp_required: bool,
     actor: User,
+    township_code: str | None = None,
 ) -> None:
-    """Change an account's role, department, name or second-factor requirement."""
+    """Change an account's role, department, township, name or second-factor requirement.
+    ``township_code`` None: the county's; an officer works in its department's township."""
     department = _department(session, role, department_code)
+    township = _township(session, township_code) if department is None else department.township
+    _check_reach(actor, user.township)
+    _check_reach(actor, township)
     if (user.role is Role.ADMIN and role is not Role.ADMIN and user.active
             and active_admin_count(session) <= 1):
         raise AccountError("这是最后一个启用的管理员账户，不能改为其他角色")
     before = _snapshot(user)
     user.role = role
     user.department = department
+    user.township = township
     user.display_name = display_name.strip() or user.username
     user.totp_required = totp_required
     session.flush()
     after = _snapshot(user)
-    if (before["role"], before["department"]) != (after["role"], after["department"]):
+    if any(before[k] != after[k] for k in ("role", "department", "township")):
         _drop_sessions(session, user)  # what the account may see changed: sign in afresh
     if before != after:
         audit.record(session, "user.update", "user", user.id, actor=actor,
@@ -222,6 +251,7 @@ def _snapshot(user: User) -> dict[str, object]:
     return {
         "role": user.role.value,
         "department": user.department.code if user.department else None,
+        "township": user.township.code if user.township else None,
         "display_name": user.display_name,
         "totp_required": user.totp_required,
     }

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain.access import audit
+from portal.domain.access.permissions import administered_townships, manages
 from portal.domain.clock import utcnow
 from portal.domain.models import ApiKey, User
 
@@ -40,8 +41,12 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def issue(session: Session, partner: str, *, actor: User | None = None, ip: str = ""
-          ) -> IssuedKey:
+def issue(session: Session, partner: str, *, actor: User | None = None, ip: str = "",
+          township_id: int | None = None) -> IssuedKey:
+    """A key of the county (``township_id`` None) or of one township; a township admin
+    issues keys only for its own township."""
+    if actor is not None and not manages(actor, township_id):
+        raise ApiKeyError("只能为本乡镇签发密钥")
     partner = " ".join((partner or "").split())
     if not partner:
         raise ApiKeyError("请填写合作渠道名称")
@@ -52,12 +57,12 @@ def issue(session: Session, partner: str, *, actor: User | None = None, ip: str 
         if session.scalar(select(ApiKey.id).where(ApiKey.prefix == prefix)) is None:
             break
     key = f"{prefix}.{secrets.token_urlsafe(32)}"
-    row = ApiKey(partner=partner, prefix=prefix, key_hash=_hash(key),
+    row = ApiKey(partner=partner, prefix=prefix, key_hash=_hash(key), township_id=township_id,
                  created_by_id=actor.id if actor else None)
     session.add(row)
     session.flush()
     audit.record(session, "api_key.issue", "api_key", row.id, actor=actor, ip=ip,
-                 after={"partner": partner, "prefix": prefix})
+                 after={"partner": partner, "prefix": prefix, "township_id": township_id})
     return IssuedKey(row, key)
 
 
@@ -87,5 +92,16 @@ def authenticate(session: Session, key: str | None) -> ApiKey | None:
     return row
 
 
-def all_keys(session: Session) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+def all_keys(session: Session, admin: User | None = None) -> list[ApiKey]:
+    """Every key (the CLI), or those the admin manages: a township admin, its township's."""
+    query = select(ApiKey)
+    places = administered_townships(admin) if admin is not None else None
+    if places is not None:
+        query = query.where(ApiKey.township_id.in_(sorted(places)))
+    return list(session.scalars(query.order_by(ApiKey.id)))
+
+
+def shown_key(session: Session, admin: User, key_id: int) -> ApiKey | None:
+    """One key if the admin manages it, else None (the screen answers 404)."""
+    row = session.get(ApiKey, key_id)
+    return row if row is not None and manages(admin, row.township_id) else None

@@ -150,3 +150,20 @@ def case_scope(user: User) -> ColumnElement[bool]:
                                              Assignment.state.in_(HOLDING))
         ))
     return false()
+
+
+def manages(user: User, township_id: int | None) -> bool:
+    """Whether an administrator may manage a row that belongs to ``township_id`` (None: the
+    county's: townships, shared vocabularies, county departments, defaults and accounts).
+
+    The one rule for every admin screen (villages, departments, routing rules, accounts, API
+    keys): county admins manage the whole county; a township admin only its own township's
+    rows, never the county's.
+    """
+    return user.township_id is None or (township_id is not None
+                                        and township_id == user.township_id)
+
+
+def administered_townships(user: User) -> frozenset[int] | None:
+    """The townships whose rows the administrator's lists show; None: every township."""
+    return None if user.township_id is None else frozenset({user.township_id})

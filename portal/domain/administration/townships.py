@@ -11,7 +11,7 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from portal.domain.administration import settings as portal_settings
 from portal.domain.models import Department, Township, Village
@@ -59,3 +59,33 @@ def serves(department: Department, township_id: int) -> bool:
 def place_name(county: str, township: Township | None) -> str:
     """How a page or a letterhead names its place: the county, or the county's township."""
     return county if township is None else f"{county}{township.name}"
+
+
+def office_name(county: str, township: Township | None) -> str:
+    """The office a staff account works for, as its pages head it: "平顺县 · 阳高乡", or
+    "平顺县（县级）" for the county's own staff."""
+    return f"{county}（县级）" if township is None else f"{county} · {township.name}"
+
+
+def village_label(name: str, township: str) -> str:
+    """A village named for whoever sees more than one township: village names repeat across
+    townships (two may each have a 东庄村)."""
+    return f"{name}（{township}）"
+
+
+def villages_in(session: Session, township_ids: Collection[int] | None) -> list[Village]:
+    """The active villages of ``township_ids`` (None: every township), township by township,
+    each with its township loaded."""
+    return list(session.scalars(
+        select(Village).join(Village.township).options(joinedload(Village.township))
+        .where(Village.active.is_(True), of_village(Village.id, township_ids))
+        .order_by(Township.sort_order, Township.id, Village.sort_order, Village.id)))
+
+
+def village_choices(session: Session, township_ids: Collection[int] | None
+                    ) -> list[tuple[int, str]]:
+    """(id, label) for a form's village choice: named with the township where the choice
+    spans more than one."""
+    several = township_ids is None or len(township_ids) > 1
+    return [(v.id, village_label(v.name, v.township.name) if several else v.name)
+            for v in villages_in(session, township_ids)]

@@ -10,10 +10,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from portal.domain.access import audit
+from portal.domain.access.permissions import administered_townships, manages
 from portal.domain.models import (
     Category,
     Department,
@@ -22,6 +23,7 @@ from portal.domain.models import (
     User,
     VenueType,
     Village,
+    department_townships,
 )
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -46,6 +48,78 @@ _FIELDS: dict[str, tuple[str, ...]] = {
 
 class VocabularyError(ValueError):
     """The edit cannot be saved; the message is for the admin."""
+
+
+# The county's own lists: only county admins write them; a township admin reads them.
+COUNTY_KINDS = frozenset({"township", "category", "venue_type"})
+
+
+def owner(kind: str, row: Any) -> int | None:
+    """The township a row belongs to for its administration; None: the county's."""
+    return None if kind in COUNTY_KINDS else row.township_id
+
+
+def may_manage(user: User, kind: str, row: Any | None, township_id: int | None = None) -> bool:
+    """May ``user`` change ``row`` (or, ``row`` None, create one in ``township_id``)?"""
+    if kind in COUNTY_KINDS:
+        return manages(user, None)
+    return manages(user, township_id if row is None else owner(kind, row))
+
+
+def _shown(kind: str, user: User) -> ColumnElement[bool]:
+    """SQL: the rows of ``kind`` the admin's list shows. A township admin sees its township,
+    its villages, its departments and the county departments serving it, and the shared
+    vocabularies (read-only); none of another township's rows."""
+    places = administered_townships(user)
+    if places is None or kind in ("category", "venue_type"):
+        return true()
+    (mine,) = places
+    if kind == "township":
+        return Township.id == mine
+    if kind == "village":
+        return Village.township_id == mine
+    return or_(Department.township_id == mine,
+               Department.id.in_(select(department_townships.c.department_id)
+                                 .where(department_townships.c.township_id == mine)))
+
+
+def listed(session: Session, kind: str, user: User) -> list[Any]:
+    """The rows of one list as the admin's screen shows them, active first."""
+    model = CODED_MODELS[kind]
+    order = model.sort_order if hasattr(model, "sort_order") else model.name
+    return list(session.scalars(select(model).where(_shown(kind, user))
+                                .order_by(model.active.desc(), order, model.id)))
+
+
+def shown_row(session: Session, kind: str, row_id: int, user: User) -> Any | None:
+    """One row if the admin's list shows it, else None (the screen answers 404)."""
+    model = CODED_MODELS[kind]
+    return session.scalar(select(model).where(model.id == row_id, _shown(kind, user)))
+
+
+def serving_departments(session: Session, user: User) -> list[Department]:
+    """The active departments a rule of the admin may name: for a township admin, those
+    serving its township."""
+    places = administered_townships(user)
+    query = select(Department).where(Department.active.is_(True))
+    if places is not None:
+        query = query.where(Department.id.in_(
+            select(department_townships.c.department_id)
+            .where(department_townships.c.township_id.in_(sorted(places)))))
+    return list(session.scalars(query.order_by(Department.name, Department.id)))
+
+
+def listed_rules(session: Session, user: User) -> list[RoutingRule]:
+    """The routing rules the admin's screen shows: a township admin's own rules and the
+    county defaults (read-only for it); a county admin's, all."""
+    places = administered_townships(user)
+    query = select(RoutingRule)
+    if places is not None:
+        query = query.where(or_(RoutingRule.township_id.is_(None),
+                                RoutingRule.township_id.in_(sorted(places))))
+    return list(session.scalars(query.order_by(RoutingRule.active.desc(),
+                                               RoutingRule.township_id.is_not(None),
+                                               RoutingRule.id)))
 
 
 def position_error(latitude: Any, longitude: Any) -> str | None:
