@@ -12,7 +12,7 @@ from admin import bp
 from admin.access import require
 from portal.db import get_session
 from portal.domain import paging
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, case_scope
 from portal.domain.casework import sla, worklists
 from portal.domain.clock import utcnow
 from portal.domain.models import Department
@@ -47,6 +47,8 @@ def desk():
     if department_id is None:
         abort(404)
     now = utcnow()
+    # Only the townships the department serves: nothing of another township shows.
+    scope = case_scope(current_user)
     only = request.args.get("group")
     groups = []
     page = pages = 1
@@ -55,11 +57,11 @@ def desk():
             continue
         if only:
             found = worklists.desk_group(db, department_id, group.key,
-                                         page=request.args.get("page"))
+                                         page=request.args.get("page"), scope=scope)
             page, pages = found.number, found.pages
         else:
             found = worklists.desk_group(db, department_id, group.key, page=1,
-                                         size=worklists.GROUP_PREVIEW)
+                                         size=worklists.GROUP_PREVIEW, scope=scope)
         groups.append((group, found.total, [
             (c, sla.due_of(c, now), worklists.role_on(c, department_id)) for c in found.items]))
     return render_template(
@@ -77,9 +79,13 @@ def closures():
     db = get_session()
     now = utcnow()
     args = request.args
+    scope = case_scope(current_user)
     return render_template(
         "admin/desk_closures.html",
-        awaiting=worklists.awaiting_closure(db, page=paging.page_in(args, "awaiting")),
-        extensions=worklists.pending_extensions(db, page=paging.page_in(args, "extensions")),
-        follow_ups=worklists.follow_ups(db, page=paging.page_in(args, "follow_ups")),
+        awaiting=worklists.awaiting_closure(db, page=paging.page_in(args, "awaiting"),
+                                            scope=scope),
+        extensions=worklists.pending_extensions(db, page=paging.page_in(args, "extensions"),
+                                                scope=scope),
+        follow_ups=worklists.follow_ups(db, page=paging.page_in(args, "follow_ups"),
+                                        scope=scope),
         due_of=lambda c: sla.due_of(c, now))

@@ -39,7 +39,7 @@ from admin.forms import options
 from portal.db import get_session
 from portal.domain import clock
 from portal.domain.access.permissions import Permission, case_scope
-from portal.domain.casework import leads, sla, workflow
+from portal.domain.casework import leads, routing, sla, workflow
 from portal.domain.casework.actions import STEPS, case_actions
 from portal.domain.casework.events import CONFLICT_MESSAGE
 from portal.domain.casework.workflow import WorkflowError
@@ -74,9 +74,7 @@ def _transfer_choices(form: TransferForm, case: Case) -> None:
     db = get_session()
     busy = {a.department_id for a in workflow.active_assignments(case)}
     form.department.choices = options(
-        (d.id, d.name) for d in db.scalars(select(Department).where(Department.active)
-                                           .order_by(Department.id))
-        if d.id not in busy)
+        (d.id, d.name) for d in routing.serving_departments(db, case) if d.id not in busy)
 
 
 def _render_case(case: Case, *, status: int = 200, failed: str = "", error: str = "",

@@ -12,6 +12,7 @@ from typing import Any
 from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -20,11 +21,11 @@ from admin import bp
 from admin.access import require
 from admin.acting import act
 from portal.db import get_session
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, case_scope, tip_scope
 from portal.domain.clock import local_today
 from portal.domain.disclosure import publication
 from portal.domain.disclosure.redaction import mask_personal_data
-from portal.domain.models import Attachment, Case
+from portal.domain.models import Attachment, Case, CaseEvent, Tip
 from portal.web.files import send_attachment
 
 PAGE_SIZE = 30
@@ -46,7 +47,9 @@ class WithdrawForm(FlaskForm):
 
 
 def _case(case_id: int, *, confirmed: bool = True) -> Case:
-    case = get_session().get(Case, case_id)
+    """The case, if the moderator may see it (their township's); else 404."""
+    case = get_session().scalar(select(Case).where(Case.id == case_id,
+                                                   case_scope(current_user)))
     if case is None or (confirmed and case.confirmed_at is None):
         abort(404)
     return case
@@ -59,7 +62,8 @@ def disclosures():
     if tab not in TABS:
         tab = "pending"
     found = publication.moderator_list(get_session(), disclosed=tab == "disclosed",
-                                       page=request.args.get("page"), size=PAGE_SIZE)
+                                       page=request.args.get("page"), size=PAGE_SIZE,
+                                       scope=case_scope(current_user))
     return render_template("admin/disclosures.html", page=found, tab=tab, tabs=TABS)
 
 
@@ -161,7 +165,17 @@ def disclosure_withdraw(case_id: int):
 def disclosure_photo(attachment_id: int):
     """A tip's or a timeline's photo, for the moderator choosing what to publish (moderators
     see every tip photo anyway, withheld ones included)."""
-    found = get_session().get(Attachment, attachment_id)
-    if found is None or (found.tip_id is None and found.case_event_id is None):
+    db = get_session()
+    found = db.get(Attachment, attachment_id)
+    if found is None:
+        abort(404)
+    if found.tip_id is not None:
+        visible = select(Tip.id).where(Tip.id == found.tip_id, tip_scope(current_user))
+    elif found.case_event_id is not None:
+        visible = (select(CaseEvent.id).join(Case, CaseEvent.case_id == Case.id)
+                   .where(CaseEvent.id == found.case_event_id, case_scope(current_user)))
+    else:
+        abort(404)
+    if db.scalar(visible) is None:
         abort(404)
     return send_attachment(found, thumb=bool(request.args.get("thumb")))

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import abort, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from admin import bp
 from admin.access import client_ip, require
@@ -14,9 +15,9 @@ from admin.acting import act
 from admin.forms import InspectionCaseForm, StaffTipForm
 from admin.tips import vocabulary_choices
 from portal.db import get_session
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, tip_scope
 from portal.domain.enums import Channel
-from portal.domain.models import Attachment
+from portal.domain.models import Attachment, Tip
 from portal.domain.reporting import intake
 from portal.domain.vetting import moderation
 from portal.identity import cipher, receipt_key
@@ -81,8 +82,11 @@ def inspection_case():
 @bp.route("/attachments/<int:attachment_id>")
 @require(Permission.QUEUE_VIEW)
 def attachment(attachment_id: int):
-    """A tip's photo for moderators (withheld ones included: they decide about them)."""
-    row = get_session().get(Attachment, attachment_id)
-    if row is None or row.tip_id is None:
+    """A tip's photo for moderators (withheld ones included: they decide about them), of a
+    tip they may see."""
+    db = get_session()
+    row = db.get(Attachment, attachment_id)
+    if row is None or row.tip_id is None or db.scalar(
+            select(Tip.id).where(Tip.id == row.tip_id, tip_scope(current_user))) is None:
         abort(404)
     return send_attachment(row, thumb=bool(request.args.get("thumb")))

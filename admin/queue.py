@@ -6,19 +6,22 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from flask import render_template, request
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin import bp
 from admin.access import require
 from portal.db import get_session
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, tip_scope
 from portal.domain.casework import sla
 from portal.domain.clock import utcnow
 from portal.domain.enums import Channel
-from portal.domain.models import Category, Tip, Village
+from portal.domain.models import Category, Tip
+from portal.domain.vetting import places
 from portal.domain.vetting.queue import PAGE_SIZE, QueueFilter, pending_tips
 
 
@@ -40,12 +43,20 @@ def tip_age(session: Session, tip: Tip, now: dt.datetime) -> Age:
     return Age(text, limit, overdue)
 
 
+@bp.context_processor
+def _village_label() -> dict[str, Any]:
+    # Every back-office page names a village as its reader needs: with its township when the
+    # reader sees more than one (village names repeat across townships).
+    return {"village_label": lambda village: places.village_label(village, current_user)}
+
+
 @bp.route("/queue")
 @require(Permission.QUEUE_VIEW)
 def queue():
     db = get_session()
     f = QueueFilter.from_args(request.args)
-    found = pending_tips(db, f, page=request.args.get("page"), size=PAGE_SIZE)
+    found = pending_tips(db, f, page=request.args.get("page"), size=PAGE_SIZE,
+                         scope=tip_scope(current_user))
     now = utcnow()
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
@@ -53,7 +64,7 @@ def queue():
         page=found.map(lambda row: (row.tip, tip_age(db, row.tip, now), row.photos,
                                     row.replied)),
         args=args,
-        villages=db.scalars(select(Village).where(Village.active).order_by(Village.sort_order)),
+        villages=places.village_choices(db, current_user),
         categories=db.scalars(select(Category).where(Category.active)
                               .order_by(Category.sort_order)),
         channels=[c for c in Channel if c is not Channel.INSPECTION],

@@ -15,7 +15,7 @@ from admin.acting import act, refusal_status
 from admin.case_forms import RouteForm, SeverityForm
 from admin.forms import options
 from portal.db import get_session
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, case_scope
 from portal.domain.casework import routing, worklists
 from portal.domain.casework.events import CONFLICT_MESSAGE
 from portal.domain.casework.workflow import WorkflowError, set_severity
@@ -39,21 +39,22 @@ def returned_by(case: Case) -> Assignment | None:
 @bp.route("/route")
 @require(Permission.CASES_ROUTE)
 def triage():
-    found = worklists.triage(get_session(), page=request.args.get("page"))
+    found = worklists.triage(get_session(), page=request.args.get("page"),
+                             scope=case_scope(current_user))
     return render_template("admin/route_list.html",
                            page=found.map(lambda c: (c, returned_by(c))))
 
 
 def _case(case_id: int) -> Case:
-    case = get_session().get(Case, case_id)
+    case = get_session().scalar(select(Case).where(Case.id == case_id,
+                                                   case_scope(current_user)))
     if case is None:
         abort(404)
     return case
 
 
-def _departments() -> list[Department]:
-    return list(get_session().scalars(
-        select(Department).where(Department.active).order_by(Department.id)))
+def _departments(case: Case) -> list[Department]:
+    return routing.serving_departments(get_session(), case)
 
 
 def _render(case: Case, *, route: RouteWithSummaryForm | None = None,
@@ -73,7 +74,7 @@ def _render(case: Case, *, route: RouteWithSummaryForm | None = None,
             assists=[d.id for d in proposal.assists] if proposal else [],
             summary=routing.draft_department_summary(db, case))
     route.version.data = str(case.version)
-    choices = options((d.id, d.name) for d in _departments())
+    choices = options((d.id, d.name) for d in _departments(case))
     route.lead.choices = choices
     route.assists.choices = choices
     if severity is None:
@@ -103,9 +104,12 @@ def route_case_post(case_id: int):
     db = get_session()
     case = _case(case_id)
     form = RouteWithSummaryForm()
-    choices = options((d.id, d.name) for d in _departments())
+    choices = options((d.id, d.name) for d in _departments(case))
     form.lead.choices = choices
     form.assists.choices = choices
+    # A department not offered (not serving the case's township) is refused by
+    # ``routing.route_case``, with its reason in Chinese.
+    form.lead.validate_choice = form.assists.validate_choice = False
     if not form.validate():
         return _render(case, route=form, failed="route", status=400,
                        error="请选择牵头部门后再提交")

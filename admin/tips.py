@@ -19,10 +19,10 @@ from admin.access import can, client_ip, require
 from admin.acting import act, refusal_status
 from admin.forms import AcceptForm, ActionForm, AskForm, RedactForm, RejectForm, options
 from portal.db import get_session
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, case_scope, tip_scope
 from portal.domain.enums import RejectReason
-from portal.domain.models import Attachment, Case, Category, Tip, VenueType, Village
-from portal.domain.vetting import moderation
+from portal.domain.models import Attachment, Case, Category, Tip, VenueType
+from portal.domain.vetting import moderation, places
 from portal.domain.vetting.actions import by_key, tip_actions
 from portal.domain.vetting.duplicates import find_duplicates
 from portal.identity import cipher, upload_limits
@@ -30,17 +30,19 @@ from portal.web.files import storage
 
 
 def _tip(tip_id: int) -> Tip:
-    tip = get_session().get(Tip, tip_id)
+    """The tip, if the user may see it (their township's); else 404, so its existence does
+    not leak."""
+    tip = get_session().scalar(select(Tip).where(Tip.id == tip_id, tip_scope(current_user)))
     if tip is None:
         abort(404)
     return tip
 
 
 def vocabulary_choices(form: Any, *, blank_venue: str = "（未确定）") -> None:
-    """Fill the village, category and venue-type selects of an accept-like form."""
+    """Fill the village (the user's township's), category and venue-type selects of an
+    accept-like form."""
     db = get_session()
-    form.village.choices = options((v.id, v.name) for v in db.scalars(
-        select(Village).where(Village.active).order_by(Village.sort_order)))
+    form.village.choices = options(places.village_choices(db, current_user))
     categories = db.scalars(select(Category).where(Category.active).order_by(Category.sort_order))
     form.category.choices = options(
         (c.id, ("【紧急】" if c.urgent else "") + c.name) for c in categories)
@@ -137,7 +139,8 @@ def tip_accept(tip_id: int):
 @require(Permission.TIPS_MODERATE)
 def tip_merge(tip_id: int, case_id: int):
     tip = _tip(tip_id)
-    case = get_session().get(Case, case_id)
+    case = get_session().scalar(select(Case).where(Case.id == case_id,
+                                                   case_scope(current_user)))
     if case is None:
         abort(404)
     ActionForm().validate()

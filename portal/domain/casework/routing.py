@@ -23,7 +23,13 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from portal.domain import clock
 from portal.domain.administration import townships
 from portal.domain.casework import notifications, sla
-from portal.domain.casework.workflow import WorkflowError, log_event, require_role, transition
+from portal.domain.casework.workflow import (
+    WorkflowError,
+    log_event,
+    require_role,
+    require_serving,
+    transition,
+)
 from portal.domain.clock import utcnow
 from portal.domain.disclosure.redaction import mask_personal_data
 from portal.domain.enums import (
@@ -187,6 +193,15 @@ def check_department_summary(summary: str) -> str:
     return text
 
 
+def serving_departments(session: Session, case: Case) -> list[Department]:
+    """The active departments ``route_case`` accepts for the case: those serving its
+    township (the county's that serve it and the township's own)."""
+    return list(session.scalars(
+        select(Department).where(Department.active.is_(True),
+                                 Department.serves.any(Township.id == case.village.township_id))
+        .order_by(Department.id)))
+
+
 def check_route_case(case: Case, actor: User) -> None:
     """Who may route a case, and when: a moderator (the township office, ``cases:route``),
     while the case waits in triage."""
@@ -221,6 +236,7 @@ def route_case(
     for department in (lead, *assists):
         if not department.active:
             raise WorkflowError(f"{department.name}已停用，不能接收派单")
+        require_serving(department, case, receiving="派单")
     proposal = propose_for_case(session, case)
     override_reason = override_reason.strip()
     overridden = not proposal.matches(lead, assists)

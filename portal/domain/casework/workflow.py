@@ -31,6 +31,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, object_session
 
 from portal.domain import clock
+from portal.domain.administration import townships
 from portal.domain.casework import leads, notifications
 from portal.domain.casework.events import WorkflowError, flush, log_event, require_role
 from portal.domain.clock import utcnow
@@ -449,6 +450,13 @@ def return_assignment(session: Session, assignment: Assignment, *, actor: User,
     return assignment
 
 
+def require_serving(department: Department, case: Case, *, receiving: str) -> None:
+    """A department takes part in a case only in a township it serves (issue 18)."""
+    if not townships.serves(department, case.village.township_id):
+        raise WorkflowError(f"{department.name}不负责{case.village.township.name}，"
+                            f"不能接收本案件的{receiving}")
+
+
 def transfer_assignment(session: Session, assignment: Assignment, *, actor: User,
                         to_department: Department, reason: str) -> Assignment:
     """Hand an assignment on to another department (移交). The old row ends and points at the
@@ -460,6 +468,7 @@ def transfer_assignment(session: Session, assignment: Assignment, *, actor: User
         raise WorkflowError("不能移交给本部门")
     if not to_department.active:
         raise WorkflowError(f"{to_department.name}已停用，不能接收移交")
+    require_serving(to_department, case, receiving="移交")
     if any(a.department_id == to_department.id for a in active_assignments(case)):
         raise WorkflowError(f"{to_department.name}已在办理本案件")
     now = utcnow()

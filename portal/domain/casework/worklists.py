@@ -6,13 +6,16 @@ order (ties broken by id, so no case shows on two pages) cut into pages by ``pag
 - the closures lists of moderators and supervisors: cases awaiting closure, extension
   requests to decide, follow-ups (回头看);
 - the routing screen's triage list and the staff cases list (an officer's own department's).
+
+Each list takes the reader's ``scope`` (``permissions.case_scope``): a township's staff list
+and count only their township's cases, a department only those of the townships it serves.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, exists, select
+from sqlalchemy import ColumnElement, Select, and_, exists, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from portal.domain import paging
@@ -29,6 +32,7 @@ from portal.domain.models import Assignment, Case, CaseEvent, User
 from portal.domain.paging import Page
 
 PAGE_SIZE = 30
+_Listed = TypeVar("_Listed", bound=Select)
 # The desk shows this many of each group, and links to the whole group.
 GROUP_PREVIEW = 20
 DESK_GROUPS = ("new", "checking", "rectifying", "rectified", "follow_up")
@@ -69,11 +73,19 @@ def desk_query(key: str, department_id: int) -> Select[Case]:
     return query.where(Case.status == CaseStatus.RECTIFIED).order_by(Case.rectified_at, Case.id)
 
 
+def _scoped(query: _Listed, scope: ColumnElement[bool] | None) -> _Listed:
+    # ``scope``: the cases the reader may see (``permissions.case_scope``), so a list and its
+    # count show nothing of a township outside the reader's.
+    return query if scope is None else query.where(scope)
+
+
 def desk_group(session: Session, department_id: int, key: str, *,
-               page: str | int | None = 1, size: int = PAGE_SIZE) -> Page[Case]:
+               page: str | int | None = 1, size: int = PAGE_SIZE,
+               scope: ColumnElement[bool] | None = None) -> Page[Case]:
     """One page of a desk group (``size=GROUP_PREVIEW``, page 1: the desk's preview), with
     the group's total and each case's assignments (for ``role_on``)."""
-    query = desk_query(key, department_id).options(selectinload(Case.assignments), *_SHOWN)
+    query = _scoped(desk_query(key, department_id), scope).options(
+        selectinload(Case.assignments), *_SHOWN)
     return paging.paginate(session, query, page=page, size=size, unique=True)
 
 
@@ -88,10 +100,11 @@ def role_on(case: Case, department_id: int) -> AssignmentRole | None:
 
 
 def awaiting_closure(session: Session, *, page: str | int | None = 1,
-                     size: int = PAGE_SIZE) -> Page[Case]:
+                     size: int = PAGE_SIZE, scope: ColumnElement[bool] | None = None
+                     ) -> Page[Case]:
     """Cases reported rectified, longest waiting first."""
-    query = (select(Case).where(Case.status == CaseStatus.RECTIFIED).options(*_SHOWN)
-             .order_by(Case.rectified_at, Case.id))
+    query = (_scoped(select(Case).where(Case.status == CaseStatus.RECTIFIED), scope)
+             .options(*_SHOWN).order_by(Case.rectified_at, Case.id))
     return paging.paginate(session, query, page=page, size=size)
 
 
@@ -114,19 +127,21 @@ def pending_extensions_query() -> Select[Case, CaseEvent]:
 
 
 def pending_extensions(session: Session, *, page: str | int | None = 1,
-                       size: int = PAGE_SIZE) -> Page[tuple[Case, CaseEvent]]:
+                       size: int = PAGE_SIZE, scope: ColumnElement[bool] | None = None
+                       ) -> Page[tuple[Case, CaseEvent]]:
     """Extension requests to decide, earliest current deadline first: (case, request)."""
-    query = pending_extensions_query().options(*_SHOWN)
+    query = _scoped(pending_extensions_query(), scope).options(*_SHOWN)
     found = paging.paginate(session, query, page=page, size=size, scalars=False)
     return found.map(lambda row: (row[0], row[1]))
 
 
 def follow_ups(session: Session, *, page: str | int | None = 1,
-               size: int = PAGE_SIZE) -> Page[Case]:
+               size: int = PAGE_SIZE, scope: ColumnElement[bool] | None = None
+               ) -> Page[Case]:
     """Cases closed as rectified with a follow-up date (回头看), the earliest date first."""
-    query = (select(Case).where(Case.status == CaseStatus.CLOSED,
-                                Case.outcome == CaseOutcome.RECTIFIED,
-                                Case.follow_up_by.is_not(None))
+    query = (_scoped(select(Case).where(Case.status == CaseStatus.CLOSED,
+                                        Case.outcome == CaseOutcome.RECTIFIED,
+                                        Case.follow_up_by.is_not(None)), scope)
              .options(*_SHOWN).order_by(Case.follow_up_by, Case.id))
     return paging.paginate(session, query, page=page, size=size)
 
@@ -135,10 +150,10 @@ def follow_ups(session: Session, *, page: str | int | None = 1,
 
 
 def triage(session: Session, *, page: str | int | None = 1,
-           size: int = PAGE_SIZE) -> Page[Case]:
+           size: int = PAGE_SIZE, scope: ColumnElement[bool] | None = None) -> Page[Case]:
     """Cases waiting in triage for a moderator to route them, oldest first, with their
     assignments (a returned case shows who returned it and why)."""
-    query = (select(Case).where(Case.status == CaseStatus.TRIAGE)
+    query = (_scoped(select(Case).where(Case.status == CaseStatus.TRIAGE), scope)
              .options(selectinload(Case.assignments), *_SHOWN)
              .order_by(Case.created_at, Case.id))
     return paging.paginate(session, query, page=page, size=size)

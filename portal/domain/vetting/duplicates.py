@@ -2,7 +2,8 @@
 
 Three signals, each cheap on an index: the same unit by normalised name; the same village and
 category in the last 90 days; coordinates within 100 m (a bounding box in SQL, then haversine
-in Python on the few rows left).
+in Python on the few rows left). Only tips and cases of the tip's own township are proposed:
+a tip is never merged into another township's case, however alike the names.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from portal.domain.administration.townships import of_village
 from portal.domain.clock import utcnow
 from portal.domain.enums import CaseStatus, TipStatus
 from portal.domain.models import Case, Tip, Unit
@@ -89,8 +91,10 @@ def find_duplicates(session: Session, tip: Tip, *, now: dt.datetime | None = Non
         if distance is not None:
             match.distance_m = distance
 
+    township = {tip.village.township_id}
     open_case = Case.status != CaseStatus.CLOSED
-    case_query = select(Case).options(joinedload(Case.unit)).where(open_case)
+    case_query = (select(Case).options(joinedload(Case.unit))
+                  .where(open_case, of_village(Case.village_id, township)))
     pending = Tip.status == TipStatus.PENDING
 
     name = normalize_name(tip.unit_name)
@@ -130,7 +134,8 @@ def find_duplicates(session: Session, tip: Tip, *, now: dt.datetime | None = Non
             if d <= NEAR_METRES:
                 add_case(case, NEARBY, d)
         for other in session.scalars(
-            select(Tip).where(pending, Tip.lat.between(lat_min, lat_max),
+            select(Tip).where(pending, of_village(Tip.village_id, township),
+                              Tip.lat.between(lat_min, lat_max),
                               Tip.lon.between(lon_min, lon_max)).limit(200)
         ):
             d = haversine_m(tip.lat, tip.lon, other.lat, other.lon)  # type: ignore[arg-type]

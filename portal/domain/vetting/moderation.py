@@ -50,6 +50,7 @@ from portal.domain.models import (
 from portal.domain.reporting import uploads
 from portal.domain.reporting.identity import ReporterIdentity
 from portal.domain.vetting.duplicates import normalize_name
+from portal.domain.vetting.places import OUTSIDE_MESSAGE, may_file_in
 from portal.storage import Storage
 
 DESCRIPTION = "description"
@@ -97,6 +98,9 @@ def check_merge(tip: Tip, actor: User, case: Case | None = None) -> None:
     _pending(tip)
     if case is not None and case.status is CaseStatus.CLOSED:
         raise ModerationError("该工单已办结，不能合并；请另行立案")
+    # A tip stays in its village's township: it never joins another township's case.
+    if case is not None and case.village.township_id != tip.village.township_id:
+        raise ModerationError("只能合并到本乡镇的工单")
 
 
 def check_reject(tip: Tip, actor: User) -> None:
@@ -151,11 +155,13 @@ def _log(session: Session, case: Case, kind: CaseEventKind, actor: User, *, touc
         raise ModerationError(str(exc)) from None
 
 
-def _check_vocabulary(session: Session, details: UnitDetails) -> None:
+def _check_vocabulary(session: Session, details: UnitDetails, actor: User) -> None:
     village = session.get(Village, details.village_id)
     category = session.get(Category, details.category_id)
     if village is None or not village.active:
         raise ModerationError("请选择有效的村")
+    if not may_file_in(actor, village):
+        raise ModerationError(OUTSIDE_MESSAGE)
     if category is None or not category.active:
         raise ModerationError("请选择有效的隐患类别")
     if details.venue_type_id is not None:
@@ -188,7 +194,7 @@ def _unit_for(session: Session, details: UnitDetails) -> Unit:
 
 
 def _open_case(session: Session, details: UnitDetails, channel: Channel, actor: User) -> Case:
-    _check_vocabulary(session, details)
+    _check_vocabulary(session, details, actor)
     unit = _unit_for(session, details)
     case = Case(
         unit=unit,

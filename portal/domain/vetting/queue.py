@@ -75,10 +75,12 @@ class QueueRow:
 
 
 def pending_tips(session: Session, f: QueueFilter, *, page: str | int | None = 1,
-                 size: int = PAGE_SIZE) -> Page[QueueRow]:
+                 size: int = PAGE_SIZE, scope: ColumnElement[bool] | None = None
+                 ) -> Page[QueueRow]:
     """One page of the queue, with each tip's category, village, photo count and whether a
-    reporter's message waits for the office."""
-    where = f.conditions()
+    reporter's message waits for the office. ``scope``: the tips the reader may see
+    (``permissions.tip_scope``); the count is of those alone."""
+    where = f.conditions() + ([scope] if scope is not None else [])
     total = session.scalar(select(func.count()).select_from(Tip).where(*where)) or 0
     awaiting = awaiting_office_clause()
     urgent_first = (Category.urgent.desc(), awaiting.desc(), Tip.created_at, Tip.id)
