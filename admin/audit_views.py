@@ -1,19 +1,25 @@
-"""The audit log, filtered by action, object, actor and date; newest first, paginated."""
+"""The audit log, filtered by action, object, actor and date; newest first, paginated.
+
+A township's staff read the rows their own township's staff wrote, and nothing else (not the
+county's, not another township's, not the system's); checking the hash chain, which spans the
+whole log, is the county's.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from flask import current_app, render_template, request
+from flask_login import current_user
 from sqlalchemy import select
 
 from admin import bp
 from admin.access import require
 from portal.db import get_session
 from portal.domain.access import audit, audit_labels
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, townships_of
 from portal.domain.clock import local_zone
-from portal.domain.models import AuditLog
+from portal.domain.models import AuditLog, User
 
 PAGE_SIZE = 50
 
@@ -30,6 +36,10 @@ def _day(name: str) -> dt.date | None:
 def audit_log():
     db = get_session()
     query = select(AuditLog)
+    scope = townships_of(current_user)
+    if scope is not None:
+        query = query.where(AuditLog.actor_id.in_(
+            select(User.id).where(User.township_id.in_(sorted(scope)))))
     action = request.args.get("action", "").strip()
     object_type = request.args.get("object_type", "").strip()
     object_id = request.args.get("object_id", "").strip()
@@ -57,8 +67,8 @@ def audit_log():
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     args = {k: v for k, v in request.args.items() if k != "before" and v}
-    check = (audit.verify(db, current_app.config["AUDIT_CHECKPOINT_FILE"])
-             if request.args.get("verify") else None)
+    verify = bool(request.args.get("verify")) and scope is None
+    check = audit.verify(db, current_app.config["AUDIT_CHECKPOINT_FILE"]) if verify else None
     return render_template("admin/audit.html", rows=rows, more=more, args=args,
-                           verified=bool(request.args.get("verify")), chain_break=check,
+                           verified=verify, chain_break=check, may_verify=scope is None,
                            labels=audit_labels)

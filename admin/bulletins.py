@@ -17,8 +17,9 @@ from admin.access import require
 from admin.acting import act, flash_back
 from portal.db import get_session
 from portal.domain import clock
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, townships_of
 from portal.domain.administration import settings as portal_settings
+from portal.domain.administration import townships
 from portal.domain.clock import utcnow
 from portal.domain.models import Bulletin
 from portal.domain.supervision import bulletins as bulletin_service
@@ -41,18 +42,24 @@ class PublishForm(FlaskForm):
 
 
 def _bulletin(bulletin_id: int) -> Bulletin:
-    found = get_session().get(Bulletin, bulletin_id)
+    """A bulletin the user may read; another township's answers 404."""
+    found = get_session().scalar(select(Bulletin).where(
+        Bulletin.id == bulletin_id, bulletin_service.readable(townships_of(current_user))))
     if found is None:
         abort(404)
     return found
 
 
+def _rows() -> list[Bulletin]:
+    return list(get_session().scalars(
+        select(Bulletin).where(bulletin_service.readable(townships_of(current_user)))
+        .order_by(Bulletin.created_at.desc(), Bulletin.id.desc()).limit(100)))
+
+
 @bp.route("/bulletins")
 @require(Permission.SUPERVISION_VIEW)
 def bulletins():
-    db = get_session()
-    rows = db.scalars(select(Bulletin).order_by(Bulletin.created_at.desc(), Bulletin.id.desc())
-                      .limit(100)).all()
+    rows = _rows()
     form = PeriodForm()
     # Bulletins are usually monthly: propose last month.
     last_month_end = clock.local_today(tz=current_app.config["TIMEZONE"]).replace(day=1) \
@@ -69,8 +76,7 @@ def bulletin_new():
     form = PeriodForm()
 
     def page(error: str, status: int) -> Any:
-        rows = db.scalars(select(Bulletin).order_by(Bulletin.id.desc()).limit(100)).all()
-        return render_template("admin/bulletins.html", rows=rows, form=form,
+        return render_template("admin/bulletins.html", rows=_rows(), form=form,
                                error=error), status
 
     if not form.validate():
@@ -78,7 +84,9 @@ def bulletin_new():
     return act(
         lambda: bulletin_service.draft(
             db, form.period_start.data, form.period_end.data, actor=current_user,
-            township=portal_settings.jurisdiction(db)["name"], now=utcnow(),
+            township=townships.place_name(portal_settings.jurisdiction(db)["name"],
+                                          current_user.township),
+            now=utcnow(),
             tz=current_app.config["TIMEZONE"]),
         done="已按本期数据生成通报草稿，请修改措辞后发布。",
         then=lambda bulletin: url_for("admin.bulletin", bulletin_id=bulletin.id),

@@ -1,4 +1,8 @@
-"""The hazard ledger (隐患台账): filter, sort, page, and export to CSV or XLSX."""
+"""The hazard ledger (隐患台账): filter, sort, page, and export to CSV or XLSX.
+
+Every filter a page reads is narrowed to the user's townships (``ledger_scope``): a township's
+staff see, count and export their township's cases only, whatever the query string says.
+"""
 
 from __future__ import annotations
 
@@ -24,29 +28,58 @@ from admin.access import require
 from admin.acting import act
 from portal.db import get_session
 from portal.domain import clock, jobs, paging
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, townships_of
+from portal.domain.administration import townships
 from portal.domain.casework import leads, sla
 from portal.domain.clock import utcnow
 from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
-from portal.domain.models import Assignment, Case, Category, Department, Unit, VenueType, Village
+from portal.domain.models import (
+    Assignment,
+    Case,
+    Category,
+    Department,
+    Township,
+    Unit,
+    VenueType,
+)
 from portal.domain.supervision import exports, ledger
 from portal.web.caching import figure_cache
 
 PAGE_SIZE = 50
 
 
+def ledger_scope(f: ledger.LedgerFilter) -> ledger.LedgerFilter:
+    """``f`` narrowed to the townships the signed-in user may see."""
+    return ledger.scoped(f, townships_of(current_user))
+
+
+def _filter() -> ledger.LedgerFilter:
+    return ledger_scope(ledger.LedgerFilter.from_args(request.args))
+
+
+def _villages(scope: frozenset[int] | None) -> list[tuple[int, str]]:
+    """The villages to choose from: the user's townships', named with the township where
+    they span several."""
+    return townships.village_choices(get_session(), scope)
+
+
 def choices() -> dict[str, Any]:
-    """The options of the filter form."""
+    """The options of the filter form: the user's townships' villages and departments."""
     db = get_session()
+    scope = townships_of(current_user)
 
-    def names(model: Any) -> list[tuple[int, str]]:
+    def names(model: Any, *where: Any) -> list[tuple[int, str]]:
         return [(key, name) for key, name in db.execute(
-            select(model.id, model.name).order_by(model.name))]
+            select(model.id, model.name).where(*where).order_by(model.name))]
 
+    serving = (() if scope is None else (Department.serves.any(
+        Township.id.in_(sorted(scope))),))
     return {
         "statuses": list(CaseStatus),
-        "departments": names(Department),
-        "villages": names(Village),
+        "townships": ([(t.id, t.name) for t in townships.active(db)] if scope is None
+                      else []),
+        "departments": names(Department, *serving),
+        "villages": _villages(scope),
         "categories": names(Category),
         "venue_types": names(VenueType),
         "severities": list(Severity),
@@ -65,7 +98,7 @@ def _tz() -> str:
 def ledger_page():
     db = get_session()
     now = utcnow()
-    f = ledger.LedgerFilter.from_args(request.args)
+    f = _filter()
     # The same memoised count the dashboard shows, so the two always agree.
     tz = _tz()
     total = figure_cache.get_or_compute(
@@ -112,7 +145,7 @@ def ledger_export_job():
     """Queue the export of the filtered ledger (the query string) in the posted format for
     the worker; the file is fetched from the user's exports page when it is done. A small
     export is streamed as before."""
-    f = ledger.LedgerFilter.from_args(request.args)
+    f = _filter()
     fmt = request.form.get("format", "")
     if fmt not in jobs.EXPORT_TYPES:
         return redirect(url_for("admin.ledger_page", **f.to_args()), 303)
@@ -130,7 +163,7 @@ def ledger_export_job():
 @bp.route("/ledger.csv")
 @require(Permission.SUPERVISION_VIEW)
 def ledger_csv():
-    f = ledger.LedgerFilter.from_args(request.args)
+    f = _filter()
     if _too_large(f):
         return _to_background(f)
     rows = ledger.export_rows(get_session(), f, utcnow(), _tz())
@@ -141,7 +174,7 @@ def ledger_csv():
 @bp.route("/ledger.xlsx")
 @require(Permission.SUPERVISION_VIEW)
 def ledger_xlsx():
-    f = ledger.LedgerFilter.from_args(request.args)
+    f = _filter()
     if _too_large(f):
         return _to_background(f)
     rows = ledger.export_rows(get_session(), f, utcnow(), _tz())

@@ -27,7 +27,7 @@ from admin.acting import act, flash_back
 from admin.forms import options
 from portal.db import get_session
 from portal.domain import paging
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, case_scope
 from portal.domain.casework.actions import may
 from portal.domain.enums import SupervisionLevel
 from portal.domain.models import Attachment, Case, Listing
@@ -63,8 +63,19 @@ class DelistForm(FlaskForm):
 
 
 def _listing(listing_id: int) -> Listing:
-    found = get_session().scalar(select(Listing).where(Listing.id == listing_id).options(
-        joinedload(Listing.case).joinedload(Case.unit)))
+    """The listing of a case the user may see; any other (another township's) answers 404."""
+    found = get_session().scalar(
+        select(Listing).join(Case, Case.id == Listing.case_id)
+        .where(Listing.id == listing_id, case_scope(current_user))
+        .options(joinedload(Listing.case).joinedload(Case.unit)))
+    if found is None:
+        abort(404)
+    return found
+
+
+def _case(case_id: int) -> Case:
+    found = get_session().scalar(select(Case).where(Case.id == case_id,
+                                                    case_scope(current_user)))
     if found is None:
         abort(404)
     return found
@@ -77,13 +88,16 @@ def listings():
     ``?section=active|candidates|to_delist&page=N``), and the latest delisted."""
     db = get_session()
     args = request.args
+    scope = case_scope(current_user)
     return render_template(
         "admin/listings.html",
-        active=listing_steps.active_listings(db, page=paging.page_in(args, "active")),
+        active=listing_steps.active_listings(db, page=paging.page_in(args, "active"),
+                                             scope=scope),
         candidates=listing_steps.unlisted_major_hazards(
-            db, page=paging.page_in(args, "candidates")),
-        to_delist=listing_steps.awaiting_delisting(db, page=paging.page_in(args, "to_delist")),
-        delisted=listing_steps.recently_delisted(db), delist_form=DelistForm(),
+            db, page=paging.page_in(args, "candidates"), scope=scope),
+        to_delist=listing_steps.awaiting_delisting(db, page=paging.page_in(args, "to_delist"),
+                                                   scope=scope),
+        delisted=listing_steps.recently_delisted(db, scope=scope), delist_form=DelistForm(),
         offered=lambda case, step: may(case, current_user, step))
 
 
@@ -91,9 +105,7 @@ def listings():
 @require(Permission.LISTINGS_MANAGE)
 def listing_new(case_id: int):
     db = get_session()
-    case = db.get(Case, case_id)
-    if case is None:
-        abort(404)
+    case = _case(case_id)
     form = ListingForm()
 
     def page(error: str | None = None, status: int = 200) -> Any:
@@ -201,9 +213,7 @@ def listing_delist(listing_id: int):
 def case_delist(case_id: int):
     """Delist a closed case from the list page, listed formally or flagged by routing."""
     db = get_session()
-    case = db.get(Case, case_id)
-    if case is None:
-        abort(404)
+    case = _case(case_id)
     form = DelistForm()
     if not form.validate():
         abort(400)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app, render_template, request
+from flask_login import current_user
 
 from admin import bp
 from admin.access import require
 from portal.db import get_session
 from portal.domain import clock
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, townships_of
 from portal.domain.clock import utcnow
 from portal.domain.supervision import review as review_service
 
@@ -32,7 +33,8 @@ def review():
     error = None
     if end < start:
         start, end, error = end, start, "结束日期早于开始日期，已对调。"
-    rows = review_service.review(get_session(), start, end, utcnow(), tz)
+    rows = review_service.review(get_session(), start, end, utcnow(), tz,
+                                 townships_of(current_user))
     charts = [
         ("按时核查率", "checked_on_time_pct"),
         ("按时整改率", "rectified_on_time_pct"),

@@ -2,6 +2,8 @@
 
 Every figure is a ``LedgerFilter`` counted by the ledger's own query, and links to the ledger
 with that same filter, so the number on the dashboard is the number of rows behind the link.
+A township's staff see their township's figures (``ledger_scope``); the county's staff see the
+county's, and the ranking of its townships.
 """
 
 from __future__ import annotations
@@ -10,17 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
 from admin import bp
 from admin.access import require
+from admin.ledger import ledger_scope
 from portal.db import get_session
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, is_county_staff
 from portal.domain.clock import utcnow
 from portal.domain.enums import Severity
 from portal.domain.models import Department, Village
 from portal.domain.supervision import goals as plan_goals
-from portal.domain.supervision import ledger
+from portal.domain.supervision import ledger, ranking
 from portal.web.caching import figure_cache
 
 LedgerFilter = ledger.LedgerFilter
@@ -74,14 +78,16 @@ BREAKDOWNS: dict[str, tuple[type[Department] | type[Village], str, str, str]] = 
 }
 
 
-def _breakdown(kind: str, now: Any, tz: str, limit: int | None = None
+def _breakdown(kind: str, base: LedgerFilter, now: Any, tz: str, limit: int | None = None
                ) -> tuple[list[dict[str, Any]], int]:
-    """Open and overdue cases per village or lead department, most overdue first, with links
-    to the ledger: the first ``limit`` rows, and how many there are in all."""
+    """Open and overdue cases per village or lead department (of the cases ``base`` selects:
+    the user's township), most overdue first, with links to the ledger: the first ``limit``
+    rows, and how many there are in all."""
     field = BREAKDOWNS[kind][2]
-    ranked = figure_cache.get_or_compute(("breakdown", kind, tz), lambda: _ranked(kind, tz))
-    opened = LedgerFilter(open_only=True)
-    late = LedgerFilter(overdue=ledger.Overdue.ANY)
+    ranked = figure_cache.get_or_compute(("breakdown", kind, repr(base), tz),
+                                         lambda: _ranked(kind, base, tz))
+    opened = base.with_(open_only=True)
+    late = base.with_(overdue=ledger.Overdue.ANY)
     rows = [{
         "name": name,
         "open": Tile("未办结", n_open, ledger_url(opened.with_(**{field: key}))),
@@ -90,13 +96,13 @@ def _breakdown(kind: str, now: Any, tz: str, limit: int | None = None
     return rows, len(ranked)
 
 
-def _ranked(kind: str, tz: str) -> list[tuple[int, str, int, int]]:
+def _ranked(kind: str, base: LedgerFilter, tz: str) -> list[tuple[int, str, int, int]]:
     """(id, name, open, overdue) of every department or village with open or overdue cases,
     most overdue first, then most open, then by name."""
     model, dimension, _field, _label = BREAKDOWNS[kind]
     session, now = get_session(), utcnow()
-    open_counts = ledger.counts_by(session, LedgerFilter(open_only=True), dimension, now, tz)
-    late_counts = ledger.counts_by(session, LedgerFilter(overdue=ledger.Overdue.ANY),
+    open_counts = ledger.counts_by(session, base.with_(open_only=True), dimension, now, tz)
+    late_counts = ledger.counts_by(session, base.with_(overdue=ledger.Overdue.ANY),
                                    dimension, now, tz)
     ranked = [(key, name, open_counts.get(key, 0), late_counts.get(key, 0))
               for key, name in session.execute(select(model.id, model.name)
@@ -110,28 +116,38 @@ def _ranked(kind: str, tz: str) -> list[tuple[int, str, int, int]]:
 @require(Permission.SUPERVISION_VIEW)
 def supervision():
     now, tz = utcnow(), current_app.config["TIMEZONE"]
-    by_status = _counts_by(LedgerFilter(open_only=True), "status", now, tz)
+    base = ledger_scope(LedgerFilter())
+    by_status = _counts_by(base.with_(open_only=True), "status", now, tz)
     stages = [Tile(status.label, by_status.get(status, 0),
-                   ledger_url(LedgerFilter(statuses=(status,))))
+                   ledger_url(base.with_(statuses=(status,))))
               for status in ledger.OPEN_STATUSES]
     headline = [
-        _tile("未办结隐患", LedgerFilter(open_only=True), now, tz),
-        _tile("核查超期", LedgerFilter(overdue=ledger.Overdue.CHECK), now, tz, alert=True),
-        _tile("整改超期", LedgerFilter(overdue=ledger.Overdue.RECTIFY), now, tz, alert=True),
-        _tile("7 日内到期", LedgerFilter(due_soon=True), now, tz),
-        _tile("未销案重大隐患", LedgerFilter(severity=Severity.MAJOR, open_only=True), now, tz,
+        _tile("未办结隐患", base.with_(open_only=True), now, tz),
+        _tile("核查超期", base.with_(overdue=ledger.Overdue.CHECK), now, tz, alert=True),
+        _tile("整改超期", base.with_(overdue=ledger.Overdue.RECTIFY), now, tz, alert=True),
+        _tile("7 日内到期", base.with_(due_soon=True), now, tz),
+        _tile("未销案重大隐患", base.with_(severity=Severity.MAJOR, open_only=True), now, tz,
               alert=True),
-        _tile("挂牌督办", LedgerFilter(listed=True), now, tz),
+        _tile("挂牌督办", base.with_(listed=True), now, tz),
     ]
-    departments, department_total = _breakdown("departments", now, tz, DASHBOARD_ROWS)
-    villages, village_total = _breakdown("villages", now, tz, DASHBOARD_ROWS)
+    departments, department_total = _breakdown("departments", base, now, tz, DASHBOARD_ROWS)
+    villages, village_total = _breakdown("villages", base, now, tz, DASHBOARD_ROWS)
+    # Only the county ranks its townships; a township's staff see their own figures above.
+    townships = (figure_cache.get_or_compute(
+        ("township_ranking", tz), lambda: ranking.township_ranking(get_session(), utcnow(), tz))
+        if is_county_staff(current_user) else None)
     return render_template(
         "admin/supervision.html", headline=headline, stages=stages,
         departments=departments, department_total=department_total,
         villages=villages, village_total=village_total,
-        goals=figure_cache.get_or_compute(
-            ("goals", tz), lambda: plan_goals.plan_goals(get_session(), utcnow(), tz)),
-        ledger_url=ledger_url)
+        goals=_goals(base.township_id, tz), townships=townships,
+        ranking_figures=ranking.FIGURES, ledger_url=ledger_url)
+
+
+def _goals(township_id: int | None, tz: str) -> plan_goals.Goals:
+    return figure_cache.get_or_compute(
+        ("goals", township_id, tz),
+        lambda: plan_goals.plan_goals(get_session(), utcnow(), tz, township_id))
 
 
 @bp.route("/supervision/goals")
@@ -139,14 +155,15 @@ def supervision():
 def goals():
     db = get_session()
     now, tz = utcnow(), current_app.config["TIMEZONE"]
-    result = plan_goals.plan_goals(db, now, tz)
+    result = plan_goals.plan_goals(db, now, tz, ledger_scope(LedgerFilter()).township_id)
     return render_template("admin/goals.html", goals=result, ledger_url=ledger_url,
                            peak=max([f.value for f in result.series] + [1]))
 
 
 def _breakdown_page(kind: str):
     """Every department or village with open or overdue cases (the overview shows the top)."""
-    rows, total = _breakdown(kind, utcnow(), current_app.config["TIMEZONE"])
+    rows, total = _breakdown(kind, ledger_scope(LedgerFilter()), utcnow(),
+                             current_app.config["TIMEZONE"])
     return render_template("admin/supervision_breakdown.html", rows=rows, total=total,
                            label=BREAKDOWNS[kind][3])
 

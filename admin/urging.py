@@ -18,9 +18,11 @@ from admin import bp
 from admin.access import require
 from admin.acting import act
 from admin.forms import options
+from admin.ledger import ledger_scope
 from portal.db import get_session
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, townships_of
 from portal.domain.administration import settings as portal_settings
+from portal.domain.administration import townships
 from portal.domain.clock import utcnow
 from portal.domain.models import Department, UrgingNotice
 from portal.domain.supervision import ledger, urging
@@ -47,16 +49,33 @@ def _tz() -> str:
 @bp.route("/urging")
 @require(Permission.SUPERVISION_VIEW)
 def urging_list():
-    notices = urging.notices_page(get_session(), page=request.args.get("page"))
+    notices = urging.notices_page(get_session(), page=request.args.get("page"),
+                                  townships=townships_of(current_user))
     return render_template("admin/urging_list.html", notices=notices,
                            departments=_late_departments(), number=urging.notice_number)
 
 
+def _late(**narrowing: Any) -> ledger.LedgerFilter:
+    """The overdue cases the user may urge about."""
+    return ledger_scope(ledger.LedgerFilter(overdue=ledger.Overdue.ANY, **narrowing))
+
+
+def _department(raw: str) -> Department | None:
+    """The posted department, if it serves the user's township; one that does not answers
+    404, as if it did not exist."""
+    department = get_session().get(Department, int(raw)) if raw.isdigit() else None
+    scope = townships_of(current_user)
+    if department is not None and scope is not None and not any(
+            townships.serves(department, t) for t in scope):
+        abort(404)
+    return department
+
+
 def _late_departments() -> list[tuple[Department, int]]:
-    """Departments leading overdue cases, with how many."""
+    """Departments leading overdue cases of the user's township (county staff: any), with
+    how many."""
     db = get_session()
-    late = ledger.counts_by(db, ledger.LedgerFilter(overdue=ledger.Overdue.ANY), "department",
-                            utcnow(), _tz())
+    late = ledger.counts_by(db, _late(), "department", utcnow(), _tz())
     return [(d, late[d.id]) for d in db.scalars(
         select(Department).where(Department.id.in_(list(late))).order_by(Department.name))]
 
@@ -65,22 +84,21 @@ def _late_departments() -> list[tuple[Department, int]]:
 @require(Permission.URGING_ISSUE)
 def urging_new():
     db = get_session()
-    raw = request.values.get("department", "")
-    department = db.get(Department, int(raw)) if raw.isdigit() else None
+    department = _department(request.values.get("department", ""))
     if department is None:
         status = 400 if request.method == "POST" else 200
         return render_template("admin/urging_new.html", department=None,
                                departments=_late_departments(),
                                error="请先选择部门。" if status == 400 else None), status
     now = utcnow()
-    overdue = urging.overdue_cases(db, department.id, now, _tz())
+    township_id = _late().township_id
+    overdue = urging.overdue_cases(db, department.id, now, _tz(), township_id=township_id)
     form = UrgingForm()
     form.cases.choices = options((c.id, f"工单 {c.id}：{c.unit.name}（{c.status.label}）")
                                  for c in overdue)
 
     def page(error: str | None = None, status: int = 200) -> Any:
-        total = ledger.count(db, ledger.LedgerFilter(department_id=department.id,
-                                                     overdue=ledger.Overdue.ANY), now, _tz())
+        total = ledger.count(db, _late(department_id=department.id), now, _tz())
         return render_template("admin/urging_new.html", form=form, department=department,
                                error=error, has_cases=bool(overdue), total=total,
                                shown=len(overdue)), status
@@ -106,7 +124,7 @@ def urging_new():
 def urging_notice(notice_id: int):
     db = get_session()
     notice = db.get(UrgingNotice, notice_id)
-    if notice is None:
+    if notice is None or not urging.issued_by_office(notice, townships_of(current_user)):
         abort(404)
     return render_template("admin/urging.html", notice=notice,
                            number=urging.notice_number(notice),

@@ -5,25 +5,32 @@ is a draft), so a published bulletin says what it said on the day. Publishing ma
 readable on the public site; after that it is not edited. Its title and text are public text:
 publishing masks them, and the public site reads them as a ``PublicBulletin``, masked again
 (bulletins published before masking was applied to them included).
+
+A bulletin belongs to its issuing office: the township of the supervisor who drafted it
+(``Bulletin.township_id``), whose figures it reports, or the county's (NULL), over every
+township. A township's staff read their own office's bulletins and the county's published
+ones (``readable``); another township's bulletin does not exist for them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from portal.domain import paging
 from portal.domain.access import audit
+from portal.domain.administration.townships import of_village
 from portal.domain.casework.events import WorkflowError, require_role
 from portal.domain.clock import utcnow
 from portal.domain.disclosure.redaction import mask_personal_data
 from portal.domain.enums import Role, Severity
-from portal.domain.models import Bulletin, Department, Listing, Tip, User
+from portal.domain.models import Bulletin, Case, Department, Listing, Tip, User
 from portal.domain.paging import Page
 from portal.domain.supervision import ledger
 
@@ -41,21 +48,34 @@ def period_end(end: dt.date, now: dt.datetime | None = None,
     return min(now, ledger.start_of_local_day(end + dt.timedelta(days=1), tz))
 
 
+def readable(townships: Collection[int] | None) -> ColumnElement[bool]:
+    """SQL on ``Bulletin``: those a reader of ``townships`` (``permissions.townships_of``;
+    None: the county's staff, who read every one) may open in the back office."""
+    if townships is None:
+        return true()
+    return or_(Bulletin.township_id.in_(sorted(townships)),
+               and_(Bulletin.township_id.is_(None), Bulletin.published_at.is_not(None)))
+
+
 def period_figures(session: Session, start: dt.date, end: dt.date,
                    now: dt.datetime | None = None,
-                   tz: str | ZoneInfo | None = None) -> dict[str, Any]:
+                   tz: str | ZoneInfo | None = None,
+                   township_id: int | None = None) -> dict[str, Any]:
     """What a bulletin reports, every figure from the bulletin's own period: the period's
     new tips, cases opened and closed and listings; and, at the period's end
     (``period_end``), the cases open then that were overdue then, by lead department, and
     the hazards under supervision then. Nothing opened after the period counts or is named.
     (Overdue at the period's end is judged on each case's deadlines and status as they are
-    now: a case handled after the period no longer counts as overdue then.)"""
+    now: a case handled after the period no longer counts as overdue then.) ``township_id``
+    narrows every figure to the township's villages (None: the county)."""
     as_of = period_end(end, now, tz)
     since = ledger.start_of_local_day(start, tz)
     until = ledger.start_of_local_day(end + dt.timedelta(days=1), tz)
-    opened = ledger.LedgerFilter(created_from=start, created_to=end)
-    closed = ledger.LedgerFilter(closed_from=start, closed_to=end)
-    overdue = ledger.LedgerFilter(overdue=ledger.Overdue.ANY, open_on=end)
+    place = ledger.LedgerFilter(township_id=township_id)
+    places = None if township_id is None else {township_id}
+    opened = place.with_(created_from=start, created_to=end)
+    closed = place.with_(closed_from=start, closed_to=end)
+    overdue = place.with_(overdue=ledger.Overdue.ANY, open_on=end)
     by_department = ledger.counts_by(session, overdue, "department", as_of, tz)
     names = dict(session.execute(select(Department.id, Department.name)
                                  .where(Department.id.in_(list(by_department)))).all())
@@ -63,7 +83,8 @@ def period_figures(session: Session, start: dt.date, end: dt.date,
         "period": [start.isoformat(), end.isoformat()],
         "as_of": as_of.isoformat(),
         "new_tips": session.scalar(select(func.count()).select_from(Tip).where(
-            Tip.created_at >= since, Tip.created_at < until)) or 0,
+            Tip.created_at >= since, Tip.created_at < until,
+            of_village(Tip.village_id, places))) or 0,
         "cases_opened": ledger.count(session, opened, as_of, tz),
         "major_opened": ledger.count(session, opened.with_(severity=Severity.MAJOR), as_of, tz),
         "cases_closed": ledger.count(session, closed, as_of, tz),
@@ -72,10 +93,11 @@ def period_figures(session: Session, start: dt.date, end: dt.date,
             ({"department": names.get(d, str(d)), "count": n} for d, n in by_department.items()),
             key=lambda row: (-row["count"], row["department"])),
         # Under supervision among the cases open at the period's end (the ledger's "listed").
-        "listed": ledger.count(session, ledger.LedgerFilter(listed=True, open_on=end),
-                               as_of, tz),
-        "listed_in_period": session.scalar(select(func.count()).select_from(Listing).where(
-            Listing.listed_at >= since, Listing.listed_at < until)) or 0,
+        "listed": ledger.count(session, place.with_(listed=True, open_on=end), as_of, tz),
+        "listed_in_period": session.scalar(
+            select(func.count()).select_from(Listing).join(Case, Case.id == Listing.case_id)
+            .where(Listing.listed_at >= since, Listing.listed_at < until,
+                   of_village(Case.village_id, places))) or 0,
     }
 
 
@@ -101,12 +123,14 @@ def draft_text(figures: dict[str, Any], township: str) -> str:
 
 def draft(session: Session, start: dt.date, end: dt.date, *, actor: User, township: str,
           now: dt.datetime | None = None, tz: str | ZoneInfo | None = None) -> Bulletin:
+    """A draft of the actor's office (their township's, or the county's), with its figures;
+    ``township`` is the office's place as the title names it."""
     require_role(actor, Role.SUPERVISOR, action="起草通报")
     if end < start:
         raise WorkflowError("通报期间的结束日期不能早于开始日期")
-    figures = period_figures(session, start, end, now, tz)
+    figures = period_figures(session, start, end, now, tz, actor.township_id)
     bulletin = Bulletin(
-        period_start=start, period_end=end, figures=figures,
+        township_id=actor.township_id, period_start=start, period_end=end, figures=figures,
         title=f"{township}火灾隐患举报处置情况通报（{start.isoformat()} 至 {end.isoformat()}）",
         text=draft_text(figures, township), created_by_id=actor.id)
     session.add(bulletin)
@@ -180,14 +204,27 @@ def public_bulletin(bulletin: Bulletin) -> PublicBulletin:
         published_at=bulletin.published_at)
 
 
+def _shown_on(township_id: int | None) -> ColumnElement[bool]:
+    """The county's pages show the county's bulletins; a township's, its own and the county's."""
+    county = Bulletin.township_id.is_(None)
+    return county if township_id is None else or_(county, Bulletin.township_id == township_id)
+
+
 def published_public(session: Session, page: str | int | None = 1,
-                     size: int = PAGE_SIZE) -> Page[PublicBulletin]:
-    """``published`` as the public site shows it."""
-    return published(session, page, size).map(public_bulletin)
+                     size: int = PAGE_SIZE, *, township_id: int | None = None
+                     ) -> Page[PublicBulletin]:
+    """``published`` as the public site shows it (``_shown_on`` the township's pages)."""
+    return paging.paginate(session, select(Bulletin).where(
+        Bulletin.published_at.is_not(None), _shown_on(township_id))
+        .order_by(Bulletin.published_at.desc(), Bulletin.id.desc()),
+        page=page, size=size).map(public_bulletin)
 
 
-def published_bulletin(session: Session, bulletin_id: int) -> PublicBulletin | None:
-    """One published bulletin as the public reads it; None for a draft or no such bulletin."""
+def published_bulletin(session: Session, bulletin_id: int, *, township_id: int | None = None
+                       ) -> PublicBulletin | None:
+    """One published bulletin as the public reads it; None for a draft, no such bulletin or
+    one not shown on these pages."""
     found = session.scalar(select(Bulletin).where(
-        Bulletin.id == bulletin_id, Bulletin.published_at.is_not(None)))
+        Bulletin.id == bulletin_id, Bulletin.published_at.is_not(None),
+        _shown_on(township_id)))
     return None if found is None else public_bulletin(found)

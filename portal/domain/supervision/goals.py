@@ -5,7 +5,8 @@
 2. 增量: new major hazards found in 2025 — to be curbed (compared with 2024);
 3. 动态清零: open major hazards over time — held at zero from the end of 2026.
 
-Each figure is a ledger filter, so the panel links to exactly the cases it counts.
+Each figure is a ledger filter, so the panel links to exactly the cases it counts. A
+township's goals are the same filters narrowed to the township.
 """
 
 from __future__ import annotations
@@ -64,19 +65,32 @@ def _month_ends(today: dt.date, months: int) -> list[dt.date]:
     return sorted(ends)
 
 
+def stock_filter(base: ledger.LedgerFilter | None = None) -> ledger.LedgerFilter:
+    """Goal 1: major hazards found by the end of 2023 and still open."""
+    return (base or ledger.LedgerFilter()).with_(severity=Severity.MAJOR, open_only=True,
+                                                 created_to=STOCK_FOUND_BY)
+
+
+def increment_filter(base: ledger.LedgerFilter | None = None,
+                     year: int = INCREMENT_YEAR) -> ledger.LedgerFilter:
+    """Goal 2: major hazards found in ``year``."""
+    return (base or ledger.LedgerFilter()).with_(severity=Severity.MAJOR,
+                                                 created_from=dt.date(year, 1, 1),
+                                                 created_to=dt.date(year, 12, 31))
+
+
 def plan_goals(session: Session, now: dt.datetime | None = None,
-               tz: str | ZoneInfo | None = None) -> Goals:
+               tz: str | ZoneInfo | None = None, township_id: int | None = None) -> Goals:
+    """The goals for the county, or for one township (``township_id``)."""
     now = now or utcnow()
     today = clock.local_today(now, tz)
-    major = ledger.LedgerFilter(severity=Severity.MAJOR)
+    major = ledger.LedgerFilter(severity=Severity.MAJOR, township_id=township_id)
 
     months = _month_ends(today, SERIES_MONTHS)
     filters = {
-        "stock": major.with_(open_only=True, created_to=STOCK_FOUND_BY),
-        "increment": major.with_(created_from=dt.date(INCREMENT_YEAR, 1, 1),
-                                 created_to=dt.date(INCREMENT_YEAR, 12, 31)),
-        "before": major.with_(created_from=dt.date(INCREMENT_YEAR - 1, 1, 1),
-                              created_to=dt.date(INCREMENT_YEAR - 1, 12, 31)),
+        "stock": stock_filter(major),
+        "increment": increment_filter(major),
+        "before": increment_filter(major, INCREMENT_YEAR - 1),
         **{f"{day:%Y-%m}": major.with_(open_on=day) for day in months},
         "当前": major.with_(open_only=True),
     }

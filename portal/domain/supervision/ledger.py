@@ -4,13 +4,17 @@ dashboard.
 ``LedgerFilter`` is parsed from a query string and written back into one, so a figure on the
 dashboard links to the ledger filtered to exactly the cases it counts: both come from
 ``conditions``. Overdue is ``sla.overdue_clause``, never a stored flag.
+
+A filter names at most one township (``township_id``); ``scoped`` narrows a filter to the
+townships a user may see (``permissions.townships_of``), so a township's staff read only their
+township's cases whatever the query string says.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -29,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from portal.domain import clock
+from portal.domain.administration.townships import of_village
 from portal.domain.casework import leads, sla
 from portal.domain.clock import utcnow
 from portal.domain.enums import (
@@ -73,6 +78,7 @@ class LedgerFilter:
     statuses: tuple[CaseStatus, ...] = ()
     open_only: bool = False
     department_id: int | None = None
+    township_id: int | None = None
     village_id: int | None = None
     category_id: int | None = None
     venue_type_id: int | None = None
@@ -112,6 +118,7 @@ class LedgerFilter:
             statuses=tuple(dict.fromkeys(statuses)),
             open_only=get("open") == "1",
             department_id=_int(get("department")),
+            township_id=_int(get("township")),
             village_id=_int(get("village")),
             category_id=_int(get("category")),
             venue_type_id=_int(get("venue_type")),
@@ -136,7 +143,8 @@ class LedgerFilter:
             args["status"] = ",".join(s.value for s in self.statuses)
         flags = {"open": self.open_only, "listed": self.listed, "due_soon": self.due_soon}
         args.update({key: "1" for key, on in flags.items() if on})
-        ids = {"department": self.department_id, "village": self.village_id,
+        ids = {"department": self.department_id, "township": self.township_id,
+               "village": self.village_id,
                "category": self.category_id, "venue_type": self.venue_type_id}
         args.update({key: str(value) for key, value in ids.items() if value is not None})
         if self.severity:
@@ -154,6 +162,15 @@ class LedgerFilter:
         if not self.descending:
             args["dir"] = "asc"
         return args
+
+
+def scoped(f: LedgerFilter, townships: Collection[int] | None) -> LedgerFilter:
+    """``f`` narrowed to the townships a user may see (``permissions.townships_of``; None:
+    every one). A township outside them is replaced by theirs; a user of no township at all
+    is given one that matches no case."""
+    if townships is None or f.township_id in townships:
+        return f
+    return f.with_(township_id=min(townships) if townships else 0)
 
 
 def _int(text: str) -> int | None:
@@ -215,6 +232,8 @@ def conditions(f: LedgerFilter, now: dt.datetime | None = None,
         where.append(Case.status != CaseStatus.CLOSED)
     if f.department_id is not None:
         where.append(leads.lead_clause(f.department_id))
+    if f.township_id is not None:
+        where.append(of_village(Case.village_id, {f.township_id}))
     if f.village_id is not None:
         where.append(Case.village_id == f.village_id)
     if f.category_id is not None:
@@ -294,8 +313,8 @@ def count_many(session: Session, filters: list[LedgerFilter], now: dt.datetime |
 def counts_by(session: Session, f: LedgerFilter, dimension: str,
               now: dt.datetime | None = None,
               tz: str | ZoneInfo | None = None) -> dict[Any, int]:
-    """Counts of the filter's cases per status, village or lead department; each count is
-    what ``count`` gives for the filter narrowed to that key."""
+    """Counts of the filter's cases per status, village, township or lead department; each
+    count is what ``count`` gives for the filter narrowed to that key."""
     quick = _from_tallies(session, f, dimension, now, tz)
     if quick is not None:
         return quick  # type: ignore[return-value]
@@ -311,6 +330,10 @@ def _scan_counts_by(session: Session, f: LedgerFilter, dimension: str,
         stmt = select(Case.status, func.count()).where(*where).group_by(Case.status)
     elif dimension == "village":
         stmt = select(Case.village_id, func.count()).where(*where).group_by(Case.village_id)
+    elif dimension == "township":
+        stmt = (select(Village.township_id, func.count(Case.id))
+                .join(Village, Village.id == Case.village_id)
+                .where(*where).group_by(Village.township_id))
     elif dimension == "department":
         stmt = (
             select(Assignment.department_id, func.count(Case.id))
@@ -326,10 +349,10 @@ def _scan_counts_by(session: Session, f: LedgerFilter, dimension: str,
 # ---------------------------------------------------------------- from the tallies
 
 # The filter fields the tallies can answer; any other field set means counting the rows.
-_CASE_TALLY_FIELDS = frozenset({"statuses", "open_only", "overdue", "village_id", "severity",
-                                "supervision", "listed", "sort", "descending"})
+_CASE_TALLY_FIELDS = frozenset({"statuses", "open_only", "overdue", "village_id", "township_id",
+                                "severity", "supervision", "listed", "sort", "descending"})
 _DEPARTMENT_TALLY_FIELDS = frozenset({"statuses", "open_only", "overdue", "department_id",
-                                      "sort", "descending"})
+                                      "township_id", "sort", "descending"})
 _OVERDUE_STATUSES = {
     Overdue.CHECK: frozenset(sla.AWAITING_CHECK),
     Overdue.RECTIFY: frozenset({CaseStatus.RECTIFYING}),
@@ -352,9 +375,11 @@ def _answerable(f: LedgerFilter, dimension: str | None) -> str | None:
 def _tally_sums(session: Session, kind: str, f: LedgerFilter,
                 statuses: frozenset[CaseStatus], dimension: str | None) -> dict[Any, int]:
     if kind == "department":
-        return tallies.sums(session, statuses, department_id=f.department_id, by=dimension)
+        return tallies.sums(session, statuses, department_id=f.department_id,
+                            township_id=f.township_id, by=dimension)
     return tallies.sums(session, statuses, village_id=f.village_id, severity=f.severity,
-                        supervision=f.supervision, listed=f.listed, by=dimension)
+                        supervision=f.supervision, listed=f.listed,
+                        township_id=f.township_id, by=dimension)
 
 
 def _from_tallies(session: Session, f: LedgerFilter, dimension: str | None,

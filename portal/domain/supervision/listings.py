@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, select, true
 from sqlalchemy.orm import Session, joinedload, object_session
 
 from portal.domain import paging
@@ -241,34 +241,47 @@ PAGE_SIZE = 30
 DELISTED_SHOWN = 50
 
 
+def _within(scope: ColumnElement[bool] | None) -> ColumnElement[bool]:
+    return true() if scope is None else scope
+
+
 def active_listings(session: Session, *, page: str | int | None = 1,
-                    size: int = PAGE_SIZE) -> Page[Listing]:
-    """Hazards listed for supervision now, the earliest deadline first."""
-    return paging.paginate(session, select(Listing).where(Listing.delisted_at.is_(None))
+                    size: int = PAGE_SIZE, scope: ColumnElement[bool] | None = None
+                    ) -> Page[Listing]:
+    """Hazards listed for supervision now, the earliest deadline first. ``scope`` (a
+    condition on ``Case``: ``permissions.case_scope``) narrows each list to the cases the
+    reader may see."""
+    return paging.paginate(session, select(Listing).join(Case, Case.id == Listing.case_id)
+                           .where(Listing.delisted_at.is_(None), _within(scope))
                            .options(joinedload(Listing.case).joinedload(Case.unit))
                            .order_by(Listing.deadline, Listing.id), page=page, size=size)
 
 
 def unlisted_major_hazards(session: Session, *, page: str | int | None = 1,
-                           size: int = PAGE_SIZE) -> Page[Case]:
+                           size: int = PAGE_SIZE, scope: ColumnElement[bool] | None = None
+                           ) -> Page[Case]:
     """Open major hazards not (or no longer) listed formally: candidates for listing."""
     return paging.paginate(session, select(Case).where(
-        Case.severity == Severity.MAJOR, Case.status != CaseStatus.CLOSED,
+        Case.severity == Severity.MAJOR, Case.status != CaseStatus.CLOSED, _within(scope),
         ~exists().where(Listing.case_id == Case.id, Listing.delisted_at.is_(None)))
         .options(joinedload(Case.unit)).order_by(Case.id), page=page, size=size)
 
 
 def awaiting_delisting(session: Session, *, page: str | int | None = 1,
-                       size: int = PAGE_SIZE) -> Page[Case]:
+                       size: int = PAGE_SIZE, scope: ColumnElement[bool] | None = None
+                       ) -> Page[Case]:
     """Closed cases still carrying a level (listed formally or flagged by routing), the
     longest closed first."""
     return paging.paginate(session, select(Case).where(
-        Case.status == CaseStatus.CLOSED, Case.supervision_level != SupervisionLevel.NONE)
+        Case.status == CaseStatus.CLOSED, Case.supervision_level != SupervisionLevel.NONE,
+        _within(scope))
         .options(joinedload(Case.unit)).order_by(Case.closed_at, Case.id), page=page, size=size)
 
 
-def recently_delisted(session: Session, limit: int = DELISTED_SHOWN) -> list[Listing]:
-    return list(session.scalars(select(Listing).where(Listing.delisted_at.is_not(None))
+def recently_delisted(session: Session, limit: int = DELISTED_SHOWN,
+                      scope: ColumnElement[bool] | None = None) -> list[Listing]:
+    return list(session.scalars(select(Listing).join(Case, Case.id == Listing.case_id)
+                                .where(Listing.delisted_at.is_not(None), _within(scope))
                                 .options(joinedload(Listing.case).joinedload(Case.unit))
                                 .order_by(Listing.delisted_at.desc(), Listing.id.desc())
                                 .limit(limit)))

@@ -15,6 +15,10 @@ Definitions (all times compared in UTC, periods are local days, inclusive):
 - returns: cases it handed back in the period;
 - urging notices received: notices addressed to it in the period.
 
+For one township (``townships``, as ``permissions.townships_of`` gives them) the review lists
+the departments serving it and counts only the cases of its villages, and the notices its
+office issued.
+
 A department "leads" a case while its lead assignment is pending or accepted, and keeps it once
 the case is closed (``portal.domain.casework.leads``), as on the ledger.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,10 +37,11 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.domain import clock
+from portal.domain.administration.townships import of_village
 from portal.domain.casework import leads
 from portal.domain.clock import utcnow
 from portal.domain.enums import AssignmentState
-from portal.domain.models import Assignment, Case, Department, UrgingNotice
+from portal.domain.models import Assignment, Case, Department, Township, UrgingNotice
 from portal.domain.supervision import ledger
 
 ACCEPT_HOURS = 24
@@ -73,15 +79,21 @@ def _pct(part: int, whole: int) -> float | None:
 
 
 def review(session: Session, start: dt.date, end: dt.date, now: dt.datetime | None = None,
-           tz: str | ZoneInfo | None = None) -> list[DepartmentReview]:
-    """One row per active department (and any inactive one with activity), by name."""
+           tz: str | ZoneInfo | None = None,
+           townships: Collection[int] | None = None) -> list[DepartmentReview]:
+    """One row per active department (and any inactive one with activity), by name; for
+    ``townships`` (None: the whole county), the departments serving them and their cases."""
     now = now or utcnow()
     today = clock.local_today(now, tz)
     since = ledger.start_of_local_day(start, tz)
     until = ledger.start_of_local_day(end + dt.timedelta(days=1), tz)
+    places = of_village(Case.village_id, townships)
+    serving = (() if townships is None
+               else (Department.serves.any(Township.id.in_(sorted(townships))),))
     rows: dict[int, DepartmentReview] = {
         d.id: DepartmentReview(d) for d in session.scalars(
-            select(Department).where(Department.active.is_(True)).order_by(Department.name))}
+            select(Department).where(Department.active.is_(True), *serving)
+            .order_by(Department.name))}
 
     def row(department_id: int) -> DepartmentReview:
         if department_id not in rows:
@@ -92,7 +104,8 @@ def review(session: Session, start: dt.date, end: dt.date, now: dt.datetime | No
 
     for department_id, routed_at, accepted_at in session.execute(
             select(Assignment.department_id, Assignment.routed_at, Assignment.accepted_at)
-            .where(Assignment.routed_at >= since, Assignment.routed_at < until)):
+            .join(Case, Case.id == Assignment.case_id)
+            .where(Assignment.routed_at >= since, Assignment.routed_at < until, places)):
         entry = row(department_id)
         entry.assignments += 1
         if accepted_at is not None and accepted_at <= routed_at + dt.timedelta(
@@ -103,7 +116,7 @@ def review(session: Session, start: dt.date, end: dt.date, now: dt.datetime | No
         # Distinct: a reopened case has a completed and a new lead row of one department.
         return (select(Assignment.department_id, Case.id, *columns)
                 .join(Case, Case.id == Assignment.case_id)
-                .where(leads.is_lead(Assignment)))
+                .where(leads.is_lead(Assignment), places))
 
     # A check is decided when it is done in time, or when its deadline passes without it;
     # it counts in the period of that moment. (Counting only checks whose deadline fell in
@@ -151,13 +164,16 @@ def review(session: Session, start: dt.date, end: dt.date, now: dt.datetime | No
 
     for department_id, number in session.execute(
             select(Assignment.department_id, func.count())
+            .join(Case, Case.id == Assignment.case_id)
             .where(Assignment.state == AssignmentState.RETURNED,
-                   Assignment.ended_at >= since, Assignment.ended_at < until)
+                   Assignment.ended_at >= since, Assignment.ended_at < until, places)
             .group_by(Assignment.department_id)):
         row(department_id).returns = number
     for department_id, number in session.execute(
             select(UrgingNotice.department_id, func.count())
-            .where(UrgingNotice.issued_at >= since, UrgingNotice.issued_at < until)
+            .where(UrgingNotice.issued_at >= since, UrgingNotice.issued_at < until,
+                   *(() if townships is None
+                     else (UrgingNotice.township_id.in_(sorted(townships)),)))
             .group_by(UrgingNotice.department_id)):
         row(department_id).urging_notices = number
     return sorted(rows.values(), key=lambda r: r.department.name)

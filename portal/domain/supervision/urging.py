@@ -17,7 +17,7 @@ notice too, if nobody had.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -55,10 +55,12 @@ def office_name(session: Session, township: Township | None) -> str:
 
 
 def overdue_cases(session: Session, department_id: int, now: dt.datetime | None = None,
-                  tz: str | ZoneInfo | None = None, limit: int = MAX_CASES) -> list[Case]:
-    """The department's oldest overdue cases, as the ledger filtered to them lists them."""
+                  tz: str | ZoneInfo | None = None, limit: int = MAX_CASES,
+                  township_id: int | None = None) -> list[Case]:
+    """The department's oldest overdue cases (in ``township_id``, None: the county's), as
+    the ledger filtered to them lists them."""
     f = ledger.LedgerFilter(department_id=department_id, overdue=ledger.Overdue.ANY,
-                            sort="id", descending=False)
+                            township_id=township_id, sort="id", descending=False)
     return list(session.scalars(ledger.select_cases(f, now, tz).options(
         joinedload(Case.unit), joinedload(Case.category)).limit(limit)))
 
@@ -93,8 +95,9 @@ def _next_seq(session: Session, year: int, township_id: int | None) -> int:
 def issue_notice(session: Session, department: Department, cases: Sequence[Case], *,
                  actor: User, text: str, now: dt.datetime | None = None,
                  tz: str | ZoneInfo | None = None) -> UrgingNotice:
-    """Issue a numbered notice about ``cases`` (each overdue and held by the department),
-    record it on every case's timeline and tell the department."""
+    """Issue a numbered notice about ``cases`` (each overdue, held by the department and, for
+    a township's supervisor, in their township), record it on every case's timeline and tell
+    the department."""
     require_role(actor, Role.SUPERVISOR, action="发送督促函")
     if not cases:
         raise WorkflowError("请至少选择一件超期工单")
@@ -106,6 +109,9 @@ def issue_notice(session: Session, department: Department, cases: Sequence[Case]
             raise WorkflowError(f"工单 {case.id} 未超期，不能据此发督促函")
         if not _has_department(case, department.id):
             raise WorkflowError(f"工单 {case.id} 不在{department.name}办理中")
+        if actor.township_id is not None and case.village.township_id != actor.township_id:
+            # A township's office urges about its own township's cases only.
+            raise WorkflowError(f"工单 {case.id} 不属于本乡镇")
     year = clock.local_today(now, tz).year
     notice: UrgingNotice | None = None
     for _ in range(NUMBER_ATTEMPTS):
@@ -224,10 +230,19 @@ def notices_for_department(session: Session, department_id: int) -> list[UrgingN
         .order_by(UrgingNotice.issued_at.desc(), UrgingNotice.id.desc())))
 
 
-def notices_page(session: Session, *, page: str | int | None = 1,
-                 size: int = 30) -> Page[UrgingNotice]:
-    """Every notice issued, newest first, a page at a time (the urging list)."""
-    return paging.paginate(session, select(UrgingNotice)
+def issued_by_office(notice: UrgingNotice, townships: Collection[int] | None) -> bool:
+    """Whether a reader of ``townships`` (``permissions.townships_of``; None: the county's
+    staff, who read every notice) reads the notice: one their township's office issued."""
+    return townships is None or notice.township_id in townships
+
+
+def notices_page(session: Session, *, page: str | int | None = 1, size: int = 30,
+                 townships: Collection[int] | None = None) -> Page[UrgingNotice]:
+    """The notices the reader's office issued (the county's staff: every one), newest
+    first, a page at a time (the urging list)."""
+    office = (() if townships is None
+              else (UrgingNotice.township_id.in_(sorted(townships)),))
+    return paging.paginate(session, select(UrgingNotice).where(*office)
                            .options(joinedload(UrgingNotice.department),
                                     joinedload(UrgingNotice.acknowledged_by),
                                     joinedload(UrgingNotice.answered_by))
