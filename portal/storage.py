@@ -99,17 +99,7 @@ class DirectoryStorage:
         return self.root / check_name(name)
 
     def put(self, name: str, data: bytes) -> None:
-        path = self._path(name)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=TEMP_PREFIX)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self.put_chunks(name, (data,))
 
     def put_chunks(self, name: str, chunks: Iterable[bytes]) -> int:
         """Write a file as it is produced (a large export): memory holds one chunk, and the
