@@ -133,7 +133,7 @@ def test_a_transfer_goes_only_to_a_department_serving_the_township(db_session: S
     from tests.domain.linkage_helpers import lead, officer, routed_case
 
     case = routed_case(db_session, "wiring")  # 阳高乡 (V01): led by its fire team
-    with pytest.raises(WorkflowError, match="北社派出所.*不负责阳高乡"):
+    with pytest.raises(WorkflowError, match=r"北社派出所.*不负责阳高乡"):
         workflow.transfer_assignment(
             db_session, lead(case), actor=officer(db_session, "FIRE"),
             to_department=factories.department(db_session, "BS-POLICE"), reason="不归我们管")
