@@ -38,12 +38,19 @@ run: migrate
 # The floor is the branch coverage of portal/ and admin/ measured on both databases before
 # the domain was regrouped (94 % on SQLite and on PostgreSQL); it may rise, never fall.
 COVERAGE_FLOOR := 94
+# The suite runs on this many workers (pytest-xdist, a file per worker at a time; each has its
+# own database). tests/reliability stops and starts Redis, PostgreSQL connections and servers
+# that every test shares, so it runs after them, alone, and its coverage is appended.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev tests/browser/node_modules/axe-core/axe.min.js
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -c pyproject.toml -r portal admin
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
-	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-report= \
+	  --ignore=tests/reliability $(PYTEST_ARGS)
+	$(BIN)/pytest --cov --cov-append --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) \
+	  tests/reliability $(PYTEST_ARGS)
 
 # axe-core for the accessibility checks of the browser tests (skipped if npm is missing).
 tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json

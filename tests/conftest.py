@@ -31,6 +31,26 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 TEST_FIELD_KEY = "pVaw5pRvMBnpZ7z1m0kq4l6n3mR9Q2yF0nXo8u5bT1c="
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``make test`` runs two workers) each worker gets a PostgreSQL
+    database of its own beside ``TEST_DATABASE_URL``'s, so one worker's schema reset, scratch
+    schemas and fixed-name databases never meet another's. SQLite runs are per worker
+    already (a temporary file each)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not worker or not url or re.search(r"_gw\d+$", url):
+        return
+    base, _, name = url.rpartition("/")
+    own = f"{name}_{worker}"
+    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {own} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {own}"))
+    admin.dispose()
+    os.environ["TEST_DATABASE_URL"] = f"{base}/{own}"
+
+
 def pytest_report_header() -> str:
     return f"database: {os.environ.get('TEST_DATABASE_URL') or 'sqlite (temporary file)'}"
 
