@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from portal.domain.administration import settings as portal_settings
@@ -29,6 +29,17 @@ def of_village(village_column: Any, township_ids: Collection[int] | None
         return true()
     return village_column.in_(
         select(Village.id).where(Village.township_id.in_(sorted(township_ids))))
+
+
+def newest_of(column: Any, village_column: Any, township_id: int) -> Select[Any]:
+    """SQL: the largest ``column`` among the rows in ``township_id``'s villages, read village
+    by village: one probe per village on an index over (``village_column``, ``column``).
+
+    ``max(column) WHERE village IN (…)`` walks the primary key back past every newer row of
+    the other townships: at a county's size, 45 ms for the first township's newest tip."""
+    per_village = (select(func.max(column)).where(village_column == Village.id)
+                   .correlate(Village).scalar_subquery())
+    return select(func.max(per_village)).where(Village.township_id == township_id)
 
 
 def active(session: Session) -> list[Township]:

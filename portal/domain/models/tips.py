@@ -38,6 +38,8 @@ class Tip(Base):
         Index(None, "status", "created_at"),
         Index(None, "created_at"),
         Index(None, "village_id", "category_id", "created_at"),
+        # A township's newest tip, village by village (the public pages' cache version).
+        Index(None, "village_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
