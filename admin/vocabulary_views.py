@@ -31,7 +31,7 @@ from portal.domain.access.permissions import (
 from portal.domain.administration import townships, vocabulary
 from portal.domain.casework.routing import propose_routing
 from portal.domain.enums import DepartmentKind
-from portal.domain.models import Category, Department, RoutingRule, VenueType, Village
+from portal.domain.models import Category, RoutingRule, VenueType, Village
 
 KINDS = "any(township,village,department,category,venue_type)"
 TITLES = {"township": "乡镇", "village": "村", "department": "部门", "category": "隐患类别",
@@ -53,9 +53,8 @@ def _form(kind: str, row: Any | None) -> CodeNameForm:
     form = _FORMS[kind](obj=row)
     shown = row if request.method == "GET" else None
     if isinstance(form, TownshipForm):
-        codes = options([("", "（未指定）")] + [
-            (d.code, d.name) for d in get_session().scalars(
-                select(Department).where(Department.active).order_by(Department.name))])
+        codes = options([("", "（未指定：用县级设置）")] + [
+            (d.code, d.name) for d in townships.duty_candidates(get_session(), row)])
         form.office_department.choices = codes
         form.penalty_department.choices = list(codes)
     if isinstance(form, DepartmentForm):

@@ -16,6 +16,7 @@ from flask.blueprints import BlueprintSetupState
 from portal.db import get_session
 from portal.domain.administration import townships
 from portal.domain.models import Township
+from portal.web.caching import page_township_id
 
 PREFIX = "/t/<township>"
 # Pages with no township of their own: the probes, and files named by their key.
@@ -28,9 +29,8 @@ def current() -> Township | None:
     return g.get("township")
 
 
-def current_id() -> int | None:
-    township = current()
-    return None if township is None else township.id
+# The id of ``current()``: the web layer reads it too (the page cache's version), so it lives there.
+current_id = page_township_id
 
 
 def _read_township(endpoint: str | None, values: dict[str, Any] | None) -> None:

@@ -159,6 +159,39 @@ def test_the_county_admin_manages_townships_and_whom_a_county_department_serves(
     assert "服务的乡镇" in page
 
 
+def test_a_townships_office_is_one_of_the_departments_serving_it(
+        client, sign_in, db_session: Session) -> None:
+    sign_in("admin_county")
+    yanggao = factories.township(db_session)
+    url = f"/admin/vocabulary/township/{yanggao.id}"
+    form = client.get(url).get_data(as_text=True)
+    assert 'value="XAB"' in form and 'value="DADUI"' in form
+    assert 'value="BS-POLICE"' not in form and 'value="SCJGJ"' not in form
+    # Posted by hand, another township's department is refused with the reason.
+    refused = _post(client, url, code="yanggao", name="阳高乡", office_department="BS-POLICE",
+                    penalty_department="", contact="", active="y")
+    assert refused.status_code in (200, 422)
+    db_session.refresh(yanggao)
+    assert yanggao.office_department == "XAB"
+    from portal.domain.administration import vocabulary
+    with pytest.raises(vocabulary.VocabularyError, match="不服务本乡镇"):
+        vocabulary.save_coded(db_session, "township", yanggao, code="yanggao", actor=None,
+                              name="阳高乡", office_department="", penalty_department="SCJGJ")
+
+
+def test_a_new_township_is_served_by_the_departments_serving_every_township(
+        client, sign_in, db_session: Session) -> None:
+    sign_in("admin_county")
+    form = client.get("/admin/vocabulary/township").get_data(as_text=True)
+    assert 'value="DADUI"' in form and 'value="SCJGJ"' not in form
+    made = _post(client, "/admin/vocabulary/township", code="nanshan", name="南山乡",
+                 office_department="DADUI", penalty_department="", contact="", active="y")
+    assert made.status_code == 302
+    nanshan = db_session.scalar(select(Township).where(Township.code == "nanshan"))
+    dadui, scjgj = (factories.department(db_session, c) for c in ("DADUI", "SCJGJ"))
+    assert nanshan in dadui.serves and nanshan not in scjgj.serves
+
+
 # ------------------------------------------------------------------ routing rules
 
 def _rule_form(db_session: Session, township: int, lead: str, category: str = "hot_work"):

@@ -158,8 +158,13 @@ def _line_of(text: str, needle: str) -> int:
          'serves = ["one"]', "departments[1].serves）：乡镇部门只服务本乡镇，不写 serves"),
         ('township = "one"\ncategory = "exit"', 'township = "two"\ncategory = "exit"',
          'lead = "BRIGADE"', "routing_rules[0].lead）：部门 BRIGADE 不服务乡镇 two"),
+        ('code = "two"\nname = "二乡"',
+         'code = "two"\nname = "二乡"\noffice_department = "OFFICE1"  # 一乡的',
+         'office_department = "OFFICE1"  # 一乡的',
+         "townships[1].office_department）：该部门不服务本乡镇"),
     ],
-    ids=["village-unknown-township", "township-department-serves", "rule-non-serving-lead"],
+    ids=["village-unknown-township", "township-department-serves", "rule-non-serving-lead",
+         "township-office-elsewhere"],
 )
 def test_a_bad_reference_names_the_line_in_chinese(old: str, new: str, needle: str,
                                                    fragment: str) -> None:

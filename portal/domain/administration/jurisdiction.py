@@ -294,6 +294,9 @@ def _check_references(loc: _Locator, data: dict[str, Any]) -> None:
         for key in ("office_department", "penalty_department"):
             if key in township and township[key] not in codes["departments"]:
                 raise loc.error("引用了文件中不存在的部门代码", "townships", index, key)
+            if key in township and township["code"] not in serving[township[key]]:
+                raise loc.error("该部门不服务本乡镇（见其 township 或 serves）", "townships",
+                                index, key)
         if "office_department" not in township and "office_department" not in juris:
             raise loc.error("须写明乡镇的 office_department，或在 [jurisdiction] 写明县级的",
                             "townships", index)

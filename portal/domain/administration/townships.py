@@ -11,7 +11,7 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select, true
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.domain.administration import settings as portal_settings
 from portal.domain.models import Department, Township, Village
@@ -40,6 +40,48 @@ def newest_of(column: Any, village_column: Any, township_id: int) -> Select[Any]
     per_village = (select(func.max(column)).where(village_column == Village.id)
                    .correlate(Village).scalar_subquery())
     return select(func.max(per_village)).where(Village.township_id == township_id)
+
+
+def duty_candidates(session: Session, township: Township | None) -> list[Department]:
+    """The departments a township may name for its office duties: the active ones serving it;
+    for a township not yet saved, the county departments that serve every township (they will
+    serve it too, ``serve_new_township``)."""
+    query = select(Department).where(Department.active.is_(True))
+    if township is None or township.id is None:
+        query = query.where(Department.id.in_(serving_all(session)))
+    else:
+        query = query.where(Department.serves.any(Township.id == township.id))
+    return list(session.scalars(query.order_by(Department.name)))
+
+
+def serving_all(session: Session) -> list[int]:
+    """The county departments serving every active township."""
+    everyone = set(session.scalars(select(Township.id).where(Township.active.is_(True))))
+    return [d.id for d in session.scalars(
+        select(Department).where(Department.township_id.is_(None))
+        .options(selectinload(Department.serves)))
+        if everyone <= {t.id for t in d.serves}]
+
+
+def serve_new_township(session: Session, township: Township, department_ids: list[int]
+                       ) -> None:
+    """A new township is served by the county departments that served every township before
+    it (``serving_all``, read before it was made)."""
+    for department_id in department_ids:
+        department = session.get(Department, department_id)
+        if department is not None and township not in department.serves:
+            department.serves.append(township)
+
+
+def duty_error(session: Session, township: Township | None, values: dict[str, Any]
+               ) -> str | None:
+    """Why ``values`` may not name these duty departments for ``township``, or None."""
+    allowed = {d.code for d in duty_candidates(session, township)}
+    for key in TOWNSHIP_DUTIES:
+        code = values.get(key) or ""
+        if code and code not in allowed:
+            return f"部门 {code} 不服务本乡镇或已停用，不能担任本乡镇的消安办或执法部门"
+    return None
 
 
 def active(session: Session) -> list[Township]:

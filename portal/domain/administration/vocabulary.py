@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain.access import audit
 from portal.domain.access.permissions import administered_townships, manages
+from portal.domain.administration import townships
 from portal.domain.models import (
     Category,
     Department,
@@ -145,7 +146,16 @@ def save_coded(
 ) -> Any:
     """Create (``row`` None) or update one village, department, category or venue type, and
     audit the change."""
+    serving_all: list[int] = []
+    if kind == "township":
+        problem = townships.duty_error(session, row, values)
+        if problem:
+            raise VocabularyError(problem)
+        serving_all = townships.serving_all(session) if row is None else []
     row, before, after = write_coded(session, kind, row, code=code, **values)
+    if serving_all:
+        townships.serve_new_township(session, row, serving_all)
+        session.flush()
     if before != after:
         audit.record(session, f"{kind}.{'create' if before is None else 'update'}", kind,
                      row.id, actor=actor, before=before, after=after)
