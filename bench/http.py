@@ -215,6 +215,12 @@ def photo_jpeg(size_bytes: int = 1024 * 1024) -> bytes:
         side += 150
 
 
+def _phone_photo() -> bytes:
+    from bench import photos  # bench.photos imports this module
+
+    return photos.phone_photo()
+
+
 def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
     boundary = secrets.token_hex(16)
     parts = []
@@ -399,6 +405,8 @@ def varied_urls(engine, rng: random.Random) -> dict[str, Callable[[], str]]:
         units = list(conn.execute(text(
             "SELECT unit_id FROM (SELECT DISTINCT unit_id FROM cases WHERE disclosed) AS u "
             "ORDER BY random() LIMIT 5000")).scalars())
+        codes = list(conn.execute(text(
+            "SELECT code FROM townships WHERE active ORDER BY id")).scalars()) or ["t1"]
         choices = {
             "village": list(conn.execute(text("SELECT id FROM villages WHERE active")).scalars()),
             "venue_type": list(conn.execute(text(
@@ -434,6 +442,17 @@ def varied_urls(engine, rng: random.Random) -> dict[str, Callable[[], str]]:
         with lock:
             return f"/disclosures/unit/{rng.choice(units) if units else 1}"
 
+    def township_pages() -> str:
+        # A resident on one township's pages: its list, a filter or a later page, its figures.
+        with lock:
+            code = rng.choice(codes)
+            page = rng.choice(["disclosures", "disclosures", "stats", ""])
+            args = {"page": str(rng.randint(1, 10))} if page == "disclosures" else {}
+            if page == "disclosures" and rng.random() < 0.5:
+                args["status"] = rng.choice(PUBLIC_STATUSES)
+        query = ("?" + urllib.parse.urlencode(args)) if args else ""
+        return f"/t/{code}/{page}{query}"
+
     def open311(page_size: int | None) -> Callable[[], str]:
         def next_url() -> str:
             # A poller asks for what changed since its last poll: a start_date somewhere in
@@ -449,7 +468,7 @@ def varied_urls(engine, rng: random.Random) -> dict[str, Callable[[], str]]:
             return "/open311/v2/requests.json?" + urllib.parse.urlencode(args)
         return next_url
 
-    return {"search": search, "filters": filters, "unit": unit,
+    return {"search": search, "filters": filters, "unit": unit, "townships": township_pages,
             "open311": open311(None), "open311 200": open311(200)}
 
 
@@ -472,6 +491,8 @@ def run(args: argparse.Namespace) -> dict:
         unit = conn.execute(text("SELECT unit_id FROM cases WHERE disclosed ORDER BY id "
                                  "LIMIT 1")).scalar()
         total_cases = conn.execute(text("SELECT count(*) FROM cases")).scalar()
+        first_township = conn.execute(text(
+            "SELECT code FROM townships WHERE active ORDER BY sort_order, id LIMIT 1")).scalar()
     from portal.public.disclosures import PER_PAGE
 
     deep_page = max(1, (disclosed or 0) // PER_PAGE)
@@ -479,10 +500,14 @@ def run(args: argparse.Namespace) -> dict:
     tmp.mkdir(parents=True, exist_ok=True)
     server = Server(args.database_url, tmp)
     password = "bench-password-0123456789"
-    for name, role in (("benchmod", "moderator"), ("benchsup", "supervisor")):
+    # The township's staff work in the first township; the county supervisor sees them all.
+    for name, role, place in (("benchmod", "moderator", first_township),
+                              ("benchsup", "supervisor", first_township),
+                              ("benchcounty", "supervisor", "")):
+        where = ["--township", place] if place else []
         try:
             subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "users", "create",
-                            name, "--role", role], cwd=ROOT, env=server.env,
+                            name, "--role", role, *where], cwd=ROOT, env=server.env,
                            input=f"{password}\n{password}\n", capture_output=True, text=True,
                            check=True)
         except subprocess.CalledProcessError as exc:
@@ -508,13 +533,21 @@ def run(args: argparse.Namespace) -> dict:
         Endpoint("Open311 page_size=200, cached", "/open311/v2/requests.json?page_size=200"),
         Endpoint("Open311 page_size=200, varied", varied["open311 200"]),
         Endpoint("/stats", "/stats"),
+        Endpoint("county home /", "/"),
+        Endpoint(f"/t/{first_township}/ township home", f"/t/{first_township}/"),
+        Endpoint(f"/t/{first_township}/disclosures", f"/t/{first_township}/disclosures"),
+        Endpoint("township pages, varied townships", varied["townships"]),
+        Endpoint("GET /report (the form)", "/report"),
         TrackLookup("/track valid code", "/track"),
         ReportPost("POST /report", ids=ids, photo=None),
         FreshReportPost("POST /report, fresh form (GET + POST)", ids=ids, photo=None),
         ReportPost("POST /report + 1 MB photo", ids=ids, photo=photo),
+        ReportPost("POST /report + 12 MP phone photo", ids=ids, photo=_phone_photo()),
         Endpoint("moderation queue", "/admin/queue", login=("benchmod", password)),
         Endpoint("ledger", "/admin/ledger", login=("benchsup", password)),
         Endpoint("supervisor dashboard", "/admin/supervision", login=("benchsup", password)),
+        Endpoint("county dashboard (county supervisor)", "/admin/supervision",
+                 login=("benchcounty", password)),
         # A township has a handful of supervisors, not sixteen at once: the latency one of
         # them sees, without the queueing of sixteen clients on two shared cores.
         Endpoint("supervisor dashboard, 1 client", "/admin/supervision",
