@@ -99,21 +99,18 @@ def read_data_version(township_id: int | None = None, *, tips: bool = True) -> V
     """(newest audit row, event and tip ids) and the time of the newest of them; the tip is
     the township's newest (``township_id``), or none at all (``tips=False``: 0).
 
-    Two round trips on indexes, whatever the size of the tables: the primary keys, and for a
+    One round trip on indexes, whatever the size of the tables: the primary keys, and for a
     township's newest tip one probe per village on tips (village_id, id)."""
-    session = get_session()
     newest_tip = (select(literal(0)) if not tips
                   else select(func.max(Tip.id)) if township_id is None
                   else newest_of(Tip.id, Tip.village_id, township_id))
-    row = session.execute(select(
-        select(func.max(AuditLog.id)).scalar_subquery(),
-        select(func.max(CaseEvent.id)).scalar_subquery(),
-        newest_tip.scalar_subquery())).one()
-    ids = tuple(value or 0 for value in row)
-    times_row = session.execute(select(*(
-        select(model.created_at).where(model.id == newest).scalar_subquery()
-        for model, newest in zip(_VERSIONED, ids, strict=True)))).one()
-    times = [t for t in times_row if t is not None]
+    newest = (select(func.max(AuditLog.id)).scalar_subquery(),
+              select(func.max(CaseEvent.id)).scalar_subquery(), newest_tip.scalar_subquery())
+    row = get_session().execute(select(*newest, *(
+        select(model.created_at).where(model.id == newest_id).scalar_subquery()
+        for model, newest_id in zip(_VERSIONED, newest, strict=True)))).one()
+    ids = tuple(value or 0 for value in row[:3])
+    times = [t for t in row[3:] if t is not None]
     return (ids[0], ids[1], ids[2]), (max(times) if times else None)
 
 
