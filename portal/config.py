@@ -86,6 +86,10 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     # Reverse proxies in front of the app (0: none); their X-Forwarded-* headers are trusted.
     "PROXY_COUNT": 0,
+    # nginx serves the open data dumps of the upload directory (deploy/nginx.conf's internal
+    # location, e.g. "/_opendata/"): the app answers the checks and hands the body over with
+    # X-Accel-Redirect. Empty: the app sends the files itself (no such proxy in front).
+    "ACCEL_REDIRECT_PREFIX": "",
     # The host names the portal answers to (comma-separated, e.g. "xf.pingshun.gov.cn");
     # a request naming any other Host is refused, so no page, feed or link can be made to
     # point elsewhere. Required in production; elsewhere empty means this machine only.

@@ -1,5 +1,6 @@
-"""Open data: an Atom feed of disclosures, CSV and JSON of every disclosed case (files built
-by ``flask opendata build``, served as stored: ``portal.domain.disclosure.dumps``), and the
+"""Open data: an Atom feed of disclosures, CSV and JSON of every disclosed case, the county's
+and each township's (files built by ``flask opendata build``, served as stored, by nginx when
+it is in front: ``portal.domain.disclosure.dumps``, docs/open-data.md), and the
 printable notice (公示) per village with a QR code. Fields are documented in docs/open-data.md.
 """
 
@@ -7,14 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from typing import NoReturn
 
 import segno
-from botocore.exceptions import ClientError
-from flask import Response, abort, render_template, request, stream_with_context, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from markupsafe import Markup
 from sqlalchemy import select, true
 from sqlalchemy.orm import selectinload
@@ -26,7 +32,6 @@ from portal.domain.clock import local_today, utcnow
 from portal.domain.disclosure import dumps, publication
 from portal.domain.models import Village
 from portal.public import bp, townships
-from portal.storage import CHUNK_BYTES
 from portal.templating import jurisdiction, place_name
 from portal.web.caching import CACHE_CONTROL, conditional
 from portal.web.files import storage
@@ -57,10 +62,9 @@ def _licence_link(response: Response) -> Response:
 
 @conditional(tips=False)
 def _streamed(name: str) -> Response:
-    """A fresh install has no dump until the timer's first run: until then a download is
-    built as it is sent, by the same writers as the files, as before (the data version's
-    ETag, no Range). A township's download is always built so, of its villages' cases: the
-    stored files are the county's (see docs/open-data.md)."""
+    """Until the timer's first build of a dump (a fresh install, a new township), a download
+    is built as it is sent, by the same writers as the files, as before (the data version's
+    ETag, no Range)."""
     session, today, links = get_session(), local_today(), dump_links()
     cases = publication.iter_disclosed(session, today=today, township_id=townships.current_id())
     if name == dumps.CSV_NAME:
@@ -77,59 +81,73 @@ def _come_back() -> NoReturn:
     abort(response)
 
 
-Body = io.BufferedReader | Iterator[bytes]
-
-
-def _open_dump(name: str) -> tuple[dumps.DumpFile, dt.datetime, Body] | None:
-    """The dump's manifest entry, build time and body, checked to be the file the manifest
-    names (a rebuild may have replaced it in between: then the manifest is read again)."""
-    store = storage()
-    files = dumps.dump_store(store)
-    manifest = dumps.read_manifest(store)
-    if manifest is None:
-        return None
-    for _attempt in range(3):
-        entry = manifest.files[name]
-        if isinstance(files, dumps.DirectoryDumps):
-            fh = files.path(name).open("rb")
-            if dumps.DirectoryDumps.version_of(os.fstat(fh.fileno())) == entry.version:
-                return entry, manifest.built_at, fh
-            fh.close()
-        else:
-            # Range is answered by skipping to the start of the stream (a ranged GET of the
-            # bucket would save the skipped bytes; not done yet).
-            try:
-                answer = files.store.client.get_object(
-                    Bucket=files.store.bucket, Key=files.key(name), IfMatch=entry.version)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "PreconditionFailed":
-                    raise
-            else:
-                return entry, manifest.built_at, answer["Body"].iter_chunks(CHUNK_BYTES)
-        manifest = dumps.read_manifest(store) or manifest
-    _come_back()
-
-
-def _send_dump(name: str) -> Response:
-    """The stored dump with its SHA-256 as a strong ETag: 304, 206 and 416 by werkzeug's
-    conditional response; no database work at all."""
-    opened = _open_dump(name) if townships.current() is None else None
-    if opened is None:
-        return _licence_link(_streamed(name))
-    entry, built_at, body = opened
-    data = wrap_file(request.environ, body) if isinstance(body, io.BufferedReader) else body
+def _answer(name: str, entry: dumps.DumpFile, built_at: dt.datetime, *, ranges: bool,
+            body: io.BufferedReader | None = None) -> Response:
+    """The stored dump's headers (its SHA-256 as a strong ETag), evaluated against the
+    request: 304, and with ``ranges`` 206 or 416, by werkzeug's conditional response."""
+    data = wrap_file(request.environ, body) if body is not None else []
     response = Response(data, mimetype=MIMETYPES[name], direct_passthrough=True)
     response.content_length = entry.size
     response.last_modified = built_at
     response.set_etag(entry.etag)
     response.headers["Cache-Control"] = CACHE_CONTROL
     try:
-        response.make_conditional(request.environ, accept_ranges=True,
+        response.make_conditional(request.environ, accept_ranges=ranges,
                                   complete_length=entry.size)
     except RequestedRangeNotSatisfiable:
         response.close()
         raise
-    return _licence_link(response)
+    return response
+
+
+def _handed_to_proxy(response: Response, files: dumps.DirectoryDumps,
+                     entry: dumps.DumpFile, prefix: str) -> Response:
+    """nginx sends the body (and answers Range and If-Range itself) from its internal
+    location over ``opendata/``, by the file's content name: a rebuild never changes those
+    bytes, so the ETag sent here is the body nginx sends (deploy/nginx.conf)."""
+    if response.status_code != 304:
+        relative = f"{files.folder}/{dumps.served_name(entry)}".removeprefix(f"{dumps.FOLDER}/")
+        response.headers["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{relative}"
+        response.content_length = 0
+    return response
+
+
+def _send_dump(name: str) -> Response:
+    """The stored dump of this page's scope (the county or the township), no database work
+    beyond the township's lookup: by nginx when it is in front, else from the directory, or
+    by a ranged GET of the bucket. A rebuild may replace a file between the manifest and the
+    read: then the manifest is read again."""
+    store, township = storage(), townships.current()
+    files = dumps.dump_store(store, township)
+    manifest = dumps.read_manifest(store, township)
+    if manifest is None:
+        return _licence_link(_streamed(name))
+    prefix = current_app.config["ACCEL_REDIRECT_PREFIX"]
+    for _attempt in range(3):
+        entry = manifest.files[name]
+        if isinstance(files, dumps.DirectoryDumps):
+            if prefix:
+                response = _answer(name, entry, manifest.built_at, ranges=False)
+                return _licence_link(_handed_to_proxy(response, files, entry, prefix))
+            fh = files.open(entry)
+            if fh is not None:
+                return _licence_link(_answer(name, entry, manifest.built_at, ranges=True,
+                                             body=fh))
+        else:
+            response = _answer(name, entry, manifest.built_at, ranges=True)
+            if response.status_code == 304:
+                return _licence_link(response)
+            # A ranged GET: the bucket sends only the bytes asked for.
+            span = response.content_range
+            start, stop = span.start, span.stop
+            if start is None or stop is None:
+                start, stop = 0, entry.size
+            chunks = files.open(entry, start, stop)
+            if chunks is not None:
+                response.response = chunks
+                return _licence_link(response)
+        manifest = dumps.read_manifest(store, township) or manifest
+    _come_back()
 
 
 @bp.get("/disclosures.json")

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from portal.db import database
+from portal.domain.administration import townships
 from portal.domain.clock import local_today
 from portal.domain.disclosure import dumps
 from portal.web.files import storage
@@ -115,3 +116,96 @@ def test_a_served_dump_asks_the_database_nothing(app, client, runner,
         event.remove(engine, "before_cursor_execute", count)
     ours = [s for s in seen if "SAVEPOINT" not in s.upper()]
     assert ours == [], ours
+
+
+def township_root(client, code: str):
+    with client.application.app_context():
+        return storage().root / dumps.FOLDER / code  # type: ignore[attr-defined]
+
+
+def test_a_townships_dump_is_a_file_of_its_own_cases_rebuilt_when_they_change(
+        client, runner, db_session: Session) -> None:
+    mod = moderator(db_session)
+    disclosed(db_session, "阳高小卖部", actor=mod)
+    disclosed(db_session, "北社超市", actor=mod, village_code="BS-V02")
+    url = "/t/beishe/disclosures.json"
+    streamed = client.get(url)
+    assert streamed.headers.get("Accept-Ranges") is None, "before the first build: as sent"
+    build(runner)
+    assert (township_root(client, "beishe") / dumps.JSON_NAME).is_file()
+    stored = client.get(url)
+    assert stored.headers.get("Accept-Ranges") == "bytes", "after a build: the stored file"
+    new, old = (json.loads(r.get_data()) for r in (stored, streamed))
+    new.pop("generated_at"), old.pop("generated_at")
+    assert new == old and new["title"] == "平顺县北社乡（示例）火灾隐患公示"
+    assert [r["unit_name"] for r in new["cases"]] == ["北社超市"]
+    assert new["cases"][0]["url"].startswith("http://localhost/t/beishe/disclosures/unit/")
+    assert "北社超市" not in client.get("/t/yanggao/disclosures.csv").get_data(as_text=True)
+
+    disclosed(db_session, "北社新饭店", actor=mod, village_code="BS-V02")
+    assert "北社新饭店" not in client.get(url).get_data(as_text=True), \
+        "served as built: the township's dump lags until the next build"
+    output = build(runner, "--if-stale")
+    assert "阳高乡（yanggao）：开放数据文件已是最新" in output, "only what changed is rebuilt"
+    assert "（beishe）：disclosures.json" in output
+    after = client.get(url)
+    assert "北社新饭店" in after.get_data(as_text=True)
+    assert after.headers["ETag"] != stored.headers["ETag"]
+
+
+def test_a_townships_dump_answers_etag_304_range_206_and_416(client, runner,
+                                                           db_session: Session) -> None:
+    disclosed(db_session, "北社范围商店", village_code="BS-V02")
+    build(runner)
+    url = "/t/beishe/disclosures.csv"
+    whole = client.get(url)
+    body, etag = whole.get_data(), whole.headers["ETag"]
+    assert "北社范围商店" in body.decode("utf-8-sig")
+    assert whole.headers["Content-Disposition"] == "attachment; filename=disclosures.csv"
+    assert 'rel="license"' in whole.headers["Link"]
+    assert whole.headers["Access-Control-Allow-Origin"] == "*"
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    part = client.get(url, headers={"Range": "bytes=5-20"})
+    assert part.status_code == 206 and part.get_data() == body[5:21]
+    assert client.get(url, headers={"Range": f"bytes={len(body)}-"}).status_code == 416
+
+
+def test_behind_nginx_the_app_answers_the_checks_and_hands_the_body_over(
+        app, client, runner, db_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    disclosed(db_session, "北社代发商店", village_code="BS-V02")
+    build(runner)
+    monkeypatch.setitem(app.config, "ACCEL_REDIRECT_PREFIX", "/_opendata/")
+    manifest = dumps.read_manifest(storage_of(client), townships.by_code(db_session, "beishe"))
+    assert manifest is not None
+    entry = manifest.files[dumps.CSV_NAME]
+    for url, folder in (("/t/beishe/disclosures.csv", "beishe/"), ("/disclosures.csv", "")):
+        answer = client.get(url, headers={"Range": "bytes=0-9"})
+        assert answer.status_code == 200 and answer.get_data() == b"", "nginx sends the body"
+        assert answer.headers["X-Accel-Redirect"].startswith(f"/_opendata/{folder}")
+        assert answer.headers["Content-Disposition"] == "attachment; filename=disclosures.csv"
+        assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    answer = client.get("/t/beishe/disclosures.csv")
+    assert answer.headers["X-Accel-Redirect"] == f"/_opendata/beishe/{entry.sha256}-disclosures.csv"
+    assert answer.headers["ETag"] == f'"{entry.sha256}"'
+    served = township_root(client, "beishe") / f"{entry.sha256}-disclosures.csv"
+    assert served.read_bytes() == (township_root(client, "beishe") / dumps.CSV_NAME).read_bytes()
+    unchanged = client.get("/t/beishe/disclosures.csv",
+                           headers={"If-None-Match": answer.headers["ETag"]})
+    assert unchanged.status_code == 304 and "X-Accel-Redirect" not in unchanged.headers
+
+
+def test_a_content_named_file_stays_until_the_build_after_next(client, runner,
+                                                              db_session: Session) -> None:
+    mod = moderator(db_session)
+    names = []
+    for shop in ("一号店", "二号店", "三号店"):
+        disclosed(db_session, shop, actor=mod)
+        build(runner)
+        manifest = dumps.read_manifest(storage_of(client))
+        assert manifest is not None
+        names.append(dumps.served_name(manifest.files[dumps.CSV_NAME]))
+    with client.application.app_context():
+        root = storage().root / dumps.FOLDER  # type: ignore[attr-defined]
+    assert not (root / names[0]).exists(), "two builds old: removed"
+    assert (root / names[1]).exists() and (root / names[2]).exists()
+

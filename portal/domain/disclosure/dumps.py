@@ -1,12 +1,17 @@
 """The open data dumps (``/disclosures.csv`` and ``.json``) as files: built by a command run
 from cron or a timer, kept in the upload store under ``opendata/``, and served as they are, so
-a download costs a file read and no database work (issue 19). A dump lags the data by at most
-the build interval plus one build (docs/open-data.md).
+a download costs a file read and no database work (issue 19). The county has one set of files
+(``opendata/``) and every active township its own (``opendata/<township code>/``), each rebuilt
+when its own cases changed, so a dump lags the data by at most the build interval plus one
+build (docs/open-data.md).
 
 Each file is written to a temporary file first (rows fetched in keyset batches, so memory
 stays flat), then moved into place whole; the manifest, written last, names each file's
 SHA-256 (its ETag), size, the build time and the store's own version of the file, so a
-reader that opened a file a rebuild has just replaced can tell and look again.
+reader that opened a file a rebuild has just replaced can tell and look again. In a directory
+each file is also linked under its SHA-256 (``<sha256>-disclosures.csv``, kept until the build
+after next), the name a proxy serves it by (``X-Accel-Redirect``): that name's bytes never
+change, so the ETag the app sent is the body the proxy sends.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -33,7 +39,7 @@ from portal.domain.clock import utcnow
 from portal.domain.disclosure import publication
 from portal.domain.models import Case, Township
 from portal.domain.supervision import exports
-from portal.storage import DirectoryStorage, S3Storage, Storage
+from portal.storage import CHUNK_BYTES, DirectoryStorage, S3Storage, Storage
 
 LICENCE_NAME = "知识共享 署名 4.0 国际许可协议（CC BY 4.0）"
 LICENCE_URL = "https://creativecommons.org/licenses/by/4.0/deed.zh-hans"
@@ -177,27 +183,46 @@ def json_chunks(cases: Iterable[publication.PublicCase], links: Links, *, title:
 
 
 def dump_title(session: Session, township: Township | None = None) -> str:
-    """The county's dump, or a township's (built as it is sent: the stored files are the
-    county's, and a township's download is a keyset walk over its villages' cases)."""
+    """The county's dump, or a township's (its villages' cases only)."""
     county = portal_settings.jurisdiction(session)["name"]
     return f"{townships.place_name(county, township)}火灾隐患公示"
 
 
 # ------------------------------------------------------------------ where the files live
 
+_TOWNSHIP_CODE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def scope_folder(township: Township | None) -> str:
+    """``opendata`` for the county, ``opendata/<code>`` for a township (its code is letters,
+    digits, ``_`` and ``-``: checked again here, it names a folder)."""
+    if township is None:
+        return FOLDER
+    if not _TOWNSHIP_CODE.fullmatch(township.code):
+        raise ValueError(f"township code {township.code!r} cannot name a folder")
+    return f"{FOLDER}/{township.code}"
+
+
+def served_name(entry: DumpFile) -> str:
+    """The name a file is linked under by its content: ``<sha256>-disclosures.csv``."""
+    return f"{entry.sha256}-{entry.name}"
+
 
 class DumpStore(Protocol):
-    def publish(self, name: str, spooled: Path) -> str: ...
+    def publish(self, name: str, spooled: Path, sha256: str) -> str: ...
     def read(self, name: str) -> bytes | None: ...
     def write(self, name: str, data: bytes) -> None: ...
+    def spool_dir(self) -> Path | None: ...
+    def forget(self, keep: set[str]) -> None: ...
 
 
 class DirectoryDumps:
-    """``opendata/`` inside the upload directory; the upload store's listing and garbage
-    collection see only their own names, never this folder."""
+    """``opendata/`` (or ``opendata/<code>/``) inside the upload directory; the upload store's
+    listing and garbage collection see only their own names, never this folder."""
 
-    def __init__(self, store: DirectoryStorage) -> None:
-        self.root = store.root / FOLDER
+    def __init__(self, store: DirectoryStorage, township: Township | None = None) -> None:
+        self.folder = scope_folder(township)
+        self.root = store.root / self.folder
 
     def path(self, name: str) -> Path:
         return self.root / name
@@ -210,9 +235,27 @@ class DirectoryDumps:
     def version_of(stat: os.stat_result) -> str:
         return f"{stat.st_ino}-{stat.st_size}-{stat.st_mtime_ns}"
 
-    def publish(self, name: str, spooled: Path) -> str:
+    def publish(self, name: str, spooled: Path, sha256: str) -> str:
+        by_content = self.path(f"{sha256}-{name}")
+        if not by_content.exists():
+            os.link(spooled, by_content)
         os.replace(spooled, self.path(name))
         return self.version_of(self.path(name).stat())
+
+    def open(self, entry: DumpFile) -> io.BufferedReader | None:
+        """The file the manifest names, or None when a rebuild has replaced it since."""
+        fh = self.path(entry.name).open("rb")
+        if self.version_of(os.fstat(fh.fileno())) == entry.version:
+            return fh
+        fh.close()
+        return None
+
+    def forget(self, keep: set[str]) -> None:
+        """Unlink the content-named files no manifest in ``keep`` names (a download already
+        open keeps reading its file)."""
+        for path in self.root.glob("*-disclosures.*"):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
 
     def read(self, name: str) -> bytes | None:
         try:
@@ -228,24 +271,42 @@ class DirectoryDumps:
 
 
 class BucketDumps:
-    """``<prefix>opendata/`` in the bucket: the upload store lists only its own names."""
+    """``<prefix>opendata/`` (or ``…/<code>/``) in the bucket: the upload store lists only its
+    own names."""
 
-    def __init__(self, store: S3Storage) -> None:
+    def __init__(self, store: S3Storage, township: Township | None = None) -> None:
         self.store = store
+        self.folder = scope_folder(township)
 
     def key(self, name: str) -> str:
-        return f"{self.store.prefix}{FOLDER}/{name}"
+        return f"{self.store.prefix}{self.folder}/{name}"
 
     def spool_dir(self) -> Path | None:
         return None
 
-    def publish(self, name: str, spooled: Path) -> str:
+    def publish(self, name: str, spooled: Path, sha256: str) -> str:
         client, bucket = self.store.client, self.store.bucket
         content_type = CONTENT_TYPES.get(name, "application/json")
         client.upload_file(str(spooled), bucket, self.key(name),
                            ExtraArgs={"ContentType": content_type})
         spooled.unlink(missing_ok=True)
         return str(client.head_object(Bucket=bucket, Key=self.key(name))["ETag"])
+
+    def open(self, entry: DumpFile, start: int, stop: int) -> Iterator[bytes] | None:
+        """Bytes ``start`` to ``stop`` (exclusive) of the object the manifest names, by a
+        ranged GET (the bucket skips, not the worker); None when a rebuild replaced it."""
+        try:
+            answer = self.store.client.get_object(
+                Bucket=self.store.bucket, Key=self.key(entry.name), IfMatch=entry.version,
+                Range=f"bytes={start}-{stop - 1}")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412"}:
+                return None
+            raise
+        return answer["Body"].iter_chunks(CHUNK_BYTES)
+
+    def forget(self, keep: set[str]) -> None:
+        """Objects are replaced in place (``IfMatch`` tells a reader): nothing to unlink."""
 
     def read(self, name: str) -> bytes | None:
         try:
@@ -261,32 +322,40 @@ class BucketDumps:
                                      ContentType="application/json")
 
 
-def dump_store(store: Storage) -> DirectoryDumps | BucketDumps:
+def dump_store(store: Storage, township: Township | None = None) -> DirectoryDumps | BucketDumps:
+    """The county's dump files (``township`` None) or a township's, in ``store``."""
     if isinstance(store, S3Storage):
-        return BucketDumps(store)
+        return BucketDumps(store, township)
     if isinstance(store, DirectoryStorage):
-        return DirectoryDumps(store)
+        return DirectoryDumps(store, township)
     raise TypeError(f"no open data dumps in {store!r}")
 
 
-def read_manifest(store: Storage) -> Manifest | None:
-    data = dump_store(store).read(MANIFEST_NAME)
+def read_manifest(store: Storage, township: Township | None = None) -> Manifest | None:
+    data = dump_store(store, township).read(MANIFEST_NAME)
     return Manifest.from_json(data) if data else None
 
 
 # ------------------------------------------------------------------ building
 
 
-def data_stamp(session: Session, today: dt.date) -> str:
+def data_stamp(session: Session, today: dt.date, township: Township | None = None) -> str:
     """What a dump depends on: the disclosed cases (how many, the newest id), the newest change
     of any case (a withdrawal, a status or summary change moves it), the title, and the local
-    date (overdue turns on at midnight without a write). A renamed unit, village or category
-    moves none of these: ``MAX_AGE`` bounds how long the old name stays."""
-    count, newest = session.execute(
-        select(func.count(Case.id), func.max(Case.id)).where(publication.public_condition())
-    ).one()
-    changed = session.scalar(select(func.max(Case.updated_at)))
-    parts = [today.isoformat(), str(count), str(newest), str(changed), dump_title(session)]
+    date (overdue turns on at midnight without a write); for a township, of its villages'
+    cases only, so a township's files are rebuilt when its own cases change. A renamed unit,
+    village or category moves none of these: ``MAX_AGE`` bounds how long the old name stays."""
+    where = publication.public_condition()
+    if township is None:
+        changed_query = select(func.max(Case.updated_at))
+    else:
+        where = where & townships.of_village(Case.village_id, {township.id})
+        changed_query = townships.newest_of(Case.updated_at, Case.village_id, township.id)
+    count, newest = session.execute(select(func.count(Case.id), func.max(Case.id))
+                                    .where(where)).one()
+    changed = session.scalar(changed_query)
+    parts = [today.isoformat(), str(count), str(newest), str(changed),
+             dump_title(session, township)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
@@ -309,38 +378,53 @@ def _spool(chunks: Iterable[str], directory: Path | None) -> tuple[Path, str, in
     return Path(tmp), digest.hexdigest(), size
 
 
-def build_dumps(session: Session, store: Storage, today: dt.date, *, links: Links) -> Manifest:
-    """Write both dumps and then the manifest. Readers see the old files until each new one
-    is moved into place whole; a failed build leaves the old dump standing."""
-    files = dump_store(store)
-    stamp = data_stamp(session, today)
+def build_dumps(session: Session, store: Storage, today: dt.date, *, links: Links,
+                township: Township | None = None) -> Manifest:
+    """Write both dumps (the county's, or ``township``'s) and then the manifest. Readers see
+    the old files until each new one is moved into place whole; a failed build leaves the
+    old dump standing."""
+    files = dump_store(store, township)
+    previous = read_manifest(store, township)
+    stamp = data_stamp(session, today, township)
     built_at = utcnow().replace(microsecond=0)
-    title = dump_title(session)
+    title = dump_title(session, township)
+    township_id = None if township is None else township.id
+
+    def cases() -> Iterator[publication.PublicCase]:
+        return publication.iter_disclosed(session, today=today, township_id=township_id)
+
     formats: dict[str, Callable[[], Iterator[str]]] = {
-        CSV_NAME: lambda: csv_chunks(publication.iter_disclosed(session, today=today), links),
-        JSON_NAME: lambda: json_chunks(publication.iter_disclosed(session, today=today), links,
-                                       title=title, generated_at=built_at),
+        CSV_NAME: lambda: csv_chunks(cases(), links),
+        JSON_NAME: lambda: json_chunks(cases(), links, title=title, generated_at=built_at),
     }
     written: dict[str, DumpFile] = {}
     for name, chunks in formats.items():
         spooled, sha256, size = _spool(chunks(), files.spool_dir())
         try:
-            version = files.publish(name, spooled)
+            version = files.publish(name, spooled, sha256)
         finally:
             spooled.unlink(missing_ok=True)
         written[name] = DumpFile(name=name, sha256=sha256, size=size, version=version)
     manifest = Manifest(stamp=stamp, built_at=built_at, files=written)
     files.write(MANIFEST_NAME, manifest.to_json())
+    # A download may have been handed the previous build's name a moment ago: keep it.
+    kept = {served_name(e) for m in (manifest, previous) if m for e in m.files.values()}
+    files.forget(kept)
     return manifest
 
 
 def dump_is_stale(session: Session, store: Storage, max_age: dt.timedelta = MAX_AGE, *,
-                  today: dt.date) -> bool:
+                  today: dt.date, township: Township | None = None) -> bool:
     """Whether a build would change anything: no dump yet, the data moved since the last
     build, or the last build is older than ``max_age``."""
-    manifest = read_manifest(store)
+    manifest = read_manifest(store, township)
     if manifest is None:
         return True
     if utcnow() - manifest.built_at > max_age:
         return True
-    return manifest.stamp != data_stamp(session, today)
+    return manifest.stamp != data_stamp(session, today, township)
+
+
+def scopes(session: Session) -> list[Township | None]:
+    """What has dumps of its own: the county (None), then every active township."""
+    return [None, *townships.active(session)]
