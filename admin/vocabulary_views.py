@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from admin import bp
 from admin.access import require
-from admin.acting import act
+from admin.acting import act, flash_back
 from admin.forms import (
     CategoryForm,
     CodeNameForm,
@@ -31,7 +31,7 @@ from portal.domain.access.permissions import (
 from portal.domain.administration import townships, vocabulary
 from portal.domain.casework.routing import propose_routing
 from portal.domain.enums import DepartmentKind
-from portal.domain.models import Category, RoutingRule, VenueType, Village
+from portal.domain.models import Category, RoutingRule, Township, VenueType, Village
 
 KINDS = "any(township,village,department,category,venue_type)"
 TITLES = {"township": "乡镇", "village": "村", "department": "部门", "category": "隐患类别",
@@ -113,7 +113,8 @@ def vocabulary_list(kind: str):
                 for r in vocabulary.listed(db, kind, current_user)]
         return render_template("admin/vocabulary_list.html", kind=kind, title=TITLES[kind],
                                rows=rows, form=form if creates else None, error=error,
-                               titles=TITLES)
+                               titles=TITLES, township=_own_township(kind),
+                               off=_switched_off(kind))
 
     if request.method == "POST" and not creates:
         abort(403)
@@ -122,6 +123,37 @@ def vocabulary_list(kind: str):
     return act(lambda: _save_coded(kind, None, form), done="已新增。",
                then=url_for("admin.vocabulary_list", kind=kind),
                refused=lambda message, _: page(message), code=302)
+
+
+def _own_township(kind: str) -> Any | None:
+    """The township whose use of a shared list a township admin sets (None: not this list, or
+    the county's admin, who keeps the list itself)."""
+    mine = administered_townships(current_user)
+    if kind not in vocabulary.SWITCHABLE or mine is None or len(mine) != 1:
+        return None
+    return get_session().get(Township, next(iter(mine)))
+
+
+def _switched_off(kind: str) -> set[int]:
+    township = _own_township(kind)
+    return set() if township is None else vocabulary.switched_off(get_session(), kind,
+                                                                   township.id)
+
+
+@bp.post("/vocabulary/<any(category,venue_type):kind>/<int:row_id>/township")
+@require(Permission.VOCABULARY_MANAGE)
+def vocabulary_switch(kind: str, row_id: int):
+    """A township admin switches a county entry off (or on again) for its township."""
+    township = _own_township(kind)
+    entry = vocabulary.shown_row(get_session(), kind, row_id, current_user)
+    if township is None or entry is None:
+        abort(404)
+    on = request.form.get("use") == "on"
+    back = url_for("admin.vocabulary_list", kind=kind)
+    return act(lambda: vocabulary.switch(get_session(), kind, entry, township, on=on,
+                                         actor=current_user),
+               done=f"{township.name}已{'恢复使用' if on else '停用'}“{entry.name}”。",
+               then=back, refused=lambda message, _: flash_back(message, back))
 
 
 @bp.route(f"/vocabulary/<{KINDS}:kind>/<int:row_id>", methods=["GET", "POST"])

@@ -17,8 +17,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from portal.api import bp, formats, openapi
 from portal.db import get_session, rollback_session
 from portal.domain.administration import settings as portal_settings
-from portal.domain.administration import townships
-from portal.domain.models import Category, Township, VenueType, Village
+from portal.domain.administration import townships, vocabulary
+from portal.domain.models import Category, Township, Village
 from portal.domain.reporting import intake
 from portal.extensions import csrf
 
@@ -155,17 +155,20 @@ def active_category(code: str) -> Category | None:
 
 @bp.get(f"/services.{FORMAT}")
 def services(fmt: str):
-    _jurisdiction_arg()  # the same services everywhere; an unknown jurisdiction is a 404
-    rows = get_session().scalars(
-        select(Category).where(Category.active.is_(True))
-        .order_by(Category.sort_order, Category.id))
+    # A township's services are the county's less those it switched off; an unknown
+    # jurisdiction is a 404.
+    township = _jurisdiction_arg()
+    rows = vocabulary.in_use(get_session(), "category", _id(township))
     return formats.respond(fmt, "services", "service", [_service(c) for c in rows])
 
 
-def _values(model: Any) -> list[dict[str, str]]:
-    rows = get_session().scalars(
-        select(model).where(model.active.is_(True)).order_by(model.sort_order, model.id))
-    return [{"key": row.code, "name": row.name} for row in rows]
+def _id(township: Township | None) -> int | None:
+    return None if township is None else township.id
+
+
+def _values(kind: str, township: Township | None) -> list[dict[str, str]]:
+    return [{"key": row.code, "name": row.name}
+            for row in vocabulary.in_use(get_session(), kind, _id(township))]
 
 
 def _villages(township: Township | None) -> list[dict[str, str]]:
@@ -194,7 +197,7 @@ def attributes(township: Township | None = None) -> list[dict[str, Any]]:
                   "单位或场所名称（如“某某小卖部”“村东头加工厂”）",
                   "不超过 100 个字"),
         attribute("venue_type", "singlevaluelist", False, 3, "场所类型（不确定可不填）",
-                  values=_values(VenueType)),
+                  values=_values("venue_type", township)),
         attribute("observed_at", "datetime", False, 4, "发现隐患的时间",
                   "ISO 8601，例如 2026-11-29T08:30:00+08:00；不带时区的按北京时间"),
         attribute("wants_feedback", "singlevaluelist", False, 5,

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, render_template, request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.db import get_session
 from portal.domain import clock
+from portal.domain.administration import vocabulary
 from portal.domain.disclosure import publication, search
 from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
-from portal.domain.models import Category, VenueType
 from portal.domain.reporting import intake
 from portal.domain.supervision import bulletins
 from portal.public import bp, townships
@@ -45,15 +44,11 @@ def _filters() -> publication.DisclosureFilters:
 
 
 def filter_choices(session: Session) -> dict[str, Any]:
-    def active(model: Any) -> list[Any]:
-        return list(session.scalars(
-            select(model).where(model.active.is_(True)).order_by(model.sort_order, model.id)
-        ))
-
+    township_id = townships.current_id()
     return {
-        "villages": intake.village_choices(session, townships.current_id()),
-        "venue_types": active(VenueType),
-        "categories": active(Category),
+        "villages": intake.village_choices(session, township_id),
+        "venue_types": vocabulary.in_use(session, "venue_type", township_id),
+        "categories": vocabulary.in_use(session, "category", township_id),
         "statuses": PUBLIC_STATUSES,
         "severities": list(Severity),
     }

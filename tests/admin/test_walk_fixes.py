@@ -41,6 +41,8 @@ DYNAMIC_ACTIONS: dict[str, set[str]] = {
         f"{kind}.{verb}" for kind in vocabulary.CODED_MODELS for verb in ("create", "update")},
     "f\"routing_rule.{('create' if before is None else 'update')}\"": {
         "routing_rule.create", "routing_rule.update"},
+    "f\"{kind}.township_{('on' if on else 'off')}\"": {
+        f"{kind}.township_{state}" for kind in vocabulary.SWITCHABLE for state in ("on", "off")},
 }
 
 

@@ -65,6 +65,10 @@ ACTION_LABELS: dict[str, str] = {
     **{f"case.{kind.value}": f"工单{kind.label}" for kind in CaseEventKind},
     **{f"{kind}.create": f"新增{label}" for kind, label in RECORD_KINDS.items()},
     **{f"{kind}.update": f"修改{label}" for kind, label in RECORD_KINDS.items()},
+    "category.township_off": "乡镇停用隐患类别",
+    "category.township_on": "乡镇恢复使用隐患类别",
+    "venue_type.township_off": "乡镇停用场所类型",
+    "venue_type.township_on": "乡镇恢复使用场所类型",
 }
 
 FIELD_LABELS: dict[str, str] = {
@@ -77,6 +81,7 @@ FIELD_LABELS: dict[str, str] = {
     "village_id": "行政村编号",
     "township": "乡镇",
     "township_id": "乡镇编号",
+    "in_use": "本乡镇使用",
     "townships": "乡镇",
     "serves": "服务的乡镇",
     "office_department": "乡镇消安办",

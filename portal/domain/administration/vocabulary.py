@@ -25,6 +25,8 @@ from portal.domain.models import (
     VenueType,
     Village,
     department_townships,
+    township_categories_off,
+    township_venue_types_off,
 )
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -53,6 +55,68 @@ class VocabularyError(ValueError):
 
 # The county's own lists: only county admins write them; a township admin reads them.
 COUNTY_KINDS = frozenset({"township", "category", "venue_type"})
+
+
+# The shared lists a township may switch off for itself: (association table, its column).
+SWITCHABLE: dict[str, tuple[Any, Any]] = {
+    "category": (township_categories_off, township_categories_off.c.category_id),
+    "venue_type": (township_venue_types_off, township_venue_types_off.c.venue_type_id),
+}
+
+
+def in_use_condition(kind: str, township_id: int | None) -> ColumnElement[bool]:
+    """SQL on the ``kind`` model: active, and (in a township) not switched off there."""
+    model = CODED_MODELS[kind]
+    condition = model.active.is_(True)
+    if township_id is not None:
+        table, column = SWITCHABLE[kind]
+        condition = condition & model.id.not_in(
+            select(column).where(table.c.township_id == township_id))
+    return condition
+
+
+def in_use(session: Session, kind: str, township_id: int | None) -> list[Any]:
+    """The entries of a shared list (``category``, ``venue_type``) offered in a township, in
+    their order: the county's active ones less those the township switched off; county-wide
+    (None), every active one. Forms, filters and Open311's service list all read this."""
+    model = CODED_MODELS[kind]
+    return list(session.scalars(select(model).where(in_use_condition(kind, township_id))
+                                .order_by(model.sort_order, model.id)))
+
+
+def is_in_use(session: Session, kind: str, entry_id: int, township_id: int | None) -> bool:
+    model = CODED_MODELS[kind]
+    return session.scalar(select(model.id).where(
+        model.id == entry_id, in_use_condition(kind, township_id))) is not None
+
+
+def switched_off(session: Session, kind: str, township_id: int) -> set[int]:
+    table, column = SWITCHABLE[kind]
+    return set(session.scalars(select(column).where(table.c.township_id == township_id)))
+
+
+def switch(session: Session, kind: str, entry: Any, township: Township, *, on: bool,
+           actor: User) -> None:
+    """Switch a shared entry on or off for one township (its admin's or the county's choice);
+    audited. The county's own ``active`` flag is untouched."""
+    if kind not in SWITCHABLE:
+        raise VocabularyError("只有隐患类别和场所类型可以按乡镇停用")
+    if not manages(actor, township.id):
+        raise VocabularyError("只能为自己管理的乡镇停用或恢复")
+    table, column = SWITCHABLE[kind]
+    is_off = entry.id in switched_off(session, kind, township.id)
+    if is_off == (not on):
+        return
+    if on:
+        session.execute(table.delete().where(table.c.township_id == township.id,
+                                             column == entry.id))
+    else:
+        session.execute(table.insert().values({"township_id": township.id,
+                                               column.name: entry.id}))
+    audit.record(session, f"{kind}.township_{'on' if on else 'off'}", kind, entry.id,
+                 actor=actor, before={"township_id": township.id, "in_use": not is_off},
+                 after={"township_id": township.id, "in_use": on})
+    session.flush()
 
 
 def owner(kind: str, row: Any) -> int | None:

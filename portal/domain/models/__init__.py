@@ -25,6 +25,8 @@ from portal.domain.models.places import (
     Village,
     department_townships,
     routing_rule_assists,
+    township_categories_off,
+    township_venue_types_off,
 )
 from portal.domain.models.search import SearchDocument, SearchGram
 from portal.domain.models.sessions import StaffSession
@@ -67,6 +69,8 @@ __all__ = [
     "Village",
     "department_townships",
     "routing_rule_assists",
+    "township_categories_off",
+    "township_venue_types_off",
     "urging_notice_cases",
 ]
 

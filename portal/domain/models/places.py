@@ -123,6 +123,24 @@ class VenueType(Base):
     sort_order: Mapped[int] = mapped_column(default=0)
 
 
+# The county's shared vocabulary entries a township does not use (a township may switch a
+# category or a venue type off for itself; the county keeps it for the others).
+township_categories_off = Table(
+    "township_categories_off",
+    Base.metadata,
+    Column("township_id", ForeignKey("townships.id", ondelete="CASCADE"), primary_key=True),
+    Column("category_id", ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True,
+           index=True),
+)
+township_venue_types_off = Table(
+    "township_venue_types_off",
+    Base.metadata,
+    Column("township_id", ForeignKey("townships.id", ondelete="CASCADE"), primary_key=True),
+    Column("venue_type_id", ForeignKey("venue_types.id", ondelete="CASCADE"),
+           primary_key=True, index=True),
+)
+
+
 routing_rule_assists = Table(
     "routing_rule_assists",
     Base.metadata,
