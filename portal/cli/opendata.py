@@ -44,6 +44,11 @@ def build(if_stale: bool, max_age: int, base_url: str | None) -> None:
     store = storage()
     if not base_url and not current_app.config.get("SERVER_NAME"):
         raise click.ClickException("请用 --base-url 或 PORTAL_PUBLIC_URL 给出网站的公开地址")
+    with current_app.test_request_context(base_url=base_url or None) as probe:
+        if probe.url_adapter is None:  # the host is not one of PORTAL_PUBLIC_HOSTS
+            raise click.ClickException(
+                f"网站地址 {base_url} 的主机名不在 PORTAL_PUBLIC_HOSTS 中，"
+                "无法生成数据文件里的链接")
     failed = 0
     for township in dumps.scopes(session):
         where = "全县" if township is None else f"{township.name}（{township.code}）"

@@ -209,3 +209,9 @@ def test_a_content_named_file_stays_until_the_build_after_next(client, runner,
     assert not (root / names[0]).exists(), "two builds old: removed"
     assert (root / names[1]).exists() and (root / names[2]).exists()
 
+
+
+def test_a_public_url_of_another_host_is_refused_with_a_clear_message(runner) -> None:
+    result = runner.invoke(args=["opendata", "build", "--base-url", "https://elsewhere.example"])
+    assert result.exit_code != 0
+    assert "PORTAL_PUBLIC_HOSTS" in result.output and "生成失败" not in result.output
