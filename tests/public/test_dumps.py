@@ -189,6 +189,7 @@ def test_behind_nginx_the_app_answers_the_checks_and_hands_the_body_over(
     assert answer.headers["ETag"] == f'"{entry.sha256}"'
     served = township_root(client, "beishe") / f"{entry.sha256}-disclosures.csv"
     assert served.read_bytes() == (township_root(client, "beishe") / dumps.CSV_NAME).read_bytes()
+    assert served.stat().st_mode & 0o044 == 0o044, "nginx's own user can read it"
     unchanged = client.get("/t/beishe/disclosures.csv",
                            headers={"If-None-Match": answer.headers["ETag"]})
     assert unchanged.status_code == 304 and "X-Accel-Redirect" not in unchanged.headers

@@ -236,6 +236,8 @@ class DirectoryDumps:
         return f"{stat.st_ino}-{stat.st_size}-{stat.st_mtime_ns}"
 
     def publish(self, name: str, spooled: Path, sha256: str) -> str:
+        # Public data, read by nginx's own user (deploy/nginx.conf), not only by the app's.
+        os.chmod(spooled, 0o644)
         by_content = self.path(f"{sha256}-{name}")
         if not by_content.exists():
             os.link(spooled, by_content)
