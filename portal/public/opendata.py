@@ -135,7 +135,7 @@ def _send_dump(name: str) -> Response:
                                              body=fh))
         else:
             response = _answer(name, entry, manifest.built_at, ranges=True)
-            if response.status_code == 304:
+            if response.status_code == 304 or request.method == "HEAD":
                 return _licence_link(response)
             # A ranged GET: the bucket sends only the bytes asked for.
             span = response.content_range

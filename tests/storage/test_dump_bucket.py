@@ -59,6 +59,10 @@ def test_a_dump_in_the_bucket_answers_etag_and_range_by_a_ranged_get(
     assert part.headers["Content-Range"] == f"bytes 7-30/{len(body)}"
     assert [a.get("Range") for a in asked if a["Key"] == key] == ["bytes=7-30"], \
         "the bucket was asked for the range, not the object from its start"
+    head = client.head(url)
+    assert head.status_code == 200 and head.headers["Content-Length"] == str(len(body))
+    assert [a.get("Range") for a in asked if a["Key"] == key] == ["bytes=7-30"], \
+        "a HEAD reads no object"
     assert client.get(url, headers={"Range": f"bytes={len(body) + 1}-"}).status_code == 416
     stale = client.get(url, headers={"Range": "bytes=0-3", "If-Range": '"not-this-one"'})
     assert stale.status_code == 200 and stale.get_data() == body, "If-Range: the whole file"
