@@ -67,7 +67,8 @@ def disclosures():
     return render_template(
         "portal/disclosures.html", page=page, filters=filters, args=args,
         stages=publication.STAGES, count_cap=search.COUNT_CAP,
-        count_capped=bool(needle) and search.is_capped(page.total),
+        count_capped=(not publication.counted_exactly(filters)
+                      and search.is_capped(page.total)),
         one_character=len(needle) == 1, **filter_choices(session),
     )
 

@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.domain import paging
@@ -433,7 +433,10 @@ def _filtered(query: Select, filters: DisclosureFilters) -> Select:
     if filters.severity is not None:
         query = query.where(Case.severity == filters.severity)
     if filters.supervised:
-        query = query.where(Case.supervision_level != SupervisionLevel.NONE)
+        # Written out, not bound: a partial index (ix_cases_public_listed) serves only a
+        # condition the planner can match before it sees the parameters.
+        query = query.where(Case.supervision_level != literal_column(
+            f"'{SupervisionLevel.NONE.value}'"))
     if filters.venue_type_id is not None:
         query = (query.join(Unit, Case.unit_id == Unit.id)
                  .where(Unit.venue_type_id == filters.venue_type_id))
@@ -460,9 +463,9 @@ def search_disclosed(
     page: str | int | None = 1,
     per_page: int = 20,
 ) -> Page[PublicCase]:
-    """One page of disclosed cases, newest disclosure first (the total from the tallies), or
-    of those whose public text contains the search words (``search``: the total may stop at
-    ``search.COUNT_CAP + 1``)."""
+    """One page of disclosed cases, newest disclosure first, or of those whose public text
+    contains the search words (``search``); the total is exact where ``counted_exactly``,
+    else it may stop past ``search.COUNT_CAP``."""
     newest_first = (Case.disclosed_at.desc(), Case.id.desc())
     # The page's ids first, from the (disclosed, disclosed_at, id) index alone, then those
     # twenty rows: a deep page skips index entries, not half a million table rows.
@@ -472,7 +475,8 @@ def search_disclosed(
                                      size=per_page)
     else:
         ids = paging.paginate(session, chosen.order_by(*newest_first), page=page,
-                              size=per_page, total=_disclosed_total(session, filters))
+                              size=per_page, total=_disclosed_total(
+                                  session, filters, chosen, page=page, size=per_page))
     rows = {c.id: c for c in session.scalars(
         with_public_relations(select(Case).where(Case.id.in_(ids.items))))} if ids.items else {}
     return ids.map(lambda case_id: public_case(rows[case_id], today))
@@ -496,16 +500,22 @@ def moderator_list(session: Session, *, disclosed: bool, page: str | int | None 
     return paging.paginate(session, query, page=page, size=size, total=total)
 
 
-def _disclosed_total(session: Session, filters: DisclosureFilters) -> int:
-    """How many disclosed cases match: from the case tallies when the filters are among their
-    dimensions (village, status, severity, supervised), else counted."""
-    if filters.venue_type_id is None and filters.category_id is None:
+def counted_exactly(filters: DisclosureFilters) -> bool:
+    """Whether the list's total is exact: it is, from the case tallies, when there are no
+    search words and every filter is one of their dimensions (village, status, severity,
+    supervised); else it is counted only so far (``search.capped_count``: "1000+")."""
+    return (not search.normalize(filters.unit_name) and filters.venue_type_id is None
+            and filters.category_id is None)
+
+
+def _disclosed_total(session: Session, filters: DisclosureFilters, chosen: Select, *,
+                     page: str | int | None, size: int) -> int:
+    if counted_exactly(filters):
         statuses = [filters.status] if filters.status is not None else list(CaseStatus)
         return tallies.sums(session, statuses, village_id=filters.village_id,
                             severity=filters.severity, listed=filters.supervised,
                             disclosed=True, township_id=filters.township_id)[None]
-    counted = _filtered(select(func.count(Case.id)).where(public_condition()), filters)
-    return session.scalar(counted) or 0
+    return search.capped_count(session, chosen, page=page, size=size)
 
 
 def latest_disclosed(session: Session, *, today: dt.date, limit: int = 5,

@@ -138,11 +138,19 @@ def page_of_matches(session: Session, query: Select, text: str, *,
         matching = matching.where(exists().where(
             SearchDocument.case_id == posting.case_id,
             SearchDocument.text.like(_like_pattern(needle), escape="\\")))
-    total = session.scalar(select(func.count()).select_from(
-        matching.limit(COUNT_CAP + 1).subquery())) or 0
+    total = capped_count(session, matching, page=page, size=size)
     return paging.paginate(
         session, matching.order_by(posting.disclosed_at.desc(), posting.case_id.desc()),
         page=page, size=size, total=total)
+
+
+def capped_count(session: Session, query: Select, *, page: str | int | None, size: int) -> int:
+    """How many rows ``query`` has, counted no further than needed: past ``COUNT_CAP`` (then
+    shown as "1000+"), or one row past the end of the page asked for, whichever is further,
+    so that the count costs about what the page costs and a later page is still reachable."""
+    limit = max(COUNT_CAP, paging.page_number(page) * size) + 1
+    return session.scalar(select(func.count()).select_from(
+        query.order_by(None).limit(limit).subquery())) or 0
 
 
 def is_capped(total: int) -> bool:

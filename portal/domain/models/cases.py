@@ -87,6 +87,15 @@ class Case(Base):
         Index(None, "village_id", "status"),
         Index(None, "category_id", "status"),
         Index(None, "disclosed", "disclosed_at", "id"),
+        # The public list filtered by one dimension, newest disclosure first: each walks only
+        # the disclosed cases of that village, category, status or severity (or the listed
+        # ones), so a filtered later page costs its rows, not a walk past the others.
+        *(Index(f"ix_cases_public_{column}", column, "disclosed_at", "id",
+                postgresql_where=text("disclosed IS true"), sqlite_where=text("disclosed IS 1"))
+          for column in ("village_id", "category_id", "status", "severity")),
+        Index("ix_cases_public_listed", "disclosed_at", "id",
+              postgresql_where=text("disclosed IS true AND supervision_level <> 'none'"),
+              sqlite_where=text("disclosed IS 1 AND supervision_level <> 'none'")),
         Index(None, "status", "check_by"),
         Index(None, "status", "rectify_by"),
         Index(None, "severity", "status", "created_at", "closed_at"),
