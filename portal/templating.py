@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -30,17 +31,29 @@ def format_date(value: dt.date | dt.datetime | None) -> str:
     return f"{value.year}年{value.month}月{value.day}日（周{WEEKDAYS[value.weekday()]}）"
 
 
+# The jurisdiction each process last read, (monotonic time, value): every page names it, and
+# reading it was a third of the report form's database work.
+_jurisdiction: list[tuple[float, dict[str, Any]]] = []
+
+
 def jurisdiction() -> dict[str, Any]:
-    """The township's identity, read once per request.
+    """The township's identity, read once per request, and at most once per
+    ``PUBLIC_CACHE_SECONDS`` per process (the lag public pages already have).
 
     Error pages render this too, so a database that is down must not break them.
     """
     if "jurisdiction" not in g:
+        ttl, now = current_app.config["PUBLIC_CACHE_SECONDS"], time.monotonic()
+        if ttl > 0 and _jurisdiction and now - _jurisdiction[0][0] < ttl:
+            g.jurisdiction = _jurisdiction[0][1]
+            return g.jurisdiction
         try:
             g.jurisdiction = portal_settings.jurisdiction(get_session())
         except SQLAlchemyError:
             rollback_session()
             g.jurisdiction = dict(portal_settings.DEFAULT_JURISDICTION)
+        else:
+            _jurisdiction[:] = [(now, g.jurisdiction)]
     return g.jurisdiction
 
 

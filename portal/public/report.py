@@ -5,15 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import time
 
 from flask import abort, current_app, make_response, render_template, request, session
-from sqlalchemy import select
 
 from portal.db import get_session
 from portal.domain.casework.notifications import office_department
 from portal.domain.clock import local_zone
 from portal.domain.enums import Channel
-from portal.domain.models import Category, VenueType
 from portal.domain.reporting import intake
 from portal.domain.reporting.identity import group_receipt
 from portal.errors import TLS_MESSAGE, refused_for_plain_http
@@ -36,16 +35,32 @@ RECEIPT_SESSION_KEY = "receipt"
 SUBMISSION_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
-def _choices(form: ReportForm) -> list[Category]:
-    db = get_session()
-    form.village.choices = [("", "请选择"),
-                            *intake.village_choices(db, townships.current_id())]
-    venues = db.scalars(select(VenueType).where(VenueType.active).order_by(VenueType.sort_order))
-    form.venue_type.choices = [("", "不确定")] + [(v.id, v.name) for v in venues]
-    categories = list(db.scalars(
-        select(Category).where(Category.active).order_by(Category.sort_order)))
-    form.category.choices = [(c.id, c.name) for c in categories]
-    return categories
+# The vocabularies each process last read, by township: the form is the busiest page, and
+# villages, venue types and categories change only by an administrator's hand.
+_vocabularies: dict[int | None, tuple[float, intake.FormVocabulary]] = {}
+
+
+def _vocabulary() -> intake.FormVocabulary:
+    """The form's vocabularies, read at most once per ``PUBLIC_CACHE_SECONDS`` per process:
+    the lag every public page has. Only drawing the form reads them; a submitted choice is
+    checked against the database itself (``intake.validate``)."""
+    township_id, now = townships.current_id(), time.monotonic()
+    ttl = current_app.config["PUBLIC_CACHE_SECONDS"]
+    kept = _vocabularies.get(township_id)
+    if kept is not None and now - kept[0] < ttl:
+        return kept[1]
+    vocabulary = intake.form_vocabulary(get_session(), township_id)
+    if ttl > 0:
+        _vocabularies[township_id] = (now, vocabulary)
+    return vocabulary
+
+
+def _choices(form: ReportForm) -> tuple[intake.FormChoice, ...]:
+    vocabulary = _vocabulary()
+    form.village.choices = [("", "请选择"), *vocabulary.villages]
+    form.venue_type.choices = [("", "不确定"), *vocabulary.venue_types]
+    form.category.choices = [(c.id, c.name) for c in vocabulary.categories]
+    return vocabulary.categories
 
 
 def _parse_observed(raw: str | None) -> tuple[dt.datetime | None, bool]:
@@ -190,7 +205,9 @@ def submit_report():
         return response, status, {"Retry-After": "600"}
     data.photos = kept + new_photos
     try:
-        result = intake.submit_tip(db, data, cipher=cipher(), receipt_key=receipt_key())
+        # Found no tip for the key and validated above, in this transaction.
+        result = intake.submit_tip(db, data, cipher=cipher(), receipt_key=receipt_key(),
+                                   checked=True)
         db.flush()
     except Exception:
         discard_files(new_photos)  # nothing was stored: no row will ever name them

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from portal.domain.access import audit
 from portal.domain.administration import townships
@@ -87,6 +87,10 @@ class TipInput:
     # The township whose form (or Open311 jurisdiction) the tip came through: its village must
     # lie there. The tip has no township of its own: its village's is its township.
     township_id: int | None = None
+    # What ``validate`` found for the ids above, kept for the tip and its confirmation: without
+    # them each would be read again (the session keeps no object nobody holds).
+    village: Village | None = field(default=None, init=False, repr=False, compare=False)
+    category: Category | None = field(default=None, init=False, repr=False, compare=False)
 
 
 def village_choices(session: Session, township_id: int | None = None
@@ -94,6 +98,38 @@ def village_choices(session: Session, township_id: int | None = None
     """The villages a resident may choose, as (id, label): a township's own by name, or the
     county's every village named with its township (names repeat across townships)."""
     return townships.village_choices(session, None if township_id is None else {township_id})
+
+
+@dataclass(frozen=True)
+class FormChoice:
+    """A hazard category as the report form offers it."""
+
+    id: int
+    name: str
+    urgent: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class FormVocabulary:
+    """What a report form offers: the villages (``village_choices``), venue types and
+    categories, active ones in their order. Plain values, so a view may keep them."""
+
+    villages: tuple[tuple[int, str], ...]
+    venue_types: tuple[tuple[int, str], ...]
+    categories: tuple[FormChoice, ...]
+
+
+def form_vocabulary(session: Session, township_id: int | None = None) -> FormVocabulary:
+    venue_types = session.execute(select(VenueType.id, VenueType.name)
+                                  .where(VenueType.active).order_by(VenueType.sort_order))
+    categories = session.execute(
+        select(Category.id, Category.name, Category.urgent, Category.description)
+        .where(Category.active).order_by(Category.sort_order))
+    return FormVocabulary(
+        villages=tuple(village_choices(session, township_id)),
+        venue_types=tuple((id_, name) for id_, name in venue_types),
+        categories=tuple(FormChoice(*row) for row in categories))
 
 
 @dataclass(frozen=True)
@@ -116,7 +152,10 @@ def validate(session: Session, data: TipInput, *, now: dt.datetime | None = None
     data.reporter_name = clean_text(data.reporter_name)
     data.reporter_phone = clean_text(data.reporter_phone)
 
-    village = session.get(Village, data.village_id) if data.village_id else None
+    # With its township: every confirmation names the township's office.
+    village = (session.get(Village, data.village_id, options=[joinedload(Village.township)])
+               if data.village_id else None)
+    data.village = village
     if village is None or not village.active:
         errors["village"] = "请选择隐患所在的村"
     elif data.created_by is not None and not places.may_file_in(data.created_by, village):
@@ -125,6 +164,7 @@ def validate(session: Session, data: TipInput, *, now: dt.datetime | None = None
     elif data.township_id is not None and village.township_id != data.township_id:
         errors["village"] = OTHER_TOWNSHIP_MESSAGE
     category = session.get(Category, data.category_id) if data.category_id else None
+    data.category = category
     if category is None or not category.active:
         errors["category"] = "请选择隐患类别"
     if data.venue_type_id is not None:
@@ -184,19 +224,24 @@ def resubmitted(tip: Tip, submission_key: str, *, receipt_key: str,
 
 def submit_tip(
     session: Session, data: TipInput, *, cipher: IdentityCipher, receipt_key: str,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None = None, checked: bool = False,
 ) -> IntakeResult:
     """Validate and store one tip as pending, with its photos; return its receipt code.
 
     A form submitted again with the same submission key returns the tip it already created
     (see ``resubmitted``). A web form's code is derived from its submission key, so neither
     is ever stored: the tip keeps keyed hashes of both.
+
+    ``checked``: the caller has, in this transaction, found no tip for the key
+    (``find_submission``) and validated ``data`` (``validate``), so neither is repeated; a
+    concurrent resubmission is still caught by the unique key below.
     """
     key = data.submission_key
-    existing = find_submission(session, key, receipt_key=receipt_key)
-    if existing is not None and key:
-        return resubmitted(existing, key, receipt_key=receipt_key, now=now)
-    validate(session, data, now=now)
+    if not checked:
+        existing = find_submission(session, key, receipt_key=receipt_key)
+        if existing is not None and key:
+            return resubmitted(existing, key, receipt_key=receipt_key, now=now)
+        validate(session, data, now=now)
     code = receipt_for_submission(receipt_key, key) if key else new_receipt_code()
     tip = Tip(
         channel=data.channel,
@@ -217,6 +262,11 @@ def submit_tip(
         submission_key=submission_hash(receipt_key, key) if key else None,
         created_by_id=data.created_by.id if data.created_by else None,
     )
+    # As validated: the confirmation names the village's township and the category.
+    if data.village is not None:
+        tip.village = data.village
+    if data.category is not None:
+        tip.category = data.category
     try:
         with session.begin_nested():
             session.add(tip)

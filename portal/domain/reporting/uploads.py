@@ -81,13 +81,15 @@ def process_image(raw: bytes, limits: UploadLimits, label: str = "照片") -> Pr
     image = _flatten(image)
     image.thumbnail((limits.max_edge, limits.max_edge), reducing_gap=3.0)  # never enlarges
     data = _encode(image)
-    thumb = image.copy()
-    thumb.thumbnail((THUMB_EDGE, THUMB_EDGE), reducing_gap=2.0)
+    width, height = image.size
+    # The stored copy is encoded: the thumbnail is made from the same pixels in place, not
+    # from a copy of a 3-megapixel image.
+    image.thumbnail((THUMB_EDGE, THUMB_EDGE), reducing_gap=2.0)
     return ProcessedImage(
         data=data,
-        thumbnail=_encode(thumb),
-        width=image.width,
-        height=image.height,
+        thumbnail=_encode(image),
+        width=width,
+        height=height,
         sha256=hashlib.sha256(data).hexdigest(),
     )
 

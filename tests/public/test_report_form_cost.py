@@ -1,0 +1,133 @@
+"""What the report form costs: it is the busiest page and the busiest write, so it draws the same
+markup as WTForms with less work, reads its vocabularies at most once per allowed lag, and a
+report reads its village, category and submission key once."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from markupsafe import Markup
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from wtforms import widgets
+from wtforms.widgets import html_params
+
+from portal import templating
+from portal.db import database
+from portal.domain.models import Village
+from portal.public import report
+from portal.public.forms import ReportForm, attributes
+from tests import factories
+from tests.public.test_report import _form, _post
+
+
+@pytest.fixture(autouse=True)
+def _app_context(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def lag(app: Flask) -> Iterator[float]:
+    """Public pages may lag by PUBLIC_CACHE_SECONDS, as in production (the suite runs at 0)."""
+    report._vocabularies.clear()
+    templating._jurisdiction.clear()
+    app.config["PUBLIC_CACHE_SECONDS"] = 0.5
+    try:
+        yield 0.5
+    finally:
+        app.config["PUBLIC_CACHE_SECONDS"] = 0
+        report._vocabularies.clear()
+        templating._jurisdiction.clear()
+
+
+def _statements(app: Flask, call) -> tuple[list[str], object]:
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(" ".join(statement.split()))
+
+    engine = database(app).engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        result = call()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return [s for s in seen if not s.startswith(("SAVEPOINT", "RELEASE"))], result
+
+
+HOSTILE = ['a "quoted" <b>&amp; \'x\'', Markup('<i title="x">safe</i>'), "", "普通文字"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_attributes_are_written_exactly_as_wtforms_writes_them(value) -> None:
+    kwargs = {"id": "x", "value": value, "required": True, "disabled": False,
+              "aria_describedby": value, "data_min": 10, "class_": "wide", "maxlength": 100}
+    assert attributes(**kwargs) == html_params(**kwargs)
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_every_field_of_the_form_draws_what_wtforms_draws(app: Flask, value) -> None:
+    with app.test_request_context("/report", method="POST", data={
+            "village": "2", "venue_type": "", "unit_name": value, "address": value,
+            "description": value, "observed_at": value, "reporter_name": value,
+            "reporter_phone": value, "wants_feedback": "y", "lat": value, "kept_photos": value}):
+        form = ReportForm()
+        form.village.choices = [("", "请选择"), (1, '东庄村（阳高乡 "甲"）'), (2, "<西沟村>")]
+        form.venue_type.choices = [("", "不确定"), (3, "沿街商铺")]
+        stock = {"village": widgets.Select(), "venue_type": widgets.Select(),
+                 "description": widgets.TextArea(), "wants_feedback": widgets.CheckboxInput(),
+                 "photos": widgets.FileInput(multiple=True)}
+        for field in form:
+            if field.name in ("csrf_token", "category"):
+                continue
+            wtforms = stock.get(field.name) or (
+                widgets.HiddenInput() if field.type == "HiddenField" else widgets.TextInput())
+            for kwargs in ({}, {"aria_describedby": f"{field.name}-hint", "required": True,
+                                "aria_invalid": "true", "maxlength": 100}):
+                assert field(**kwargs) == wtforms(field, **kwargs), field.name
+        assert '<option selected value="2">&lt;西沟村&gt;</option>' in form.village()
+
+
+def test_with_a_lag_allowed_the_form_reads_no_database_and_a_change_still_shows(
+        app: Flask, client: FlaskClient, db_session: Session, lag: float) -> None:
+    client.get("/report")
+    queries, response = _statements(app, lambda: client.get("/report"))
+    assert response.status_code == 200
+    assert queries == [], "villages, venue types, categories and the county's name are kept"
+
+    township = factories.village(db_session, "V01").township
+    db_session.add(Village(code="NEWV", name="新设村", township_id=township.id, sort_order=99))
+    db_session.flush()
+    time.sleep(lag + 0.1)
+    assert "新设村" in client.get("/report").get_data(as_text=True), "seen within the lag"
+
+
+def test_a_village_closed_within_the_lag_is_refused_on_submit(
+        client: FlaskClient, db_session: Session, lag: float) -> None:
+    data = _form(client, db_session)  # the form, drawn while the village was open
+    village = db_session.get(Village, int(data["village"]))
+    village.active = False
+    db_session.flush()
+    assert f'value="{village.id}"' in client.get("/report").get_data(as_text=True), \
+        "still drawn within the lag"
+    response = _post(client, data)
+    assert response.status_code == 422
+    assert "请选择隐患所在的村" in response.get_data(as_text=True)
+
+
+def test_a_report_reads_its_key_village_and_category_once(
+        app: Flask, client: FlaskClient, db_session: Session) -> None:
+    data = _form(client, db_session)
+    queries, response = _statements(app, lambda: _post(client, data))
+    assert response.status_code == 200
+    assert "查询码" in response.get_data(as_text=True)
+    by_key = [q for q in queries if re.search(r"FROM tips WHERE tips.submission_key", q)]
+    villages = [q for q in queries if re.search(r"FROM villages\b", q)]
+    categories = [q for q in queries if re.search(r"FROM categories\b", q)]
+    assert (len(by_key), len(villages), len(categories)) == (1, 1, 1), queries
