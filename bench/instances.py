@@ -114,23 +114,33 @@ def nginx_binary() -> str | None:
         (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
 
 
-def proxy_rules() -> str:
+SHIPPED_OPENDATA = "/var/lib/portal/uploads/opendata/"
+
+
+def proxy_rules(uploads: Path | None = None) -> str:
     """The shipped proxy rules (deploy/nginx.conf between its markers), for plain HTTP: the
-    app must see what it sees behind TLS, so X-Forwarded-Proto says https."""
+    app must see what it sees behind TLS, so X-Forwarded-Proto says https; with ``uploads``,
+    the open-data location serves that directory's files."""
     conf = NGINX_CONF.read_text()
     begin, end = conf.index(RULES_BEGIN), conf.index(RULES_END)
     rules = conf[begin + len(RULES_BEGIN):end]
     rules = rules.replace("X-Forwarded-Proto $scheme", "X-Forwarded-Proto https")
+    if uploads is not None:
+        rules = rules.replace(SHIPPED_OPENDATA, f"{uploads / 'opendata'}/")
     return rules.replace("/srv/portal/static/", f"{ROOT / 'static'}/")
 
 
 class Proxy:
     """nginx in the foreground (never the system's service), on a free loopback port."""
 
-    def __init__(self, tmp: Path, upstreams: list[int]) -> None:
+    def __init__(self, tmp: Path, upstreams: list[int], *, uploads: Path | None = None
+                 ) -> None:
         self.tmp = tmp
         self.port = _free_port()
         self.upstreams = upstreams
+        # The instances' upload directory: the shipped internal location that serves the
+        # open-data files (X-Accel-Redirect) points at its opendata/ instead of /var/lib.
+        self.uploads = uploads
         self.process: subprocess.Popen[bytes] | None = None
         self.access_log = tmp / "access.log"
         self.error_log = tmp / "error.log"
@@ -162,7 +172,7 @@ http {{
         server_name 127.0.0.1;
         # Which instance answered (test proxy only): "a, b" when nginx tried a, then b.
         add_header X-Upstream $upstream_addr always;
-{proxy_rules()}
+{proxy_rules(self.uploads)}
     }}
 }}
 """

@@ -159,7 +159,11 @@ class SlowServer(Server):
             "PORTAL_DATABASE_LOCK_TIMEOUT_MS": str(budget * 1000),
             "PORTAL_PROXY_COUNT": "1" if behind_proxy else "0",
             "PORTAL_LOG_LEVEL": "WARNING",
+            # The production set-up: nginx sends the open-data files (docs/open-data.md).
+            "PORTAL_ACCEL_REDIRECT_PREFIX": "/_opendata/" if behind_proxy else "",
+            "PORTAL_PUBLIC_URL": "https://127.0.0.1",
         })
+        self.uploads = tmp / "uploads"
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -373,8 +377,11 @@ def run_once(database_url: str, tmp: Path, settings: Settings, *, behind_nginx: 
     ids = _ids(database_url)
     photo = photo_of(settings.photo_bytes)
     server = SlowServer(database_url, tmp / "gunicorn", settings, behind_proxy=behind_nginx)
-    proxy = Proxy(tmp / "nginx", [server.port]) if behind_nginx else None
+    proxy = Proxy(tmp / "nginx", [server.port], uploads=server.uploads) if behind_nginx \
+        else None
     try:
+        # The dumps are files, built by the timer's command as in production.
+        server.flask("opendata", "build")
         server.start()
         if proxy:
             proxy.start()

@@ -32,14 +32,14 @@ class DumpProxy(instances.Proxy):
     a log of what the app sent (``$upstream_response_length``) beside what nginx sent."""
 
     def __init__(self, tmp: Path, upstreams: list[int], uploads: Path) -> None:
-        super().__init__(tmp, upstreams)
-        self.uploads = uploads
+        super().__init__(tmp, upstreams, uploads=uploads)
         self.dump_log = tmp / "dumps.log"
 
     def config(self) -> str:
+        assert SHIPPED_ALIAS in instances.NGINX_CONF.read_text(), \
+            "deploy/nginx.conf has no internal opendata location"
         conf = super().config()
-        assert SHIPPED_ALIAS in conf, "deploy/nginx.conf has no internal opendata location"
-        conf = conf.replace(SHIPPED_ALIAS, f"{self.uploads / 'opendata'}/")
+        assert f"{self.uploads / 'opendata'}/" in conf
         log = ("    log_format dumps '$request_uri $status $upstream_response_length "
                "$body_bytes_sent';\n"
                f"    access_log {self.dump_log} dumps;\n")
