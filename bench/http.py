@@ -442,6 +442,25 @@ def varied_urls(engine, rng: random.Random) -> dict[str, Callable[[], str]]:
         with lock:
             return f"/disclosures/unit/{rng.choice(units) if units else 1}"
 
+    def ledger() -> str:
+        # A county supervisor working the ledger: one or two filters, a later page.
+        with lock:
+            args: dict[str, str] = {}
+            for name in rng.sample(["village", "category", "status", "open", "overdue",
+                                    "severity", "listed"], rng.randint(1, 2)):
+                if choices.get(name):
+                    args[name] = str(rng.choice(choices[name]))
+                elif name == "status":
+                    args[name] = rng.choice(["checking", "rectifying", "closed"])
+                elif name == "overdue":
+                    args[name] = rng.choice(["check", "rectify"])
+                elif name == "severity":
+                    args[name] = rng.choice(SEVERITIES)
+                else:
+                    args[name] = "1"
+            args["page"] = str(rng.randint(1, 5))
+        return "/admin/ledger?" + urllib.parse.urlencode(args)
+
     def township_pages() -> str:
         # A resident on one township's pages: its list, a filter or a later page, its figures.
         with lock:
@@ -469,6 +488,7 @@ def varied_urls(engine, rng: random.Random) -> dict[str, Callable[[], str]]:
         return next_url
 
     return {"search": search, "filters": filters, "unit": unit, "townships": township_pages,
+            "ledger": ledger,
             "open311": open311(None), "open311 200": open311(200)}
 
 
@@ -545,6 +565,8 @@ def run(args: argparse.Namespace) -> dict:
         ReportPost("POST /report + 12 MP phone photo", ids=ids, photo=_phone_photo()),
         Endpoint("moderation queue", "/admin/queue", login=("benchmod", password)),
         Endpoint("ledger", "/admin/ledger", login=("benchsup", password)),
+        Endpoint("ledger with filters, varied (county supervisor)", varied["ledger"],
+                 login=("benchcounty", password)),
         Endpoint("supervisor dashboard", "/admin/supervision", login=("benchsup", password)),
         Endpoint("county dashboard (county supervisor)", "/admin/supervision",
                  login=("benchcounty", password)),
