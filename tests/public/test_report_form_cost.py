@@ -131,3 +131,22 @@ def test_a_report_reads_its_key_village_and_category_once(
     villages = [q for q in queries if re.search(r"FROM villages\b", q)]
     categories = [q for q in queries if re.search(r"FROM categories\b", q)]
     assert (len(by_key), len(villages), len(categories)) == (1, 1, 1), queries
+
+
+def test_a_refused_field_names_its_hint_and_error_for_screen_readers(
+        client: FlaskClient, db_session: Session) -> None:
+    response = _post(client, _form(client, db_session, unit_name="", reporter_phone="12"))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert ('<div class="field has-error">\n  <label for="unit_name">单位或场所名称'
+            '<span class="req" aria-hidden="true"> *</span></label>\n'
+            '<p class="hint" id="unit_name-hint">') in html
+    assert ('</p><p class="field-error" id="unit_name-error">请填写单位或场所名称'
+            in html.replace("</p>  <p", "</p><p"))
+    assert re.search(r'<input aria-describedby="unit_name-hint unit_name-error" '
+                     r'aria-invalid="true" autocomplete="off" id="unit_name" maxlength="100" '
+                     r'name="unit_name" required type="text" value="">', html)
+    assert re.search(r'<input aria-describedby="reporter_phone-hint reporter_phone-error" '
+                     r'aria-invalid="true" autocomplete="tel" id="reporter_phone"', html)
+    assert re.search(r'<select id="village" name="village" required><option value="">请选择'
+                     r'</option>.*<option selected value="\d+">', html)
