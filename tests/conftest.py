@@ -24,7 +24,7 @@ from portal.db import database
 from portal.domain.administration import jurisdiction
 from portal.domain.supervision import tallies
 from portal.extensions import limiter
-from portal.web.caching import figure_cache, page_cache
+from portal.web.caching import figure_cache, forget_versions, page_cache
 
 DEMO_JURISDICTION = ROOT / "portal" / "data" / "demo_jurisdiction.toml"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -133,6 +133,7 @@ def db_session(request: pytest.FixtureRequest) -> Iterator[Session | None]:
     # served to the next; in production versions only grow.
     page_cache.clear()
     figure_cache.clear()
+    forget_versions()
     # The test's own session works directly in the outer transaction (no savepoint of its
     # own), so the savepoints of the request sessions never interleave with it.
     session = Session(bind=connection, join_transaction_mode="rollback_only",

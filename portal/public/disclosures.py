@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from flask import abort, render_template, request
+from flask import abort, get_template_attribute, render_template, request
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from portal.db import get_session
@@ -15,7 +17,7 @@ from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
 from portal.domain.reporting import intake
 from portal.domain.supervision import bulletins
 from portal.public import bp, townships
-from portal.web.caching import conditional
+from portal.web.caching import conditional, per_audit_version
 
 PER_PAGE = 20
 # A disclosed case has been confirmed, so it is in one of these.
@@ -45,13 +47,19 @@ def _filters() -> publication.DisclosureFilters:
 
 def filter_choices(session: Session) -> dict[str, Any]:
     township_id = townships.current_id()
-    return {
-        "villages": intake.village_choices(session, township_id),
-        "venue_types": vocabulary.in_use(session, "venue_type", township_id),
-        "categories": vocabulary.in_use(session, "category", township_id),
-        "statuses": PUBLIC_STATUSES,
-        "severities": list(Severity),
-    }
+
+    def read() -> dict[str, Any]:
+        return {
+            "villages": intake.village_choices(session, township_id),
+            "venue_types": [(v.id, v.name) for v in
+                            vocabulary.in_use(session, "venue_type", township_id)],
+            "categories": [(c.id, c.name) for c in
+                           vocabulary.in_use(session, "category", township_id)],
+        }
+
+    # Every list page offers them and only audited admin writes change them.
+    return {**per_audit_version(("public filters", township_id), read),
+            "statuses": PUBLIC_STATUSES, "severities": list(Severity)}
 
 
 @bp.get("/disclosures")
@@ -93,6 +101,19 @@ def latest_disclosures(limit: int = 5) -> list[publication.PublicCase]:
     """For the home page: the newest disclosures."""
     return publication.latest_disclosed(get_session(), today=clock.local_today(), limit=limit,
                                         township_id=townships.current_id())
+
+
+@bp.app_template_global()
+def progress_bar(stage: int, stages: tuple[str, ...]) -> Markup:
+    """A case's progress bar at ``stage`` (the macro ``progress_of``), drawn once per stage per
+    process: every card of every list has one, and there are only five."""
+    return _progress_bar(stage, tuple(stages))
+
+
+@functools.lru_cache(maxsize=32)
+def _progress_bar(stage: int, stages: tuple[str, ...]) -> Markup:
+    draw = get_template_attribute("portal/disclosure_macros.html", "progress_of")
+    return Markup(draw(stage, stages))  # noqa: S704  # nosec B704 - the macro's escaped output
 
 
 @bp.app_template_global()

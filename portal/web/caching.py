@@ -114,6 +114,42 @@ def read_data_version(township_id: int | None = None, *, tips: bool = True) -> V
     return (ids[0], ids[1], ids[2]), (max(times) if times else None)
 
 
+_by_audit: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_by_audit_lock = threading.Lock()
+T = TypeVar("T")
+
+
+def per_audit_version(key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """A value that only audited writes change (the vocabularies a filter offers, the
+    jurisdiction's settings), computed once per process for each newest audit row: every
+    public page reads them, few ever change them. The audit row is the page's own data
+    version's (``data_version``), so a page never pairs its ETag with older values. With
+    ``PUBLIC_CACHE_SECONDS = 0`` (tests) it is computed every time, as the pages are."""
+    if current_app.config["PUBLIC_CACHE_SECONDS"] <= 0:
+        return compute()
+    audit_id = data_version(page_township_id(), tips=False)[0][0]
+    full = (*key, audit_id)
+    with _by_audit_lock:
+        if full in _by_audit:
+            _by_audit.move_to_end(full)
+            return _by_audit[full]
+    value = compute()
+    with _by_audit_lock:
+        _by_audit[full] = value
+        while len(_by_audit) > 256:
+            _by_audit.popitem(last=False)
+    return value
+
+
+def forget_versions() -> None:
+    """Drop the versions read and the values kept by them (tests: rolled-back tests reuse
+    ids, so a version read in one could name another's data)."""
+    with _recent_lock:
+        _recent.clear()
+    with _by_audit_lock:
+        _by_audit.clear()
+
+
 class PageCache:
     """Rendered public pages by ETag, per process. The ETag already names the data version,
     the date, the URL and the release, so an entry is never stale: a change makes new keys and

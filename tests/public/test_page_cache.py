@@ -160,3 +160,40 @@ def test_a_page_drawn_with_stale_figures_is_not_kept_under_the_new_version(
         app.config["PUBLIC_CACHE_SECONDS"] = 0
         figure_cache.min_refresh_seconds = 60.0
         page_cache.clear()
+
+
+def test_the_filters_choices_are_read_once_per_audited_change(app, client,
+                                                               db_session: Session) -> None:
+    """Every list page offers the villages, venue types and categories; with a lag allowed
+    they are read once per process until an audited write, whose change shows at once."""
+    from portal.domain.administration import vocabulary
+    from portal.web.caching import page_cache
+    from tests import factories
+
+    app.config["PUBLIC_CACHE_SECONDS"] = 0.5
+    try:
+        client.get("/disclosures?page=2")
+        page_cache.clear()
+        statements: list[str] = []
+
+        def keep(_conn, _cursor, statement, *_args) -> None:
+            statements.append(statement)
+
+        engine = database(app).engine
+        event.listen(engine, "before_cursor_execute", keep)
+        try:
+            assert client.get("/disclosures?village=1").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", keep)
+        assert not [s for s in statements if "FROM venue_types" in s or "FROM categories" in s]
+
+        category = factories.category(db_session, "hot_work")
+        vocabulary.save_coded(db_session, "category", category, code="hot_work", actor=None,
+                              name="违规动火（已改名）", description="", urgent=False,
+                              needs_penalty=False, active=True, sort_order=0)
+        db_session.flush()
+        import time
+        time.sleep(0.6)  # the data version's own lag
+        assert "违规动火（已改名）" in client.get("/disclosures?village=2").get_data(as_text=True)
+    finally:
+        app.config["PUBLIC_CACHE_SECONDS"] = 0

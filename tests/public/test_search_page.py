@@ -87,8 +87,9 @@ def test_an_uncached_page_of_the_list_costs_a_few_queries_however_full(
     trips, cache or no cache (issue 19): the page's ids, their rows with everything a card
     shows in one query, the count from the tallies, the filter choices and the version."""
     mod = moderator(db_session)
-    urls = ("/disclosures", "/disclosures?status=rectifying", "/disclosures?page=1&severity=general",
-            "/t/yanggao/disclosures", "/disclosures?q=超市")
+    urls = ("/disclosures", "/disclosures?status=rectifying",
+            "/disclosures?page=1&severity=general", "/t/yanggao/disclosures",
+            "/disclosures?q=超市")
     _disclose(db_session, "一号超市", "通道堵塞", actor=mod)
     few = {url: _queries(app, client, url) for url in urls}
     for n in range(25):
