@@ -6,6 +6,9 @@ import datetime as dt
 import re
 import secrets
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from flask import abort, current_app, make_response, render_template, request, session
 
@@ -13,6 +16,7 @@ from portal.db import get_session
 from portal.domain.casework.notifications import office_department
 from portal.domain.clock import local_zone
 from portal.domain.enums import Channel
+from portal.domain.models import Township
 from portal.domain.reporting import intake
 from portal.domain.reporting.identity import group_receipt
 from portal.errors import TLS_MESSAGE, refused_for_plain_http
@@ -35,24 +39,50 @@ RECEIPT_SESSION_KEY = "receipt"
 SUBMISSION_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
-# The vocabularies each process last read, by township: the form is the busiest page, and
-# villages, venue types and categories change only by an administrator's hand.
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Office:
+    """A township's fire-safety office, as the confirmation names it."""
+
+    name: str
+    contact: str
+
+
+# What each process last read for the form and its confirmation, by township, with when: the
+# form is the busiest page and a report the busiest write, and villages, venue types,
+# categories and a township's office change only by an administrator's hand.
 _vocabularies: dict[int | None, tuple[float, intake.FormVocabulary]] = {}
+_offices: dict[int, tuple[float, Office | None]] = {}
+
+
+def _recent(kept: dict[Any, tuple[float, T]], key: Any, read: Callable[[], T]) -> T:
+    """``read()``, or what it gave for ``key`` less than ``PUBLIC_CACHE_SECONDS`` ago in this
+    process: the lag every public page has (0 in tests: always read)."""
+    ttl, now = current_app.config["PUBLIC_CACHE_SECONDS"], time.monotonic()
+    hit = kept.get(key)
+    if hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    value = read()
+    if ttl > 0:
+        kept[key] = (now, value)
+    return value
 
 
 def _vocabulary() -> intake.FormVocabulary:
-    """The form's vocabularies, read at most once per ``PUBLIC_CACHE_SECONDS`` per process:
-    the lag every public page has. Only drawing the form reads them; a submitted choice is
-    checked against the database itself (``intake.validate``)."""
-    township_id, now = townships.current_id(), time.monotonic()
-    ttl = current_app.config["PUBLIC_CACHE_SECONDS"]
-    kept = _vocabularies.get(township_id)
-    if kept is not None and now - kept[0] < ttl:
-        return kept[1]
-    vocabulary = intake.form_vocabulary(get_session(), township_id)
-    if ttl > 0:
-        _vocabularies[township_id] = (now, vocabulary)
-    return vocabulary
+    """The form's vocabularies. Only drawing the form reads them: a submitted choice is checked
+    against the database itself (``intake.validate``)."""
+    township_id = townships.current_id()
+    return _recent(_vocabularies, township_id,
+                   lambda: intake.form_vocabulary(get_session(), township_id))
+
+
+def _office(township: Township) -> Office | None:
+    def read() -> Office | None:
+        office = office_department(get_session(), township)
+        return None if office is None else Office(office.name, office.contact or "")
+    return _recent(_offices, township.id, read)
 
 
 def _choices(form: ReportForm) -> tuple[intake.FormChoice, ...]:
@@ -237,7 +267,7 @@ def _confirmation(result: intake.IntakeResult):
         again=result.duplicate_submission,
         again_hours=int(intake.RECEIPT_SHOWN_AGAIN_FOR.total_seconds() // 3600),
         # The office of the tip's township (its village's), whichever form it came through.
-        office=office_department(get_session(), result.tip.village.township),
+        office=_office(result.tip.village.township),
     ))
     response.headers["Cache-Control"] = "no-store"
     return response
