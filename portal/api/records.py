@@ -248,8 +248,7 @@ def case_rows(
     agencies: dict[int, str] = {}
     photos: dict[int, str] = {}
     if ids:
-        agencies = {case_id: department.name
-                    for case_id, department in leads.lead_departments(session, ids).items()}
+        agencies = leads.lead_department_names(session, ids)
         for case_id, name in session.execute(
             select(CaseEvent.case_id, Attachment.stored_name)
             .join(Attachment, Attachment.case_event_id == CaseEvent.id)

@@ -9,9 +9,10 @@ uses this module, so the desk, the ledger, the dashboard, the tallies and Open31
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from portal.domain.enums import AssignmentRole, AssignmentState
@@ -69,11 +70,18 @@ def lead_name_column() -> Any:
             .where(lead.case_id == Case.id, is_lead(lead)).scalar_subquery())
 
 
-def lead_departments(session: Session, case_ids: list[int]) -> dict[int, Department]:
-    """The lead department of each of ``case_ids`` that has one, in one query."""
+@functools.cache
+def _lead_names() -> Select[int, str]:
+    # Built once: the statement is the same for every page, only the ids change.
+    return (select(Assignment.case_id, Department.name)
+            .join(Department, Department.id == Assignment.department_id)
+            .where(Assignment.case_id.in_(bindparam("case_ids", expanding=True)),
+                   is_lead(Assignment)))
+
+
+def lead_department_names(session: Session, case_ids: list[int]) -> dict[int, str]:
+    """The name of the lead department of each of ``case_ids`` that has one, in one query
+    (Open311 lists fifty cases a page: their names, not fifty department rows)."""
     if not case_ids:
         return {}
-    rows = session.execute(select(Assignment.case_id, Department)
-                           .join(Department, Department.id == Assignment.department_id)
-                           .where(Assignment.case_id.in_(case_ids), is_lead(Assignment)))
-    return {case_id: department for case_id, department in rows}
+    return dict(session.execute(_lead_names(), {"case_ids": list(case_ids)}).tuples().all())

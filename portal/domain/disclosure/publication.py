@@ -12,8 +12,10 @@ types) only the village and the village's position.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -443,16 +445,20 @@ def _filtered(query: Select, filters: DisclosureFilters) -> Select:
     return query
 
 
+@functools.cache
+def _public_relations() -> tuple[Any, ...]:
+    # Built once: loader options are immutable, and every public list asks for them.
+    return (joinedload(Case.unit).joinedload(Unit.venue_type),
+            joinedload(Case.unit).joinedload(Unit.village),
+            joinedload(Case.village).joinedload(Village.township),
+            joinedload(Case.category))
+
+
 def with_public_relations(query: Select) -> Select:
     """``query`` on ``Case`` loading what ``public_case`` reads, in the same query: every
     relation it reads is many-to-one, so joining them costs no rows and saves a round trip
     per relation."""
-    return query.options(
-        joinedload(Case.unit).joinedload(Unit.venue_type),
-        joinedload(Case.unit).joinedload(Unit.village),
-        joinedload(Case.village).joinedload(Village.township),
-        joinedload(Case.category),
-    )
+    return query.options(*_public_relations())
 
 
 def search_disclosed(
