@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, g
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -15,6 +14,7 @@ from portal.domain.administration import settings as portal_settings
 from portal.domain.administration import townships
 from portal.domain.clock import to_local
 from portal.domain.disclosure import sanitize
+from portal.web.caching import per_audit_version
 
 WEEKDAYS = "一二三四五六日"
 
@@ -31,29 +31,19 @@ def format_date(value: dt.date | dt.datetime | None) -> str:
     return f"{value.year}年{value.month}月{value.day}日（周{WEEKDAYS[value.weekday()]}）"
 
 
-# The jurisdiction each process last read, (monotonic time, value): every page names it, and
-# reading it was a third of the report form's database work.
-_jurisdiction: list[tuple[float, dict[str, Any]]] = []
-
-
 def jurisdiction() -> dict[str, Any]:
-    """The township's identity, read once per request, and at most once per
-    ``PUBLIC_CACHE_SECONDS`` per process (the lag public pages already have).
+    """The township's identity, read once per request, and once per process for each newest
+    audit row (``per_audit_version``): every page names it, and only audited writes change it.
 
     Error pages render this too, so a database that is down must not break them.
     """
     if "jurisdiction" not in g:
-        ttl, now = current_app.config["PUBLIC_CACHE_SECONDS"], time.monotonic()
-        if ttl > 0 and _jurisdiction and now - _jurisdiction[0][0] < ttl:
-            g.jurisdiction = _jurisdiction[0][1]
-            return g.jurisdiction
         try:
-            g.jurisdiction = portal_settings.jurisdiction(get_session())
+            g.jurisdiction = per_audit_version(
+                ("jurisdiction",), lambda: portal_settings.jurisdiction(get_session()))
         except SQLAlchemyError:
             rollback_session()
             g.jurisdiction = dict(portal_settings.DEFAULT_JURISDICTION)
-        else:
-            _jurisdiction[:] = [(now, g.jurisdiction)]
     return g.jurisdiction
 
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 from flask import abort, current_app, make_response, render_template, request, session
 
@@ -24,6 +21,7 @@ from portal.extensions import csrf, limiter
 from portal.identity import cipher, receipt_key
 from portal.public import bp, townships
 from portal.public.forms import ReportForm
+from portal.web.caching import per_audit_version
 from portal.web.photos import (
     PhotoStoreError,
     discard_files,
@@ -39,9 +37,6 @@ RECEIPT_SESSION_KEY = "receipt"
 SUBMISSION_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
-T = TypeVar("T")
-
-
 @dataclass(frozen=True)
 class Office:
     """A township's fire-safety office, as the confirmation names it."""
@@ -50,39 +45,24 @@ class Office:
     contact: str
 
 
-# What each process last read for the form and its confirmation, by township, with when: the
-# form is the busiest page and a report the busiest write, and villages, venue types,
-# categories and a township's office change only by an administrator's hand.
-_vocabularies: dict[int | None, tuple[float, intake.FormVocabulary]] = {}
-_offices: dict[int, tuple[float, Office | None]] = {}
-
-
-def _recent(kept: dict[Any, tuple[float, T]], key: Any, read: Callable[[], T]) -> T:
-    """``read()``, or what it gave for ``key`` less than ``PUBLIC_CACHE_SECONDS`` ago in this
-    process: the lag every public page has (0 in tests: always read)."""
-    ttl, now = current_app.config["PUBLIC_CACHE_SECONDS"], time.monotonic()
-    hit = kept.get(key)
-    if hit is not None and now - hit[0] < ttl:
-        return hit[1]
-    value = read()
-    if ttl > 0:
-        kept[key] = (now, value)
-    return value
+# The form is the busiest page and a report the busiest write; villages, venue types,
+# categories and a township's office change only by audited administrators' writes, so each
+# process reads them once per newest audit row (``per_audit_version``).
 
 
 def _vocabulary() -> intake.FormVocabulary:
     """The form's vocabularies. Only drawing the form reads them: a submitted choice is checked
     against the database itself (``intake.validate``)."""
     township_id = townships.current_id()
-    return _recent(_vocabularies, township_id,
-                   lambda: intake.form_vocabulary(get_session(), township_id))
+    return per_audit_version(("report form", township_id),
+                             lambda: intake.form_vocabulary(get_session(), township_id))
 
 
 def _office(township: Township) -> Office | None:
     def read() -> Office | None:
         office = office_department(get_session(), township)
         return None if office is None else Office(office.name, office.contact or "")
-    return _recent(_offices, township.id, read)
+    return per_audit_version(("township office", township.id), read)
 
 
 def _choices(form: ReportForm) -> tuple[intake.FormChoice, ...]:
