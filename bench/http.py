@@ -579,6 +579,9 @@ def run(args: argparse.Namespace) -> dict:
     if args.only:
         endpoints = [e for e in endpoints
                      if e is endpoints[0] or any(o in e.name for o in args.only)]
+    if args.skip:
+        endpoints = [e for e in endpoints
+                     if e is endpoints[0] or not any(o in e.name for o in args.skip)]
     figures: list[Figure] = []
     try:
         trivial.start()
@@ -658,6 +661,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--tmp", default="")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--skip", action="append", default=[], metavar="NAME",
+                        help="leave out endpoints whose name contains NAME (e.g. search on a "
+                             "seed whose search index was not built)")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="measure only endpoints whose name contains NAME (and the "
                              "baseline); repeatable; implies --no-save")
