@@ -93,6 +93,11 @@ class Case(Base):
         *(Index(f"ix_cases_public_{column}", column, "disclosed_at", "id",
                 postgresql_where=text("disclosed IS true"), sqlite_where=text("disclosed IS 1"))
           for column in ("village_id", "category_id", "status", "severity")),
+        # A township's statistics: its villages' cases confirmed per month, and its open
+        # major hazards at each month's end, read village by village (issue 18).
+        Index(None, "village_id", "confirmed_at"),
+        Index(None, "village_id", "severity", "confirmed_at", "closed_at"),
+        Index(None, "village_id", "rectified_at", "rectify_by"),
         Index("ix_cases_public_listed", "disclosed_at", "id",
               postgresql_where=text("disclosed IS true AND supervision_level <> 'none'"),
               sqlite_where=text("disclosed IS 1 AND supervision_level <> 'none'")),

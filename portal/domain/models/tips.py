@@ -40,6 +40,8 @@ class Tip(Base):
         Index(None, "village_id", "category_id", "created_at"),
         # A township's newest tip, village by village (the public pages' cache version).
         Index(None, "village_id", "id"),
+        # A township's tips per month (its statistics), village by village.
+        Index(None, "village_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
