@@ -101,7 +101,7 @@ def test_a_townships_monthly_counts_read_its_villages_on_their_own_indexes(
     """A township's statistics count its villages' rows per month village by village: on the
     county-wide time index, one township's counts read every township's rows (1.5 s at the
     2-million-case county seed)."""
-    from sqlalchemy import event, text
+    from sqlalchemy import event
 
     from portal.db import database
     from tests import factories
