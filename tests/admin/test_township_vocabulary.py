@@ -88,3 +88,28 @@ def test_only_a_townships_own_admin_switches_for_it(client, sign_in, township_st
         vocabulary.switch(db_session, "category", category, yanggao, on=False,
                           actor=township_staff["admin_b"])
     assert vocabulary.switched_off(db_session, "category", yanggao.id) == set()
+
+
+def test_a_switched_off_category_is_not_offered_to_the_townships_residents_nor_taken(
+        client, sign_in, db_session: Session) -> None:
+    from tests.public.test_townships_public import _report
+
+    blocked = factories.category(db_session, "blocked_escape")
+    sign_in("admin_b")  # 北社乡's admin
+    assert _switch(client, "category", blocked.id, "off").status_code == 303
+    client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/password")})
+
+    def offered(url: str) -> list[int]:
+        html = client.get(url).get_data(as_text=True)
+        return [int(v) for v in re.findall(
+            r'name="category" id="category-\d+" value="(\d+)"', html)]
+
+    assert blocked.id not in offered("/t/beishe/report") and offered("/t/beishe/report")
+    assert blocked.id in offered("/t/yanggao/report")
+    assert blocked.id in offered("/report"), "county-wide: every active one"
+    # Chosen on the county-wide form for a village of 北社乡, it is refused with the reason
+    # and nothing is stored; for 阳高乡's village it is taken.
+    refused = _report(client, db_session, "/report", "BS-V01")
+    assert refused.status_code == 422
+    assert "北社乡（示例）不使用" in refused.get_data(as_text=True)
+    assert _report(client, db_session, "/report", "V01").status_code == 200

@@ -84,10 +84,11 @@ def in_use(session: Session, kind: str, township_id: int | None) -> list[Any]:
                                 .order_by(model.sort_order, model.id)))
 
 
-def is_in_use(session: Session, kind: str, entry_id: int, township_id: int | None) -> bool:
-    model = CODED_MODELS[kind]
-    return session.scalar(select(model.id).where(
-        model.id == entry_id, in_use_condition(kind, township_id))) is not None
+def is_switched_off(session: Session, kind: str, entry_id: int, township_id: int) -> bool:
+    """Whether the township switched this shared entry off (its ``active`` aside)."""
+    table, column = SWITCHABLE[kind]
+    return session.scalar(select(column).where(
+        table.c.township_id == township_id, column == entry_id)) is not None
 
 
 def switched_off(session: Session, kind: str, township_id: int) -> set[int]:

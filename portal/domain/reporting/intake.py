@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from portal.domain.access import audit
-from portal.domain.administration import townships
+from portal.domain.administration import townships, vocabulary
 from portal.domain.clock import utcnow
 from portal.domain.enums import Channel, TipStatus
 from portal.domain.models import Attachment, Category, Tip, User, VenueType, Village
@@ -121,11 +121,15 @@ class FormVocabulary:
 
 
 def form_vocabulary(session: Session, township_id: int | None = None) -> FormVocabulary:
-    venue_types = session.execute(select(VenueType.id, VenueType.name)
-                                  .where(VenueType.active).order_by(VenueType.sort_order))
+    # A township's form offers what the township uses (vocabulary.in_use_condition).
+    venue_types = session.execute(
+        select(VenueType.id, VenueType.name)
+        .where(vocabulary.in_use_condition("venue_type", township_id))
+        .order_by(VenueType.sort_order, VenueType.id))
     categories = session.execute(
         select(Category.id, Category.name, Category.urgent, Category.description)
-        .where(Category.active).order_by(Category.sort_order))
+        .where(vocabulary.in_use_condition("category", township_id))
+        .order_by(Category.sort_order, Category.id))
     return FormVocabulary(
         villages=tuple(village_choices(session, township_id)),
         venue_types=tuple((id_, name) for id_, name in venue_types),
@@ -165,12 +169,20 @@ def validate(session: Session, data: TipInput, *, now: dt.datetime | None = None
         errors["village"] = OTHER_TOWNSHIP_MESSAGE
     category = session.get(Category, data.category_id) if data.category_id else None
     data.category = category
+    # The village's township may have switched a county entry off for itself.
+    here = village.township if village is not None else None
     if category is None or not category.active:
         errors["category"] = "请选择隐患类别"
+    elif here is not None and vocabulary.is_switched_off(session, "category", category.id,
+                                                         here.id):
+        errors["category"] = f"{here.name}不使用“{category.name}”这一类别，请选择其他类别"
     if data.venue_type_id is not None:
         venue = session.get(VenueType, data.venue_type_id)
         if venue is None or not venue.active:
             errors["venue_type"] = "请选择有效的场所类型"
+        elif here is not None and vocabulary.is_switched_off(session, "venue_type", venue.id,
+                                                             here.id):
+            errors["venue_type"] = f"{here.name}不使用“{venue.name}”这一场所类型，请另选"
     if not data.unit_name:
         errors["unit_name"] = "请填写单位或场所名称（如“某某小卖部”“村东头加工厂”）"
     elif len(data.unit_name) > UNIT_NAME_MAX:
