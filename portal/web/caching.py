@@ -153,12 +153,18 @@ def forget_versions() -> None:
 class PageCache:
     """Rendered public pages by ETag, per process. The ETag already names the data version,
     the date, the URL and the release, so an entry is never stale: a change makes new keys and
-    old entries age out of the LRU."""
+    old entries age out of the LRU.
 
-    def __init__(self, entries: int = 512, max_bytes: int = 512 * 1024) -> None:
-        self.entries, self.max_bytes = entries, max_bytes
+    Bounded by entries and by their bytes together (``total_bytes``): varied URLs fill every
+    entry, and 512 Open311 pages of 200 requests are 100 MB, which put every worker past its
+    memory target (issue 19)."""
+
+    def __init__(self, entries: int = 512, max_bytes: int = 512 * 1024,
+                 total_bytes: int = 16 * 1024 * 1024) -> None:
+        self.entries, self.max_bytes, self.total_bytes = entries, max_bytes, total_bytes
         self._store: OrderedDict[str, tuple[bytes, str, tuple[tuple[str, str], ...]]] = (
             OrderedDict())
+        self._held = 0
         self._lock = threading.Lock()
 
     def get(self, key: str) -> tuple[bytes, str, tuple[tuple[str, str], ...]] | None:
@@ -171,16 +177,26 @@ class PageCache:
     def clear(self) -> None:
         with self._lock:
             self._store.clear()
+            self._held = 0
+
+    @property
+    def held_bytes(self) -> int:
+        return self._held
 
     def put(self, key: str, body: bytes, mimetype: str,
             headers: tuple[tuple[str, str], ...] = ()) -> None:
         if len(body) > self.max_bytes:
             return
         with self._lock:
+            old = self._store.pop(key, None)
+            if old is not None:
+                self._held -= len(old[0])
             self._store[key] = (body, mimetype, headers)
-            self._store.move_to_end(key)
-            while len(self._store) > self.entries:
-                self._store.popitem(last=False)
+            self._held += len(body)
+            while self._store and (len(self._store) > self.entries
+                                   or self._held > self.total_bytes):
+                _key, (gone, _type, _headers) = self._store.popitem(last=False)
+                self._held -= len(gone)
 
 
 page_cache = PageCache()

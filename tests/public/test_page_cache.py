@@ -197,3 +197,16 @@ def test_the_filters_choices_are_read_once_per_audited_change(app, client,
         assert "违规动火（已改名）" in client.get("/disclosures?village=2").get_data(as_text=True)
     finally:
         app.config["PUBLIC_CACHE_SECONDS"] = 0
+
+
+def test_the_page_cache_holds_no_more_bytes_than_its_bound() -> None:
+    """Varied URLs fill every entry; the bytes kept stay under the bound, oldest out first."""
+    from portal.web.caching import PageCache
+
+    cache = PageCache(entries=512, max_bytes=200_000, total_bytes=1_000_000)
+    for n in range(40):
+        cache.put(f"page-{n}", b"x" * 100_000, "application/json")
+    assert cache.held_bytes <= 1_000_000
+    assert cache.get("page-39") is not None and cache.get("page-0") is None
+    cache.put("page-39", b"y" * 10, "text/html")  # replaced, not counted twice
+    assert cache.held_bytes == 9 * 100_000 + 10
