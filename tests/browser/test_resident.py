@@ -147,3 +147,28 @@ def test_the_form_can_be_completed_with_the_keyboard(live_server, desktop) -> No
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="举报已提交，感谢您！").wait_for()
     assert _tip_count(live_server, "键盘商店") == 1
+
+
+def test_typing_in_the_village_box_narrows_the_county_wide_list(live_server, phone) -> None:
+    """County-wide the form lists every village of every township; typing a village's or a
+    township's name leaves only those and picks the first (without the script: a plain
+    select, test_the_form_works_without_javascript)."""
+    page = phone
+    page.goto(live_server.url + "/report")
+
+    def shown() -> list[str]:
+        return page.eval_on_selector_all(
+            "#village option", "os => os.filter(o => o.value && !o.hidden).map(o => o.text)")
+
+    everything = shown()
+    assert len(everything) > 6 and any("北社乡" in v for v in everything)
+    page.get_by_label("筛选村名").fill("东庄")
+    narrowed = shown()
+    assert narrowed and all("东庄" in v for v in narrowed) and len(narrowed) < len(everything)
+    assert len({v.split("（")[-1] for v in narrowed}) > 1, "the same name in two townships"
+    chosen = page.eval_on_selector("#village", "s => s.options[s.selectedIndex].text")
+    assert chosen == narrowed[0]
+    page.get_by_label("筛选村名").fill("北社")
+    assert shown() and all("北社乡" in v for v in shown())
+    page.get_by_label("筛选村名").fill("")
+    assert shown() == everything

@@ -84,4 +84,5 @@ def lead_department_names(session: Session, case_ids: list[int]) -> dict[int, st
     (Open311 lists fifty cases a page: their names, not fifty department rows)."""
     if not case_ids:
         return {}
-    return dict(session.execute(_lead_names(), {"case_ids": list(case_ids)}).tuples().all())
+    rows = session.execute(_lead_names(), {"case_ids": list(case_ids)})
+    return {case_id: name for case_id, name in rows}
