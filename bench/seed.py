@@ -249,7 +249,7 @@ def seed(engine: Engine, cases: int, rng: random.Random, *,
     unit_base = _ids(engine, "units")[-len(plan):][0] if plan else 0
 
     def case_rows():
-        for n, created, status, village, category, _venue in plan:
+        for n, created, status, village, category, venue in plan:
             routed = created + dt.timedelta(hours=2) if status is not CaseStatus.TRIAGE else None
             confirmed = status in (CaseStatus.RECTIFYING, CaseStatus.RECTIFIED) or (
                 status is CaseStatus.CLOSED and rng.random() < 0.8)
@@ -257,6 +257,7 @@ def seed(engine: Engine, cases: int, rng: random.Random, *,
             check_hours = 24 if category in urgent else 72
             yield {
                 "unit_id": unit_base + n, "village_id": village, "category_id": category,
+                "venue_type_id": venue,
                 "channel": "web", "severity": "major" if rng.random() < 0.03 else "general",
                 "status": status.value,
                 "outcome": ("rectified" if confirmed else "unfounded") if closed else None,

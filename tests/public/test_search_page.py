@@ -134,6 +134,7 @@ def test_a_filtered_page_reads_the_filters_own_index(app) -> None:
     for filters, index in (
             (publication.DisclosureFilters(village_id=1), "ix_cases_public_village_id"),
             (publication.DisclosureFilters(category_id=1), "ix_cases_public_category_id"),
+            (publication.DisclosureFilters(venue_type_id=1), "ix_cases_public_venue_type_id"),
             (publication.DisclosureFilters(status=CaseStatus.CLOSED), "ix_cases_public_status"),
             (publication.DisclosureFilters(severity=Severity.MAJOR),
              "ix_cases_public_severity"),

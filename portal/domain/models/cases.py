@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -13,12 +13,15 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     String,
     Table,
     Text,
+    event,
     text,
+    update,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, attributes, mapped_column, relationship
 
 from portal.domain.clock import utcnow
 from portal.domain.enums import (
@@ -92,7 +95,7 @@ class Case(Base):
         # ones), so a filtered later page costs its rows, not a walk past the others.
         *(Index(f"ix_cases_public_{column}", column, "disclosed_at", "id",
                 postgresql_where=text("disclosed IS true"), sqlite_where=text("disclosed IS 1"))
-          for column in ("village_id", "category_id", "status", "severity")),
+          for column in ("village_id", "category_id", "venue_type_id", "status", "severity")),
         # A township's statistics: its villages' cases confirmed per month, and its open
         # major hazards at each month's end, read village by village (issue 18).
         Index(None, "village_id", "confirmed_at"),
@@ -114,6 +117,9 @@ class Case(Base):
     # Copied from the unit when the case opens, so lists filter on this table's indexes.
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    # The unit's venue type, copied (and kept, ``_copy_venue_types``) so that the public list
+    # filters by it on this table's own index; the unit's own reference is the constraint.
+    venue_type_id: Mapped[int | None] = mapped_column(Integer)
     channel: Mapped[Channel] = mapped_column(enum_column(Channel, "case_channel"))
     severity: Mapped[Severity] = mapped_column(
         enum_column(Severity, "severity"), default=Severity.GENERAL
@@ -268,3 +274,45 @@ class UrgingNotice(Base):
     acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
     answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])
     cases: Mapped[list[Case]] = relationship(secondary=urging_notice_cases, order_by=Case.id)
+
+
+def _venue_of(unit: Unit) -> int | None:
+    """The unit's venue type as this flush will write it: a newly set relationship wins
+    (its id is not yet copied to the column), else the column."""
+    added = attributes.get_history(unit, "venue_type").added
+    if added:
+        return added[0].id if added[0] is not None else None
+    return unit.venue_type_id
+
+
+@event.listens_for(Session, "before_flush")
+def _copy_venue_types(session: Session, _context: object, _instances: object) -> None:
+    """Keep each case's copy of its unit's venue type: a case takes its unit's when it is
+    added or moved to another unit, and a unit whose venue type changes hands it to all of
+    its cases (those in the session, and the rest by one UPDATE)."""
+    with session.no_autoflush:
+        for obj in list(session.new) + list(session.dirty):
+            if isinstance(obj, Case):
+                moved = (obj in session.new
+                         or attributes.get_history(obj, "unit_id").has_changes()
+                         or attributes.get_history(obj, "unit").has_changes())
+                # A newly set relationship is the unit; else the column names it (a changed
+                # unit_id is not yet reflected in the relationship).
+                added = attributes.get_history(obj, "unit").added
+                unit = added[0] if added and added[0] is not None \
+                    else session.get(Unit, obj.unit_id)
+                if moved and unit is not None and obj.venue_type_id != _venue_of(unit):
+                    obj.venue_type_id = _venue_of(unit)
+            elif isinstance(obj, Unit) and obj not in session.new:
+                if not (attributes.get_history(obj, "venue_type_id").has_changes()
+                        or attributes.get_history(obj, "venue_type").has_changes()):
+                    continue
+                venue_id = _venue_of(obj)
+                for case in list(session.identity_map.values()):
+                    if isinstance(case, Case) and case.unit_id == obj.id:
+                        case.venue_type_id = venue_id
+                # On the table, not the ORM: the venue type is no dimension of the tallies,
+                # so their guard against bulk UPDATEs of cases has nothing to keep here.
+                table = cast(Table, Case.__table__)
+                session.connection().execute(update(table).where(
+                    table.c.unit_id == obj.id).values(venue_type_id=venue_id))

@@ -239,7 +239,7 @@ def conditions(f: LedgerFilter, now: dt.datetime | None = None,
     if f.category_id is not None:
         where.append(Case.category_id == f.category_id)
     if f.venue_type_id is not None:
-        where.append(Case.unit_id.in_(select(Unit.id).where(Unit.venue_type_id == f.venue_type_id)))
+        where.append(Case.venue_type_id == f.venue_type_id)  # the case's copy of its unit's
     if f.severity is not None:
         where.append(Case.severity == f.severity)
     if f.supervision is not None:
