@@ -296,12 +296,14 @@ def _copy_venue_types(session: Session, _context: object, _instances: object) ->
                 moved = (obj in session.new
                          or attributes.get_history(obj, "unit_id").has_changes()
                          or attributes.get_history(obj, "unit").has_changes())
+                if not moved:  # most flushes of a case change its status, not its unit
+                    continue
                 # A newly set relationship is the unit; else the column names it (a changed
                 # unit_id is not yet reflected in the relationship).
                 added = attributes.get_history(obj, "unit").added
                 unit = added[0] if added and added[0] is not None \
                     else session.get(Unit, obj.unit_id)
-                if moved and unit is not None and obj.venue_type_id != _venue_of(unit):
+                if unit is not None and obj.venue_type_id != _venue_of(unit):
                     obj.venue_type_id = _venue_of(unit)
             elif isinstance(obj, Unit) and obj not in session.new:
                 if not (attributes.get_history(obj, "venue_type_id").has_changes()
