@@ -510,6 +510,10 @@ def disclosure_lag(pair: Pair, staff: Visitor, lag: float) -> None:
     case_id, unit_id = _disclosed_unit(pair)
     page = f"/disclosures/unit/{unit_id}"
     public = pair.visitor()
+    # Each instance reads the data version at most once per lag: right after the journey's
+    # last write one may still hold the older one. Once the lag has passed, both name the
+    # same version, and a page's ETag from one is the other's.
+    time.sleep(lag + 0.25)
     first = public.on("a", "GET", page)
     etag = first.headers.get("etag", "")
     second = public.on("b", "GET", page, headers={"If-None-Match": etag})
