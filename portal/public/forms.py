@@ -70,13 +70,18 @@ class PlainFileInput(FileInput):
     html_params = staticmethod(attributes)
 
 
+def _with_validation(widget: Any, field: Any, kwargs: dict[str, Any]) -> None:
+    """The id and the validation attributes (required, maxlength …) WTForms' own widgets add."""
+    kwargs.setdefault("id", field.id)
+    flags = getattr(field, "flags", {})
+    for name in widget.validation_attrs:
+        if name not in kwargs and getattr(flags, name, False):
+            kwargs[name] = getattr(flags, name)
+
+
 class PlainTextArea(TextArea):
     def __call__(self, field: Any, **kwargs: Any) -> Markup:
-        kwargs.setdefault("id", field.id)
-        flags = getattr(field, "flags", {})
-        for name in self.validation_attrs:
-            if name not in kwargs and getattr(flags, name, False):
-                kwargs[name] = getattr(flags, name)
+        _with_validation(self, field, kwargs)
         inner = escape(field._value())
         return Markup(  # noqa: S704  # nosec B704 - escaped attributes and text
             f"<textarea {attributes(name=field.name, **kwargs)}>\r\n{inner}</textarea>")
@@ -95,11 +100,7 @@ class PlainSelect(Select):
     county's form lists every village (a hundred and more options) on every view."""
 
     def __call__(self, field: Any, **kwargs: Any) -> Markup:
-        kwargs.setdefault("id", field.id)
-        flags = getattr(field, "flags", {})
-        for name in self.validation_attrs:
-            if name not in kwargs and getattr(flags, name, False):
-                kwargs[name] = getattr(flags, name)
+        _with_validation(self, field, kwargs)
         options = _options(tuple(field.choices or ()), field.coerce, field.data)
         return Markup(  # noqa: S704  # nosec B704 - escaped attributes and labels
             f"<select {attributes(name=field.name, **kwargs)}>{options}</select>")
