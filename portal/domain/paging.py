@@ -95,6 +95,18 @@ def paginate(
     return Page(list(result.all()), total, number, size)
 
 
+def rows_of(session: Session, ids: Page[int], query: Select[Any]) -> Page[Any]:
+    """The rows of a page of ids, in the page's order: ``query`` selects the entities and
+    their loader options; the rows are read by primary key. A list that pages its ids first
+    (an index-only walk of the filter's index, then only the rows shown) reads the rows of
+    one page, not every row it skips or filters out on the way."""
+    entity = query.column_descriptions[0]["entity"]
+    found = ({row.id: row for row in session.scalars(query.where(entity.id.in_(ids.items)))}
+             if ids.items else {})
+    return Page([found[key] for key in ids.items if key in found], ids.total, ids.number,
+                ids.size)
+
+
 def page_of(items: Sequence[T], *, page: str | int | None, size: int) -> Page[T]:
     """One page of a list already in memory (short lists only, e.g. a listing's interviews)."""
     number = min(page_number(page), page_count(len(items), size))

@@ -157,3 +157,44 @@ def test_the_overview_lists_the_most_overdue_villages_and_links_to_all_of_them(
                                                        for i in range(12, -1, -1)]
     for url, value in [(html.unescape(u), int(v)) for u, v in FIGURE.findall(full)][:6]:
         assert ledger_total(client, url) == value, url
+
+
+def test_the_filter_choices_are_read_once_per_audited_change(
+        app, client: FlaskClient, as_role, db_session: Session, seeded) -> None:
+    """The ledger's filter form (villages, departments, categories, venue types) is read once
+    per process for each newest audit row, as the public filters are, and a change shows."""
+    import time
+
+    from sqlalchemy import event
+
+    from portal.db import database
+    from portal.domain.administration import vocabulary
+    from portal.web.caching import forget_versions
+    from tests import factories
+
+    as_role("supervisor")
+    app.config["PUBLIC_CACHE_SECONDS"] = 0.5
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(" ".join(statement.split()))
+
+    engine = database(app).engine
+    try:
+        client.get("/admin/ledger")
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert client.get("/admin/ledger").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert not [s for s in seen if "FROM categories" in s or "FROM venue_types" in s], \
+            "the choices are kept"
+        township = factories.village(db_session, "V01").township
+        vocabulary.save_coded(db_session, "village", None, code="NEWV", actor=None,
+                              name="新设村", township_id=township.id, active=True, sort_order=99)
+        db_session.commit()
+        time.sleep(0.6)  # the data version's own lag
+        assert "新设村" in client.get("/admin/ledger").get_data(as_text=True)
+    finally:
+        app.config["PUBLIC_CACHE_SECONDS"] = 0
+        forget_versions()

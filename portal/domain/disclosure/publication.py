@@ -482,9 +482,8 @@ def search_disclosed(
         ids = paging.paginate(session, chosen.order_by(*newest_first), page=page,
                               size=per_page, total=_disclosed_total(
                                   session, filters, chosen, page=page, size=per_page))
-    rows = {c.id: c for c in session.scalars(
-        with_public_relations(select(Case).where(Case.id.in_(ids.items))))} if ids.items else {}
-    return ids.map(lambda case_id: public_case(rows[case_id], today))
+    return paging.rows_of(session, ids, with_public_relations(select(Case))).map(
+        lambda case: public_case(case, today))
 
 
 def moderator_list(session: Session, *, disclosed: bool, page: str | int | None = 1,

@@ -62,6 +62,13 @@ class Unit(Base):
     cases: Mapped[list[Case]] = relationship(back_populates="unit", order_by="Case.id")
 
 
+# The columns the public list filters by (``publication._filtered``) and those the ledger
+# filters by (``ledger.conditions``), carried by their indexes on PostgreSQL (migration 0018).
+FILTERED = ("village_id", "category_id", "venue_type_id", "status", "severity",
+            "supervision_level")
+LEDGER_FILTERED = (*FILTERED, "check_by", "rectify_by")
+
+
 class Case(Base):
     """One hazard being handled (隐患/工单). Overdue is derived from the due dates."""
 
@@ -92,9 +99,12 @@ class Case(Base):
         Index(None, "disclosed", "disclosed_at", "id"),
         # The public list filtered by one dimension, newest disclosure first: each walks only
         # the disclosed cases of that village, category, status or severity (or the listed
-        # ones), so a filtered later page costs its rows, not a walk past the others.
+        # ones), so a filtered later page costs its rows, not a walk past the others. On
+        # PostgreSQL each also carries the other filters' columns, so that a second filter
+        # is checked in the index (an index-only walk) and not on each row's table page.
         *(Index(f"ix_cases_public_{column}", column, "disclosed_at", "id",
-                postgresql_where=text("disclosed IS true"), sqlite_where=text("disclosed IS 1"))
+                postgresql_where=text("disclosed IS true"), sqlite_where=text("disclosed IS 1"),
+                postgresql_include=[c for c in FILTERED if c != column])
           for column in ("village_id", "category_id", "venue_type_id", "status", "severity")),
         # A township's statistics: its villages' cases confirmed per month, and its open
         # major hazards at each month's end, read village by village (issue 18).
@@ -103,7 +113,18 @@ class Case(Base):
         Index(None, "village_id", "rectified_at", "rectify_by"),
         Index("ix_cases_public_listed", "disclosed_at", "id",
               postgresql_where=text("disclosed IS true AND supervision_level <> 'none'"),
-              sqlite_where=text("disclosed IS 1 AND supervision_level <> 'none'")),
+              sqlite_where=text("disclosed IS 1 AND supervision_level <> 'none'"),
+              postgresql_include=list(FILTERED)),
+        # The ledger filtered by a village, a category or a severity (or the listed cases),
+        # newest case first: the page's ids walk one of these in the ledger's order, the other
+        # filters checked in the index on PostgreSQL, then only the page's rows are read.
+        *(Index(f"ix_cases_ledger_{column}", column, "id",
+                postgresql_include=[c for c in LEDGER_FILTERED if c != column])
+          for column in ("village_id", "category_id", "severity")),
+        Index("ix_cases_ledger_listed", "id",
+              postgresql_where=text("supervision_level <> 'none'"),
+              sqlite_where=text("supervision_level <> 'none'"),
+              postgresql_include=list(LEDGER_FILTERED)),
         Index(None, "status", "check_by"),
         Index(None, "status", "rectify_by"),
         Index(None, "severity", "status", "created_at", "closed_at"),
