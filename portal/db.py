@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -129,6 +129,14 @@ def init_app(app: Flask) -> None:
             else database_wait_seconds(config))
     app.extensions["portal.db"] = Database(engine, factory, wait)
     app.teardown_appcontext(_close_session)
+
+
+def without_statement_timeout(session: Session) -> None:
+    """Lift the web's statement timeout for the rest of this transaction: a maintenance
+    command (rebuilding the search index or the tallies of a county) runs statements that
+    take minutes, and no visitor is waiting on them."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL statement_timeout = 0"))
 
 
 def database(app: Flask | None = None) -> Database:

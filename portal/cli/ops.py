@@ -15,7 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.engine import make_url
 
 from portal.config import INSTANCE_DIR
-from portal.db import database, get_session
+from portal.db import database, get_session, without_statement_timeout
 from portal.domain.administration import retention
 from portal.domain.disclosure import search
 from portal.domain.supervision import tallies
@@ -155,6 +155,7 @@ def ledger_recount(check: bool) -> None:
                                        "请运行 flask --app wsgi ledger recount 重新计数")
         click.echo("统计计数与台账一致")
         return
+    without_statement_timeout(get_session())
     rows = tallies.rebuild(connection)
     get_session().commit()
     click.echo(f"已重新计数，共 {rows} 行")
@@ -175,6 +176,7 @@ def search_rebuild(check: bool) -> None:
                                        "请运行 flask --app wsgi search rebuild 重建")
         click.echo("公示检索索引与公示内容一致")
         return
+    without_statement_timeout(session)
     cases = search.rebuild(session)
     session.commit()
     click.echo(f"已重建公示检索索引，共 {cases} 件公示")

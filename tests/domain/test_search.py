@@ -175,6 +175,27 @@ def test_rebuild_writes_the_same_index_and_check_finds_a_stale_one(
     assert search.differences(db_session) == []
 
 
+def test_the_rebuild_command_repairs_a_stale_index_past_the_webs_statement_timeout(
+        db_session: Session, cases: list[Case], runner) -> None:
+    """``flask search rebuild`` builds the index (on PostgreSQL by COPY, its gram index once at
+    the end) in statements that take minutes at a county's size: it lifts the web's
+    statement timeout for its transaction, and ``--check`` then finds the index exact."""
+    from sqlalchemy import text
+
+    db_session.connection().execute(
+        Case.__table__.update().where(Case.__table__.c.id == cases[1].id)
+        .values(public_summary="绕过了刷新的修改"))
+    db_session.expire_all()
+    result = runner.invoke(args=["search", "rebuild", "--check"])
+    assert result.exit_code == 1 and "不一致：1 件" in result.output
+    if db_session.get_bind().dialect.name == "postgresql":
+        db_session.execute(text("SET LOCAL statement_timeout = 1"))  # 1 ms: anything times out
+    result = runner.invoke(args=["search", "rebuild"])
+    assert result.exit_code == 0 and f"共 {len(cases)} 件公示" in result.output, result.output
+    assert runner.invoke(args=["search", "rebuild", "--check"]).exit_code == 0
+    assert found(db_session, "绕过了刷新的修改") == [cases[1].id]
+
+
 def test_the_count_stops_at_the_cap_and_the_page_stays_exact(
         db_session: Session, cases: list[Case], monkeypatch) -> None:
     monkeypatch.setattr(search, "COUNT_CAP", 2)
