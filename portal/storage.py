@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import functools
 import hashlib
 import os
 import re
@@ -16,10 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import boto3
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+# boto3 and botocore are imported by the S3 store's methods only: they add about 10 MB to
+# every worker, and a deployment on a directory never loads them (issue 19's memory target).
 
 # Photos and letters, and the staff's large exports (served only by admin.exports).
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(jpg|png|webp|pdf|xlsx|csv)$")
@@ -31,8 +30,16 @@ CHUNK_BYTES = 64 * 1024
 # memory holds a few copies of one part (the signing reads it) whatever the file's size.
 SPOOL_BYTES = 1024 * 1024
 PART_BYTES = 5 * 1024 * 1024
-_TRANSFER = TransferConfig(multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES,
-                           use_threads=False)
+
+
+@functools.cache
+def _transfer() -> Any:
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES,
+                          use_threads=False)
+
+
 _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
                   "pdf": "application/pdf",
                   "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -223,6 +230,9 @@ class S3Storage:
     # One client per process: a forked worker must not share the parent's connections.
     def _make_client(self, *, connect_timeout: float, read_timeout: float,
                      max_attempts: int) -> Any:
+        import boto3
+        from botocore.config import Config
+
         s = self.settings
         config = Config(
             connect_timeout=connect_timeout, read_timeout=read_timeout,
@@ -274,7 +284,7 @@ class S3Storage:
             spool.seek(0)
             with _translated(name):
                 self.client.upload_fileobj(
-                    spool, self.bucket, key, Config=_TRANSFER,
+                    spool, self.bucket, key, Config=_transfer(),
                     ExtraArgs={"ContentType": _CONTENT_TYPES[name.rsplit(".", 1)[1]],
                                "Metadata": {"sha256": digest.hexdigest()}})
         return size
@@ -347,6 +357,8 @@ class S3Storage:
     def problem(self) -> str | None:
         """Why the bucket cannot take photos now, or None: one HEAD of the bucket, bounded by
         a one-second timeout and no retry (for ``/healthz``)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         if self._probe_client is None or self._probe_client[0] != os.getpid():
             self._probe_client = (os.getpid(), self._make_client(
                 connect_timeout=1, read_timeout=1, max_attempts=1))
@@ -364,6 +376,8 @@ class S3Storage:
 def _translated(name: str) -> Iterator[None]:
     """botocore's errors as the interface's: a missing key is FileNotFoundError (a missing
     bucket is not), anything else the store could not do is StoreUnavailable."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         yield
     except ClientError as exc:

@@ -81,3 +81,20 @@ def test_the_import_contracts_fail_when_a_layer_reaches_up(
     assert result.returncode != 0
     broken = [row for row in result.stdout.splitlines() if " BROKEN" in row]
     assert any(contract in row for row in broken), result.stdout
+
+
+def test_a_web_worker_loads_no_migrations_spreadsheets_or_object_store_client() -> None:
+    """What only a migration, a spreadsheet or an S3 bucket needs is loaded when one is used:
+    alembic, openpyxl and boto3 together add some 28 MB to every worker (issue 19's memory
+    target), and a worker on a directory store, serving pages and reports, uses none."""
+    script = ("import sys, wsgi\n"
+              "client = wsgi.app.test_client()\n"
+              "assert client.get('/livez').status_code == 200\n"
+              "heavy = ('alembic', 'mako', 'openpyxl', 'boto3', 'botocore', 's3transfer')\n"
+              "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n")
+    env = {**os.environ, "PORTAL_ENV": "development",
+           "PORTAL_DATABASE_URL": "sqlite:///:memory:"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=repo_path("."), env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

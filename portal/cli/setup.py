@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from alembic import command
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
@@ -33,14 +32,14 @@ def _alembic():
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Upgrade the schema (default: to the latest revision)."""
-    command.upgrade(_alembic(), revision)
+    migrate.command().upgrade(_alembic(), revision)
 
 
 @db_cli.command("downgrade")
 @click.argument("revision", default="-1")
 def db_downgrade(revision: str) -> None:
     """Downgrade the schema (default: one revision; 'base' removes everything)."""
-    command.downgrade(_alembic(), revision)
+    migrate.command().downgrade(_alembic(), revision)
 
 
 @db_cli.command("revision")
@@ -48,18 +47,18 @@ def db_downgrade(revision: str) -> None:
 @click.option("--autogenerate/--empty", default=True)
 def db_revision(message: str, autogenerate: bool) -> None:
     """Write a new revision; review it before committing."""
-    command.revision(_alembic(), message=message, autogenerate=autogenerate)
+    migrate.command().revision(_alembic(), message=message, autogenerate=autogenerate)
 
 
 @db_cli.command("current")
 def db_current() -> None:
-    command.current(_alembic(), verbose=True)
+    migrate.command().current(_alembic(), verbose=True)
 
 
 @db_cli.command("check")
 def db_check() -> None:
     """Fail if the models differ from the migrations."""
-    command.check(_alembic())
+    migrate.command().check(_alembic())
 
 
 @portal_cli.command("load-jurisdiction")

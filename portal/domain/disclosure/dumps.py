@@ -29,7 +29,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -301,7 +300,7 @@ class BucketDumps:
             answer = self.store.client.get_object(
                 Bucket=self.store.bucket, Key=self.key(entry.name), IfMatch=entry.version,
                 Range=f"bytes={start}-{stop - 1}")
-        except ClientError as exc:
+        except self.store.client.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412"}:
                 return None
             raise
@@ -313,7 +312,7 @@ class BucketDumps:
     def read(self, name: str) -> bytes | None:
         try:
             body = self.store.client.get_object(Bucket=self.store.bucket, Key=self.key(name))
-        except ClientError as exc:
+        except self.store.client.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404", "NotFound"}:
                 return None
             raise

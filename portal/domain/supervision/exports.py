@@ -19,9 +19,6 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-
 CSV_FLUSH_ROWS = 500
 CHUNK_BYTES = 64 * 1024
 # A unit name typed by a resident could start like a formula; Excel would run it. The one rule
@@ -57,6 +54,8 @@ def _text(value: Any) -> Any:
 def _cell(sheet: Any, value: Any) -> Any:
     """A date or a time as a date cell; a spreadsheet holds no zone, so an aware time is
     written as the wall-clock time it carries (callers pass local times)."""
+    from openpyxl.cell import WriteOnlyCell
+
     if isinstance(value, dt.datetime):
         cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
         cell.number_format = DATETIME_FORMAT
@@ -90,6 +89,9 @@ def csv_chunks(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterato
 
 def xlsx_chunks(headers: Sequence[str], rows: Iterable[Sequence[Any]],
                 sheet_title: str = "Sheet1") -> Iterator[bytes]:
+    # openpyxl (some 8 MB) is loaded by the first spreadsheet, not by every worker.
+    from openpyxl import Workbook
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(sheet_title)
     sheet.append(list(headers))
