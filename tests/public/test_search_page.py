@@ -163,6 +163,19 @@ def _plan(engine, query, *, settings: tuple[str, ...] = ()) -> str:
         return " | ".join(str(row[-1]) for row in rows)
 
 
+# A test table of a few rows would be read whole, or sorted in memory, at any size of index:
+# ask the planner for its best ordered index walk instead, on a table whose pages are all
+# visible (as VACUUM leaves a real one), where an index-only walk reads no table page.
+INDEX_WALK = ("SET enable_seqscan = off", "SET enable_bitmapscan = off", "SET enable_sort = off")
+
+
+def _vacuum(engine) -> None:
+    from sqlalchemy import text
+
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE cases"))
+
+
 def test_a_second_filter_is_checked_in_the_first_ones_index_on_postgresql(app) -> None:
     """With two filters, the page's ids come from an index-only walk of one filter's index, the
     other checked on the index entry, not on each case's table row (migration 0018)."""
@@ -176,6 +189,7 @@ def test_a_second_filter_is_checked_in_the_first_ones_index_on_postgresql(app) -
     engine = database(app).engine
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no INCLUDE columns: its indexes stay one column and the order")
+    _vacuum(engine)
     for filters in (publication.DisclosureFilters(village_id=1, supervised=True),
                     publication.DisclosureFilters(category_id=1, status=CaseStatus.CLOSED),
                     publication.DisclosureFilters(venue_type_id=1, severity=Severity.MAJOR),
@@ -186,9 +200,7 @@ def test_a_second_filter_is_checked_in_the_first_ones_index_on_postgresql(app) -
         query = publication._filtered(select(Case.id).where(publication.public_condition()),
                                       filters).order_by(Case.disclosed_at.desc(),
                                                         Case.id.desc()).limit(20).offset(180)
-        # An empty test table would be read whole: ask for the best index walk.
-        plan = _plan(engine, query, settings=("SET enable_seqscan = off",
-                                              "SET enable_bitmapscan = off"))
+        plan = _plan(engine, query, settings=INDEX_WALK)
         assert "Index Only Scan" in plan and "Sort" not in plan, (filters, plan)
 
 
@@ -200,8 +212,10 @@ def test_the_ledger_walks_a_filters_own_index_in_its_order(app) -> None:
     from portal.domain.supervision import ledger
 
     engine = database(app).engine
-    settings = (() if engine.dialect.name == "sqlite"
-                else ("SET enable_seqscan = off", "SET enable_bitmapscan = off"))
+    settings: tuple[str, ...] = ()
+    if engine.dialect.name == "postgresql":
+        _vacuum(engine)
+        settings = INDEX_WALK
     for f, index in ((ledger.LedgerFilter(village_id=1), "ix_cases_ledger_village_id"),
                      (ledger.LedgerFilter(category_id=1), "ix_cases_ledger_category_id"),
                      (ledger.LedgerFilter(severity=Severity.MAJOR), "ix_cases_ledger_severity"),
@@ -209,3 +223,32 @@ def test_the_ledger_walks_a_filters_own_index_in_its_order(app) -> None:
         query = ledger.select_cases(f).with_only_columns(Case.id).limit(50).offset(100)
         plan = _plan(engine, query, settings=settings)
         assert index in plan and "TEMP B-TREE" not in plan and "Sort" not in plan, (f, plan)
+
+
+def test_a_search_without_a_filter_walks_the_index_alone_and_with_one_checks_each_case(
+        app, client, db_session) -> None:
+    """The index holds the public cases and no other: an unfiltered search reads no case
+    row to find its page (only the page's own rows, to draw them); a filtered one checks each
+    candidate's case by its key, and both find what the exact match finds."""
+    mod = moderator(db_session)
+    _disclose(db_session, "红星超市", "灭火器过期", actor=mod)
+    _disclose(db_session, "蓝天超市", "通道堵塞", actor=mod)
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement: str, *_args) -> None:
+        seen.append(" ".join(statement.split()))
+
+    engine = database(app).engine
+    for url, names, reads_cases in (("?q=红星超市", ["红星超市"], False),
+                                    ("?q=超市&supervised=1", [], True)):
+        page_cache.clear()
+        seen.clear()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert listed(client, url) == names
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        finding = [s for s in seen if "search_grams" in s and "count(" not in s.split(" FROM ")[0]
+                   and "WHERE cases.id IN" not in s]
+        assert finding, seen
+        assert any("FROM cases" in s for s in finding) is reads_cases, (url, finding)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, literal_column, select
@@ -476,8 +476,10 @@ def search_disclosed(
     # twenty rows: a deep page skips index entries, not half a million table rows.
     chosen = _filtered(select(Case.id).where(public_condition()), filters)
     if search.normalize(filters.unit_name):
-        ids = search.page_of_matches(session, chosen, filters.unit_name, page=page,
-                                     size=per_page)
+        # The index holds the public cases and no other: without a filter, no case is read.
+        unfiltered = replace(filters, unit_name="") == DisclosureFilters()
+        ids = search.page_of_matches(session, None if unfiltered else chosen,
+                                     filters.unit_name, page=page, size=per_page)
     else:
         ids = paging.paginate(session, chosen.order_by(*newest_first), page=page,
                               size=per_page, total=_disclosed_total(
