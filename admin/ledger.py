@@ -21,7 +21,7 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from admin import bp
 from admin.access import require
@@ -34,7 +34,6 @@ from portal.domain.casework import leads, sla
 from portal.domain.clock import utcnow
 from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
 from portal.domain.models import (
-    Assignment,
     Case,
     Category,
     Department,
@@ -113,13 +112,15 @@ def ledger_page():
                           page=request.args.get("page"), size=PAGE_SIZE, total=total)
     found = paging.rows_of(db, ids, select(Case).options(
         joinedload(Case.unit).joinedload(Unit.venue_type), joinedload(Case.village),
-        joinedload(Case.category),
-        selectinload(Case.assignments).joinedload(Assignment.department)))
+        joinedload(Case.category)))
+    # The lead departments' names in one query, not every assignment and department row.
+    leads_of = leads.lead_department_names(db, ids.items)
     return render_template(
         "admin/ledger.html", page=found, f=f,
         args=f.to_args(), choices=choices(), now=now,
         is_overdue=lambda case: sla.is_overdue(case, now, _tz()),
-        lead=leads.lead_name, export_job_rows=current_app.config["EXPORT_JOB_ROWS"])
+        lead=lambda case: leads_of.get(case.id, ""),
+        export_job_rows=current_app.config["EXPORT_JOB_ROWS"])
 
 
 def _download(chunks: Any, filename: str, mimetype: str) -> Response:
