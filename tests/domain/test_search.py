@@ -208,3 +208,21 @@ def test_the_count_stops_at_the_cap_and_the_page_stays_exact(
     second = search_disclosed(db_session, DisclosureFilters(unit_name="店"), today=TODAY,
                               page=2, per_page=2)
     assert [c.id for c in second.items] == expected[2:4]
+
+
+def test_of_two_common_pairs_the_shorter_posting_is_walked(
+        db_session: Session, monkeypatch) -> None:
+    """Both pairs pass the first count; the second tells them apart, so the rarer is walked
+    (at the county's size the first cap alone chose by code point: seconds per search)."""
+    actor = staff(db_session)
+    for n in range(6):
+        disclosed_case(db_session, actor, f"周记{n}号仓库" if n < 2 else f"周记{n}号",
+                       "street_shop", "", "通道堵塞")
+    for n in range(3):
+        disclosed_case(db_session, actor, f"李记{n}仓库", "street_shop", "", "通道堵塞")
+    monkeypatch.setattr(search, "RAREST_CAPS", (2, 50))
+    # 周记: 6 entries; 仓库: 5; both pass 2: the recount chooses 仓库.
+    assert search._rarest(db_session, {"周记", "仓库"}) == "仓库"
+    assert search._rarest(db_session, {"周记", "仓库", "号仓"}) == "号仓"  # 2: the first count
+    assert search._rarest(db_session, {"周记", "无此"}) is None
+    assert found(db_session, "周记0号仓库") == brute_force(db_session, "周记0号仓库")
