@@ -20,19 +20,24 @@ def _case(conn, case_id: int, unit_id: int) -> None:
         "'2026-11-01 08:00:00', 1)"), {"id": case_id, "unit": unit_id})
 
 
+def _places(conn) -> None:
+    """Township 1, its village 1 and category 1: what a case needs to exist."""
+    conn.execute(text("INSERT INTO townships (id, code, name, active, sort_order, "
+                      "office_department, penalty_department, contact) "
+                      "VALUES (1, 't1', '一乡', true, 0, '', '', '')"))
+    conn.execute(text("INSERT INTO villages (id, code, name, township_id, active, "
+                      "sort_order) VALUES (1, 'V01', '东村', 1, true, 1)"))
+    conn.execute(text("INSERT INTO categories (id, code, name, description, urgent, "
+                      "needs_penalty, active, sort_order) "
+                      "VALUES (1, 'exit', '通道', '', false, false, true, 0)"))
+
+
 def test_0017_gives_every_case_its_units_venue_type(empty_engine: Engine) -> None:  # noqa: F811
     with empty_engine.connect() as conn:
         migrate.upgrade(connection=conn, revision="0016")
-        conn.execute(text("INSERT INTO townships (id, code, name, active, sort_order, "
-                          "office_department, penalty_department, contact) "
-                          "VALUES (1, 't1', '一乡', true, 0, '', '', '')"))
-        conn.execute(text("INSERT INTO villages (id, code, name, township_id, active, "
-                          "sort_order) VALUES (1, 'V01', '东村', 1, true, 1)"))
+        _places(conn)
         conn.execute(text("INSERT INTO venue_types (id, code, name, active, sort_order) "
                           "VALUES (4, 'shop', '商铺', true, 0)"))
-        conn.execute(text("INSERT INTO categories (id, code, name, description, urgent, "
-                          "needs_penalty, active, sort_order) "
-                          "VALUES (1, 'exit', '通道', '', false, false, true, 0)"))
         for unit_id, venue in ((1, "4"), (2, "NULL")):
             conn.execute(text(
                 "INSERT INTO units (id, name, normalized_name, village_id, venue_type_id, "  # noqa: S608

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, inspect, text
 
 from portal import migrate
-from tests.test_migration_0017 import CASE_COLUMNS, _case
+from tests.test_migration_0017 import CASE_COLUMNS, _case, _places
 from tests.test_migrations import empty_engine  # noqa: F401  (the fixture)
 
 LEDGER = {"ix_cases_ledger_village_id", "ix_cases_ledger_category_id",
@@ -24,14 +24,7 @@ def test_0018_adds_the_covering_and_ledger_indexes_and_keeps_every_row(
         empty_engine: Engine) -> None:  # noqa: F811
     with empty_engine.connect() as conn:
         migrate.upgrade(connection=conn, revision="0017")
-        conn.execute(text("INSERT INTO townships (id, code, name, active, sort_order, "
-                          "office_department, penalty_department, contact) "
-                          "VALUES (1, 't1', '一乡', true, 0, '', '', '')"))
-        conn.execute(text("INSERT INTO villages (id, code, name, township_id, active, "
-                          "sort_order) VALUES (1, 'V01', '东村', 1, true, 1)"))
-        conn.execute(text("INSERT INTO categories (id, code, name, description, urgent, "
-                          "needs_penalty, active, sort_order) "
-                          "VALUES (1, 'exit', '通道', '', false, false, true, 0)"))
+        _places(conn)
         conn.execute(text("INSERT INTO units (id, name, normalized_name, village_id, "
                           "address, created_at) VALUES (1, '店', '店', 1, '', "
                           "'2026-11-01 08:00:00')"))

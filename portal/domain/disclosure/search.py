@@ -242,15 +242,16 @@ def _public_cases(session: Session, ids: list[int]) -> list[Case]:
         select(Case).where(Case.id.in_(ids), publication.public_condition()))))
 
 
-def _rows(cases: Iterable[Case]) -> tuple[list[dict[str, Any]], list[tuple[int, str, Any]]]:
-    """The documents and gram rows of these cases (none for a case that is not public)."""
-    documents: list[dict[str, Any]] = []
+def _rows(cases: Iterable[Case]) -> tuple[list[tuple[int, str]], list[tuple[int, str, Any]]]:
+    """The (case, text) documents and (case, gram, disclosed) rows of these cases (none for a
+    case that is not public)."""
+    documents: list[tuple[int, str]] = []
     grams: list[tuple[int, str, Any]] = []
     for case in cases:
         text = searchable_text(case)
         if not text:
             continue
-        documents.append({"case_id": case.id, "text": text})
+        documents.append((case.id, text))
         grams += [(case.id, gram, case.disclosed_at) for gram in sorted(grams_of(text))]
     return documents, grams
 
@@ -259,7 +260,8 @@ def _write(session: Session, cases: Iterable[Case]) -> int:
     documents, grams = _rows(cases)
     conn = session.connection()
     if documents:
-        conn.execute(insert(SearchDocument), documents)
+        conn.execute(insert(SearchDocument), [
+            {"case_id": case_id, "text": text} for case_id, text in documents])
     if grams:
         conn.execute(insert(SearchGram), [
             {"case_id": case_id, "gram": gram, "disclosed_at": at}
@@ -272,12 +274,11 @@ def _copy(session: Session, cases: Iterable[Case]) -> int:
     about a hundred gram rows per disclosed case, which INSERT statements take hours over."""
     documents, grams = _rows(cases)
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy("COPY search_documents (case_id, text) FROM STDIN") as copy:
-        for document in documents:
-            copy.write_row((document["case_id"], document["text"]))
-    with cursor.copy("COPY search_grams (case_id, gram, disclosed_at) FROM STDIN") as copy:
-        for row in grams:
-            copy.write_row(row)
+    for sql, rows in (("COPY search_documents (case_id, text) FROM STDIN", documents),
+                      ("COPY search_grams (case_id, gram, disclosed_at) FROM STDIN", grams)):
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
     return len(documents)
 
 
