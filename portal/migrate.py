@@ -5,9 +5,11 @@ migrates, and they add about 10 MB to each (issue 19's memory target)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from portal.config import ROOT
@@ -46,3 +48,52 @@ def upgrade(url: str | None = None, *, connection: Connection | None = None,
 def downgrade(url: str | None = None, *, connection: Connection | None = None,
               revision: str = "-1") -> None:
     command().downgrade(alembic_config(url, connection), revision)
+
+
+# ---------------------------------------------------------------- helpers for migrations
+
+
+def sqlite_rebuild(table: str, edit: Callable[[str], str]) -> None:
+    """Rebuild a table others reference on SQLite, inside the transaction, with its CREATE
+    statement changed by ``edit``. The rows wait in a temporary copy while the table is
+    dropped and created again under its own name, so the references to it never change; the
+    broken references the drop counts are deferred (PRAGMA defer_foreign_keys), and each
+    row put back settles those that point at it before the commit checks. (Alembic's batch
+    mode renames a copy into place instead, which leaves them counted as broken.)"""
+    from alembic import op
+
+    conn = op.get_bind()
+    create = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'table' "
+                               "AND name = :t"), {'t': table}).scalar_one()
+    indexes = [row[0] for row in conn.execute(text(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t "
+        "AND sql IS NOT NULL"), {'t': table})]
+    columns = [c['name'] for c in inspect(conn).get_columns(table)]
+    # Dropping the table deletes its rows, which fires the ON DELETE actions of the tables
+    # that reference it (a notice's cases, a user's sessions): their rows are kept aside too.
+    dependents = _acting_on_delete(conn, table)
+    op.execute("PRAGMA defer_foreign_keys = ON")
+    for child in dependents:
+        op.execute(f"CREATE TEMPORARY TABLE {child}__rows AS SELECT * FROM {child}")  # nosec B608
+    op.execute(f"CREATE TEMPORARY TABLE {table}__rows AS SELECT * FROM {table}")  # nosec B608
+    op.execute(f"DROP TABLE {table}")
+    op.execute(edit(create))
+    kept = [c['name'] for c in inspect(conn).get_columns(table)]
+    names = ', '.join(c for c in columns if c in kept)
+    op.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {table}__rows")  # nosec B608
+    op.execute(f"DROP TABLE {table}__rows")
+    for index in indexes:
+        op.execute(index)
+    for child in dependents:
+        op.execute(f"DELETE FROM {child}")  # nosec B608
+        op.execute(f"INSERT INTO {child} SELECT * FROM {child}__rows")  # nosec B608
+        op.execute(f"DROP TABLE {child}__rows")
+
+
+def _acting_on_delete(conn: Connection, table: str) -> list[str]:
+    """The tables whose references to ``table`` act when its rows are deleted."""
+    names = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table' "
+                              "AND name NOT LIKE 'sqlite_%'")).scalars().all()
+    return [name for name in names if name != table and any(
+        row[2] == table and row[6] != 'NO ACTION'
+        for row in conn.execute(text(f"PRAGMA foreign_key_list({name})")))]

@@ -28,6 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from portal.migrate import sqlite_rebuild
+
 revision: str = '0012'
 down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
@@ -109,7 +111,7 @@ def _drop_township_column(table: str, *, index: bool = True) -> None:
     if index:
         op.drop_index(op.f(f'ix_{table}_township_id'), table_name=table)
     if _sqlite():
-        _sqlite_rebuild(table, lambda sql: _edited(
+        sqlite_rebuild(table, lambda sql: _edited(
             sql, re.escape(_SQLITE_COLUMN.format(table=table).replace(" NOT NULL", "")).replace(
                 "INTEGER", "INTEGER(?: NOT NULL)?"), ""))
         return
@@ -129,50 +131,6 @@ def _edited(sql: str, pattern: str, replacement: str) -> str:
     if n != 1:
         raise RuntimeError(f"unexpected table definition, cannot apply 0012: {sql}")
     return new
-
-
-def _sqlite_rebuild(table: str, edit: Any) -> None:
-    """Rebuild a table others reference on SQLite, inside the transaction, with its CREATE
-    statement changed by ``edit``. The rows wait in a temporary copy while the table is
-    dropped and created again under its own name, so the references to it never change; the
-    broken references the drop counts are deferred (PRAGMA defer_foreign_keys), and each
-    row put back settles those that point at it before the commit checks. (Alembic's batch
-    mode renames a copy into place instead, which leaves them counted as broken.)"""
-    conn = op.get_bind()
-    create = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' "
-                                  "AND name = :t"), {'t': table}).scalar_one()
-    indexes = [row[0] for row in conn.execute(sa.text(
-        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t "
-        "AND sql IS NOT NULL"), {'t': table})]
-    columns = [c['name'] for c in sa.inspect(conn).get_columns(table)]
-    # Dropping the table deletes its rows, which fires the ON DELETE actions of the tables
-    # that reference it (a notice's cases, a user's sessions): their rows are kept aside too.
-    dependents = _acting_on_delete(conn, table)
-    op.execute("PRAGMA defer_foreign_keys = ON")
-    for child in dependents:
-        op.execute(f"CREATE TEMPORARY TABLE {child}__rows AS SELECT * FROM {child}")
-    op.execute(f"CREATE TEMPORARY TABLE {table}__rows AS SELECT * FROM {table}")
-    op.execute(f"DROP TABLE {table}")
-    op.execute(edit(create))
-    kept = [c['name'] for c in sa.inspect(conn).get_columns(table)]
-    names = ', '.join(c for c in columns if c in kept)
-    op.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {table}__rows")
-    op.execute(f"DROP TABLE {table}__rows")
-    for index in indexes:
-        op.execute(index)
-    for child in dependents:
-        op.execute(f"DELETE FROM {child}")
-        op.execute(f"INSERT INTO {child} SELECT * FROM {child}__rows")
-        op.execute(f"DROP TABLE {child}__rows")
-
-
-def _acting_on_delete(conn: sa.Connection, table: str) -> list[str]:
-    """The tables whose references to ``table`` act when its rows are deleted."""
-    names = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                 "AND name NOT LIKE 'sqlite_%'")).scalars().all()
-    return [name for name in names if name != table and any(
-        row[2] == table and row[6] != 'NO ACTION'
-        for row in conn.execute(sa.text(f"PRAGMA foreign_key_list({name})")))]
 
 
 def upgrade() -> None:
@@ -198,9 +156,9 @@ def upgrade() -> None:
     # Every village lies in a township; numbering runs per issuing office.
     if _sqlite():
         column = _SQLITE_COLUMN.format(table='villages')
-        _sqlite_rebuild('villages', lambda sql: _edited(
+        sqlite_rebuild('villages', lambda sql: _edited(
             sql, re.escape(column), column.replace("INTEGER", "INTEGER NOT NULL")))
-        _sqlite_rebuild('urging_notices', lambda sql: _edited(sql, _UNIQUE_YEAR_SEQ, ""))
+        sqlite_rebuild('urging_notices', lambda sql: _edited(sql, _UNIQUE_YEAR_SEQ, ""))
     else:
         op.alter_column('villages', 'township_id', existing_type=sa.Integer(), nullable=False)
         op.drop_constraint(op.f('uq_urging_notices_year_seq'), 'urging_notices', type_='unique')
@@ -289,7 +247,7 @@ def downgrade() -> None:
     op.drop_table('department_townships')
     op.drop_index('uq_urging_notices_office_year_seq', table_name='urging_notices')
     if _sqlite():
-        _sqlite_rebuild('urging_notices', lambda sql: _edited(
+        sqlite_rebuild('urging_notices', lambda sql: _edited(
             sql, r"\)\s*$", ", CONSTRAINT uq_urging_notices_year_seq UNIQUE (year, seq)\n)"))
     else:
         op.create_unique_constraint(op.f('uq_urging_notices_year_seq'), 'urging_notices',

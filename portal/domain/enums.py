@@ -55,6 +55,8 @@ class CaseStatus(LabeledEnum):
     CHECKING = "checking", "核查中"
     RECTIFYING = "rectifying", "整改中"
     RECTIFIED = "rectified", "待销案"
+    # The check found the tip unfounded (不属实); the supervisor's closure review follows.
+    UNFOUNDED = "unfounded", "不属实待审核"
     CLOSED = "closed", "已办结"
 
 

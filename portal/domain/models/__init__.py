@@ -14,6 +14,7 @@ from portal.domain.models.cases import (
 )
 from portal.domain.models.files import Attachment
 from portal.domain.models.jobs import Job
+from portal.domain.models.legal import CaseClock, CaseDocument
 from portal.domain.models.notifications import Notification
 from portal.domain.models.places import (
     Category,
@@ -43,6 +44,8 @@ __all__ = [
     "CalendarDay",
     "CalendarYear",
     "Case",
+    "CaseClock",
+    "CaseDocument",
     "CaseEvent",
     "CaseTally",
     "Category",

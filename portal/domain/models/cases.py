@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -39,6 +39,9 @@ from portal.domain.models.accounts import User
 from portal.domain.models.base import Base
 from portal.domain.models.files import Attachment
 from portal.domain.models.places import Category, Department, Township, VenueType, Village
+
+if TYPE_CHECKING:
+    from portal.domain.models.legal import CaseClock, CaseDocument
 
 
 class Unit(Base):
@@ -183,6 +186,13 @@ class Case(Base):
     )
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id"
+    )
+    # The legal clock beyond the §18 check, and the documents served (models/legal.py).
+    clocks: Mapped[list[CaseClock]] = relationship(
+        back_populates="case", order_by="CaseClock.id"
+    )
+    documents: Mapped[list[CaseDocument]] = relationship(
+        back_populates="case", order_by="CaseDocument.id"
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, Index, String, Table, Text
+from sqlalchemy import JSON, Column, Float, ForeignKey, Index, String, Table, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.domain.clock import utcnow
@@ -87,6 +87,15 @@ class Department(Base):
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
     township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # Fire-supervision powers delegated to it (a township's law-enforcement team may hold
+    # them): it may then issue the documents of 公安部令第120号 (casework/documents.py).
+    fire_powers_delegated: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Its documents' numbers: generated here per kind and year ("auto"), or typed in from
+    # the department's own system ("manual"); the prefix is its short name on them (阳消).
+    document_numbering: Mapped[str] = mapped_column(String(16), default="auto",
+                                                    server_default="auto")
+    document_prefix: Mapped[str] = mapped_column(String(32), default="",
+                                                 server_default=text("''"))
 
     village: Mapped[Village | None] = relationship()
     township: Mapped[Township | None] = relationship()
@@ -105,6 +114,12 @@ class Category(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     # Blocked escape routes and disabled fire facilities: on-site check within 24 hours.
     urgent: Mapped[bool] = mapped_column(default=False)
+    # The category's own §18 check limit, in hours or in working days (at most one is set,
+    # which the vocabulary's validation keeps);
+    # neither: the legal maximum (24 hours if urgent, else 3 working days). casework/limits.py
+    # validates and reads them.
+    check_hours: Mapped[int | None]
+    check_working_days: Mapped[int | None]
     # Violations that need administrative-penalty powers bring in the law-enforcement team.
     needs_penalty: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
