@@ -81,10 +81,13 @@ def calendar():
         abort(403)
 
     def page(error: str = "", status: int = 200) -> Any:
-        years = get_session().scalars(
+        db = get_session()
+        years = db.scalars(
             select(CalendarYear).order_by(CalendarYear.year.desc()).limit(20)).all()
+        # This year's and next year's days, each with where it comes from.
+        schedules = [(s, sla.calendar_days(db, s.year)) for s in calendar_statuses()]
         return render_template("admin/calendar.html", form=form if editable else None,
-                               error=error, years=years, statuses=calendar_statuses()), status
+                               error=error, years=years, schedules=schedules), status
 
     if not form.validate_on_submit():
         return page()
@@ -101,6 +104,5 @@ def calendar():
     if not text.strip():
         return page("请选择文件或粘贴放假安排", 400)
     return act(lambda: _import(text, fmt, form.notice.data or ""),
-               done=lambda report: f"已录入 {report.year} 年安排：放假 {report.holidays} 天，"
-                                   f"调休上班 {report.workdays} 天。",
+               done=lambda report: f"{report.message}。",
                then=url_for("admin.calendar"), refused=page)

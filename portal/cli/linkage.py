@@ -17,6 +17,7 @@ from portal.db import get_session
 from portal.domain import clock
 from portal.domain.casework import notifications, sla
 from portal.domain.clock import utcnow
+from portal.templating import format_date
 
 sla_cli = AppGroup("sla", help="Time limits: due-soon and overdue reminders.")
 calendar_cli = AppGroup("calendar", help="The working-day calendar (holidays and make-up days).")
@@ -61,7 +62,8 @@ def calendar_import(path: Path, notice: str) -> None:
 
     CSV columns: date,workday,name (workday: true for a make-up working day, false for a
     holiday). TOML: notice = "…" and [[days]] tables with the same keys. The file replaces
-    what the table held for that year, and overrides the built-in calendar.
+    what the table held for that year, and overrides the built-in calendar; the statutory
+    holidays it does not list stay holidays, and one it makes a working day is refused.
     """
     session = get_session()
     try:
@@ -69,21 +71,25 @@ def calendar_import(path: Path, notice: str) -> None:
     except sla.CalendarImportError as exc:
         raise click.ClickException(str(exc)) from None
     session.commit()
-    click.echo(f"已录入 {report.year} 年安排：放假 {report.holidays} 天，"
-               f"调休上班 {report.workdays} 天")
+    click.echo(report.message)
 
 
 @calendar_cli.command("status")
 @click.argument("years", nargs=-1, type=int)
 def calendar_status(years: tuple[int, ...]) -> None:
-    """Say where each year's working days come from (default: this year and next)."""
+    """Say where each year's working days come from (default: this year and next), and list
+    its holidays and make-up working days with the source of each."""
     session = get_session()
+    calendar = sla.WorkdayCalendar(session)
     this_year = clock.local_today(tz=current_app.config["TIMEZONE"]).year
     missing = False
     for year in years or (this_year, this_year + 1):
-        status = sla.calendar_status(session, year)
+        status = calendar.status(year)
         missing = missing or status.missing
         click.echo(("警告：" if status.missing else "") + status.message)
+        for entry in calendar.days(year):
+            click.echo(f"  {format_date(entry.day)} {'上班' if entry.workday else '放假'} "
+                       f"{entry.name}（{entry.origin}）")
     if missing:
         raise SystemExit(1)
 

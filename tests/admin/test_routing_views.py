@@ -192,8 +192,10 @@ def test_admin_sees_the_missing_calendar_warning_and_can_enter_the_year(
     missing = sla.calendar_status(db_session, next_year).missing
     html = page(client, "/admin/calendar")
     assert (f"{next_year} 年的节假日调休安排尚未录入" in html) is missing
-    csv = (f"date,workday,name\n{next_year}-01-01,否,元旦\n"
-           f"{next_year}-02-06,是,春节调休上班\n")
+    # A weekend make-up day that is no statutory holiday (those cannot be working days).
+    saturday = next(day for day in (dt.date(next_year, 1, d) for d in range(2, 9))
+                    if day.weekday() == 5)
+    csv = f"date,workday,name\n{next_year}-01-01,否,元旦\n{saturday.isoformat()},是,元旦调休上班\n"
     response = client.post("/admin/calendar", data={
         "csrf_token": csrf_token(client, "/admin/calendar"), "text": csv, "fmt": "csv",
         "notice": "国办发明电（测试）"})
@@ -201,7 +203,7 @@ def test_admin_sees_the_missing_calendar_warning_and_can_enter_the_year(
     html = page(client, response.headers["Location"])
     assert f"已录入 {next_year} 年安排：放假 1 天，调休上班 1 天" in html
     assert "尚未录入" not in html and "管理员录入的国务院放假安排" in html
-    assert sla.is_workday(db_session, dt.date(next_year, 2, 6))
+    assert sla.is_workday(db_session, saturday)
     bad = client.post("/admin/calendar", data={
         "csrf_token": csrf_token(client, "/admin/calendar"), "text": "date,workday\nx,是\n",
         "fmt": "csv"})

@@ -3,11 +3,14 @@
 Which source decides whether a day is a working day, for each year:
 
 1. the calendar table (``CalendarYear``/``CalendarDay``) when an admin has entered that year
-   from the State Council's notice;
-2. else the ``chinesecalendar`` package, which knows the published schedules (to 2026);
-3. else Monday to Friday less the statutory holidays of the ``holidays`` package. The
-   make-up working days (调休) are then unknown, so ``calendar_status`` reports the year's
-   schedule as missing and the supervisor's and admin's pages warn.
+   from the State Council's notice, over the statutory holidays of that year, so that a notice
+   entered in part never turns a statutory holiday into a working day;
+2. else the published schedule (``official_schedule``: the ``chinesecalendar`` package, which
+   knows the State Council's notices to 2026; tests replace it);
+3. else Monday to Friday less the statutory holidays that 《全国年节及纪念日放假办法》 fixes
+   (``statutory_holidays``). The make-up working days (调休) are then unknown, so
+   ``calendar_status`` reports the year's schedule as missing and the supervisor's and admin's
+   pages warn.
 
 Overdue is derived from ``check_by``/``rectify_by`` and the clock (``overdue_clause``), never
 stored.
@@ -26,7 +29,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
-import holidays
+from holidays.calendars import _ChineseLunisolar
 from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -63,12 +66,16 @@ _SOURCE_LABELS = {
     CalendarSource.PACKAGE: "chinesecalendar 内置的国务院放假安排",
     CalendarSource.FALLBACK: "周一至周五扣除法定节假日（缺少调休安排）",
 }
+_LAW = "《全国年节及纪念日放假办法》"
 
 
 @dataclass(frozen=True)
 class CalendarStatus:
     year: int
     source: CalendarSource
+    notice: str = ""
+    # Statutory holidays on weekdays that the admin's table does not list (counted as holidays).
+    unlisted: tuple[str, ...] = ()
 
     @property
     def missing(self) -> bool:
@@ -82,7 +89,97 @@ class CalendarStatus:
                 f"{self.year} 年的节假日调休安排尚未录入，工作日暂按周一至周五扣除法定节假日计算，"
                 "调休上班日不会计入。请管理员按国务院办公厅通知录入该年安排。"
             )
-        return f"{self.year} 年工作日依据：{_SOURCE_LABELS[self.source]}"
+        text = f"{self.year} 年工作日依据：{_SOURCE_LABELS[self.source]}"
+        if self.notice:
+            text += f"（{self.notice}）"
+        if self.unlisted:
+            text += f"；通知未列出的法定节假日（{'、'.join(self.unlisted)}）按{_LAW}计为放假"
+        return text
+
+
+class DaySource(StrEnum):
+    """Where one day of the calendar comes from."""
+
+    NOTICE = "notice"  # a row of the notice an admin imported
+    PACKAGE = "package"  # the published schedule (chinesecalendar)
+    STATUTORY = "statutory"  # the law's holidays, where no schedule lists the day
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """A day that is not plain Monday to Friday: a holiday or a make-up working day."""
+
+    day: dt.date
+    workday: bool
+    name: str
+    source: DaySource
+    origin: str  # the source in words, e.g. the notice's title
+
+
+@dataclass(frozen=True)
+class _Edition:
+    """One version of 《全国年节及纪念日放假办法》: the days off it fixes for everyone."""
+
+    since: int  # the first year it governs
+    spring_festival: range  # days from the lunar New Year; -1 is New Year's Eve (除夕)
+    labour_day: range  # days of May
+    lunar_festivals: bool  # Qingming, the Dragon Boat and Mid-Autumn festivals, a day each
+
+
+# Newest first. New Year's Day (1 January) and National Day (1–3 October) are in every one.
+_EDITIONS = (
+    _Edition(2025, range(-1, 3), range(1, 3), True),  # 2024 amendment, 国务院令第795号
+    _Edition(2014, range(0, 3), range(1, 2), True),  # 2013 amendment, 国务院令第644号
+    _Edition(2008, range(-1, 2), range(1, 2), True),  # 2007 amendment, 国务院令第513号
+    _Edition(0, range(0, 3), range(1, 4), False),  # 1999 amendment, 国务院令第270号
+)
+# The lunisolar tables of the ``holidays`` package (1901–2100; the Qingming solar term from
+# its formula for UTC+8), which its country classes use too. A private name: the tests pin the
+# dates it gives against known years and chinesecalendar's solar terms.
+_LUNISOLAR = _ChineseLunisolar()
+
+
+def statutory_holidays(year: int) -> dict[dt.date, str]:
+    """The days off that 《全国年节及纪念日放假办法》 fixes for everyone in ``year``, by name.
+
+    The version in force that year (since 2025, the 2024 amendment). Weekend days are included;
+    the working day given in lieu of one (补假, art. 6) is the State Council notice's to place,
+    so it is not guessed here. Lunar festivals are known for 1901–2100 only.
+    """
+    edition = next(e for e in _EDITIONS if year >= e.since)
+    days: dict[dt.date, str] = {}
+
+    def add(day: dt.date | None, name: str) -> None:
+        if day is not None:  # two festivals on one day (中秋节 on 1 October) share it
+            days[day] = f"{days[day]}、{name}" if day in days else name
+
+    add(dt.date(year, 1, 1), "元旦")
+    new_year = _LUNISOLAR.lunar_new_year_date(year)[0]
+    if new_year is not None:
+        for offset in edition.spring_festival:
+            add(new_year + dt.timedelta(days=offset), "春节")
+    if edition.lunar_festivals and 1901 <= year <= 2100:
+        add(_LUNISOLAR.qingming_date(year)[0], "清明节")
+    for day in edition.labour_day:
+        add(dt.date(year, 5, day), "劳动节")
+    if edition.lunar_festivals:
+        add(_LUNISOLAR.dragon_boat_date(year)[0], "端午节")
+        add(_LUNISOLAR.mid_autumn_date(year)[0], "中秋节")
+    for day in (1, 2, 3):
+        add(dt.date(year, 10, day), "国庆节")
+    return dict(sorted(days.items()))
+
+
+def unlisted_statutory_holidays(year: int, listed: Iterable[dt.date]) -> dict[dt.date, str]:
+    """The statutory holidays on weekdays that a schedule does not list: those that an import
+    replacing the whole year would have turned into working days."""
+    listed = set(listed)
+    return {day: name for day, name in statutory_holidays(year).items()
+            if day not in listed and day.weekday() < 5}
+
+
+# Whether a day is a working day by a published schedule; None for a year it does not know.
+OfficialSchedule = Callable[[dt.date], bool | None]
 
 
 def _package_knows(year: int) -> bool:
@@ -93,38 +190,72 @@ def _package_knows(year: int) -> bool:
     return True
 
 
+def package_schedule(day: dt.date) -> bool | None:
+    """The State Council's schedule as chinesecalendar knows it."""
+    if not _package_knows(day.year):
+        return None
+    return bool(chinese_calendar.is_workday(day))
+
+
+# The published schedule every ``WorkdayCalendar`` consults unless given another; tests replace
+# it so that their dates do not move with a new release of chinesecalendar.
+official_schedule: OfficialSchedule = package_schedule
+
+
+@dataclass
+class _Year:
+    source: CalendarSource
+    days: dict[dt.date, bool]  # the days that are not plain Monday to Friday (not for PACKAGE)
+    rows: dict[dt.date, tuple[bool, str]] = field(default_factory=dict)  # the admin's table
+    notice: str = ""
+
+
 class WorkdayCalendar:
     """Answers ``is_workday`` for any date, reading each year's source once."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, official: OfficialSchedule | None = None) -> None:
         self._session = session
-        self._years: dict[int, tuple[CalendarSource, dict[dt.date, bool]]] = {}
+        self._official = official or official_schedule
+        self._years: dict[int, _Year] = {}
 
-    def _year(self, year: int) -> tuple[CalendarSource, dict[dt.date, bool]]:
+    def _year(self, year: int) -> _Year:
         if year not in self._years:
-            if self._session.get(CalendarYear, year) is not None:
-                rows = self._session.execute(
-                    select(CalendarDay.day, CalendarDay.workday).where(
-                        CalendarDay.day >= dt.date(year, 1, 1),
-                        CalendarDay.day <= dt.date(year, 12, 31),
-                    )
-                )
-                self._years[year] = (CalendarSource.TABLE, {d: w for d, w in rows})
-            elif _package_knows(year):
-                self._years[year] = (CalendarSource.PACKAGE, {})
-            else:
-                statutory = holidays.country_holidays("CN", years=year)
-                self._years[year] = (CalendarSource.FALLBACK, {d: False for d in statutory})
+            self._years[year] = self._load(year)
         return self._years[year]
 
+    def _load(self, year: int) -> _Year:
+        statutory = dict.fromkeys(statutory_holidays(year), False)
+        entry = self._session.get(CalendarYear, year)
+        if entry is not None:
+            rows = {day: (workday, name) for day, workday, name in self._session.execute(
+                select(CalendarDay.day, CalendarDay.workday, CalendarDay.name).where(
+                    CalendarDay.day >= dt.date(year, 1, 1),
+                    CalendarDay.day <= dt.date(year, 12, 31),
+                ))}
+            days = statutory | {day: workday for day, (workday, _) in rows.items()}
+            return _Year(CalendarSource.TABLE, days, rows, entry.notice)
+        if self._official(dt.date(year, 1, 1)) is not None:
+            return _Year(CalendarSource.PACKAGE, {})
+        return _Year(CalendarSource.FALLBACK, statutory)
+
     def source(self, year: int) -> CalendarSource:
-        return self._year(year)[0]
+        return self._year(year).source
+
+    def status(self, year: int) -> CalendarStatus:
+        schedule = self._year(year)
+        if schedule.source is not CalendarSource.TABLE:
+            return CalendarStatus(year, schedule.source)
+        unlisted = unlisted_statutory_holidays(year, schedule.rows).values()
+        return CalendarStatus(year, schedule.source, schedule.notice,
+                              tuple(dict.fromkeys(unlisted)))
 
     def is_workday(self, day: dt.date) -> bool:
-        source, days = self._year(day.year)
-        if source is CalendarSource.PACKAGE:
-            return bool(chinese_calendar.is_workday(day))
-        return days.get(day, day.weekday() < 5)
+        schedule = self._year(day.year)
+        if schedule.source is CalendarSource.PACKAGE:
+            answer = self._official(day)
+            if answer is not None:
+                return answer
+        return schedule.days.get(day, day.weekday() < 5)
 
     def add_working_days(self, start: dt.date, count: int) -> dt.date:
         """The ``count``-th working day after ``start`` (``start`` itself is not counted)."""
@@ -136,9 +267,57 @@ class WorkdayCalendar:
                 remaining -= 1
         return day
 
+    def days(self, year: int) -> list[CalendarEntry]:
+        """The year's days that are not plain Monday to Friday, each with its source: the
+        holidays (weekend ones too where the notice or the law names them) and the make-up
+        working days."""
+        schedule = self._year(year)
+        statutory = statutory_holidays(year)
+        entries: list[CalendarEntry] = []
+        if schedule.source is CalendarSource.PACKAGE:
+            day = dt.date(year, 1, 1)
+            while day.year == year:
+                workday = self.is_workday(day)
+                if workday != (day.weekday() < 5) or day in statutory:
+                    entries.append(CalendarEntry(day, workday, self._name(day, workday),
+                                                 DaySource.PACKAGE, "chinesecalendar"))
+                day += dt.timedelta(days=1)
+            return entries
+        if schedule.source is CalendarSource.TABLE:
+            notice = f"通知：{schedule.notice}" if schedule.notice else "管理员录入的通知"
+            entries = [CalendarEntry(day, workday, name or self._name(day, workday),
+                                     DaySource.NOTICE, notice)
+                       for day, (workday, name) in schedule.rows.items()]
+            merged = "法定节假日，通知未列出"
+        else:
+            merged = "法定节假日"
+        entries += [CalendarEntry(day, False, name, DaySource.STATUTORY, merged)
+                    for day, name in statutory.items() if day not in schedule.rows]
+        return sorted(entries, key=lambda entry: entry.day)
+
+    def _name(self, day: dt.date, workday: bool) -> str:
+        """A statutory holiday's name; a day off that a schedule adds takes the name of the
+        festival in its run of days off (4 October: 国庆节)."""
+        statutory = statutory_holidays(day.year)
+        if day in statutory:
+            return statutory[day]
+        if not workday:
+            for step in (dt.timedelta(days=-1), dt.timedelta(days=1)):
+                other = day + step
+                while other.year == day.year and not self.is_workday(other):
+                    if other in statutory:
+                        return statutory[other]
+                    other += step
+        return "调休上班" if workday else "放假"
+
 
 def calendar_status(session: Session, year: int) -> CalendarStatus:
-    return CalendarStatus(year, WorkdayCalendar(session).source(year))
+    return WorkdayCalendar(session).status(year)
+
+
+def calendar_days(session: Session, year: int) -> list[CalendarEntry]:
+    """The year's holidays and make-up working days with where each comes from."""
+    return WorkdayCalendar(session).days(year)
 
 
 def is_workday(session: Session, day: dt.date) -> bool:
@@ -283,6 +462,17 @@ class ImportReport:
     year: int
     holidays: int = 0
     workdays: int = 0
+    # Statutory holidays on weekdays that the file does not list: counted as holidays anyway.
+    unlisted: dict[dt.date, str] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        text = f"已录入 {self.year} 年安排：放假 {self.holidays} 天，调休上班 {self.workdays} 天"
+        if self.unlisted:
+            names = "、".join(dict.fromkeys(self.unlisted.values()))
+            text += (f"。文件未列出的法定节假日 {len(self.unlisted)} 天（{names}）"
+                     f"已按{_LAW}计为放假")
+        return text
 
 
 _TRUE = {"1", "true", "yes", "y", "是", "班", "上班", "workday"}
@@ -352,10 +542,13 @@ def import_schedule(
     notice: str = "",
     actor: User | None = None,
 ) -> ImportReport:
-    """Enter one year's whole schedule, replacing what the table held for that year.
+    """Enter one year's schedule, replacing what the table held for that year.
 
     Only days that differ from Monday to Friday matter (holidays and make-up working days);
-    listing the weekend days of a holiday as well is harmless.
+    listing the weekend days of a holiday as well is harmless. The statutory holidays stay
+    holidays whether the file lists them or not (``WorkdayCalendar`` reads the table over
+    them), and a file that makes one a working day is refused: the law gives everyone those
+    days off, and a notice only moves the days around them.
     """
     rows = list(rows)
     if not rows:
@@ -370,10 +563,16 @@ def import_schedule(
         if day in seen:
             raise CalendarImportError(f"日期 {day.isoformat()} 出现了不止一次")
         seen.add(day)
+    statutory = statutory_holidays(year)
+    for day, workday, _ in sorted(rows):
+        if workday and day in statutory:
+            raise CalendarImportError(
+                f"{day.isoformat()} 是{_LAW}规定的法定节假日（{statutory[day]}），"
+                "不能设为上班日")
 
     session.execute(delete(CalendarDay).where(
         CalendarDay.day >= dt.date(year, 1, 1), CalendarDay.day <= dt.date(year, 12, 31)))
-    report = ImportReport(year)
+    report = ImportReport(year, unlisted=unlisted_statutory_holidays(year, seen))
     for day, workday, name in sorted(rows):
         session.add(CalendarDay(day=day, workday=workday, name=name[:50]))
         if workday:
