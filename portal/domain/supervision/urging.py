@@ -1,10 +1,8 @@
 """Urging notices (督促函): a supervisor urges a department about its overdue cases.
 
-Notices are numbered per year (〔2026〕第 3 号) with no gaps and no repeats. The number is
-the year's highest plus one, inserted inside a savepoint; the unique constraint on
-(year, seq) decides a race, and the loser takes the next number. On SQLite the write
-request's ``BEGIN IMMEDIATE`` already serialises writers; on PostgreSQL the second insert
-waits on the first's uncommitted row, then fails on the constraint and retries, seeing it.
+Notices are numbered per office and year (〔2026〕第 3 号) with no gaps and no repeats, by
+``portal.domain.numbering.allocate``: the year's highest plus one, a race decided by the
+unique constraint on (township, year, seq).
 
 The department answers in its inbox: an officer of the notice's department signs for it
 (``acknowledge_notice``, 签收) and replies (``answer_notice``, 回复); the supervisor sees both on
@@ -22,10 +20,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from portal.domain import clock, paging
+from portal.domain import clock, numbering, paging
 from portal.domain.access import audit
 from portal.domain.administration import settings as portal_settings
 from portal.domain.administration import townships
@@ -113,20 +110,10 @@ def issue_notice(session: Session, department: Department, cases: Sequence[Case]
             # A township's office urges about its own township's cases only.
             raise WorkflowError(f"工单 {case.id} 不属于本乡镇")
     year = clock.local_today(now, tz).year
-    notice: UrgingNotice | None = None
-    for _ in range(NUMBER_ATTEMPTS):
-        candidate = UrgingNotice(department_id=department.id, year=year,
-                                 township_id=actor.township_id,
-                                 seq=_next_seq(session, year, actor.township_id),
-                                 text=text.strip(),
-                                 issued_by_id=actor.id, issued_at=now)
-        try:
-            with session.begin_nested():
-                session.add(candidate)
-        except IntegrityError:
-            continue  # another notice took this number first: read the new highest
-        notice = candidate
-        break
+    notice = numbering.allocate(session, lambda: UrgingNotice(
+        department_id=department.id, year=year, township_id=actor.township_id,
+        seq=_next_seq(session, year, actor.township_id), text=text.strip(),
+        issued_by_id=actor.id, issued_at=now), NUMBER_ATTEMPTS)
     if notice is None:
         raise WorkflowError("督促函编号分配繁忙，请稍后重试")
     notice.cases.extend(cases)
