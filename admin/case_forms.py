@@ -50,12 +50,13 @@ class ReturnForm(CaseActionForm):
 class CheckForm(CaseActionForm):
     result = RadioField("核查结论", choices=options([
         ("confirmed", "属实：隐患存在，转入整改"),
-        ("unfounded", "不属实：现场未发现举报的隐患，办结"),
+        ("unfounded", "不属实：现场未发现举报的隐患，报乡消安办审核后办结"),
     ]), validators=[InputRequired("请选择核查结论")])
     findings = TextAreaField("核查情况（内部）", validators=[DataRequired(REQUIRED),
                                                       Length(max=4000)])
-    public_text = TextAreaField("公开说明（可不填，不填则使用标准表述）",
-                                validators=[Optional(), Length(max=1000)])
+    public_text = TextAreaField(
+        "公开说明（可不填，不填则使用标准表述；不属实的，即告知举报人的理由）",
+        validators=[Optional(), Length(max=1000)])
     photos = _photos()
     photos_public = _public_photos()
 
@@ -81,7 +82,8 @@ class ExtensionForm(CaseActionForm):
 
 
 class ReportForm(CaseActionForm):
-    report = TextAreaField("整改情况", validators=[DataRequired(REQUIRED), Length(max=4000)])
+    report = TextAreaField("复查情况（现场复查整改是否到位）",
+                           validators=[DataRequired(REQUIRED), Length(max=4000)])
     public_text = TextAreaField("公开说明（可不填）", validators=[Optional(), Length(max=1000)])
     photos = _photos("整改后照片")
     photos_public = _public_photos()
@@ -96,6 +98,48 @@ class ClosureForm(CaseActionForm):
     note = TextAreaField("验收意见（内部）", validators=[Optional(), Length(max=2000)])
     public_text = TextAreaField("公开说明（可不填）", validators=[Optional(), Length(max=1000)])
     follow_up_by = DateField("回头看日期（可不填）", validators=[Optional()])
+
+
+class UnfoundedReviewForm(CaseActionForm):
+    decision = RadioField("审核结果", choices=options([
+        ("approve", "同意：举报不属实，办结并告知举报人"),
+        ("refuse", "不同意：退回牵头部门重新核查")]),
+        validators=[InputRequired("请选择审核结果")])
+    reason = TextAreaField("告知举报人的理由（同意时可不填，沿用核查说明）；不同意的理由",
+                           validators=[Optional(), Length(max=1000)])
+
+
+class _Checkboxes(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def pre_validate(self, form: object) -> None:
+        # Choices come from the edition in force; an id the edition does not know is refused
+        # by the domain with its own message.
+        pass
+
+
+class ElementsForm(CaseActionForm):
+    premises_kind = SelectField("场所类别", validators=[DataRequired("请选择场所类别")])
+    found = _Checkboxes("发现的判定要素（仅勾选不能立即改正的）")
+    exclusions = _Checkboxes("适用的排除情形")
+    suspected = BooleanField("即使未达到判定条件，也按疑似重大火灾隐患上报判定")
+    note = TextAreaField("说明（可不填）", validators=[Optional(), Length(max=1000)])
+
+
+class JudgeForm(CaseActionForm):
+    decision = RadioField("集体判定结论", choices=options([
+        ("major", "构成重大火灾隐患"), ("general", "不构成重大火灾隐患")]),
+        validators=[InputRequired("请选择判定结论")])
+    participants = TextAreaField("参加集体讨论的人员（每行一人，不少于三人）",
+                                 validators=[DataRequired(REQUIRED), Length(max=2000)])
+    reason = TextAreaField("判定理由", validators=[DataRequired(REQUIRED), Length(max=4000)])
+    expert_review = BooleanField("已组织专家论证（报告期限延长 10 个工作日）")
+
+
+class ApplicationForm(CaseActionForm):
+    applied_on = DateField("单位申请复查的日期", validators=[InputRequired(DATE_INVALID)])
+    note = TextAreaField("说明（可不填）", validators=[Optional(), Length(max=1000)])
 
 
 class SendBackForm(CaseActionForm):

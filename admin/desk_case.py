@@ -22,24 +22,28 @@ from admin import bp
 from admin.access import require
 from admin.acting import act
 from admin.case_forms import (
+    ApplicationForm,
     CaseActionForm,
     CheckForm,
     ClosureForm,
     DeadlineForm,
+    ElementsForm,
     ExtensionDecisionForm,
     ExtensionForm,
     FollowUpForm,
+    JudgeForm,
     ProgressForm,
     ReportForm,
     ReturnForm,
     SendBackForm,
     TransferForm,
+    UnfoundedReviewForm,
 )
 from admin.forms import options
 from portal.db import get_session
 from portal.domain import clock
 from portal.domain.access.permissions import Permission, case_scope
-from portal.domain.casework import leads, routing, sla, workflow
+from portal.domain.casework import judgement, leads, limits, major, routing, sla, workflow
 from portal.domain.casework.actions import STEPS, case_actions
 from portal.domain.casework.events import CONFLICT_MESSAGE
 from portal.domain.casework.workflow import WorkflowError
@@ -66,8 +70,20 @@ FORMS: dict[str, type[CaseActionForm]] = {
     "deadline": DeadlineForm, "extension": ExtensionForm, "report": ReportForm,
     "progress": ProgressForm, "transfer": TransferForm, "closure": ClosureForm,
     "send_back": SendBackForm, "decide_extension": ExtensionDecisionForm,
-    "follow_up": FollowUpForm,
+    "follow_up": FollowUpForm, "review_unfounded": UnfoundedReviewForm,
+    "application": ApplicationForm, "elements": ElementsForm, "judge": JudgeForm,
 }
+
+
+def _element_choices(form: ElementsForm, case: Case) -> judgement.Edition:
+    """The elements and exclusions of the edition in force on the day of the check."""
+    edition = judgement.edition_for(clock.local_today(case.checked_at))
+    form.premises_kind.choices = options((k.id, k.label) for k in edition.premises_kinds)
+    form.found.choices = [(e.id, f"{e.id} {e.text}" + ("（直接判定要素）"
+                                                       if edition.is_direct(e) else ""))
+                          for e in (*edition.direct, *edition.composite)]
+    form.exclusions.choices = [(x.id, f"{x.id} {x.text}") for x in edition.exclusions]
+    return edition
 
 
 def _transfer_choices(form: TransferForm, case: Case) -> None:
@@ -87,6 +103,7 @@ def _render_case(case: Case, *, status: int = 200, failed: str = "", error: str 
         forms[name] = form if form is not None and name == failed else cls(
             formdata=None, version=str(case.version))
     _transfer_choices(forms["transfer"], case)
+    edition = _element_choices(forms["elements"], case)
     every = case_actions(case, current_user)
     actions = {n: a for n, a in every.items() if a.page == "desk"}
     # Refusals are listed only for steps this user's role takes at all, and not twice for
@@ -98,6 +115,11 @@ def _render_case(case: Case, *, status: int = 200, failed: str = "", error: str 
         may_route=every["route"].allowed, may_list=every["list"].allowed,
         labels={s.name: s.label for s in STEPS},
         failed=failed, error_text=error, due=sla.due_of(case, utcnow()),
+        clocks=limits.clocks_of(get_session(), case, utcnow()),
+        edition=edition, recorded=major.recorded(case), decision=major.decision_of(case),
+        decision_notice=judgement.DECISION_NOTICE,
+        unfounded_reason=(workflow.unfounded_reason(case)
+                          if case.status.value == "unfounded" else ""),
         mine=workflow.own_assignment(case, current_user), lead=leads.active_lead(case),
         pending_extension=workflow.pending_extension(case),
         tip_photos=evidence.tip_photos(get_session(), case),
@@ -130,6 +152,8 @@ def _act(case_id: int, name: str, step: Callable[[Session, Case, Any], str], *,
     form = FORMS[name]()
     if name == "transfer":
         _transfer_choices(form, case)
+    if name == "elements":
+        _element_choices(form, case)
     if not form.validate():
         return _render_case(case, status=400, failed=name, form=form,
                             error="请按提示填写后再提交")
@@ -196,8 +220,9 @@ def desk_check(case_id: int):
         workflow.record_check(db, case, actor=current_user, confirmed=confirmed,
                               findings=form.findings.data, public_text=form.public_text.data,
                               attachments=_photos(form))
-        return ("已登记核查属实，请下达整改期限。" if confirmed
-                else "已登记核查不属实，案件办结，举报人将收到结果。")
+        return ("已登记核查属实，请在 3 个工作日内下达《责令限期改正通知书》和整改期限。"
+                if confirmed else
+                "已登记核查不属实，等待乡消安办审核；审核通过后举报人将收到结果。")
     return _act(case_id, "check", step)
 
 
@@ -244,8 +269,60 @@ def desk_report(case_id: int):
         workflow.report_rectified(db, case, actor=current_user, report=form.report.data,
                                   public_text=form.public_text.data or "",
                                   attachments=_photos(form))
-        return "已报告整改完成，等待验收销案。"
+        return "已登记复查，报告整改完成，等待验收销案。"
     return _act(case_id, "report", step)
+
+
+@bp.route("/desk/cases/<int:case_id>/elements", methods=["POST"])
+@require(Permission.CASES_WORK)
+def desk_elements(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        proposal = major.record_elements(
+            db, case, actor=current_user, premises_kind=form.premises_kind.data,
+            found=form.found.data or [], exclusions=form.exclusions.data or [],
+            suspected=bool(form.suspected.data), note=form.note.data or "")
+        if proposal.major or form.suspected.data:
+            return ("已登记判定要素：疑似重大火灾隐患，请在 7 个工作日内集体讨论判定并书面报告"
+                    "（《消防监督检查规定》第二十一条）。")
+        return "已登记判定要素：系统未建议判定为重大火灾隐患。"
+    return _act(case_id, "elements", step)
+
+
+@bp.route("/desk/cases/<int:case_id>/judge", methods=["POST"])
+@require(Permission.CASES_WORK)
+def desk_judge(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        is_major = form.decision.data == "major"
+        major.judge(db, case, actor=current_user, major=is_major,
+                    participants=(form.participants.data or "").splitlines(),
+                    reason=form.reason.data or "", expert_review=bool(form.expert_review.data))
+        return ("已登记集体判定：构成重大火灾隐患，"
+                "请在 3 个工作日内送达《重大火灾隐患整改通知书》。"
+                if is_major else "已登记集体判定：不构成重大火灾隐患。")
+    return _act(case_id, "judge", step)
+
+
+@bp.route("/desk/cases/<int:case_id>/application", methods=["POST"])
+@require(Permission.CASES_WORK)
+def desk_application(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        workflow.record_application(db, case, actor=current_user,
+                                    applied_on=form.applied_on.data, note=form.note.data or "")
+        return "已登记单位的复查申请，复查时限自申请之日起算。"
+    return _act(case_id, "application", step)
+
+
+@bp.route("/desk/cases/<int:case_id>/unfounded-review", methods=["POST"])
+@require(Permission.CASES_CLOSE)
+def desk_review_unfounded(case_id: int):
+    def step(db: Session, case: Case, form: Any) -> str:
+        if form.decision.data == "approve":
+            workflow.approve_unfounded(db, case, actor=current_user,
+                                       reason=form.reason.data or "")
+            return "已审核通过，案件办结，举报人将收到结果和理由。"
+        workflow.refuse_unfounded(db, case, actor=current_user, reason=form.reason.data or "")
+        return "已退回牵头部门重新核查。"
+    return _act(case_id, "review_unfounded", step)
 
 
 @bp.route("/desk/cases/<int:case_id>/transfer", methods=["POST"])

@@ -17,8 +17,8 @@ from admin import bp
 from admin.access import require
 from portal.db import get_session
 from portal.domain.access.permissions import Permission, tip_scope
-from portal.domain.casework import sla
-from portal.domain.clock import utcnow
+from portal.domain.casework import limits
+from portal.domain.clock import format_local, utcnow
 from portal.domain.enums import Channel
 from portal.domain.models import Category, Tip
 from portal.domain.vetting import places
@@ -29,6 +29,8 @@ from portal.domain.vetting.queue import PAGE_SIZE, QueueFilter, pending_tips
 class Age:
     text: str
     limit: str
+    # The share of the §18 check limit moderation has used already, counted from receipt.
+    used: str
     overdue: bool
 
 
@@ -36,11 +38,12 @@ def tip_age(session: Session, tip: Tip, now: dt.datetime) -> Age:
     """How long the tip has waited, against the check limit counted from its receipt."""
     hours = (now - tip.created_at).total_seconds() / 3600
     text = f"{math.floor(hours)} 小时" if hours < 48 else f"{math.floor(hours / 24)} 天"
-    urgent = tip.category.urgent
-    limit = (f"{sla.URGENT_CHECK_HOURS} 小时内核查" if urgent
-             else f"{sla.CHECK_WORKING_DAYS} 个工作日内核查")
-    overdue = now > sla.check_due(session, tip.created_at, urgent=urgent)
-    return Age(text, limit, overdue)
+    span = limits.check_limit(tip.category)
+    due = limits.due_after(session, tip.created_at, span)
+    whole = (due - tip.created_at).total_seconds()
+    share = (now - tip.created_at).total_seconds() / whole if whole > 0 else 1.0
+    used = f"已用 {min(999, math.floor(share * 100))}%（{format_local(due)} 到期）"
+    return Age(text, f"{span.label}内核查", used, now > due)
 
 
 @bp.context_processor

@@ -125,6 +125,8 @@ def supervision():
         _tile("未办结隐患", base.with_(open_only=True), now, tz),
         _tile("核查超期", base.with_(overdue=ledger.Overdue.CHECK), now, tz, alert=True),
         _tile("整改超期", base.with_(overdue=ledger.Overdue.RECTIFY), now, tz, alert=True),
+        _tile("文书、复查或报告超期", base.with_(overdue=ledger.Overdue.CLOCK), now, tz,
+              alert=True),
         _tile("7 日内到期", base.with_(due_soon=True), now, tz),
         _tile("未销案重大隐患", base.with_(severity=Severity.MAJOR, open_only=True), now, tz,
               alert=True),

@@ -12,7 +12,7 @@ issuing department, kind and year. Departments say whether fire-supervision powe
 delegated to them and how they number documents (generated, the default, or typed in). Cases
 gain the status ``unfounded``: a check that found the tip unfounded now waits for the
 supervisor's review instead of closing the case; the cases already closed as unfounded stay
-closed. Existing rows are kept as they are; nothing is back-filled: a case routed before this
+closed. The timeline gains the kinds of event these steps write. Existing rows are kept as they are; nothing is back-filled: a case routed before this
 migration keeps the check-by it was given.
 """
 from collections.abc import Sequence
@@ -33,22 +33,34 @@ NEW_STATUSES = ('triage', 'routed', 'checking', 'rectifying', 'rectified', 'unfo
 OPEN = sa.text("met_at IS NULL AND cancelled_at IS NULL")
 
 
-def _status_check(statuses: Sequence[str]) -> str:
-    return "status IN (" + ", ".join(f"'{s}'" for s in statuses) + ")"
+OLD_EVENTS = ('opened', 'tip_linked', 'routed', 'accepted', 'returned', 'transferred',
+              'check_confirmed', 'check_unfounded', 'deadline_set', 'progress',
+              'extension_requested', 'extension_decided', 'rectification_reported',
+              'sent_back', 'closed', 'follow_up_ok', 'reopened', 'severity_changed',
+              'supervision_changed', 'urged', 'disclosed', 'disclosure_withdrawn', 'note')
+NEW_EVENTS = (*OLD_EVENTS, 'unfounded_approved', 'unfounded_refused', 'document_issued',
+              'reinspection_applied', 'major_suspected', 'major_judged', 'expert_review')
 
 
-def _set_statuses(old: Sequence[str], new: Sequence[str]) -> None:
+def _in(column: str, values: Sequence[str]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _set_values(table: str, constraint: str, column: str, old: Sequence[str],
+                new: Sequence[str]) -> None:
+    """Change the values an enum column's CHECK constraint allows."""
+    name = f"ck_{table}_{constraint}"
     if op.get_bind().dialect.name == 'sqlite':
-        # The cases table is referenced by many: rebuilt in place (see sqlite_rebuild).
+        # These tables are referenced by others: rebuilt in place (see sqlite_rebuild).
         def edit(sql: str) -> str:
-            before = _status_check(old)
+            before = _in(column, old)
             if sql.count(before) != 1:
                 raise RuntimeError(f"unexpected table definition, cannot apply 0019: {sql}")
-            return sql.replace(before, _status_check(new))
-        sqlite_rebuild('cases', edit)
+            return sql.replace(before, _in(column, new))
+        sqlite_rebuild(table, edit)
         return
-    op.drop_constraint(op.f('ck_cases_case_status'), 'cases', type_='check')
-    op.create_check_constraint(op.f('ck_cases_case_status'), 'cases', _status_check(new))
+    op.drop_constraint(op.f(name), table, type_='check')
+    op.create_check_constraint(op.f(name), table, _in(column, new))
 
 
 def upgrade() -> None:
@@ -60,7 +72,8 @@ def upgrade() -> None:
                                            nullable=False, server_default='auto'))
     op.add_column('departments', sa.Column('document_prefix', sa.String(length=32),
                                            nullable=False, server_default=sa.text("''")))
-    _set_statuses(OLD_STATUSES, NEW_STATUSES)
+    _set_values('cases', 'case_status', 'status', OLD_STATUSES, NEW_STATUSES)
+    _set_values('case_events', 'case_event_kind', 'kind', OLD_EVENTS, NEW_EVENTS)
 
     op.create_table(
         'case_clocks',
@@ -120,7 +133,10 @@ def downgrade() -> None:
     # A case waiting for its unfounded check's review is closed as unfounded, as it was.
     op.execute("UPDATE cases SET status = 'closed', outcome = 'unfounded', "
                "closed_at = COALESCE(checked_at, updated_at) WHERE status = 'unfounded'")
-    _set_statuses(NEW_STATUSES, OLD_STATUSES)
+    op.execute("DELETE FROM case_events WHERE kind IN (" + ", ".join(
+        f"'{k}'" for k in NEW_EVENTS if k not in OLD_EVENTS) + ")")
+    _set_values('case_events', 'case_event_kind', 'kind', NEW_EVENTS, OLD_EVENTS)
+    _set_values('cases', 'case_status', 'status', NEW_STATUSES, OLD_STATUSES)
     for column in ('document_prefix', 'document_numbering', 'fire_powers_delegated'):
         op.drop_column('departments', column)
     for column in ('check_working_days', 'check_hours'):

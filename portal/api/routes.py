@@ -18,6 +18,7 @@ from portal.api import bp, formats, openapi
 from portal.db import get_session, rollback_session
 from portal.domain.administration import settings as portal_settings
 from portal.domain.administration import townships, vocabulary
+from portal.domain.casework import limits
 from portal.domain.models import Category, Township, Village
 from portal.domain.reporting import intake
 from portal.extensions import csrf
@@ -142,7 +143,8 @@ def _service(category: Category) -> dict[str, Any]:
         "metadata": True,
         "type": "realtime",
         "keywords": "消防隐患,紧急" if category.urgent else "消防隐患",
-        "group": "紧急隐患（24小时内核查）" if category.urgent else "一般隐患（3个工作日内核查）",
+        "group": ("紧急隐患" if category.urgent else "一般隐患")
+        + f"（{limits.check_limit(category).label}内核查）",
     }
 
 

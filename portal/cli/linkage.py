@@ -15,7 +15,7 @@ from flask.cli import AppGroup
 
 from portal.db import get_session
 from portal.domain import clock
-from portal.domain.casework import notifications, sla
+from portal.domain.casework import limits, notifications, sla
 from portal.domain.clock import utcnow
 from portal.templating import format_date
 
@@ -47,9 +47,13 @@ def sla_scan(now_text: str | None) -> None:
         due_soon=dt.timedelta(hours=config["SLA_DUE_SOON_HOURS"]),
         rectify_warn_days=config["SLA_RECTIFY_WARN_DAYS"],
     )
+    clocks = limits.remind(session, _now(now_text), tz=config["TIMEZONE"],
+                           due_soon=dt.timedelta(hours=config["SLA_DUE_SOON_HOURS"]))
     session.commit()
     click.echo(f"即将到期 {report.due_soon} 件，已超期 {report.overdue} 件，"
-               f"回头看到期 {report.follow_ups} 件，新写入提醒 {report.written} 条")
+               f"回头看到期 {report.follow_ups} 件；文书、复查与报告时限即将到期 "
+               f"{clocks.due_soon} 项，已超期 {clocks.overdue} 项；"
+               f"新写入提醒 {report.written + clocks.written} 条")
     for year in report.missing_years:
         click.echo(f"警告：{sla.calendar_status(session, year).message}", err=True)
 

@@ -111,6 +111,14 @@ class CaseEventKind(LabeledEnum):
     DISCLOSED = "disclosed", "公开"
     DISCLOSURE_WITHDRAWN = "disclosure_withdrawn", "撤回公开"
     NOTE = "note", "备注"
+    # Issue 20: the legal clock's steps.
+    UNFOUNDED_APPROVED = "unfounded_approved", "不属实审核通过，办结"
+    UNFOUNDED_REFUSED = "unfounded_refused", "不属实未获通过，重新核查"
+    DOCUMENT_ISSUED = "document_issued", "制发文书"
+    REINSPECTION_APPLIED = "reinspection_applied", "单位申请复查"
+    MAJOR_SUSPECTED = "major_suspected", "疑似重大火灾隐患"
+    MAJOR_JUDGED = "major_judged", "重大火灾隐患集体判定"
+    EXPERT_REVIEW = "expert_review", "专家论证"
 
 
 class MessageDirection(LabeledEnum):

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain import clock
+from portal.domain.clock import utcnow
 from portal.domain.casework import workflow
 from portal.domain.enums import (
     AssignmentState,
@@ -24,6 +25,7 @@ from portal.domain.enums import (
     CaseStatus,
     Channel,
     Role,
+    TipStatus,
 )
 from portal.domain.models import Attachment, Case, CaseEvent, Tip, User
 from portal.domain.reporting import intake
@@ -183,7 +185,7 @@ def test_a_tip_goes_from_routing_to_closure_through_the_web(
 
     page = follow(client, act(client, case_id, "report", {"report": "纸箱已全部清走，出口畅通",
                                                           "photos": photo()}))
-    assert "已报告整改完成" in page and "待销案" in page
+    assert "已登记复查，报告整改完成" in page and "待销案" in page
     sign_out(client)
 
     # The moderator approves closure (销案).
@@ -390,16 +392,45 @@ def test_a_step_taken_on_an_overtaken_page_shows_what_happened(
 # ---------------------------------------------------------------- the other steps
 
 
-def test_unfounded_check_closes_the_case(
-    client: FlaskClient, db_session: Session, ready: Case, as_role
+def test_an_unfounded_check_is_reviewed_before_the_case_closes(
+    app: Flask, client: FlaskClient, db_session: Session, ready: Case, as_role
 ) -> None:
+    with app.app_context():
+        result = intake.submit_tip(db_session, intake.TipInput(
+            channel=Channel.WEB, village_id=factories.village(db_session).id,
+            category_id=factories.category(db_session, "blocked_escape").id,
+            unit_name="红星饭店", description="后门安全出口被纸箱堵死。",
+        ), cipher=cipher(), receipt_key=receipt_key())
+    tip, code = result.tip, result.receipt_code
+    tip.case_id, tip.status, tip.decided_at = ready.id, TipStatus.ACCEPTED, utcnow()
+    db_session.commit()
     as_role("officer")
     follow(client, act(client, ready.id, "accept"))
     page = follow(client, act(client, ready.id, "check", {
-        "result": "unfounded", "findings": "现场出口畅通，未见堆放"}))
-    assert "已登记核查不属实" in page and "经核查不属实" in page
+        "result": "unfounded", "findings": "现场出口畅通，未见堆放",
+        "public_text": "现场两处安全出口均畅通，未见堆放杂物"}))
+    assert "已登记核查不属实，等待乡消安办审核" in page
+    assert reload(db_session, ready).status is CaseStatus.UNFOUNDED
+    assert 'id="act-review_unfounded"' not in page  # an officer does not review it
+    sign_out(client)
+
+    as_role("moderator")
+    page = page_of(client, f"/admin/desk/cases/{ready.id}")
+    assert "拟告知举报人的理由：现场两处安全出口均畅通，未见堆放杂物" in page
+    assert "红星饭店" in page_of(client, "/admin/closures")
+    page = follow(client, act(client, ready.id, "unfounded-review", {"decision": "approve"}))
+    assert "已审核通过，案件办结" in page
     case = reload(db_session, ready)
     assert case.status is CaseStatus.CLOSED and case.outcome is CaseOutcome.UNFOUNDED
+    told = db_session.get(Tip, tip.id).messages[-1].body
+    assert "不属实" in told and "理由：现场两处安全出口均畅通，未见堆放杂物" in told
+    # The reporter's page shows the result with its reason (§18).
+    reporter = app.test_client()
+    response = reporter.post("/track", data={"csrf_token": csrf_token(reporter, "/track"),
+                                             "code": group_receipt(code)})
+    assert response.status_code == 303
+    track = page_of(reporter, "/track/status")
+    assert "理由：现场两处安全出口均畅通，未见堆放杂物" in track
 
 
 def test_assisting_department_posts_its_own_update(

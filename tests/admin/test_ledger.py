@@ -41,7 +41,7 @@ def test_every_dashboard_figure_is_the_count_of_the_ledger_it_links_to(
     page = client.get("/admin/supervision").get_data(as_text=True)
     figures = [(html.unescape(url), int(value)) for url, value in FIGURE.findall(page)]
     # headline tiles, stages, the goals panel, and the department and village tables
-    assert len(figures) >= 6 + 5 + 3 + 4
+    assert len(figures) >= 7 + 5 + 3 + 4
     assert any(value > 0 for _, value in figures)
     for url, value in figures:
         assert ledger_total(client, url) == value, url
@@ -51,9 +51,9 @@ def test_dashboard_headline_figures_on_the_seeded_township(client: FlaskClient, 
                                                            seeded) -> None:
     as_role("supervisor")
     page = client.get("/admin/supervision").get_data(as_text=True)
-    tiles = re.findall(r"<strong>(\d+)</strong><span>([^<]+)</span>", page)[:6]
+    tiles = re.findall(r"<strong>(\d+)</strong><span>([^<]+)</span>", page)[:7]
     assert {label: int(n) for n, label in tiles} == {
-        "未办结隐患": 9, "核查超期": 2, "整改超期": 1, "7 日内到期": 2,
+        "未办结隐患": 9, "核查超期": 2, "整改超期": 1, "文书、复查或报告超期": 0, "7 日内到期": 2,
         "未销案重大隐患": 2, "挂牌督办": 3,
     }
 

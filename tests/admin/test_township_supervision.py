@@ -163,10 +163,12 @@ def test_the_county_dashboard_ranks_the_townships(
     rows = ranking_rows(page)
     assert [name for name, _f, _l in rows] == ["阳高乡", "北社乡（示例）", "西沟乡（示例）"]
     yanggao, beishe, xigou = (figures for _n, figures, _l in rows)
-    assert yanggao == {"check_overdue": "1", "rectify_overdue": "1", "listed_open": "2",
+    assert yanggao == {"check_overdue": "1", "rectify_overdue": "1", "clock_overdue": "0",
+                       "listed_open": "2",
                        "stock_open": "1", "increment": "1",
                        "rectification_rate": "25.0%（1/4）"}
-    assert beishe == {"check_overdue": "1", "rectify_overdue": "1", "listed_open": "0",
+    assert beishe == {"check_overdue": "1", "rectify_overdue": "1", "clock_overdue": "0",
+                      "listed_open": "0",
                       "stock_open": "0", "increment": "0",
                       "rectification_rate": "50.0%（1/2）"}
     assert xigou["check_overdue"] == "0" and xigou["rectification_rate"] == "—"

@@ -53,8 +53,10 @@ def new_case(session: Session, category: str = "wiring", venue_type: str | None 
 def routed_case(session: Session, category: str = "wiring", *,
                 now: dt.datetime | None = None, severity: Severity = Severity.GENERAL,
                 **values: Any) -> Case:
-    """A case routed as the rules propose."""
+    """A case routed as the rules propose; given ``now``, its tip was received then too."""
     case = new_case(session, category, severity=severity, **values)
+    if now is not None:
+        case.created_at = now
     proposal = routing.propose_for_case(session, case)
     routing.route_case(session, case, lead=proposal.lead, assists=proposal.assists,
                        actor=moderator(session), now=now)

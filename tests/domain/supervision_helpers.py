@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from portal.domain import clock
-from portal.domain.casework import routing, workflow
+from portal.domain.casework import limits, routing, workflow
 from portal.domain.clock import utcnow
 from portal.domain.enums import Severity
 from portal.domain.models import Case
@@ -24,21 +24,28 @@ def case_at(session: Session, stage: str, *, department: str = "FIRE", village: 
             unit_name: str = "测试商店") -> Case:
     """A case taken through the real workflow to ``stage``, its lead being ``department``.
 
-    ``routed_days_ago`` puts the routing (and so the check deadline) in the past;
+    ``routed_days_ago`` puts the routing and the check deadline in the past (as if the tip
+    had been received then: §18 counts from receipt; the case's own dates stay this month's);
+    an "unfounded" case is closed as unfounded after the review;
     ``rectify_by`` then overrides the deadline the department set (which must be today or
     later when set through the workflow).
     """
     case = new_case(session, category, venue_type=venue_type, village=village,
                     unit_name=unit_name, severity=severity)
+    now = utcnow()
     if created_at is not None:
         case.created_at = created_at
     if stage == "triage":
         session.flush()
         return case
-    now = utcnow()
     routing.route_case(session, case, lead=factories.department(session, department),
                        actor=moderator(session),
                        override_reason="测试指定", now=now - dt.timedelta(days=routed_days_ago))
+    if routed_days_ago:
+        assert case.routed_at is not None
+        case.check_by = limits.due_after(session, case.routed_at,
+                                         limits.check_limit(case.category))
+        session.flush()
     if stage == "routed":
         return case
     actor = officer(session, department)
@@ -47,6 +54,7 @@ def case_at(session: Session, stage: str, *, department: str = "FIRE", village: 
         return case
     if stage == "unfounded":
         workflow.record_check(session, case, actor=actor, confirmed=False, findings="不属实")
+        workflow.approve_unfounded(session, case, actor=moderator(session))
         return case
     workflow.record_check(session, case, actor=actor, confirmed=True, findings="属实")
     workflow.set_rectification(session, case, actor=actor,

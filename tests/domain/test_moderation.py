@@ -291,6 +291,8 @@ def test_a_merge_into_a_case_closed_meanwhile_is_refused_with_the_conflict_messa
     workflow.accept_assignment(other, other.get(Assignment, assignment_id), actor=fire)
     workflow.record_check(other, other.get(Case, case_id), actor=fire, confirmed=False,
                           findings="现场无堆物")
+    workflow.approve_unfounded(other, other.get(Case, case_id),
+                               actor=other.scalar(select(User).where(User.role == Role.MODERATOR)))
     other.commit()
     other.close()
 

@@ -18,6 +18,7 @@ from portal.domain.enums import (
     CaseStatus,
     Severity,
     SupervisionLevel,
+    TipStatus,
 )
 from portal.domain.models import AuditLog, Notification, RoutingRule
 from tests import factories
@@ -138,12 +139,16 @@ def test_routing_as_proposed_creates_assignments_events_and_notifications(
 ) -> None:
     case = new_case(db_session, "blocked_escape")
     proposal = routing.propose_for_case(db_session, case)
-    now = dt.datetime(2026, 9, 30, 2, 0, tzinfo=dt.UTC)
+    received = dt.datetime(2026, 9, 30, 2, 0, tzinfo=dt.UTC)
+    factories.make_tip(db_session, case_id=case.id, status=TipStatus.ACCEPTED,
+                       created_at=received, decided_at=received)
+    now = received + dt.timedelta(hours=5)
     routing.route_case(db_session, case, lead=proposal.lead, assists=proposal.assists,
                        actor=moderator(db_session), now=now)
 
     assert case.status is CaseStatus.ROUTED
-    assert case.routed_at == now and case.check_by == now + dt.timedelta(hours=24)
+    # §18 counts the check from the receipt of the tip, not from routing (issue 20).
+    assert case.routed_at == now and case.check_by == received + dt.timedelta(hours=24)
     assert [(a.department.code, a.role, a.state) for a in case.assignments] == [
         ("FIRE", AssignmentRole.LEAD, AssignmentState.PENDING),
         ("POLICE", AssignmentRole.ASSIST, AssignmentState.PENDING),

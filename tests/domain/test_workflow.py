@@ -125,22 +125,51 @@ def test_the_full_path_from_routing_to_closure(db_session: Session) -> None:
     assert "已整改" in message.body and "消防" in message.body
 
 
-def test_an_unfounded_check_closes_the_case(db_session: Session) -> None:
+def test_an_unfounded_check_waits_for_review_then_closes_telling_the_reason(
+        db_session: Session) -> None:
     case = checking_case(db_session)
     tip = factories.make_tip(db_session, case_id=case.id, status=TipStatus.ACCEPTED,
                              decided_at=case.created_at)
-    workflow.record_check(db_session, case, actor=officer(db_session, "FIRE"),
-                          confirmed=False, findings="现场出口畅通，未见堆物")
-    assert case.status is CaseStatus.CLOSED and case.outcome is CaseOutcome.UNFOUNDED
+    fire = officer(db_session, "FIRE")
+    workflow.record_check(db_session, case, actor=fire, confirmed=False,
+                          findings="现场出口畅通，未见堆物",
+                          public_text="现场安全出口畅通，未发现堆放杂物")
+    # Issue 20: an officer's "unfounded" no longer closes the case with no one looking.
+    assert case.status is CaseStatus.UNFOUNDED and case.outcome is None
     assert case.confirmed_at is None and case.checked_at is not None
     assert kinds(case)[-1] is K.CHECK_UNFOUNDED
+    assert tip.messages == []
+    with pytest.raises(WorkflowError, match="审核核查不属实"):
+        workflow.approve_unfounded(db_session, case, actor=fire)
+    workflow.approve_unfounded(db_session, case, actor=supervisor(db_session))
+    assert case.status is CaseStatus.CLOSED and case.outcome is CaseOutcome.UNFOUNDED
+    assert kinds(case)[-1] is K.UNFOUNDED_APPROVED
+    db_session.expire(tip, ["messages"])
     assert {a.state for a in case.assignments} <= {AssignmentState.COMPLETED,
                                                    AssignmentState.WITHDRAWN}
     assert "不属实" in tip.messages[-1].body
+    assert "理由：现场安全出口畅通，未发现堆放杂物" in tip.messages[-1].body
     # An unfounded case has nothing to follow up.
     with pytest.raises(WorkflowError, match="回头看"):
         workflow.follow_up(db_session, case, actor=supervisor(db_session), still_ok=True,
                            findings="-")
+
+
+def test_a_refused_unfounded_check_goes_back_to_the_lead_to_check_again(
+        db_session: Session) -> None:
+    case = checking_case(db_session)
+    fire = officer(db_session, "FIRE")
+    workflow.record_check(db_session, case, actor=fire, confirmed=False, findings="未见")
+    with pytest.raises(WorkflowError, match="不予通过的理由"):
+        workflow.refuse_unfounded(db_session, case, actor=supervisor(db_session), reason=" ")
+    workflow.refuse_unfounded(db_session, case, actor=supervisor(db_session),
+                              reason="照片显示二楼通道仍有堆物")
+    assert case.status is CaseStatus.CHECKING and case.checked_at is None
+    assert kinds(case)[-1] is K.UNFOUNDED_REFUSED
+    again = db_session.scalar(select(Notification).where(Notification.kind == "sent_back"))
+    assert again.recipient_department_id == lead(case).department_id
+    workflow.record_check(db_session, case, actor=fire, confirmed=True, findings="属实")
+    assert case.status is CaseStatus.RECTIFYING
 
 
 def test_send_back_then_close(db_session: Session) -> None:
@@ -210,7 +239,8 @@ def test_the_allowed_moves_are_those_of_the_design() -> None:
     S = CaseStatus
     assert set(workflow.MOVES) == {
         (S.TRIAGE, S.ROUTED), (S.ROUTED, S.TRIAGE), (S.ROUTED, S.CHECKING),
-        (S.CHECKING, S.RECTIFYING), (S.CHECKING, S.CLOSED), (S.RECTIFYING, S.RECTIFIED),
+        (S.CHECKING, S.RECTIFYING), (S.CHECKING, S.UNFOUNDED), (S.UNFOUNDED, S.CLOSED),
+        (S.UNFOUNDED, S.CHECKING), (S.RECTIFYING, S.RECTIFIED),
         (S.RECTIFIED, S.RECTIFYING), (S.RECTIFIED, S.CLOSED), (S.CLOSED, S.RECTIFYING),
     }
 

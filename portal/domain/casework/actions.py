@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from portal.domain.access.permissions import Permission, has_permission
-from portal.domain.casework import routing, workflow
+from portal.domain.casework import major, routing, workflow
 from portal.domain.casework.events import WorkflowError
 from portal.domain.models import Case, User
 from portal.domain.supervision import listings
@@ -51,12 +51,19 @@ STEPS: tuple[Step, ...] = (
     Step("accept", "签收派单", Permission.CASES_WORK, workflow.check_accept),
     Step("return", "退回派单", Permission.CASES_WORK, workflow.check_return),
     Step("check", "登记现场核查结果", Permission.CASES_WORK, workflow.check_record_check),
+    Step("elements", "登记重大火灾隐患判定要素", Permission.CASES_WORK,
+         major.check_record_elements),
+    Step("judge", "集体判定重大火灾隐患", Permission.CASES_WORK, major.check_judge),
     Step("deadline", "下达整改期限", Permission.CASES_WORK, workflow.check_set_rectification),
     Step("progress", "发布进展", Permission.CASES_WORK, workflow.check_post_progress),
-    Step("report", "报告整改完成", Permission.CASES_WORK, workflow.check_report_rectified),
+    Step("application", "登记单位复查申请", Permission.CASES_WORK,
+         workflow.check_record_application),
+    Step("report", "复查并报告整改完成", Permission.CASES_WORK, workflow.check_report_rectified),
     Step("extension", "申请延期", Permission.CASES_WORK, workflow.check_request_extension),
     Step("closure", "验收销案", Permission.CASES_CLOSE, workflow.check_approve_closure),
     Step("send_back", "退回继续整改", Permission.CASES_CLOSE, workflow.check_send_back),
+    Step("review_unfounded", "审核核查不属实", Permission.CASES_CLOSE,
+         workflow.check_review_unfounded),
     Step("decide_extension", "审批延期申请", Permission.CASES_CLOSE,
          workflow.check_decide_extension),
     Step("follow_up", "回头看", Permission.CASES_FOLLOW_UP, workflow.check_follow_up,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from portal.domain import clock
 from portal.domain.administration import townships
-from portal.domain.casework import notifications, sla
+from portal.domain.casework import limits, notifications
 from portal.domain.casework.workflow import (
     WorkflowError,
     log_event,
@@ -254,7 +254,7 @@ def route_case(
                                  *((d, AssignmentRole.ASSIST) for d in assists)]
     ]
     session.add_all(new)
-    check_by = sla.check_due(session, now, urgent=case.category.urgent, tz=tz)
+    check_by = limits.check_due(session, case, tz=tz)
     names = "、".join(d.name for d in assists)
     transition(
         session, case, CaseStatus.ROUTED, actor=actor, department=lead, now=now,
@@ -270,7 +270,7 @@ def route_case(
                          "reasons": proposal.reasons},
             "overridden": overridden,
             "override_reason": override_reason,
-            "check_by": check_by.isoformat(),
+            "check_by": check_by.isoformat() if check_by else None,
             # That the summary changed, not the text: the audit log is read widely.
             "summary_changed": summary_changed,
         },
@@ -287,7 +287,8 @@ def route_case(
         notifications.notify(
             session, "assignment_new",
             f"新派单：案件 #{case.id} {case.unit.name}（{assignment.role.label}）",
-            f"类别：{case.category.name}\n核查时限：{clock.format_local(check_by, tz)}",
+            f"类别：{case.category.name}\n核查时限："
+            + (clock.format_local(check_by, tz) if check_by else "巡查发现，无需另行核查"),
             department=assignment.department,
             payload={"case_id": case.id, "assignment_id": assignment.id},
         )

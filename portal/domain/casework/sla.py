@@ -35,19 +35,19 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.domain.access import audit
 from portal.domain.casework import leads, notifications
-from portal.domain.clock import end_of_local_day, format_local, local_today, local_zone, utcnow
+from portal.domain.clock import format_local, local_today, local_zone, utcnow
 from portal.domain.enums import CaseStatus
 from portal.domain.models import (
     Assignment,
     CalendarDay,
     CalendarYear,
     Case,
+    CaseClock,
     Department,
     User,
 )
 
-URGENT_CHECK_HOURS = 24
-CHECK_WORKING_DAYS = 3
+# The limits themselves, with their legal basis, are in casework/limits.py.
 # Statuses in which the on-site check is still owed.
 AWAITING_CHECK = (CaseStatus.ROUTED, CaseStatus.CHECKING)
 
@@ -331,18 +331,6 @@ def add_working_days(session: Session, start: dt.date, count: int) -> dt.date:
 # ---------------------------------------------------------------- due dates
 
 
-def check_due(
-    session: Session, routed_at: dt.datetime, *, urgent: bool, tz: str | ZoneInfo | None = None
-) -> dt.datetime:
-    """When the on-site check is due: 24 hours after routing for urgent categories, else the
-    end of the third working day after the day of routing (公安部令第120号)."""
-    if urgent:
-        return routed_at + dt.timedelta(hours=URGENT_CHECK_HOURS)
-    routed_day = routed_at.astimezone(local_zone(tz)).date()
-    due_day = add_working_days(session, routed_day, CHECK_WORKING_DAYS)
-    return end_of_local_day(due_day, tz)
-
-
 # Overdue has two meanings, each defined once here and nowhere else:
 # - overdue (超期): late for its check or for its rectification. The desk, the ledger, the
 #   dashboard, supervision, urging and Open311's notes use it; later time limits extend it.
@@ -360,28 +348,47 @@ def rectification_overdue_clause(today: dt.date) -> ColumnElement[bool]:
     return and_(Case.status == CaseStatus.RECTIFYING, Case.rectify_by < today)
 
 
+def clock_overdue_clause(now: dt.datetime) -> ColumnElement[bool]:
+    """SQL: one of the case's later legal clocks (the order, the re-inspection, the major
+    hazard's report and notice, the listing decision: ``casework/limits.py``) is running past
+    its due time. One range of the open clocks' index: they are few."""
+    return Case.id.in_(select(CaseClock.case_id).where(
+        CaseClock.met_at.is_(None), CaseClock.cancelled_at.is_(None), CaseClock.due_at < now))
+
+
+# The statuses a later clock runs in: from the confirmed check to the closure review.
+CLOCK_STATUSES = frozenset({CaseStatus.RECTIFYING, CaseStatus.RECTIFIED})
+
+
 def overdue_clause(
     now: dt.datetime | None = None, tz: str | ZoneInfo | None = None
 ) -> ColumnElement[bool]:
-    """SQL: the case is past its check-by while still unchecked, or past its rectify-by while
-    still being rectified."""
+    """SQL: the case is past its check-by while still unchecked, past its rectify-by while
+    still being rectified, or past the due time of a later legal clock."""
     now = now or utcnow()
-    return or_(check_overdue_clause(now), rectification_overdue_clause(local_today(now, tz)))
+    return or_(check_overdue_clause(now), rectification_overdue_clause(local_today(now, tz)),
+               clock_overdue_clause(now))
 
 
 def not_overdue_clause(statuses: Iterable[CaseStatus], now: dt.datetime | None = None,
-                       tz: str | ZoneInfo | None = None) -> ColumnElement[bool]:
+                       tz: str | ZoneInfo | None = None, *,
+                       clocks: bool = True) -> ColumnElement[bool]:
     """SQL: of the cases in ``statuses`` (each of which can be overdue), exactly those that
     are not: one index range per status on (status, check_by) or (status, rectify_by), so
-    counting them costs what is due ahead, not the ledger's size."""
+    counting them costs what is due ahead, not the ledger's size; less those a later clock
+    makes overdue (``clocks``; False: overdue for the check or the rectification alone)."""
     now = now or utcnow()
     terms = []
     for status in sorted(statuses):
         if status is CaseStatus.RECTIFYING:
             terms.append(rectification_not_overdue_clause(local_today(now, tz)))
-        else:
+        elif status in AWAITING_CHECK:
             terms.append(and_(Case.status == status, Case.check_by >= now))
             terms.append(and_(Case.status == status, Case.check_by.is_(None)))
+        else:
+            terms.append(Case.status == status)
+    if clocks:
+        return and_(or_(*terms), ~clock_overdue_clause(now))
     return or_(*terms)
 
 
@@ -397,12 +404,16 @@ def is_rectification_overdue(case: Case, today: dt.date) -> bool:
             and case.rectify_by < today)
 
 
+def is_clock_overdue(case: Case, now: dt.datetime) -> bool:
+    return any(c.open and c.due_at < now for c in case.clocks)
+
+
 def is_overdue(case: Case, now: dt.datetime | None = None,
                tz: str | ZoneInfo | None = None) -> bool:
     now = now or utcnow()
     if case.status in AWAITING_CHECK and case.check_by is not None:
         return case.check_by < now
-    return is_rectification_overdue(case, local_today(now, tz))
+    return is_rectification_overdue(case, local_today(now, tz)) or is_clock_overdue(case, now)
 
 
 @dataclass(frozen=True)
@@ -434,6 +445,16 @@ def due_of(case: Case, now: dt.datetime | None = None,
         if late:
             return Due(f"核查已超期 {_span(-left)}（期限 {when}）", True)
         return Due(f"核查剩余 {_span(left)}（期限 {when}）", False)
+    late_clocks = sorted((c for c in case.clocks if c.open and c.due_at < now),
+                         key=lambda c: c.due_at)
+    if late_clocks:
+        # The names are the rules' own (limits imports this module, hence here).
+        from portal.domain.casework.limits import LIMITS, Rule
+
+        first = late_clocks[0]
+        left = (now - first.due_at).total_seconds()
+        return Due(f"{LIMITS[Rule(first.rule)].name}已超期 {_span(left)}"
+                   f"（期限 {format_local(first.due_at, tz)}）", True)
     if case.status is CaseStatus.RECTIFYING:
         if case.rectify_by is None:
             return Due("尚未下达整改期限", False)

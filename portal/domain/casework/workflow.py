@@ -1,11 +1,17 @@
 """The case workflow: the one function that changes a case's status, and the named steps.
 
 ```
-triage ─route▶ routed ─accept▶ checking ─confirmed▶ rectifying ─report▶ rectified ─approve▶ closed
-  ▲              │                │                    ▲  ▲                 │                 │
-  └───return─────┘                └─unfounded▶ closed  │  └────send back────┘                 │
-                                                       └────────── reopen (回头看) ◀───────────┘
+triage ─route▶ routed ─accept▶ checking ─confirmed▶ rectifying ─复查▶ rectified ─approve▶ closed
+  ▲             │             │  ▲                 ▲  ▲                   │                 │ ▲
+  └───return────┘    unfounded│  │refuse           │  └────send back──────┘                 │ │
+                              ▼  │                 └────────── reopen (回头看) ◀────────────┘ │
+                         unfounded (review) ───────────────approve────────────────────────────┘
 ```
+
+The legal clocks after the check (``limits``) start and stop with these steps: the §19 order
+at a confirmed check (met when the rectification order is served with its deadline), the §20
+re-inspection at the deadline or the unit's application (met by the re-inspection that
+reports the hazard rectified); closure cancels whatever still runs.
 
 ``transition`` refuses any other move, stamps the times, and writes the CaseEvent and the audit
 row. Views call the named steps below; none of them, and nothing else, assigns ``Case.status``.
@@ -32,7 +38,7 @@ from sqlalchemy.orm import Session, object_session
 
 from portal.domain import clock
 from portal.domain.administration import townships
-from portal.domain.casework import leads, notifications
+from portal.domain.casework import leads, limits, notifications
 from portal.domain.casework.events import WorkflowError, flush, log_event, require_role
 from portal.domain.clock import utcnow
 from portal.domain.enums import (
@@ -55,15 +61,18 @@ __all__ = [
     "active_assignments",
     "allowed_moves",
     "approve_closure",
+    "approve_unfounded",
     "check_accept",
     "check_approve_closure",
     "check_decide_extension",
     "check_follow_up",
     "check_post_progress",
+    "check_record_application",
     "check_record_check",
     "check_report_rectified",
     "check_request_extension",
     "check_return",
+    "check_review_unfounded",
     "check_send_back",
     "check_set_rectification",
     "check_set_severity",
@@ -74,7 +83,9 @@ __all__ = [
     "own_assignment",
     "pending_extension",
     "post_progress",
+    "record_application",
     "record_check",
+    "refuse_unfounded",
     "report_rectified",
     "request_extension",
     "require_role",
@@ -103,9 +114,13 @@ MOVES: dict[tuple[CaseStatus, CaseStatus], Move] = {
     (S.ROUTED, S.CHECKING): Move(CaseEventKind.ACCEPTED, lambda now: {}),
     (S.CHECKING, S.RECTIFYING): Move(
         CaseEventKind.CHECK_CONFIRMED, lambda now: {"checked_at": now, "confirmed_at": now}),
-    (S.CHECKING, S.CLOSED): Move(
-        CaseEventKind.CHECK_UNFOUNDED,
-        lambda now: {"checked_at": now, "closed_at": now, "outcome": CaseOutcome.UNFOUNDED}),
+    (S.CHECKING, S.UNFOUNDED): Move(CaseEventKind.CHECK_UNFOUNDED,
+                                    lambda now: {"checked_at": now}),
+    (S.UNFOUNDED, S.CLOSED): Move(
+        CaseEventKind.UNFOUNDED_APPROVED,
+        lambda now: {"closed_at": now, "outcome": CaseOutcome.UNFOUNDED}),
+    (S.UNFOUNDED, S.CHECKING): Move(CaseEventKind.UNFOUNDED_REFUSED,
+                                    lambda now: {"checked_at": None}),
     (S.RECTIFYING, S.RECTIFIED): Move(
         CaseEventKind.RECTIFICATION_REPORTED, lambda now: {"rectified_at": now}),
     (S.RECTIFIED, S.RECTIFYING): Move(CaseEventKind.SENT_BACK, lambda now: {"rectified_at": None}),
@@ -499,24 +514,89 @@ def transfer_assignment(session: Session, assignment: Assignment, *, actor: User
 
 
 def record_check(session: Session, case: Case, *, actor: User, confirmed: bool, findings: str,
-                 public_text: str = "", attachments: Sequence[Attachment] = ()) -> CaseEvent:
-    """Record the on-site check: confirmed (属实) moves to rectifying, unfounded (不属实)
-    closes the case and tells the reporters."""
+                 public_text: str = "", attachments: Sequence[Attachment] = (),
+                 tz: str | ZoneInfo | None = None) -> CaseEvent:
+    """Record the on-site check: confirmed (属实) moves to rectifying and starts the §19
+    order's clock; unfounded (不属实) waits for the closure review, with the reason the
+    reporters will be told (``public_text``)."""
     lead = check_record_check(case, actor)
     findings = _required(findings, "核查情况")
-    if confirmed:
-        return transition(
-            session, case, CaseStatus.RECTIFYING, actor=actor, department=lead.department,
-            internal_text=findings, public_text=public_text or "经现场核查，隐患属实，责令整改",
-            attachments=attachments, data={"confirmed": True})
     now = utcnow()
-    _finish_assignments(case, actor, now, "核查不属实，办结")
+    if confirmed:
+        event = transition(
+            session, case, CaseStatus.RECTIFYING, actor=actor, department=lead.department,
+            now=now, internal_text=findings,
+            public_text=public_text or "经现场核查，隐患属实，责令整改",
+            attachments=attachments, data={"confirmed": True})
+        limits.start(session, case, limits.Rule.ORDER, at=now, tz=tz)
+        return event
+    # Unfounded (不属实): the reason is what the reporter will be told; the closure review
+    # decides (§18: the reporter is told the result, or why not is recorded).
+    reason = public_text.strip() or reporter.OUTCOME_WORDS[CaseOutcome.UNFOUNDED]
     event = transition(
-        session, case, CaseStatus.CLOSED, actor=actor, department=lead.department, now=now,
-        internal_text=findings, public_text=public_text or "经现场核查，举报情况不属实",
-        attachments=attachments, data={"confirmed": False})
-    reporter.post_outcome(session, case, actor=actor)
+        session, case, CaseStatus.UNFOUNDED, actor=actor, department=lead.department, now=now,
+        internal_text=findings, public_text="", attachments=attachments,
+        data={"confirmed": False, "reason": reason})
+    office = notifications.office_department(session, case.village.township)
+    if office is not None:
+        notifications.notify(
+            session, "awaiting_closure", f"核查不属实待审核：案件 #{case.id} {case.unit.name}",
+            f"{lead.department.name}核查认为举报不属实：{findings}", department=office,
+            payload={"case_id": case.id})
     return event
+
+
+UNFOUNDED_WORDS = reporter.OUTCOME_WORDS[CaseOutcome.UNFOUNDED]
+
+
+def check_review_unfounded(case: Case, actor: User) -> None:
+    require_role(actor, Role.MODERATOR, Role.SUPERVISOR, action="审核核查不属实")
+    _require_status(case, "审核核查不属实", CaseStatus.UNFOUNDED)
+
+
+def unfounded_reason(case: Case) -> str:
+    """What the check said the reporter is to be told about an unfounded tip."""
+    for event in reversed(case.events):
+        if event.kind is CaseEventKind.CHECK_UNFOUNDED:
+            return str((event.data or {}).get("reason") or UNFOUNDED_WORDS)
+    return UNFOUNDED_WORDS
+
+
+def approve_unfounded(session: Session, case: Case, *, actor: User,
+                      reason: str = "") -> CaseEvent:
+    """The supervisor agrees the tip was unfounded: the case closes, and every reporter is told
+    the result with the reason (the check's, or the reviewer's wording of it)."""
+    check_review_unfounded(case, actor)
+    reason = reason.strip() or unfounded_reason(case)
+    now = utcnow()
+    _finish_assignments(case, actor, now, "核查不属实，审核通过，办结")
+    _end_clocks(case, now)
+    event = transition(session, case, CaseStatus.CLOSED, actor=actor, now=now,
+                       internal_text=f"审核通过：{reason}", public_text=reason,
+                       data={"reason": reason})
+    reporter.post_outcome(session, case, actor=actor, reason=reason)
+    return event
+
+
+def refuse_unfounded(session: Session, case: Case, *, actor: User, reason: str) -> CaseEvent:
+    """The review does not accept "unfounded": the lead department checks again."""
+    check_review_unfounded(case, actor)
+    reason = _required(reason, "不予通过的理由")
+    event = transition(session, case, CaseStatus.CHECKING, actor=actor,
+                       internal_text=f"核查不属实未获通过：{reason}", data={"reason": reason})
+    lead = leads.active_lead(case)
+    if lead is not None:
+        notifications.notify(
+            session, "sent_back", f"请重新核查：案件 #{case.id} {case.unit.name}",
+            f"核查不属实未获通过，理由：{reason}", department=lead.department,
+            payload={"case_id": case.id})
+    return event
+
+
+def _end_clocks(case: Case, now: dt.datetime) -> None:
+    """At closure nothing is owed any more: a clock still running is closed, saying so."""
+    for rule in limits.Rule:
+        limits.cancel(case, rule, note="案件办结时尚未完成", at=now)
 
 
 def set_rectification(session: Session, case: Case, *, actor: User, deadline: dt.date,
@@ -528,6 +608,9 @@ def set_rectification(session: Session, case: Case, *, actor: User, deadline: dt
         raise WorkflowError("整改期限不能早于今天")
     case.rectify_by = deadline
     case.rectify_notice_no = notice_no.strip()[:64]
+    now = utcnow()
+    limits.meet(case, limits.Rule.ORDER, at=now)
+    _reinspection_from(session, case, deadline, "自整改期限届满之日起算", tz)
     flush(session)
     return log_event(
         session, case, CaseEventKind.DEADLINE_SET, actor=actor, department=lead.department,
@@ -536,6 +619,39 @@ def set_rectification(session: Session, case: Case, *, actor: User, deadline: dt
         public_text=public_text or f"责令限期整改，整改期限至{deadline:%Y年%m月%d日}",
         data={"rectify_by": deadline, "notice_no": case.rectify_notice_no},
         audit_after={"rectify_by": deadline, "rectify_notice_no": case.rectify_notice_no})
+
+
+def _reinspection_from(session: Session, case: Case, day: dt.date, note: str,
+                       tz: str | ZoneInfo | None = None) -> None:
+    """(Re)start the §20 re-inspection clock: 3 working days after ``day``."""
+    limits.start(session, case, limits.Rule.REINSPECT, note=note,
+                 due_at=limits.due_after_day(
+                     session, day, limits.LIMITS[limits.Rule.REINSPECT].span, tz=tz), tz=tz)
+
+
+def check_record_application(case: Case, actor: User) -> Assignment:
+    _require_status(case, "登记复查申请", CaseStatus.RECTIFYING)
+    lead = _lead_for(case, actor, "登记复查申请")
+    if case.rectify_by is None:
+        raise WorkflowError("尚未下达整改期限")
+    return lead
+
+
+def record_application(session: Session, case: Case, *, actor: User, applied_on: dt.date,
+                       note: str = "", tz: str | ZoneInfo | None = None) -> CaseEvent:
+    """The unit applied for re-inspection before its deadline (§20): the re-inspection is
+    then due 3 working days after the application."""
+    lead = check_record_application(case, actor)
+    today = clock.local_today(tz=tz)
+    if applied_on > today:
+        raise WorkflowError("申请日期不能晚于今天")
+    _reinspection_from(session, case, applied_on, f"单位 {applied_on.isoformat()} 申请复查", tz)
+    flush(session)
+    return log_event(
+        session, case, CaseEventKind.REINSPECTION_APPLIED, actor=actor,
+        department=lead.department,
+        internal_text=f"单位于 {applied_on.isoformat()} 申请复查" + (f"：{note}" if note else ""),
+        public_text="单位已申请复查", data={"applied_on": applied_on})
 
 
 def post_progress(session: Session, case: Case, *, actor: User, internal_text: str = "",
@@ -594,6 +710,7 @@ def decide_extension(session: Session, case: Case, *, actor: User, approve: bool
     new = dt.date.fromisoformat(request.data["requested"])
     if approve:
         case.rectify_by = new
+        _reinspection_from(session, case, new, f"整改期限延长至 {new.isoformat()}")
         flush(session)
     event = log_event(
         session, case, CaseEventKind.EXTENSION_DECIDED, actor=actor,
@@ -616,13 +733,16 @@ def decide_extension(session: Session, case: Case, *, actor: User, approve: bool
 def report_rectified(session: Session, case: Case, *, actor: User, report: str,
                      public_text: str = "",
                      attachments: Sequence[Attachment] = ()) -> CaseEvent:
-    """The lead department reports the hazard rectified, with evidence, for closure."""
+    """The lead department re-inspects (复查, §20) and reports the hazard rectified, with
+    evidence, for closure; the re-inspection's clock is met."""
     lead = check_report_rectified(case, actor)
-    report = _required(report, "整改情况")
+    report = _required(report, "复查情况")
+    now = utcnow()
     event = transition(
-        session, case, CaseStatus.RECTIFIED, actor=actor, department=lead.department,
-        internal_text=report, public_text=public_text or "整改完成，等待验收销案",
+        session, case, CaseStatus.RECTIFIED, actor=actor, department=lead.department, now=now,
+        internal_text=report, public_text=public_text or "经复查整改完成，等待验收销案",
         attachments=attachments)
+    limits.meet(case, limits.Rule.REINSPECT, at=now)
     office = notifications.office_department(session, case.village.township)
     if office is not None:
         notifications.notify(
@@ -642,6 +762,7 @@ def approve_closure(session: Session, case: Case, *, actor: User, note: str = ""
     check_approve_closure(case, actor)
     now = utcnow()
     _finish_assignments(case, actor, now, "销案")
+    _end_clocks(case, now)
     event = transition(
         session, case, CaseStatus.CLOSED, actor=actor, now=now, internal_text=note,
         public_text=public_text or "隐患已整改，予以销案", follow_up_by=follow_up_by,
@@ -657,6 +778,11 @@ def send_back(session: Session, case: Case, *, actor: User, reason: str) -> Case
     event = transition(session, case, CaseStatus.RECTIFYING, actor=actor,
                        internal_text=reason, public_text="验收未通过，继续整改",
                        data={"reason": reason})
+    # Rectification goes on: the re-inspection is owed again, after the deadline if it is
+    # still ahead, else from today.
+    today = clock.local_today()
+    _reinspection_from(session, case, max(case.rectify_by or today, today),
+                       "验收未通过，重新复查")
     lead = leads.active_lead(case)
     if lead is not None:
         notifications.notify(
@@ -685,6 +811,8 @@ def follow_up(session: Session, case: Case, *, actor: User, still_ok: bool, find
         session, case, CaseStatus.RECTIFYING, actor=actor, department=last.department,
         internal_text=findings, public_text="回头看发现隐患反弹，重新整改",
         rectify_by=new_deadline, data={"rectify_by": new_deadline})
+    if new_deadline is not None:
+        _reinspection_from(session, case, new_deadline, "回头看重新整改")
     reopened = Assignment(case=case, department=last.department, role=AssignmentRole.LEAD,
                           routed_by_id=actor.id)
     session.add(reopened)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, exists, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from portal.domain import paging
@@ -44,6 +44,11 @@ _SHOWN = (selectinload(Case.unit), selectinload(Case.village), selectinload(Case
 
 # ---------------------------------------------------------------- the department desk
 
+# The closure review (销案审核) takes both: a rectification re-inspected, and a check that
+# found the tip unfounded (issue 20: no case closes as unfounded with no one looking).
+AWAITING_REVIEW = (CaseStatus.RECTIFIED, CaseStatus.UNFOUNDED)
+_waiting_since = func.coalesce(Case.rectified_at, Case.checked_at)
+
 
 def desk_query(key: str, department_id: int) -> Select[Case]:
     """Cases of one desk group, most urgent first (earliest limit first, so overdue on top)."""
@@ -70,7 +75,7 @@ def desk_query(key: str, department_id: int) -> Select[Case]:
         # No deadline yet is the most pressing: setting it is the department's next step.
         return (query.where(Case.status == CaseStatus.RECTIFYING)
                 .order_by(Case.rectify_by.is_not(None), Case.rectify_by, Case.id))
-    return query.where(Case.status == CaseStatus.RECTIFIED).order_by(Case.rectified_at, Case.id)
+    return query.where(Case.status.in_(AWAITING_REVIEW)).order_by(_waiting_since, Case.id)
 
 
 def _scoped(query: _Listed, scope: ColumnElement[bool] | None) -> _Listed:
@@ -102,9 +107,10 @@ def role_on(case: Case, department_id: int) -> AssignmentRole | None:
 def awaiting_closure(session: Session, *, page: str | int | None = 1,
                      size: int = PAGE_SIZE, scope: ColumnElement[bool] | None = None
                      ) -> Page[Case]:
-    """Cases reported rectified, longest waiting first."""
-    query = (_scoped(select(Case).where(Case.status == CaseStatus.RECTIFIED), scope)
-             .options(*_SHOWN).order_by(Case.rectified_at, Case.id))
+    """Cases reported rectified, or checked and found unfounded, for the closure review;
+    longest waiting first."""
+    query = (_scoped(select(Case).where(Case.status.in_(AWAITING_REVIEW)), scope)
+             .options(*_SHOWN).order_by(_waiting_since, Case.id))
     return paging.paginate(session, query, page=page, size=size)
 
 

@@ -41,21 +41,24 @@ def linked_tips(session: Session, case: Case) -> list[Tip]:
 
 
 
-def outcome_text(case: Case) -> str:
+def outcome_text(case: Case, reason: str = "") -> str:
     assert case.outcome is not None
     department = leads.lead_name(case)
     text = f"您举报的火灾隐患已办结。办理结果：{OUTCOME_WORDS[case.outcome]}。"
+    if reason and reason.rstrip("。") != OUTCOME_WORDS[case.outcome]:
+        text += f"理由：{reason.rstrip('。')}。"
     if department:
         text += f"办理部门：{department}。"
     return text + "感谢您对消防安全的关心和支持！"
 
 
-def post_outcome(session: Session, case: Case, *, actor: User | None) -> list[Message]:
+def post_outcome(session: Session, case: Case, *, actor: User | None,
+                 reason: str = "") -> list[Message]:
     """At closure: an outcome message on every linked tip. Where the reporter asked for
     feedback and left no way to reach them, that is recorded on the case; where they did leave
     a phone number, the office is asked to call them."""
     messages = []
-    text = outcome_text(case)
+    text = outcome_text(case, reason)
     office = notifications.office_department(session, case.village.township)
     for tip in linked_tips(session, case):
         message = Message(tip_id=tip.id, direction=MessageDirection.TO_REPORTER, body=text,

@@ -59,9 +59,13 @@ class Overdue(StrEnum):
     ANY = "any"
     CHECK = "check"
     RECTIFY = "rectify"
+    # A later legal clock: the order, the re-inspection, a major hazard's report or notice,
+    # the listing decision (casework/limits.py).
+    CLOCK = "clock"
 
 
-OVERDUE_LABELS = {Overdue.ANY: "已超期", Overdue.CHECK: "核查超期", Overdue.RECTIFY: "整改超期"}
+OVERDUE_LABELS = {Overdue.ANY: "已超期", Overdue.CHECK: "核查超期", Overdue.RECTIFY: "整改超期",
+                  Overdue.CLOCK: "文书、复查或报告超期"}
 
 
 SORTS: dict[str, tuple[str, Any]] = {
@@ -252,6 +256,8 @@ def conditions(f: LedgerFilter, now: dt.datetime | None = None,
         where.append(check_overdue(now, tz))
     elif f.overdue == Overdue.RECTIFY:
         where.append(rectify_overdue(now, tz))
+    elif f.overdue == Overdue.CLOCK:
+        where.append(sla.clock_overdue_clause(now))
     if f.due_soon:
         where.append(due_soon_clause(now, tz))
     if f.created_from:
@@ -356,7 +362,8 @@ _DEPARTMENT_TALLY_FIELDS = frozenset({"statuses", "open_only", "overdue", "depar
 _OVERDUE_STATUSES = {
     Overdue.CHECK: frozenset(sla.AWAITING_CHECK),
     Overdue.RECTIFY: frozenset({CaseStatus.RECTIFYING}),
-    Overdue.ANY: frozenset({*sla.AWAITING_CHECK, CaseStatus.RECTIFYING}),
+    Overdue.CLOCK: sla.CLOCK_STATUSES,
+    Overdue.ANY: frozenset({*sla.AWAITING_CHECK, *sla.CLOCK_STATUSES}),
 }
 _DEFAULT = LedgerFilter()
 
@@ -401,7 +408,10 @@ def _from_tallies(session: Session, f: LedgerFilter, dimension: str | None,
     sums = _tally_sums(session, kind, f, statuses, dimension) if statuses else {}
     if f.overdue and statuses:
         base = f.with_(overdue="", open_only=False, statuses=())
-        not_due = sla.not_overdue_clause(statuses, now, tz)
+        overdue = Overdue(f.overdue)
+        not_due = (and_(Case.status.in_(statuses), ~sla.clock_overdue_clause(now))
+                   if overdue is Overdue.CLOCK else
+                   sla.not_overdue_clause(statuses, now, tz, clocks=overdue is Overdue.ANY))
         sqlite = session.get_bind().dialect.name == "sqlite"
         if dimension == "department" or (dimension is not None and sqlite):
             # Measured at 1M cases: grouped by village, SQLite's planner walks the whole

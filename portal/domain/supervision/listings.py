@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, exists, select, true
 from sqlalchemy.orm import Session, joinedload, object_session
 
 from portal.domain import paging
+from portal.domain.casework import limits
 from portal.domain.casework.events import WorkflowError, flush, log_event, require_role
 from portal.domain.clock import utcnow
 from portal.domain.enums import (
@@ -90,6 +91,8 @@ def list_case(session: Session, case: Case, *, actor: User, level: SupervisionLe
     session.add(listing)
     before = case.supervision_level
     case.supervision_level = level
+    # The government's listing decision (国办发〔2017〕87号 §6), if one was requested.
+    limits.meet(case, limits.Rule.LISTING_DECISION, at=now)
     flush(session)
     log_event(
         session, case, CaseEventKind.SUPERVISION_CHANGED, actor=actor, now=now,

@@ -26,6 +26,7 @@ LedgerFilter = ledger.LedgerFilter
 FIGURES: tuple[tuple[str, str, LedgerFilter], ...] = (
     ("check_overdue", "核查超期", LedgerFilter(overdue=ledger.Overdue.CHECK)),
     ("rectify_overdue", "整改超期", LedgerFilter(overdue=ledger.Overdue.RECTIFY)),
+    ("clock_overdue", "文书、复查或报告超期", LedgerFilter(overdue=ledger.Overdue.CLOCK)),
     ("listed_open", "挂牌督办未销案", LedgerFilter(listed=True, open_only=True)),
     ("stock_open", "2023年底前重大隐患未销案", goals.stock_filter()),
     ("increment", f"{goals.INCREMENT_YEAR}年新发现重大隐患", goals.increment_filter()),
