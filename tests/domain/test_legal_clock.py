@@ -16,8 +16,9 @@ from portal.domain.casework.events import WorkflowError
 from portal.domain.casework.limits import Rule
 from portal.domain.clock import utcnow
 from portal.domain.enums import Channel, Severity, SupervisionLevel, TipStatus
-from portal.domain.models import Case, CaseClock, Notification
-from portal.domain.supervision import ledger, listings
+from portal.domain.models import Case, CaseClock, Notification, Tip
+from portal.domain.reporting import tracking
+from portal.domain.supervision import ledger, listings, review
 from tests import factories
 from tests.domain.linkage_helpers import (
     in_days,
@@ -282,3 +283,28 @@ def test_listing_meets_a_requested_listing_decision(db_session: Session) -> None
                        level=SupervisionLevel.COUNTY, deadline=in_days(30),
                        responsible_leader="副县长")
     assert all(c.met_at is not None for c in case.clocks if c.rule == "listing_decision")
+
+
+def test_the_reporter_is_told_an_unfounded_check_is_being_reviewed(db_session: Session) -> None:
+    case = received_case(db_session, "wiring", utcnow() - dt.timedelta(hours=3))
+    tip = db_session.scalars(select(Tip).where(Tip.case_id == case.id)).one()
+    fire = officer(db_session, "FIRE")
+    workflow.accept_assignment(db_session, lead(case), actor=fire)
+    workflow.record_check(db_session, case, actor=fire, confirmed=False, findings="未见")
+    assert tracking.status_summary(db_session, tip)[0] == "核查结果审核中"
+    workflow.approve_unfounded(db_session, case, actor=supervisor(db_session))
+    assert tracking.status_summary(db_session, tip)[0] == "已办结"
+
+
+def test_the_department_review_counts_the_later_limits(db_session: Session) -> None:
+    late = _late_order(db_session)
+    on_time = _confirmed(db_session)
+    fire = officer(db_session, "FIRE")
+    workflow.set_rectification(db_session, on_time, actor=fire, deadline=in_days(10))
+    today = utcnow().date()
+    rows = {r.department.code: r for r in review.review(
+        db_session, today - dt.timedelta(days=30), today + dt.timedelta(days=1))}
+    fire_row = rows[lead(late).department.code]
+    # The late order (due yesterday, never served) and the one served at once.
+    assert (fire_row.limits_on_time, fire_row.limits_due) == (1, 2)
+    assert fire_row.limits_on_time_pct == 50.0

@@ -55,6 +55,8 @@ _STAGE_OF_STATUS = {
     CaseStatus.CHECKING: 0,
     CaseStatus.RECTIFYING: 2,
     CaseStatus.RECTIFIED: 3,
+    # Never disclosed (not confirmed); listed so that every status has its stage.
+    CaseStatus.UNFOUNDED: 0,
     CaseStatus.CLOSED: 4,
 }
 

@@ -30,6 +30,8 @@ _CASE_WORDS = {
     CaseStatus.CHECKING: ("正在核查", "责任部门正在现场核查。"),
     CaseStatus.RECTIFYING: ("正在整改", "经核查隐患属实，正在限期整改。"),
     CaseStatus.RECTIFIED: ("整改完成待审核", "责任部门已报告整改完成，正在审核销案。"),
+    CaseStatus.UNFOUNDED: ("核查结果审核中", "责任部门已完成现场核查，乡消安办正在审核核查结果，"
+                           "审核后将告知您办理结果和理由。"),
 }
 
 

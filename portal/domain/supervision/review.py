@@ -11,6 +11,10 @@ Definitions (all times compared in UTC, periods are local days, inclusive):
   late it is done afterwards);
 - rectified on time %: likewise for ``rectify_by``, by local day: rectified on or before
   that day counts in the period of the rectification, else late in the period of the day;
+- later limits on time %: likewise for the limits after the check (the §19 order, the §20
+  re-inspection, a major hazard's report and notice: ``casework/limits.py``) on the cases it
+  leads: met in time counts in the period it was met; its due time passing unmet (a clock
+  cancelled after its due time counts as unmet) counts in the period of the due time;
 - median days to close: cases it led that were closed in the period, routing to closure;
 - returns: cases it handed back in the period;
 - urging notices received: notices addressed to it in the period.
@@ -41,7 +45,14 @@ from portal.domain.administration.townships import of_village
 from portal.domain.casework import leads
 from portal.domain.clock import utcnow
 from portal.domain.enums import AssignmentState
-from portal.domain.models import Assignment, Case, Department, Township, UrgingNotice
+from portal.domain.models import (
+    Assignment,
+    Case,
+    CaseClock,
+    Department,
+    Township,
+    UrgingNotice,
+)
 from portal.domain.supervision import ledger
 
 ACCEPT_HOURS = 24
@@ -56,6 +67,8 @@ class DepartmentReview:
     checked_on_time: int = 0
     rectifications_due: int = 0
     rectified_on_time: int = 0
+    limits_due: int = 0
+    limits_on_time: int = 0
     median_days_to_close: float | None = None
     closed: int = 0
     returns: int = 0
@@ -68,6 +81,10 @@ class DepartmentReview:
     @property
     def rectified_on_time_pct(self) -> float | None:
         return _pct(self.rectified_on_time, self.rectifications_due)
+
+    @property
+    def limits_on_time_pct(self) -> float | None:
+        return _pct(self.limits_on_time, self.limits_due)
 
     @property
     def accepted_on_time_pct(self) -> float | None:
@@ -151,6 +168,19 @@ def review(session: Session, start: dt.date, end: dt.date, now: dt.datetime | No
         entry.rectifications_due += 1
         if on_time:
             entry.rectified_on_time += 1
+    clocks = CaseClock
+    met_in_time = and_(clocks.met_at.is_not(None), clocks.met_at <= clocks.due_at)
+    for department_id, _, met in session.execute(
+            led(met_in_time).join(clocks, clocks.case_id == Case.id).where(
+                or_(and_(met_in_time, clocks.met_at >= since, clocks.met_at < until),
+                    and_(clocks.due_at >= since, clocks.due_at < until, clocks.due_at < now,
+                         or_(clocks.met_at.is_(None), clocks.met_at > clocks.due_at),
+                         or_(clocks.cancelled_at.is_(None),
+                             clocks.cancelled_at > clocks.due_at))))):
+        entry = row(department_id)
+        entry.limits_due += 1
+        if met:
+            entry.limits_on_time += 1
     durations: dict[int, list[float]] = defaultdict(list)
     for department_id, _, routed_at, created_at, closed_at in session.execute(
             led(Case.routed_at, Case.created_at, Case.closed_at).where(
