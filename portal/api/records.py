@@ -106,7 +106,7 @@ class Clock:
         return to_local(end_of_local_day(value, self.zone), self.zone).isoformat()
 
     def overdue(self, case: Case) -> bool:
-        return sla.is_overdue(case, utcnow(), self.zone)
+        return sla.is_overdue(case, utcnow(), self.zone, clocks=False)
 
     def today(self) -> dt.date:
         return local_today(utcnow(), self.zone)

@@ -409,11 +409,15 @@ def is_clock_overdue(case: Case, now: dt.datetime) -> bool:
 
 
 def is_overdue(case: Case, now: dt.datetime | None = None,
-               tz: str | ZoneInfo | None = None) -> bool:
+               tz: str | ZoneInfo | None = None, *, clocks: bool = True) -> bool:
+    """``overdue_clause`` for one case; ``clocks=False``: late for the check or the
+    rectification only, what partners outside the back office are told (Open311), since the
+    later limits are the departments' own paperwork."""
     now = now or utcnow()
     if case.status in AWAITING_CHECK and case.check_by is not None:
         return case.check_by < now
-    return is_rectification_overdue(case, local_today(now, tz)) or is_clock_overdue(case, now)
+    return is_rectification_overdue(case, local_today(now, tz)) or (
+        clocks and is_clock_overdue(case, now))
 
 
 @dataclass(frozen=True)
