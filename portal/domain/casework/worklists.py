@@ -39,7 +39,8 @@ DESK_GROUPS = ("new", "checking", "rectifying", "rectified", "follow_up")
 ACTIVE = (AssignmentState.PENDING, AssignmentState.ACCEPTED)
 
 # What a list's template reads of each case, loaded with the page rather than row by row.
-_SHOWN = (selectinload(Case.unit), selectinload(Case.village), selectinload(Case.category))
+_SHOWN = (selectinload(Case.unit), selectinload(Case.village), selectinload(Case.category),
+          selectinload(Case.clocks))
 
 
 # ---------------------------------------------------------------- the department desk
