@@ -37,6 +37,20 @@ class TipStatus(LabeledEnum):
     MERGED = "merged", "已合并"
 
 
+class RatingAnswer(LabeledEnum):
+    """The reporter's answer at the follow-up (回访/评价, issue 21)."""
+
+    SATISFIED = "satisfied", "满意"
+    BASICALLY = "basically", "基本满意"
+    DISSATISFIED = "dissatisfied", "不满意"
+
+
+class RatingSource(LabeledEnum):
+    TRACK = "track", "举报查询页"
+    SMS_LINK = "sms_link", "短信链接"
+    PHONE = "phone", "电话回访"
+
+
 class RejectReason(LabeledEnum):
     SPAM = "spam", "无效或恶意信息"
     DUPLICATE = "duplicate", "重复举报"

@@ -29,6 +29,7 @@ from portal.domain.models.places import (
     township_categories_off,
     township_venue_types_off,
 )
+from portal.domain.models.ratings import Rating, RatingToken
 from portal.domain.models.search import SearchDocument, SearchGram
 from portal.domain.models.sessions import StaffSession
 from portal.domain.models.supervision import Bulletin, Listing, ListingInterview
@@ -57,6 +58,8 @@ __all__ = [
     "ListingInterview",
     "Message",
     "Notification",
+    "Rating",
+    "RatingToken",
     "RoutingRule",
     "SearchDocument",
     "SearchGram",

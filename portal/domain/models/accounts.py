@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.domain.clock import utcnow
@@ -41,6 +41,9 @@ class User(Base):
     totp_last_step: Mapped[int | None]
     password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
+    # A staff member's mobile (business contact) and whether they want reminders by SMS.
+    mobile: Mapped[str] = mapped_column(String(20), default="", server_default=text("''"))
+    notify_sms: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     department: Mapped[Department | None] = relationship()
