@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
+from portal.domain.administration import vocabulary
 from portal.domain.enums import Channel, RejectReason, Role
 
 REQUIRED = "此项必填"
@@ -126,6 +127,10 @@ class CategoryForm(CodeNameForm):
     description = TextAreaField("说明", validators=[Optional(), Length(max=2000)])
     urgent = BooleanField("紧急（24小时内现场核查）")
     needs_penalty = BooleanField("需要行政处罚权")
+    # The category's own §18 limit, checked against the legal maximum by the domain.
+    check_hours = IntegerField("核查时限（小时；不填＝法定上限）", validators=[Optional()])
+    check_working_days = IntegerField("核查时限（工作日；不填＝法定上限）",
+                                      validators=[Optional()])
 
 
 class TownshipForm(CodeNameForm):
@@ -142,6 +147,12 @@ class DepartmentForm(CodeNameForm):
     serves = SelectMultipleField("服务的乡镇（县级部门；不选＝全部乡镇）", coerce=int)
     contact = StringField("联系方式", validators=[Optional(), Length(max=200)])
     email = StringField("电子邮箱", validators=[Optional(), Length(max=200)])
+    fire_powers_delegated = BooleanField(
+        "已获赋予消防监督检查职权（可制发《消防监督检查规定》的文书）")
+    document_numbering = SelectField("文书编号方式", default="auto", choices=options(
+        vocabulary.DOCUMENT_NUMBERINGS.items()))
+    document_prefix = StringField("文号前缀（不填＝部门名称，如“阳高消”）",
+                                  validators=[Optional(), Length(max=32)])
 
 
 class RoutingRuleForm(FlaskForm):

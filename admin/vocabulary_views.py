@@ -29,6 +29,7 @@ from portal.domain.access.permissions import (
     manages,
 )
 from portal.domain.administration import townships, vocabulary
+from portal.domain.casework import limits
 from portal.domain.casework.routing import propose_routing
 from portal.domain.enums import DepartmentKind
 from portal.domain.models import Category, RoutingRule, Township, VenueType, Village
@@ -111,10 +112,13 @@ def vocabulary_list(kind: str):
     def page(error: str | None = None) -> Any:
         rows = [(r, vocabulary.may_manage(current_user, kind, r))
                 for r in vocabulary.listed(db, kind, current_user)]
+        # A category's §18 check limit as the cases count it (its own, or the legal maximum).
+        check_limits = ({r.id: limits.check_limit(r).label for r, _mine in rows}
+                        if kind == "category" else {})
         return render_template("admin/vocabulary_list.html", kind=kind, title=TITLES[kind],
                                rows=rows, form=form if creates else None, error=error,
                                titles=TITLES, township=_own_township(kind),
-                               off=_switched_off(kind))
+                               off=_switched_off(kind), check_limits=check_limits)
 
     if request.method == "POST" and not creates:
         abort(403)

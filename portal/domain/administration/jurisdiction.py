@@ -28,6 +28,8 @@ from portal.domain.administration import settings as portal_settings
 from portal.domain.administration.vocabulary import (
     CODE_RE,
     CODED_MODELS,
+    check_limit_error,
+    document_settings_errors,
     position_error,
     write_coded,
     write_rule,
@@ -96,6 +98,12 @@ _SCHEMAS: dict[str, tuple[_Field, ...]] = {
         # serves (absent: all of them). A township's department serves its township alone.
         _Field("township", str),
         _Field("serves", list),
+        # Its documents (casework/documents.py): fire-supervision powers delegated to it (a
+        # law-enforcement team's), numbers generated ("auto") or typed in ("manual"), and
+        # its short name in the numbers (absent: its name).
+        _Field("fire_powers_delegated", bool),
+        _Field("document_numbering", str),
+        _Field("document_prefix", str),
     ),
     "venue_types": (_Field("code", str, True), _Field("name", str, True)),
     "categories": (
@@ -104,6 +112,10 @@ _SCHEMAS: dict[str, tuple[_Field, ...]] = {
         _Field("description", str),
         _Field("urgent", bool),
         _Field("needs_penalty", bool),
+        # Its own §18 check limit, hours or working days, within the legal maximum (absent:
+        # the maximum, 24 hours if urgent, else 3 working days).
+        _Field("check_hours", int),
+        _Field("check_working_days", int),
     ),
     "routing_rules": (
         # Absent: the county's default; a township's own rule overrides it.
@@ -261,6 +273,13 @@ def _check_references(loc: _Locator, data: dict[str, Any]) -> None:
         if village["township"] not in codes["townships"]:
             raise loc.error("引用了文件中不存在的乡镇代码", "villages", index, "township")
     village_township = {v["code"]: v["township"] for v in data["villages"]}
+    for index, category in enumerate(data["categories"]):
+        problem = check_limit_error(urgent=category.get("urgent", False),
+                                    hours=category.get("check_hours"),
+                                    working_days=category.get("check_working_days"))
+        if problem:
+            key = "check_hours" if "check_hours" in category else "check_working_days"
+            raise loc.error(f"隐患类别 {category['code']}：{problem}", "categories", index, key)
     kinds = {k.value for k in DepartmentKind}
     serving: dict[str, set[str]] = {}
     for index, dept in enumerate(data["departments"]):
@@ -268,6 +287,11 @@ def _check_references(loc: _Locator, data: dict[str, Any]) -> None:
             raise loc.error(
                 f"部门类型须为 {', '.join(sorted(kinds))} 之一", "departments", index, "kind"
             )
+        errors = document_settings_errors(dept.get("document_numbering", "auto"),
+                                          dept.get("document_prefix", ""))
+        if errors:
+            key, problem = next(iter(errors.items()))
+            raise loc.error(problem, "departments", index, key)
         own = dept.get("township")
         if own is not None and own not in codes["townships"]:
             raise loc.error("引用了文件中不存在的乡镇代码", "departments", index, "township")
@@ -350,6 +374,9 @@ def load(session: Session, data: dict[str, Any], *, actor: User | None = None) -
         "village_id": villages[e["village"]].id if "village" in e else None,
         "township_id": townships[e["township"]].id if "township" in e else None,
         "serve_ids": [townships[code].id for code in e.get("serves", townships)],
+        "fire_powers_delegated": e.get("fire_powers_delegated", False),
+        "document_numbering": e.get("document_numbering", "auto"),
+        "document_prefix": e.get("document_prefix", ""),
     })
     venue_types = _upsert(session, report, "venue_type", data["venue_types"], lambda e, i: {
         "name": e["name"], "sort_order": i})
@@ -358,6 +385,8 @@ def load(session: Session, data: dict[str, Any], *, actor: User | None = None) -
         "description": e.get("description", ""),
         "urgent": e.get("urgent", False),
         "needs_penalty": e.get("needs_penalty", False),
+        "check_hours": e.get("check_hours"),
+        "check_working_days": e.get("check_working_days"),
         "sort_order": i,
     })
     _load_rules(session, report, data["routing_rules"], townships, categories, venue_types,

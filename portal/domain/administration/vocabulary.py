@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from portal.domain.access import audit
 from portal.domain.access.permissions import administered_townships, manages
 from portal.domain.administration import townships
+from portal.domain.casework import limits
+from portal.domain.casework.events import WorkflowError
 from portal.domain.models import (
     Category,
     Department,
@@ -43,14 +45,45 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "township": ("name", "active", "sort_order", "office_department", "penalty_department",
                  "contact"),
     "village": ("name", "township_id", "active", "sort_order", "latitude", "longitude"),
-    "department": ("name", "kind", "contact", "email", "village_id", "township_id", "active"),
-    "category": ("name", "description", "urgent", "needs_penalty", "active", "sort_order"),
+    "department": ("name", "kind", "contact", "email", "village_id", "township_id", "active",
+                   "fire_powers_delegated", "document_numbering", "document_prefix"),
+    "category": ("name", "description", "urgent", "needs_penalty", "check_hours",
+                 "check_working_days", "active", "sort_order"),
     "venue_type": ("name", "active", "sort_order"),
 }
 
 
 class VocabularyError(ValueError):
     """The edit cannot be saved; the message is for the admin."""
+
+
+# How a department numbers its documents (casework/documents.py): generated here per kind
+# and year, or typed in from the department's own system.
+DOCUMENT_NUMBERINGS = {"auto": "本系统自动编号", "manual": "本部门自行编号（制发时填写文号）"}
+DOCUMENT_PREFIX_MAX = 32
+
+
+def document_settings_errors(numbering: Any, prefix: Any) -> dict[str, str]:
+    """Why a department's document settings cannot be stored, by field (empty: they can);
+    the admin screen and the jurisdiction file both ask here."""
+    errors = {}
+    if numbering not in DOCUMENT_NUMBERINGS:
+        errors["document_numbering"] = (
+            f"文书编号方式须为 {' 或 '.join(DOCUMENT_NUMBERINGS)} 之一")
+    if len(str(prefix).strip()) > DOCUMENT_PREFIX_MAX:
+        errors["document_prefix"] = f"文号前缀不能超过 {DOCUMENT_PREFIX_MAX} 个字"
+    return errors
+
+
+def check_limit_error(*, urgent: bool, hours: int | None, working_days: int | None
+                      ) -> str | None:
+    """Why a category's own §18 check limit cannot be stored (``limits.validate_check_limit``,
+    the legal maximum), or None."""
+    try:
+        limits.validate_check_limit(urgent=urgent, hours=hours, working_days=working_days)
+    except WorkflowError as exc:
+        return str(exc)
+    return None
 
 
 # The county's own lists: only county admins write them; a township admin reads them.
@@ -254,6 +287,9 @@ def write_coded(
         serve_ids = list(session.scalars(select(Township.id).where(Township.active.is_(True))))
     if kind == "department":
         _check_department_place(session, values, row)
+    problem = _settings_error(kind, values, row)
+    if problem:
+        raise VocabularyError(problem)
     fields = _FIELDS[kind]
 
     def snapshot(row: Any) -> dict[str, Any]:
@@ -275,6 +311,22 @@ def write_coded(
         _set_serves(session, row, serve_ids)
     session.flush()
     return row, before, snapshot(row)
+
+
+def _settings_error(kind: str, values: dict[str, Any], row: Any) -> str | None:
+    """A department's document settings and a category's check limit, as they will be."""
+    def value(name: str, default: Any) -> Any:
+        return values[name] if name in values else getattr(row, name, default)
+
+    if kind == "department":
+        errors = document_settings_errors(value("document_numbering", "auto"),
+                                          value("document_prefix", ""))
+        return next(iter(errors.values()), None)
+    if kind == "category":
+        return check_limit_error(urgent=bool(value("urgent", False)),
+                                 hours=value("check_hours", None),
+                                 working_days=value("check_working_days", None))
+    return None
 
 
 def _check_department_place(session: Session, values: dict[str, Any], row: Any) -> None:
