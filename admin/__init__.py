@@ -27,6 +27,7 @@ from admin import (  # noqa: E402, F401
     desk,
     desk_case,
     disclosure_views,
+    documents,
     exports,
     intake_views,
     ledger,

@@ -43,7 +43,16 @@ from admin.forms import options
 from portal.db import get_session
 from portal.domain import clock
 from portal.domain.access.permissions import Permission, case_scope
-from portal.domain.casework import judgement, leads, limits, major, routing, sla, workflow
+from portal.domain.casework import (
+    documents,
+    judgement,
+    leads,
+    limits,
+    major,
+    routing,
+    sla,
+    workflow,
+)
 from portal.domain.casework.actions import STEPS, case_actions
 from portal.domain.casework.events import CONFLICT_MESSAGE
 from portal.domain.casework.workflow import WorkflowError
@@ -118,6 +127,7 @@ def _render_case(case: Case, *, status: int = 200, failed: str = "", error: str 
         clocks=limits.clocks_of(get_session(), case, utcnow()),
         edition=edition, recorded=major.recorded(case), decision=major.decision_of(case),
         decision_notice=judgement.DECISION_NOTICE,
+        document_choices=documents.choices(case, current_user),
         unfounded_reason=(workflow.unfounded_reason(case)
                           if case.status.value == "unfounded" else ""),
         mine=workflow.own_assignment(case, current_user), lead=leads.active_lead(case),

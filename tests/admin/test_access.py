@@ -60,10 +60,26 @@ def ids(app: Flask, db_session: Session, staff: dict[str, User]) -> dict[str, in
     db_session.flush()
     rule = db_session.query(RoutingRule).first()
     supervision = _supervision_objects(app, db_session, case, staff["supervisor"])
+    document = _document(db_session, case, staff["officer"])
     db_session.commit()
     return {"tip_id": tip.id, "case_id": case.id, "user_id": staff["officer"].id,
             "row_id": factories.category(db_session).id, "rule_id": rule.id,
-            "attachment_id": photo.id, **supervision}
+            "attachment_id": photo.id, "document_id": document.id, **supervision}
+
+
+def _document(db_session: Session, case, officer: User):
+    """A document issued on the case (its print page)."""
+    import datetime as dt
+
+    from portal.domain.models import CaseDocument
+    document = CaseDocument(case_id=case.id, kind="rectify_order", year=2026, seq=1,
+                            department=factories.department(db_session, "FIRE"),
+                            number="阳高消责改字〔2026〕第1号", issued_on=dt.date(2026, 12, 2),
+                            issued_by_id=officer.id,
+                            content={"kind": "rectify_order", "title": "责令限期改正通知书"})
+    db_session.add(document)
+    db_session.flush()
+    return document
 
 
 def _supervision_objects(app: Flask, db_session: Session, case,

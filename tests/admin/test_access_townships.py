@@ -22,6 +22,7 @@ from portal.domain.models import (
     Assignment,
     Attachment,
     Bulletin,
+    CaseDocument,
     Listing,
     RoutingRule,
     UrgingNotice,
@@ -70,12 +71,19 @@ def yanggao(app: Flask, db_session: Session, township_staff: dict[str, User]) ->
                         created_by_id=supervisor.id, township_id=town.id)
     other, zj = factories.category(db_session, "other"), factories.department(db_session, "ZJ")
     rule = RoutingRule(township_id=town.id, category=other, village=village, lead_department=zj)
-    db_session.add_all([notice, bulletin, rule])
+    document = CaseDocument(case_id=case.id, kind="rectify_order", year=2026, seq=1,
+                            department=fire, number="阳高消责改字〔2026〕第1号",
+                            issued_on=dt.date(2026, 12, 2),
+                            issued_by_id=township_staff["officer_a"].id,
+                            content={"kind": "rectify_order", "title": "责令限期改正通知书",
+                                     "unit": "阳高矩阵测试单位"})
+    db_session.add_all([notice, bulletin, rule, document])
     db_session.commit()
     return {"tip_id": tip.id, "case_id": case.id, "attachment_id": photo.id,
             "listing_id": listing.id, "notice_id": notice.id, "bulletin_id": bulletin.id,
             "user_id": township_staff["officer_a"].id, "rule_id": rule.id,
-            "row_id": village.id, "category_id": other.id, "township_id": town.id}
+            "row_id": village.id, "category_id": other.id, "township_id": town.id,
+            "document_id": document.id}
 
 
 # Switching a county entry off acts on the signed-in admin's own township (the entry is the

@@ -193,6 +193,7 @@ OBJECT_LABELS: dict[str, str] = {
     "api_key": "接口密钥",
     "bulletin": "通报",
     "urging_notice": "督促函",
+    "case_document": "执法文书",
     "calendar_year": "节假日安排",
     "jurisdiction": "辖区",
     "setting": "设置",

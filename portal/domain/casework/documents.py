@@ -273,6 +273,11 @@ def issue(session: Session, case: Case, kind: str, *, actor: User, number: str =
                  after={"case_id": case.id, "kind": doc_kind.code, "number": document.number,
                         "department": department.code, "issued_on": today.isoformat()})
     limits.meet(case, doc_kind.meets, at=now)
+    if doc_kind.meets is limits.Rule.MAJOR_REPORT:
+        # The written report asks the government to list the hazard for supervision; it
+        # decides within 7 working days (国办发〔2017〕87号 §6), met by the listing.
+        limits.start(session, case, limits.Rule.LISTING_DECISION, at=now,
+                     note=f"随{document.number}提请挂牌督办", tz=tz)
     return document
 
 
