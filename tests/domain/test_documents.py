@@ -160,7 +160,10 @@ def test_the_four_documents_of_a_major_hazard(db_session: Session) -> None:
     case = case_at(db_session, "rectifying", severity=Severity.MAJOR)
     numbers = [_issue(db_session, case, kind).number for kind in documents.kinds()]
     assert numbers == ["阳高消责改字〔2026〕第1号", "阳高消复查字〔2026〕第1号",
-                       "阳高消重改字〔2026〕第1号", "阳高消重报字〔2026〕第1号"]
+                       "阳高消重改字〔2026〕第1号", "阳高消重报字〔2026〕第1号"]  # DEC_2
+    # The report asks for listing: the government's decision is due in 7 working days.
+    listing = limits.open_clock(case, limits.Rule.LISTING_DECISION)
+    assert listing is not None and "提请挂牌督办" in listing.note
     report = case.documents[-1].content
     assert report["addressee"] == "阳高乡人民政府"  # the fire team's own level
     # The police station orders and re-inspects; the major-hazard documents are the fire's.
