@@ -15,8 +15,9 @@ from flask.cli import AppGroup
 
 from portal.db import get_session
 from portal.domain import clock
-from portal.domain.casework import limits, notifications, sla
+from portal.domain.casework import limits, notifications, sla, sms
 from portal.domain.clock import utcnow
+from portal.identity import cipher
 from portal.templating import format_date
 
 sla_cli = AppGroup("sla", help="Time limits: due-soon and overdue reminders.")
@@ -101,11 +102,13 @@ def calendar_status(years: tuple[int, ...]) -> None:
 @notifications_cli.command("send")
 @click.option("--limit", default=200, show_default=True, help="At most this many per run.")
 def notifications_send(limit: int) -> None:
-    """Deliver pending notifications (SMTP if PORTAL_SMTP_HOST is set, else the log)."""
+    """Deliver pending notifications: mail by SMTP if PORTAL_SMTP_HOST is set, SMS through
+    PORTAL_SMS_PROVIDER; either only logged without them."""
     config = current_app.config
     session = get_session()
     report = notifications.send_pending(
         session, notifications.sender_from_settings(config),
+        sms_channel=sms.channel_from_settings(config, cipher()),
         max_tries=config["NOTIFY_MAX_TRIES"], limit=limit)
     session.commit()
     click.echo(f"已发送 {report.sent} 条，失败 {report.failed} 条（其中放弃 {report.gave_up} 条）")

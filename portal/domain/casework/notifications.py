@@ -2,7 +2,8 @@
 
 ``notify`` writes a row in the same transaction as the change that caused it, so a rolled-back
 change never sends anything; ``send_pending`` (``flask --app wsgi notifications send``, run
-from cron) delivers what is due, retrying failures with a growing delay.
+from cron) delivers what is due, retrying failures with a growing delay. SMS rows (issue 21,
+``portal.domain.casework.sms``) share the queue and the back-off.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.domain.administration import townships
+from portal.domain.casework import sms
 from portal.domain.clock import utcnow
 from portal.domain.models import Department, Notification, Township, User
 
@@ -47,7 +49,8 @@ def notify(
     """Queue a notification for a department's officers or one user.
 
     With a ``dedupe_key`` the same notification is written once however often this is called
-    (None is returned when it already exists).
+    (None is returned when it already exists). A new assignment or a due-soon or overdue
+    reminder to a department is also sent by SMS to each of its officers who chose SMS.
     """
     if department is None and user is None:
         raise ValueError("a notification needs a department or a user")
@@ -73,6 +76,8 @@ def notify(
         if dedupe_key is None:
             raise
         return None
+    if department is not None:
+        sms.officers_reminded(session, kind, subject, department, payload)
     return row
 
 
@@ -163,25 +168,59 @@ def retry_delay(tries: int) -> dt.timedelta:
     return dt.timedelta(minutes=min(2 ** max(tries - 1, 0), 24 * 60))
 
 
+def _send_sms(channel: sms.SmsChannel, session: Session, row: Notification, now: dt.datetime,
+              max_tries: int, report: SendReport) -> None:
+    """One SMS row: sent, closed as not sendable, deferred by the daily cap, or retried."""
+    row.tries += 1
+    try:
+        delivery = channel.deliver(session, row, now)
+    except Exception as exc:  # the transport (network, timeout): keep it queued
+        delivery = sms.Delivery(sms.Outcome.RETRY, sms.scrub(f"{type(exc).__name__}: {exc}"))
+    outcome = delivery.outcome
+    row.last_error = delivery.note[:2000]
+    if outcome in (sms.Outcome.SENT, sms.Outcome.CLOSED):
+        row.sent_at = now
+        report.sent += 1
+        return
+    if outcome is sms.Outcome.DEFERRED:
+        row.tries -= 1  # the cap is not the channel failing
+        row.next_attempt_at = delivery.retry_at or now + dt.timedelta(hours=1)
+        return
+    report.failed += 1
+    report.errors.append(f"#{row.id}: {row.last_error}")
+    if outcome is sms.Outcome.FAILED:
+        row.tries = max(row.tries, max_tries)  # a permanent refusal: recorded, not retried
+    else:
+        row.next_attempt_at = now + retry_delay(row.tries)
+    if row.tries >= max_tries:
+        report.gave_up += 1
+
+
 def send_pending(
     session: Session,
     sender: Sender,
     *,
+    sms_channel: sms.SmsChannel | None = None,
     now: dt.datetime | None = None,
     max_tries: int = 5,
     limit: int = 200,
 ) -> SendReport:
-    """Deliver the notifications that are due, oldest first; the caller commits."""
+    """Deliver the notifications that are due, oldest first; the caller commits. SMS rows wait
+    until an ``sms_channel`` is given."""
     now = now or utcnow()
     report = SendReport()
+    due = select(Notification).where(Notification.sent_at.is_(None),
+                                     Notification.next_attempt_at <= now,
+                                     Notification.tries < max_tries)
+    if sms_channel is None:
+        due = due.where(Notification.channel == "email")
     rows = session.scalars(
-        select(Notification)
-        .where(Notification.sent_at.is_(None), Notification.next_attempt_at <= now,
-               Notification.tries < max_tries)
-        .order_by(Notification.next_attempt_at, Notification.id)
-        .limit(limit)
-    ).all()
+        due.order_by(Notification.next_attempt_at, Notification.id).limit(limit)).all()
     for row in rows:
+        if row.channel == "sms":
+            assert sms_channel is not None
+            _send_sms(sms_channel, session, row, now, max_tries, report)
+            continue
         to = _addresses(session, row)
         row.tries += 1
         try:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain import clock
-from portal.domain.casework import leads, notifications
+from portal.domain.casework import leads, notifications, sms
 from portal.domain.casework.events import log_event
 from portal.domain.enums import (
     CaseEventKind,
@@ -67,6 +67,7 @@ def post_outcome(session: Session, case: Case, *, actor: User | None,
         messages.append(message)
         if not tip.wants_feedback:
             continue
+        sms.case_closed(session, case, tip)
         if tip.reporter_phone_enc is None:
             log_event(
                 session, case, CaseEventKind.NOTE, actor=actor,

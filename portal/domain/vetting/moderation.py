@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from portal.domain import clock
 from portal.domain.access import audit
 from portal.domain.access.permissions import Permission, has_permission
-from portal.domain.casework import events
+from portal.domain.casework import events, sms
 from portal.domain.clock import utcnow
 from portal.domain.enums import (
     CaseEventKind,
@@ -235,6 +235,7 @@ def accept_tip(
     tip.case_id = case.id
     _decide(session, tip, TipStatus.ACCEPTED, actor)
     _log(session, case, CaseEventKind.TIP_LINKED, actor, touch=False, data={"tip_id": tip.id})
+    sms.tip_accepted(session, tip)
     audit.record(session, "tip.accept", "tip", tip.id, actor=actor, ip=ip,
                  before={"status": TipStatus.PENDING.value},
                  after={"status": tip.status.value, "case_id": case.id,
@@ -249,6 +250,7 @@ def merge_tip(session: Session, tip: Tip, case: Case, *, actor: User, ip: str = 
     tip.case_id = case.id
     _decide(session, tip, TipStatus.MERGED, actor)
     _log(session, case, CaseEventKind.TIP_LINKED, actor, touch=True, data={"tip_id": tip.id})
+    sms.tip_accepted(session, tip)
     audit.record(session, "tip.merge", "tip", tip.id, actor=actor, ip=ip,
                  before={"status": TipStatus.PENDING.value},
                  after={"status": tip.status.value, "case_id": case.id})
@@ -265,6 +267,7 @@ def reject_tip(
     tip.reject_reason = reason
     tip.reject_message = message.strip()
     _decide(session, tip, TipStatus.REJECTED, actor)
+    sms.tip_refused(session, tip)
     audit.record(session, "tip.reject", "tip", tip.id, actor=actor, ip=ip,
                  before={"status": TipStatus.PENDING.value},
                  after={"status": tip.status.value, "reason": reason.value})
