@@ -112,6 +112,32 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_FROM": "",
     # Delivery attempts before a notification is given up (`notifications send`).
     "NOTIFY_MAX_TRIES": 5,
+    # SMS (docs/notifications.md): none (only logged) | aliyun | tencent. The keys are the
+    # AccessKey pair (Alibaba) or SecretId/SecretKey (Tencent); the signature (签名) and each
+    # template code are registered with the provider first. Empty endpoint and region: the
+    # provider's defaults (dysmsapi.aliyuncs.com, cn-hangzhou; sms.tencentcloudapi.com,
+    # ap-guangzhou).
+    "SMS_PROVIDER": "none",
+    "SMS_ACCESS_KEY_ID": "",
+    "SMS_ACCESS_KEY_SECRET": "",
+    "SMS_SIGN_NAME": "",
+    "SMS_REGION": "",
+    "SMS_ENDPOINT": "",
+    # Tencent only: the SMS application's SdkAppId (1400…).
+    "SMS_SDK_APP_ID": "",
+    # Messages a number may receive in any 24 hours; more wait (0: no cap).
+    "SMS_DAILY_CAP": 10,
+    # Longest template parameter the account accepts; 0: the provider's rule (35 Alibaba, 6
+    # Tencent).
+    "SMS_PARAM_MAX_CHARS": 0,
+    # One template code per message kind; a kind with no code is not sent.
+    "SMS_TEMPLATE_TIP_ACCEPTED": "",
+    "SMS_TEMPLATE_TIP_REFUSED": "",
+    "SMS_TEMPLATE_CASE_CLOSED": "",
+    "SMS_TEMPLATE_RATING_OPEN": "",
+    "SMS_TEMPLATE_ASSIGNMENT_NEW": "",
+    "SMS_TEMPLATE_DUE_SOON": "",
+    "SMS_TEMPLATE_OVERDUE": "",
     # `sla scan`: how far ahead a check-by, and how many days ahead a rectify-by, is "due soon".
     "SLA_DUE_SOON_HOURS": 24,
     "SLA_RECTIFY_WARN_DAYS": 3,
@@ -174,6 +200,7 @@ def load_settings(
     if not settings["UPLOAD_DIR"]:
         settings["UPLOAD_DIR"] = str(INSTANCE_DIR / "uploads")
     _check_upload_store(settings)
+    _check_sms(settings)
     if settings["PHOTO_MAX_EDGE"] < 320:
         raise ConfigError("PORTAL_PHOTO_MAX_EDGE must be at least 320 (the thumbnail's edge)")
     return settings
@@ -193,6 +220,26 @@ def _check_upload_store(settings: dict[str, Any]) -> None:
     for name in ("S3_CONNECT_TIMEOUT", "S3_READ_TIMEOUT", "S3_MAX_ATTEMPTS"):
         if settings[name] <= 0:
             raise ConfigError(f"PORTAL_{name} must be positive")
+
+
+SMS_PROVIDERS = ("none", "aliyun", "tencent")
+
+
+def _check_sms(settings: dict[str, Any]) -> None:
+    provider = settings["SMS_PROVIDER"]
+    if provider not in SMS_PROVIDERS:
+        raise ConfigError(f"PORTAL_SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}")
+    if provider == "none":
+        return
+    needed = ["SMS_ACCESS_KEY_ID", "SMS_ACCESS_KEY_SECRET", "SMS_SIGN_NAME"]
+    if provider == "tencent":
+        needed.append("SMS_SDK_APP_ID")
+    missing = [f"PORTAL_{name}" for name in needed if not settings[name]]
+    if missing:
+        raise ConfigError(f"PORTAL_SMS_PROVIDER={provider} needs {', '.join(missing)}")
+    if settings["SMS_DAILY_CAP"] < 0 or settings["SMS_PARAM_MAX_CHARS"] < 0:
+        raise ConfigError("PORTAL_SMS_DAILY_CAP and PORTAL_SMS_PARAM_MAX_CHARS must not be "
+                          "negative")
 
 
 def database_wait_seconds(settings: dict[str, Any]) -> float:

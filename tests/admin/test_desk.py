@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain import clock
-from portal.domain.clock import utcnow
 from portal.domain.casework import workflow
+from portal.domain.clock import utcnow
 from portal.domain.enums import (
     AssignmentState,
     CaseEventKind,
