@@ -33,6 +33,7 @@ from admin import (  # noqa: E402, F401
     ledger,
     listings,
     queue,
+    ratings,
     review,
     routing_views,
     settings_views,

@@ -39,6 +39,7 @@ def review():
         ("按时核查率", "checked_on_time_pct"),
         ("按时整改率", "rectified_on_time_pct"),
         ("文书、复查与报告按时率", "limits_on_time_pct"),
+        ("满意率", "satisfaction_pct"),
     ]
     return render_template("admin/review.html", rows=rows, start=start, end=end,
                            charts=charts, error=error,

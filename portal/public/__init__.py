@@ -9,6 +9,7 @@ from portal.public import (  # noqa: E402,F401
     disclosures,
     media,
     opendata,
+    rating,
     report,
     routes,
     stats,

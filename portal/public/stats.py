@@ -124,6 +124,10 @@ def _percent(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
 
 
+def _pct_text(pct: float | None) -> str:
+    return "—" if pct is None else f"{pct:.1f}%"
+
+
 @bp.get("/stats")
 @conditional
 def stats():
@@ -139,6 +143,7 @@ def stats():
             "category_chart": bar_rows(statistics.by_category(session, township_id)),
             "village_chart": bar_rows(statistics.by_village(session, township_id)),
             "on_time": statistics.on_time(session, zone, township_id),
+            "satisfaction": statistics.satisfaction(session, today, zone, township_id),
             "major_chart": column_chart(statistics.major_open_series(
                 session, today, zone, township_id=township_id)),
         }
@@ -148,5 +153,7 @@ def stats():
     return render_template(
         "portal/stats.html", figures=figures, goals=statistics.PLAN_GOALS,
         rectification_rate=_percent(figures.rectification_rate),
-        on_time_rate=_percent(charts["on_time"].rate), **charts,
+        on_time_rate=_percent(charts["on_time"].rate),
+        satisfaction_rate=_pct_text(charts["satisfaction"].satisfaction_pct),
+        follow_up_rate=_pct_text(charts["satisfaction"].follow_up_pct), **charts,
     )

@@ -5,13 +5,15 @@ from __future__ import annotations
 import time
 
 from flask import current_app, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms import RadioField, TextAreaField
 
 from portal.db import get_session
 from portal.domain.administration import retention
-from portal.domain.enums import MessageDirection, TipStatus
+from portal.domain.enums import MessageDirection, RatingAnswer, RatingSource, TipStatus
 from portal.domain.models import Message, Tip
-from portal.domain.reporting import intake, tracking
+from portal.domain.reporting import intake, rating, tracking
 from portal.domain.reporting.identity import normalize_receipt
 from portal.errors import TLS_MESSAGE, refused_for_plain_http
 from portal.extensions import csrf, limiter
@@ -71,18 +73,26 @@ def track_status():
     return _status_page(tip, ReplyForm())
 
 
-def _status_page(tip: Tip, form: ReplyForm, errors: dict[str, str] | None = None,
-                 status: int = 200, notice: str = ""):
-    messages = get_session().scalars(
+def _status_page(tip: Tip, form: ReplyForm | None = None, errors: dict[str, str] | None = None,
+                 status: int = 200, notice: str = "", rate_form: RateForm | None = None):
+    db = get_session()
+    messages = db.scalars(
         select(Message).where(Message.tip_id == tip.id).order_by(Message.created_at, Message.id)
     ).all()
+    tz = current_app.config["TIMEZONE"]
+    timeline = tracking.timeline(db, tip, tz=tz) + [
+        tracking.Entry(day, text) for day, text in rating.reporter_entries(db, tip, tz=tz)]
+    timeline.sort(key=lambda e: e.at)  # stable: same-day entries keep their order
     return render_template(
         "portal/track_status.html",
         tip=tip,
-        summary=tracking.status_summary(get_session(), tip),
-        timeline=tracking.timeline(get_session(), tip, tz=current_app.config["TIMEZONE"]),
+        summary=tracking.status_summary(db, tip),
+        timeline=timeline,
+        rating_next=rating.next_step(db, tip),
+        rate_form=(rate_form or RateForm()) if rating.may_rate(db, tip) else None,
+        comment_max=rating.COMMENT_MAX,
         messages=messages,
-        form=form,
+        form=form or ReplyForm(),
         errors=errors or {},
         can_add_photos=tip.status is TipStatus.PENDING,
         max_photos=current_app.config["MAX_PHOTOS"],
@@ -138,6 +148,57 @@ def track_reply():
         discard_files(photos)
         raise
     return redirect(url_for("public.track_status"), 303)
+
+
+RATING_CHOICES = [(a.value, a.label) for a in RatingAnswer]
+
+
+class RateForm(FlaskForm):
+    """回访评价: the answer and an optional comment (the same on /track and /rate)."""
+
+    class Meta:
+        csrf_time_limit = None
+
+    answer = RadioField("隐患是否已真正消除？您对办理结果：", choices=RATING_CHOICES,
+                        validate_choice=False)
+    comment = TextAreaField("意见或建议（可不填）")
+
+
+def read_rating(form: RateForm) -> tuple[RatingAnswer | None, dict[str, str]]:
+    errors: dict[str, str] = {}
+    if not form.validate_on_submit():
+        errors["form"] = _expired("页面已过期，请重新选择后提交。")
+    try:
+        answer = RatingAnswer(form.answer.data)
+    except ValueError:
+        answer = None
+        errors.setdefault("answer", "请选择满意、基本满意或不满意")
+    if len(form.comment.data or "") > rating.COMMENT_MAX:
+        errors["comment"] = f"意见不能超过 {rating.COMMENT_MAX} 个字"
+    return answer, errors
+
+
+@bp.post("/track/rate")
+@csrf.exempt  # checked by the form itself, with a Chinese message on the page
+@limiter.limit(_track_limit)
+def track_rate():
+    tip = tracked_tip()
+    if tip is None:
+        return redirect(url_for("public.track"))
+    form = RateForm()
+    answer, errors = read_rating(form)
+    if answer is not None and not errors:
+        db = get_session()
+        try:
+            rating.rate(db, tip, answer, form.comment.data or "", RatingSource.TRACK)
+        except rating.RatingRefused as exc:
+            errors["answer"] = str(exc)
+        else:
+            db.commit()
+            return redirect(url_for("public.track_status"), 303)
+    return _status_page(tip, errors={f"rate_{k}": v for k, v in errors.items()},
+                        status=422, rate_form=form)
+
 
 
 @bp.post("/track/withdraw-identity")

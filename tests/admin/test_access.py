@@ -61,10 +61,23 @@ def ids(app: Flask, db_session: Session, staff: dict[str, User]) -> dict[str, in
     rule = db_session.query(RoutingRule).first()
     supervision = _supervision_objects(app, db_session, case, staff["supervisor"])
     document = _document(db_session, case, staff["officer"])
+    rating = _rating(db_session, case, tip)
     db_session.commit()
     return {"tip_id": tip.id, "case_id": case.id, "user_id": staff["officer"].id,
             "row_id": factories.category(db_session).id, "rule_id": rule.id,
-            "attachment_id": photo.id, "document_id": document.id, **supervision}
+            "attachment_id": photo.id, "document_id": document.id, "rating_id": rating.id,
+            **supervision}
+
+
+def _rating(db_session: Session, case, tip):
+    """A 不满意 rating waiting for the supervisor (the ratings pages)."""
+    from portal.domain.enums import RatingAnswer, RatingSource
+    from portal.domain.models import Rating
+    rating = Rating(tip_id=tip.id, case_id=case.id, answer=RatingAnswer.DISSATISFIED,
+                    source=RatingSource.TRACK)
+    db_session.add(rating)
+    db_session.flush()
+    return rating
 
 
 def _document(db_session: Session, case, officer: User):
@@ -182,12 +195,17 @@ def test_a_known_slice_of_the_table(client: FlaskClient, as_role, ids) -> None:
     """Spelled out, so the generated table cannot drift into agreeing with a wrong role map."""
     expectations = {
         "moderator": {"/admin/queue": 200, f"/admin/tips/{ids['tip_id']}": 200,
-                      "/admin/users": 403, "/admin/audit": 403},
+                      "/admin/users": 403, "/admin/audit": 403, "/admin/ratings": 403,
+                      f"/admin/cases/{ids['case_id']}/phone-follow-up": 200},
         "admin": {"/admin/queue": 403, "/admin/users": 200, "/admin/audit": 200,
                   "/admin/routing": 200},
-        "supervisor": {"/admin/queue": 403, "/admin/users": 403, "/admin/audit": 200},
+        "supervisor": {"/admin/queue": 403, "/admin/users": 403, "/admin/audit": 200,
+                       "/admin/ratings": 200,
+                       f"/admin/cases/{ids['case_id']}/phone-follow-up": 200},
         "officer": {"/admin/queue": 403, f"/admin/tips/{ids['tip_id']}": 403,
-                    f"/admin/cases/{ids['case_id']}": 200, "/admin/users": 403},
+                    f"/admin/cases/{ids['case_id']}": 200, "/admin/users": 403,
+                    "/admin/ratings": 403,
+                    f"/admin/cases/{ids['case_id']}/phone-follow-up": 403},
     }
     for role, pages in expectations.items():
         as_role(role)

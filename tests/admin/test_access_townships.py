@@ -17,13 +17,20 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from portal.domain.administration import vocabulary
-from portal.domain.enums import AssignmentRole, Role, SupervisionLevel
+from portal.domain.enums import (
+    AssignmentRole,
+    RatingAnswer,
+    RatingSource,
+    Role,
+    SupervisionLevel,
+)
 from portal.domain.models import (
     Assignment,
     Attachment,
     Bulletin,
     CaseDocument,
     Listing,
+    Rating,
     RoutingRule,
     UrgingNotice,
     User,
@@ -77,13 +84,15 @@ def yanggao(app: Flask, db_session: Session, township_staff: dict[str, User]) ->
                             issued_by_id=township_staff["officer_a"].id,
                             content={"kind": "rectify_order", "title": "责令限期改正通知书",
                                      "unit": "阳高矩阵测试单位"})
-    db_session.add_all([notice, bulletin, rule, document])
+    rating = Rating(tip_id=tip.id, case_id=case.id, answer=RatingAnswer.DISSATISFIED,
+                    source=RatingSource.TRACK, comment="阳高矩阵测试商店")
+    db_session.add_all([notice, bulletin, rule, document, rating])
     db_session.commit()
     return {"tip_id": tip.id, "case_id": case.id, "attachment_id": photo.id,
             "listing_id": listing.id, "notice_id": notice.id, "bulletin_id": bulletin.id,
             "user_id": township_staff["officer_a"].id, "rule_id": rule.id,
             "row_id": village.id, "category_id": other.id, "township_id": town.id,
-            "document_id": document.id}
+            "document_id": document.id, "rating_id": rating.id}
 
 
 # Switching a county entry off acts on the signed-in admin's own township (the entry is the

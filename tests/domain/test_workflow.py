@@ -242,6 +242,7 @@ def test_the_allowed_moves_are_those_of_the_design() -> None:
         (S.CHECKING, S.RECTIFYING), (S.CHECKING, S.UNFOUNDED), (S.UNFOUNDED, S.CLOSED),
         (S.UNFOUNDED, S.CHECKING), (S.RECTIFYING, S.RECTIFIED),
         (S.RECTIFIED, S.RECTIFYING), (S.RECTIFIED, S.CLOSED), (S.CLOSED, S.RECTIFYING),
+        (S.CLOSED, S.CHECKING),
     }
 
 

@@ -39,6 +39,9 @@ _ACTIONS: dict[str, str] = {
     "case.open": "巡查直接立案",
     "document.issue": "制发执法文书",
     "jurisdiction.load": "导入辖区数据",
+    "rating.answer": "答复不满意评价",
+    "rating.record": "登记回访评价",
+    "rating.reopen": "因不满意评价重新办理",
     "retention.erase_identity": "到期清除举报人身份",
     "retention.purge_spam": "到期清除无效举报",
     "settings.require_2fa": "设置强制动态口令",
@@ -74,6 +77,8 @@ ACTION_LABELS: dict[str, str] = {
 
 FIELD_LABELS: dict[str, str] = {
     # cases and tips
+    "rating": "评价",
+    "source": "评价方式",
     "status": "状态",
     "case_id": "工单编号",
     "unit_id": "单位编号",
@@ -188,6 +193,7 @@ FIELD_LABELS: dict[str, str] = {
 OBJECT_LABELS: dict[str, str] = {
     "tip": "举报",
     "case": "工单",
+    "rating": "回访评价",
     "attachment": "照片",
     "user": "用户",
     "api_key": "接口密钥",

@@ -69,6 +69,7 @@ __all__ = [
     "check_post_progress",
     "check_record_application",
     "check_record_check",
+    "check_reopen_on_rating",
     "check_report_rectified",
     "check_request_extension",
     "check_return",
@@ -86,6 +87,7 @@ __all__ = [
     "record_application",
     "record_check",
     "refuse_unfounded",
+    "reopen_on_rating",
     "report_rectified",
     "request_extension",
     "require_role",
@@ -129,6 +131,12 @@ MOVES: dict[tuple[CaseStatus, CaseStatus], Move] = {
     (S.CLOSED, S.RECTIFYING): Move(
         CaseEventKind.REOPENED,
         lambda now: {"closed_at": None, "outcome": None, "rectified_at": None,
+                     "follow_up_by": None}),
+    # A reporter's 不满意 with a case closed as unfounded: checked again. No event kind of its
+    # own (that needs a migration of case_events.kind): REOPENED, its data saying why.
+    (S.CLOSED, S.CHECKING): Move(
+        CaseEventKind.REOPENED,
+        lambda now: {"closed_at": None, "outcome": None, "checked_at": None,
                      "follow_up_by": None}),
 }
 
@@ -805,23 +813,72 @@ def follow_up(session: Session, case: Case, *, actor: User, still_ok: bool, find
                          audit_after={"follow_up_by": None})
     if last is None:
         raise WorkflowError("找不到原牵头部门，无法重新整改")
+    return _reopen(session, case, last, actor=actor, to=CaseStatus.RECTIFYING,
+                   internal_text=findings, public_text="回头看发现隐患反弹，重新整改",
+                   new_deadline=new_deadline, note="回头看重新整改")
+
+
+def _reopen(session: Session, case: Case, last: Assignment, *, actor: User, to: CaseStatus,
+            internal_text: str, public_text: str, new_deadline: dt.date | None, note: str,
+            data: dict[str, Any] | None = None) -> CaseEvent:
+    """Reopen a closed case with the department that led it, on a new lead assignment:
+    back to rectifying (with ``new_deadline``) or, for a case closed as unfounded, to
+    checking (with the category's check limit from now)."""
     if new_deadline is not None and new_deadline < clock.local_today():
         raise WorkflowError("整改期限不能早于今天")
+    now = utcnow()
+    stamps: dict[str, Any] = {}
+    if to is CaseStatus.RECTIFYING:
+        stamps["rectify_by"] = new_deadline
+    else:
+        stamps["check_by"] = limits.due_after(session, now, limits.check_limit(case.category))
     event = transition(
-        session, case, CaseStatus.RECTIFYING, actor=actor, department=last.department,
-        internal_text=findings, public_text="回头看发现隐患反弹，重新整改",
-        rectify_by=new_deadline, data={"rectify_by": new_deadline})
-    if new_deadline is not None:
-        _reinspection_from(session, case, new_deadline, "回头看重新整改")
+        session, case, to, actor=actor, department=last.department, now=now,
+        internal_text=internal_text, public_text=public_text,
+        data={**(data or {}), **stamps}, **stamps)
+    if to is CaseStatus.RECTIFYING and new_deadline is not None:
+        _reinspection_from(session, case, new_deadline, note)
     reopened = Assignment(case=case, department=last.department, role=AssignmentRole.LEAD,
                           routed_by_id=actor.id)
     session.add(reopened)
     flush(session)
     notifications.notify(
-        session, "assignment_new", f"回头看重新整改：案件 #{case.id} {case.unit.name}",
-        findings, department=last.department,
+        session, "assignment_new", f"{note}：案件 #{case.id} {case.unit.name}",
+        internal_text, department=last.department,
         payload={"case_id": case.id, "assignment_id": reopened.id})
     return event
+
+
+def check_reopen_on_rating(case: Case, actor: User) -> Assignment:
+    """A supervisor may reopen a closed case on a reporter's 不满意, with the department that
+    led it."""
+    require_role(actor, Role.SUPERVISOR, action="根据举报人评价重新办理")
+    _require_status(case, "重新办理", CaseStatus.CLOSED)
+    last = leads.lead_assignment(case)
+    if last is None:
+        raise WorkflowError("找不到原牵头部门，无法重新办理")
+    return last
+
+
+def reopen_on_rating(session: Session, case: Case, *, actor: User, reason: str,
+                     new_deadline: dt.date | None, rating_id: int) -> CaseEvent:
+    """The reporter is not satisfied and the supervisor agrees: a rectified case goes back
+    to rectification with a new deadline, a case closed as unfounded back to checking."""
+    last = check_reopen_on_rating(case, actor)
+    reason = _required(reason, "重新办理的理由")
+    if case.outcome is CaseOutcome.UNFOUNDED:
+        return _reopen(session, case, last, actor=actor, to=CaseStatus.CHECKING,
+                       internal_text=f"举报人不满意，重新核查：{reason}",
+                       public_text="根据您的评价，已要求责任部门重新核查", new_deadline=None,
+                       note="举报人不满意，重新核查",
+                       data={"after": "rating", "rating_id": rating_id, "reason": reason})
+    if new_deadline is None:
+        raise WorkflowError("请填写新的整改期限")
+    return _reopen(session, case, last, actor=actor, to=CaseStatus.RECTIFYING,
+                   internal_text=f"举报人不满意，重新整改：{reason}",
+                   public_text="根据您的评价，已要求责任部门重新整改", new_deadline=new_deadline,
+                   note="举报人不满意，重新整改",
+                   data={"after": "rating", "rating_id": rating_id, "reason": reason})
 
 
 # ---------------------------------------------------------------- severity (GB 35181 judgement)

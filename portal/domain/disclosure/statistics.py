@@ -22,6 +22,7 @@ from portal.domain.administration import townships
 from portal.domain.casework import sla
 from portal.domain.enums import CaseOutcome, CaseStatus, Severity
 from portal.domain.models import Case, Category, Tip, Township, Village
+from portal.domain.reporting import rating
 from portal.domain.supervision import tallies
 
 # The plan's goals for major hazards (三年行动 主要目标), as dated milestones.
@@ -205,6 +206,16 @@ def on_time(session: Session, zone: ZoneInfo, township_id: int | None = None) ->
         total += 1
         met += rectified_at < end
     return OnTime(met, total)
+
+
+def satisfaction(session: Session, today: dt.date, zone: ZoneInfo,
+                 township_id: int | None = None) -> rating.Figures:
+    """The reporters' follow-up ratings (回访评价) of the last 12 months: the satisfaction
+    rate (满意 and 基本满意) and the follow-up rate (of the tips closed, those rated)."""
+    since = _at_midnight(today - dt.timedelta(days=365), zone)
+    until = _at_midnight(today + dt.timedelta(days=1), zone)
+    return rating.period_figures(session, since, until,
+                                 None if township_id is None else {township_id})
 
 
 def major_open_series(session: Session, today: dt.date, zone: ZoneInfo, months: int = 24,

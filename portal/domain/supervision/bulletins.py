@@ -32,6 +32,7 @@ from portal.domain.disclosure.redaction import mask_personal_data
 from portal.domain.enums import Role, Severity
 from portal.domain.models import Bulletin, Case, Department, Listing, Tip, User
 from portal.domain.paging import Page
+from portal.domain.reporting import rating
 from portal.domain.supervision import ledger
 
 PAGE_SIZE = 20
@@ -77,6 +78,7 @@ def period_figures(session: Session, start: dt.date, end: dt.date,
     closed = place.with_(closed_from=start, closed_to=end)
     overdue = place.with_(overdue=ledger.Overdue.ANY, open_on=end)
     by_department = ledger.counts_by(session, overdue, "department", as_of, tz)
+    rated = rating.period_figures(session, since, until, places)
     names = dict(session.execute(select(Department.id, Department.name)
                                  .where(Department.id.in_(list(by_department)))).all())
     return {
@@ -98,6 +100,14 @@ def period_figures(session: Session, start: dt.date, end: dt.date,
             select(func.count()).select_from(Listing).join(Case, Case.id == Listing.case_id)
             .where(Listing.listed_at >= since, Listing.listed_at < until,
                    of_village(Case.village_id, places))) or 0,
+        # The reporters' follow-up ratings (回访评价): given in the period, and of the tips
+        # whose case closed in the period, those rated.
+        "rated": rated.rated,
+        "rated_content": rated.satisfied + rated.basically,
+        "satisfaction_pct": rated.satisfaction_pct,
+        "closed_tips": rated.closed_tips,
+        "followed_up": rated.followed_up,
+        "follow_up_pct": rated.follow_up_pct,
     }
 
 
@@ -111,6 +121,11 @@ def draft_text(figures: dict[str, Any], township: str) -> str:
         f"（本期新挂牌 {figures['listed_in_period']} 处），"
         f"超期未办结工单 {figures['overdue']} 件。",
     ]
+    if figures.get("rated"):
+        lines.append(f"本期回访评价 {figures['rated']} 件，满意（含基本满意）"
+                     f"{figures['rated_content']} 件，满意率 {figures['satisfaction_pct']}%"
+                     + (f"；办结举报回访率 {figures['follow_up_pct']}%。"
+                        if figures.get("follow_up_pct") is not None else "。"))
     if figures["overdue_by_department"]:
         rows = figures["overdue_by_department"]
         parts = "、".join(f"{row['department']} {row['count']} 件"

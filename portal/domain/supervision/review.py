@@ -17,7 +17,10 @@ Definitions (all times compared in UTC, periods are local days, inclusive):
   cancelled after its due time counts as unmet) counts in the period of the due time;
 - median days to close: cases it led that were closed in the period, routing to closure;
 - returns: cases it handed back in the period;
-- urging notices received: notices addressed to it in the period.
+- urging notices received: notices addressed to it in the period;
+- satisfaction % (满意率): of the reporters' ratings given in the period on cases it leads,
+  满意 and 基本满意; follow-up % (回访率): of the tips of its cases closed in the period,
+  those rated (``portal.domain.reporting.rating``).
 
 For one township (``townships``, as ``permissions.townships_of`` gives them) the review lists
 the departments serving it and counts only the cases of its villages, and the notices its
@@ -53,6 +56,7 @@ from portal.domain.models import (
     Township,
     UrgingNotice,
 )
+from portal.domain.reporting import rating
 from portal.domain.supervision import ledger
 
 ACCEPT_HOURS = 24
@@ -73,6 +77,18 @@ class DepartmentReview:
     closed: int = 0
     returns: int = 0
     urging_notices: int = 0
+    rated: int = 0
+    rated_content: int = 0
+    closed_tips: int = 0
+    followed_up: int = 0
+
+    @property
+    def satisfaction_pct(self) -> float | None:
+        return _pct(self.rated_content, self.rated)
+
+    @property
+    def follow_up_pct(self) -> float | None:
+        return _pct(self.followed_up, self.closed_tips)
 
     @property
     def checked_on_time_pct(self) -> float | None:
@@ -206,4 +222,11 @@ def review(session: Session, start: dt.date, end: dt.date, now: dt.datetime | No
                      else (UrgingNotice.township_id.in_(sorted(townships)),)))
             .group_by(UrgingNotice.department_id)):
         row(department_id).urging_notices = number
+    for department_id, figures in rating.department_figures(
+            session, since, until, townships).items():
+        entry = row(department_id)
+        entry.rated = figures.rated
+        entry.rated_content = figures.satisfied + figures.basically
+        entry.closed_tips = figures.closed_tips
+        entry.followed_up = figures.followed_up
     return sorted(rows.values(), key=lambda r: r.department.name)
