@@ -28,8 +28,9 @@ def test_the_review_table_and_charts_show_the_percentages(client: FlaskClient, a
     assert cells[0] == "5" and cells[1] == "2"
     assert cells[2].startswith("50.0%") and "（2/4）" in cells[2]
     assert cells[3].startswith("66.7%") and "（2/3）" in cells[3]
-    assert cells[4].startswith("16.5 天")
-    assert cells[5:] == ["1", "2"]
+    assert cells[4] == "—"  # no later legal limit fell due in March
+    assert cells[5].startswith("16.5 天")
+    assert cells[6:] == ["1", "2", "—", "—"]  # no rating in March
     assert page.count('<svg class="chart hbar"') == 3
     assert re.search(r'<rect x="150" y="\d+" width="150.0" height="18" class="bar low">'
                      rf"<title>{fire}：50.0%</title>", page)

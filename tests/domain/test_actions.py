@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from portal.domain.access.permissions import has_permission
-from portal.domain.casework import actions, routing, workflow
+from portal.domain.casework import actions, major, routing, workflow
 from portal.domain.casework.actions import case_actions
 from portal.domain.casework.workflow import WorkflowError
 from portal.domain.enums import AssignmentState, CaseStatus, Role, Severity, SupervisionLevel
@@ -166,22 +166,23 @@ OFFERED: dict[str, dict[str, set[str]]] = {
     "routed": {"lead": {"accept", "return", "transfer"},
                "assisting": {"accept", "return", "transfer"},
                "pending": {"accept", "return", "transfer"}},
-    "checking": {"lead": {"check", "progress", "transfer"},
+    "checking": {"lead": {"check", "elements", "progress", "transfer"},
                  "assisting": {"progress", "transfer"},
                  "pending": {"accept", "return", "transfer"}},
-    "rectifying": {"lead": {"deadline", "progress", "report", "transfer"},
+    "rectifying": {"lead": {"elements", "judge", "deadline", "progress", "report", "transfer"},
                    "assisting": {"progress", "transfer"},
                    "pending": {"accept", "return", "transfer"}},
-    "rectifying_with_deadline": {"lead": {"extension", "application", "progress", "report",
-                                          "transfer"},
+    "rectifying_with_deadline": {"lead": {"elements", "judge", "extension", "application",
+                                          "progress", "report", "transfer"},
                                  "assisting": {"progress", "transfer"},
                                  "pending": {"accept", "return", "transfer"}},
-    "rectifying_extension_pending": {"lead": {"application", "progress", "report", "transfer"},
+    "rectifying_extension_pending": {"lead": {"elements", "judge", "application", "progress",
+                                              "report", "transfer"},
                                      "assisting": {"progress", "transfer"},
                                      "pending": {"accept", "return", "transfer"},
                                      "moderator": {"decide_extension"},
                                      "supervisor": {"decide_extension"}},
-    "rectified": {"lead": {"transfer"}, "assisting": {"transfer"},
+    "rectified": {"lead": {"elements", "judge", "transfer"}, "assisting": {"transfer"},
                   "pending": {"accept", "return", "transfer"},
                   "moderator": {"closure", "send_back"},
                   "supervisor": {"closure", "send_back"}},
@@ -193,8 +194,8 @@ OFFERED: dict[str, dict[str, set[str]]] = {
                          "moderator": {"review_unfounded"}, "supervisor": {"review_unfounded"}},
     "closed_unfounded": {},
     "rectifying_reopened": {"lead": {"accept", "transfer"}},
-    "major_rectifying": {"lead": {"extension", "application", "progress", "report",
-                                  "transfer"},
+    "major_rectifying": {"lead": {"elements", "judge", "extension", "application", "progress",
+                                  "report", "transfer"},
                          "assisting": {"progress", "transfer"},
                          "pending": {"accept", "return", "transfer"},
                          "supervisor": {"list"}},
@@ -234,6 +235,10 @@ STEPS: dict[str, Callable[[Session, Case, User], object]] = {
     "application": lambda s, c, u: workflow.record_application(
         s, c, actor=u, applied_on=in_days(0)),
     "review_unfounded": lambda s, c, u: workflow.approve_unfounded(s, c, actor=u),
+    "elements": lambda s, c, u: major.record_elements(
+        s, c, actor=u, premises_kind="crowded", found=["P-2"]),
+    "judge": lambda s, c, u: major.judge(
+        s, c, actor=u, major=True, participants=["张三", "李四", "王五"], reason="符合"),
     "extension": lambda s, c, u: workflow.request_extension(
         s, c, actor=u, new_date=(c.rectify_by or in_days(0)) + dt.timedelta(days=30),
         reason="资金未到位"),
