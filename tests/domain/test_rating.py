@@ -20,7 +20,7 @@ from portal.domain.enums import (
     TipStatus,
 )
 from portal.domain.models import Case, Message, Tip
-from portal.domain.reporting import rating, tracking
+from portal.domain.reporting import rating, reporter, tracking
 from portal.domain.supervision import review
 from tests import factories
 from tests.domain.linkage_helpers import moderator, officer, supervisor
@@ -133,6 +133,9 @@ def test_a_case_closed_as_unfounded_goes_back_to_checking(db_session: Session) -
     assert case.status is CaseStatus.CHECKING and case.checked_at is None
     assert case.check_by is not None and case.check_by > utcnow()
     assert tracking.status_summary(db_session, tip)[0] == "正在核查"
+    # The timeline says what happened: checked again, not "the hazard came back".
+    progress = [text for _, text in reporter.reporter_progress(db_session, tip)]
+    assert "根据您的评价，重新核查" in progress and "回头看发现隐患反弹，重新整改" not in progress
 
 
 def test_the_supervisor_answers_with_a_reason_the_reporter_reads(db_session: Session) -> None:

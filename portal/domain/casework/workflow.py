@@ -871,14 +871,16 @@ def reopen_on_rating(session: Session, case: Case, *, actor: User, reason: str,
                        internal_text=f"举报人不满意，重新核查：{reason}",
                        public_text="根据您的评价，已要求责任部门重新核查", new_deadline=None,
                        note="举报人不满意，重新核查",
-                       data={"after": "rating", "rating_id": rating_id, "reason": reason})
+                       data={"after": "rating", "rating_id": rating_id, "reason": reason,
+                             "to": CaseStatus.CHECKING})
     if new_deadline is None:
         raise WorkflowError("请填写新的整改期限")
     return _reopen(session, case, last, actor=actor, to=CaseStatus.RECTIFYING,
                    internal_text=f"举报人不满意，重新整改：{reason}",
                    public_text="根据您的评价，已要求责任部门重新整改", new_deadline=new_deadline,
                    note="举报人不满意，重新整改",
-                   data={"after": "rating", "rating_id": rating_id, "reason": reason})
+                   data={"after": "rating", "rating_id": rating_id, "reason": reason,
+                         "to": CaseStatus.RECTIFYING})
 
 
 # ---------------------------------------------------------------- severity (GB 35181 judgement)

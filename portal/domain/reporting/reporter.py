@@ -121,6 +121,9 @@ def _event_words(session: Session, event: CaseEvent, case: Case) -> str | None:
     if kind is CaseEventKind.CLOSED:
         return f"已办结：{OUTCOME_WORDS[CaseOutcome.RECTIFIED]}"
     if kind is CaseEventKind.REOPENED:
+        if data.get("after") == "rating":
+            return ("根据您的评价，重新核查" if data.get("to") == CaseStatus.CHECKING.value
+                    else "根据您的评价，重新整改")
         return "回头看发现隐患反弹，重新整改"
     if kind is CaseEventKind.FOLLOW_UP_OK:
         return "回头看：整改保持"
