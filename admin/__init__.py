@@ -35,6 +35,7 @@ from admin import (  # noqa: E402, F401
     queue,
     ratings,
     review,
+    rewards,
     routing_views,
     settings_views,
     supervision,

@@ -61,12 +61,14 @@ def ids(app: Flask, db_session: Session, staff: dict[str, User]) -> dict[str, in
     rule = db_session.query(RoutingRule).first()
     supervision = _supervision_objects(app, db_session, case, staff["supervisor"])
     document = _document(db_session, case, staff["officer"])
+    reward = _reward(db_session, case, tip, staff["moderator"])
     rating = _rating(db_session, case, tip)
     db_session.commit()
     return {"tip_id": tip.id, "case_id": case.id, "user_id": staff["officer"].id,
             "row_id": factories.category(db_session).id, "rule_id": rule.id,
             "attachment_id": photo.id, "document_id": document.id, "rating_id": rating.id,
-            **supervision}
+            **supervision,
+            "reward_id": reward.id}
 
 
 def _rating(db_session: Session, case, tip):
@@ -78,6 +80,16 @@ def _rating(db_session: Session, case, tip):
     db_session.add(rating)
     db_session.flush()
     return rating
+
+
+def _reward(db_session: Session, case, tip, moderator: User):
+    """A reward proposed for the tip (the reward pages); a bare POST changes nothing."""
+    from portal.domain.models import Reward
+    reward = Reward(case_id=case.id, tip_id=tip.id, band="general", amount_min=50,
+                    amount_max=200, proposed_by_id=moderator.id)
+    db_session.add(reward)
+    db_session.flush()
+    return reward
 
 
 def _document(db_session: Session, case, officer: User):
@@ -198,7 +210,7 @@ def test_a_known_slice_of_the_table(client: FlaskClient, as_role, ids) -> None:
                       "/admin/users": 403, "/admin/audit": 403, "/admin/ratings": 403,
                       f"/admin/cases/{ids['case_id']}/phone-follow-up": 200},
         "admin": {"/admin/queue": 403, "/admin/users": 200, "/admin/audit": 200,
-                  "/admin/routing": 200},
+                  "/admin/routing": 200, "/admin/rewards": 403},
         "supervisor": {"/admin/queue": 403, "/admin/users": 403, "/admin/audit": 200,
                        "/admin/ratings": 200,
                        f"/admin/cases/{ids['case_id']}/phone-follow-up": 200},
@@ -207,6 +219,10 @@ def test_a_known_slice_of_the_table(client: FlaskClient, as_role, ids) -> None:
                     "/admin/ratings": 403,
                     f"/admin/cases/{ids['case_id']}/phone-follow-up": 403},
     }
+    # 举报奖励: moderators and supervisors; never officers, nothing of it public.
+    for role, status in (("moderator", 200), ("supervisor", 200), ("officer", 403)):
+        expectations[role]["/admin/rewards"] = status
+        expectations[role][f"/admin/rewards/{ids['reward_id']}"] = status
     for role, pages in expectations.items():
         as_role(role)
         for url, status in pages.items():

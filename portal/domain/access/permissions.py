@@ -40,6 +40,9 @@ class Permission(LabeledEnum):
     URGING_ISSUE = "urging:issue", "发送督促函"
     URGING_INBOX = "urging:inbox", "查看本部门收到的督促函"
     BULLETINS_MANAGE = "bulletins:manage", "起草与发布通报"
+    REWARDS_VIEW = "rewards:view", "查看举报奖励与奖励台账"
+    REWARDS_MANAGE = "rewards:manage", "提出举报奖励，登记领取与发放"
+    REWARDS_APPROVE = "rewards:approve", "审批举报奖励"
     STAFF = "staff", "登录后台"
 
 
@@ -55,6 +58,8 @@ _MODERATION = frozenset({
     Permission.CASES_READ_ALL,
     Permission.CASES_CLOSE,
     Permission.CASES_FOLLOW_UP,
+    Permission.REWARDS_VIEW,
+    Permission.REWARDS_MANAGE,
 })
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -85,6 +90,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.LISTINGS_MANAGE,
         Permission.URGING_ISSUE,
         Permission.BULLETINS_MANAGE,
+        Permission.REWARDS_VIEW,
+        Permission.REWARDS_APPROVE,
     }),
     Role.OFFICER: frozenset({
         Permission.STAFF,

@@ -128,7 +128,19 @@ _SCHEMAS: dict[str, tuple[_Field, ...]] = {
         _Field("priority", int),
         _Field("note", str),
     ),
+    # Rewards for verified reports (举报奖励): bands [lowest, highest] in whole yuan by
+    # seriousness, per-category overrides, and the claim period in working days.
+    "rewards": (
+        _Field("claim_working_days", int, True),
+        _Field("general", list, True),
+        _Field("major", list, True),
+        _Field("categories", dict),
+    ),
 }
+# The seriousness codes of a reward band (the case's severity).
+REWARD_BANDS = ("general", "major")
+# The longest claim period a file may set, in working days (about a year).
+MAX_CLAIM_WORKING_DAYS = 250
 _TABLE_LABELS = {
     "townships": "乡镇",
     "villages": "村",
@@ -210,6 +222,9 @@ def parse(text: str, source: str = "<jurisdiction>") -> dict[str, Any]:
                 raise loc.error(f"与第 {seen[key]} 条重复", table, index)
             seen[key] = index
     _check_references(loc, data)
+    if "rewards" in data:
+        _check_entry(loc, "rewards", None, data["rewards"])
+        _check_rewards(loc, data)
     return data
 
 
@@ -254,7 +269,7 @@ def _check_entry(loc: _Locator, table: str, index: int | None, entry: Any) -> No
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "字符串", bool: "true/false", int: "整数", list: "列表"}
+    names = {str: "字符串", bool: "true/false", int: "整数", list: "列表", dict: "键值表"}
     return names.get(kind, str(kind)) if isinstance(kind, type) else "/".join(map(str, kind))
 
 
@@ -346,6 +361,41 @@ def _check_references(loc: _Locator, data: dict[str, Any]) -> None:
             raise loc.error("牵头部门不能同时是配合部门", "routing_rules", index, "assist")
 
 
+def _band_error(value: Any) -> str:
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        return "奖励金额应写作 [最低, 最高]，单位为元，均为整数"
+    if not 0 < value[0] <= value[1]:
+        return "奖励金额须大于 0，且最低不高于最高"
+    return ""
+
+
+def _check_rewards(loc: _Locator, data: dict[str, Any]) -> None:
+    rewards = data["rewards"]
+    days = rewards["claim_working_days"]
+    if not 1 <= days <= MAX_CLAIM_WORKING_DAYS:
+        raise loc.error(f"领取期限须为 1 至 {MAX_CLAIM_WORKING_DAYS} 个工作日",
+                        "rewards", None, "claim_working_days")
+    for band in REWARD_BANDS:
+        problem = _band_error(rewards[band])
+        if problem:
+            raise loc.error(problem, "rewards", None, band)
+    categories = {c["code"] for c in data["categories"]}
+    for code, bands in rewards.get("categories", {}).items():
+        table = f"rewards.categories.{code}"
+        if code not in categories:
+            raise loc.error("引用了文件中不存在的隐患类别代码", table)
+        if not isinstance(bands, dict):
+            raise loc.error("应为键值表", table)
+        for key, value in bands.items():
+            if key not in REWARD_BANDS:
+                raise loc.error("未知的键，请检查拼写（只能是 general 或 major）", table, None,
+                                key)
+            problem = _band_error(value)
+            if problem:
+                raise loc.error(problem, table, None, key)
+
+
 def load_file(session: Session, path: Path, *, actor: User | None = None) -> LoadReport:
     try:
         text = path.read_text(encoding="utf-8")
@@ -392,6 +442,8 @@ def load(session: Session, data: dict[str, Any], *, actor: User | None = None) -
     _load_rules(session, report, data["routing_rules"], townships, categories, venue_types,
                 villages, departments)
     portal_settings.put(session, portal_settings.JURISDICTION_KEY, data["jurisdiction"])
+    # A file without [rewards] leaves the county without reward rules: none are proposed.
+    portal_settings.put(session, portal_settings.REWARDS_KEY, data.get("rewards", {}))
     audit.record(
         session,
         "jurisdiction.load",

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from portal.domain.models import Setting
 
 JURISDICTION_KEY = "jurisdiction"
+# The jurisdiction file's [rewards] table as loaded (portal.domain.reporting.rewards reads it).
+REWARDS_KEY = "rewards"
 
 # Shown until a jurisdiction file has been loaded.
 DEFAULT_JURISDICTION: dict[str, Any] = {

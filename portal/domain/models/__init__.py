@@ -30,6 +30,7 @@ from portal.domain.models.places import (
     township_venue_types_off,
 )
 from portal.domain.models.ratings import Rating, RatingToken
+from portal.domain.models.rewards import Reward, RewardStatus
 from portal.domain.models.search import SearchDocument, SearchGram
 from portal.domain.models.sessions import StaffSession
 from portal.domain.models.supervision import Bulletin, Listing, ListingInterview
@@ -60,6 +61,8 @@ __all__ = [
     "Notification",
     "Rating",
     "RatingToken",
+    "Reward",
+    "RewardStatus",
     "RoutingRule",
     "SearchDocument",
     "SearchGram",
