@@ -110,7 +110,7 @@ def check_issue(case: Case, actor: User, kind: DocumentKind | str) -> Department
     issuing department: the case's lead, signed for, whose officer the actor is."""
     kind = kind_of(kind) if isinstance(kind, str) else kind
     action = f"制发《{kind.title}》"
-    lead = workflow._lead_for(case, actor, action)  # the workflow's one rule of "lead officer"
+    lead = workflow.lead_for(case, actor, action)  # the workflow's one rule of "lead officer"
     department = lead.department
     if not may_issue(department, kind):
         if department.kind in kind.delegated:

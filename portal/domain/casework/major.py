@@ -22,26 +22,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from portal.domain import clock
-from portal.domain.casework import judgement, leads, limits
+from portal.domain.casework import judgement, limits, workflow
 from portal.domain.casework.events import WorkflowError, flush, log_event
 from portal.domain.casework.limits import Rule
 from portal.domain.clock import utcnow
-from portal.domain.enums import AssignmentState, CaseEventKind, CaseStatus, Role, Severity
+from portal.domain.enums import CaseEventKind, CaseStatus, Severity
 from portal.domain.models import Assignment, Case, CaseEvent, User
 
 # The check has been made (confirmed) and the case is not closed.
 _JUDGED_IN = (CaseStatus.CHECKING, CaseStatus.RECTIFYING, CaseStatus.RECTIFIED)
-
-
-def _lead_officer(case: Case, actor: User, action: str) -> Assignment:
-    lead = leads.active_lead(case)
-    if lead is None:
-        raise WorkflowError("本案件目前没有牵头部门")
-    if actor.role is not Role.OFFICER or actor.department_id != lead.department_id:
-        raise WorkflowError(f"只有牵头部门（{lead.department.name}）的经办人可以{action}")
-    if lead.state is not AssignmentState.ACCEPTED:
-        raise WorkflowError(f"请先签收派单，再{action}")
-    return lead
 
 
 def decision_of(case: Case) -> CaseEvent | None:
@@ -54,7 +43,7 @@ def decision_of(case: Case) -> CaseEvent | None:
 def check_record_elements(case: Case, actor: User) -> Assignment:
     if case.status not in _JUDGED_IN:
         raise WorkflowError(f"案件当前为“{case.status.label}”，不能登记重大火灾隐患判定要素")
-    lead = _lead_officer(case, actor, "登记判定要素")
+    lead = workflow.lead_for(case, actor, "登记判定要素")
     if decision_of(case) is not None:
         raise WorkflowError("本案件已集体判定，不能再改判定要素")
     return lead
@@ -63,7 +52,7 @@ def check_record_elements(case: Case, actor: User) -> Assignment:
 def check_judge(case: Case, actor: User) -> Assignment:
     if case.status not in (CaseStatus.RECTIFYING, CaseStatus.RECTIFIED):
         raise WorkflowError("核查属实后才能集体判定是否构成重大火灾隐患")
-    lead = _lead_officer(case, actor, "登记集体判定")
+    lead = workflow.lead_for(case, actor, "登记集体判定")
     if decision_of(case) is not None:
         raise WorkflowError("本案件已集体判定")
     return lead

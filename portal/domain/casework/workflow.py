@@ -80,6 +80,7 @@ __all__ = [
     "check_transfer",
     "decide_extension",
     "follow_up",
+    "lead_for",
     "log_event",
     "own_assignment",
     "pending_extension",
@@ -212,7 +213,7 @@ def _require_own(actor: User, assignment: Assignment) -> None:
         raise WorkflowError(f"只能办理本部门的派单（此派单属于{assignment.department.name}）")
 
 
-def _lead_for(case: Case, actor: User, action: str) -> Assignment:
+def lead_for(case: Case, actor: User, action: str) -> Assignment:
     """The accepted lead assignment, if ``actor`` is one of its department's officers."""
     lead = leads.active_lead(case)
     if lead is None:
@@ -342,12 +343,12 @@ def check_transfer(case: Case, actor: User, *, tz: str | ZoneInfo | None = None)
 
 def check_record_check(case: Case, actor: User) -> Assignment:
     _require_status(case, "登记核查结果", CaseStatus.CHECKING)
-    return _lead_for(case, actor, "登记核查结果")
+    return lead_for(case, actor, "登记核查结果")
 
 
 def check_set_rectification(case: Case, actor: User) -> Assignment:
     _require_status(case, "下达整改期限", CaseStatus.RECTIFYING)
-    lead = _lead_for(case, actor, "下达整改期限")
+    lead = lead_for(case, actor, "下达整改期限")
     if case.rectify_by is not None:
         raise WorkflowError("整改期限已经下达；如需延长，请申请延期")
     return lead
@@ -366,7 +367,7 @@ def check_post_progress(case: Case, actor: User) -> Assignment:
 
 def check_request_extension(case: Case, actor: User) -> Assignment:
     _require_status(case, "申请延期", CaseStatus.RECTIFYING)
-    lead = _lead_for(case, actor, "申请延期")
+    lead = lead_for(case, actor, "申请延期")
     if case.rectify_by is None:
         raise WorkflowError("尚未下达整改期限，请直接下达")
     if pending_extension(case) is not None:
@@ -385,7 +386,7 @@ def check_decide_extension(case: Case, actor: User) -> CaseEvent:
 
 def check_report_rectified(case: Case, actor: User) -> Assignment:
     _require_status(case, "报告整改完成", CaseStatus.RECTIFYING)
-    return _lead_for(case, actor, "报告整改完成")
+    return lead_for(case, actor, "报告整改完成")
 
 
 def check_approve_closure(case: Case, actor: User) -> None:
@@ -639,7 +640,7 @@ def _reinspection_from(session: Session, case: Case, day: dt.date, note: str,
 
 def check_record_application(case: Case, actor: User) -> Assignment:
     _require_status(case, "登记复查申请", CaseStatus.RECTIFYING)
-    lead = _lead_for(case, actor, "登记复查申请")
+    lead = lead_for(case, actor, "登记复查申请")
     if case.rectify_by is None:
         raise WorkflowError("尚未下达整改期限")
     return lead
