@@ -18,6 +18,7 @@ from portal.config import INSTANCE_DIR
 from portal.db import database, get_session, without_statement_timeout
 from portal.domain.administration import retention
 from portal.domain.disclosure import search
+from portal.domain.reporting import rewards
 from portal.domain.supervision import tallies
 from portal.storage import DirectoryStorage, S3Storage, copy_into
 from portal.web.files import storage
@@ -130,14 +131,16 @@ def uploads_copy_to_store(source: Path | None) -> None:
 
 @retention_cli.command("purge")
 def retention_purge() -> None:
-    """Purge old spam and erase reporter identities past the retention periods."""
+    """Purge old spam, erase reporter identities past the retention periods, and close the
+    rewards not claimed within their claim period."""
     session = get_session()
     spam = retention.purge_spam(session, storage(),
                                 older_than_days=current_app.config["RETENTION_SPAM_DAYS"])
     erased = retention.erase_identities(
         session, days_after_close=current_app.config["RETENTION_IDENTITY_DAYS"])
+    expired = rewards.expire(session)
     session.commit()
-    click.echo(f"清除垃圾举报 {spam} 条，抹去举报人身份 {erased} 条")
+    click.echo(f"清除垃圾举报 {spam} 条，抹去举报人身份 {erased} 条，逾期未领取的奖励 {expired} 件")
 
 
 @ledger_cli.command("recount")

@@ -13,7 +13,7 @@ from portal.db import get_session
 from portal.domain.administration import retention
 from portal.domain.enums import MessageDirection, RatingAnswer, RatingSource, TipStatus
 from portal.domain.models import Message, Tip
-from portal.domain.reporting import intake, rating, tracking
+from portal.domain.reporting import intake, rating, rewards, tracking
 from portal.domain.reporting.identity import normalize_receipt
 from portal.errors import TLS_MESSAGE, refused_for_plain_http
 from portal.extensions import csrf, limiter
@@ -89,6 +89,7 @@ def _status_page(tip: Tip, form: ReplyForm | None = None, errors: dict[str, str]
         summary=tracking.status_summary(db, tip),
         timeline=timeline,
         rating_next=rating.next_step(db, tip),
+        reward_notice=rewards.reward_notice(db, tip),
         rate_form=(rate_form or RateForm()) if rating.may_rate(db, tip) else None,
         comment_max=rating.COMMENT_MAX,
         messages=messages,
