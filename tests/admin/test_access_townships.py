@@ -31,6 +31,7 @@ from portal.domain.models import (
     CaseDocument,
     Listing,
     Rating,
+    Reward,
     RoutingRule,
     UrgingNotice,
     User,
@@ -86,13 +87,15 @@ def yanggao(app: Flask, db_session: Session, township_staff: dict[str, User]) ->
                                      "unit": "阳高矩阵测试单位"})
     rating = Rating(tip_id=tip.id, case_id=case.id, answer=RatingAnswer.DISSATISFIED,
                     source=RatingSource.TRACK, comment="阳高矩阵测试商店")
-    db_session.add_all([notice, bulletin, rule, document, rating])
+    reward = Reward(case_id=case.id, tip_id=tip.id, band="general", amount_min=50,
+                    amount_max=200, proposed_by_id=township_staff["moderator_a"].id)
+    db_session.add_all([notice, bulletin, rule, document, rating, reward])
     db_session.commit()
     return {"tip_id": tip.id, "case_id": case.id, "attachment_id": photo.id,
             "listing_id": listing.id, "notice_id": notice.id, "bulletin_id": bulletin.id,
             "user_id": township_staff["officer_a"].id, "rule_id": rule.id,
             "row_id": village.id, "category_id": other.id, "township_id": town.id,
-            "document_id": document.id, "rating_id": rating.id}
+            "document_id": document.id, "rating_id": rating.id, "reward_id": reward.id}
 
 
 # Switching a county entry off acts on the signed-in admin's own township (the entry is the

@@ -31,6 +31,8 @@ ANONYMOUS_GET = {
     "public.disclosures_feed": 200, "public.disclosure_unit": 200, "public.stats": 200,
     "public.open_data": 200, "public.notices": 200, "public.notice": 200,
     "public.bulletin_list": 200, "public.bulletin": 200, "public.media": 200,
+    # A rating link that names no token: the one message for wrong, used and expired links.
+    "public.rate": 404,
     "static": 200,
     "api.root": 302, "api.discovery": 200, "api.services": 200, "api.service_definition": 200,
     "api.list_requests": 200, "api.show_request": 200, "api.show_token": 404,
@@ -40,6 +42,7 @@ ANONYMOUS_GET = {
 ANONYMOUS_POST = {
     "public.submit_report": 422, "public.track_lookup": 400, "public.track_reply": 302,
     "public.track_forget": 400, "public.track_withdraw_identity": 302,
+    "public.track_rate": 302, "public.rate_submit": 422,
     "api.create_request": 403,
 }
 
