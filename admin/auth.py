@@ -21,7 +21,7 @@ from limits import parse
 
 from admin import bp
 from admin.access import LAST_SEEN_KEY, client_ip, public, require, safe_next
-from admin.forms import ActionForm, LoginForm, PasswordChangeForm, TotpForm
+from admin.forms import ActionForm, LoginForm, PasswordChangeForm, SmsRemindersForm, TotpForm
 from portal.db import get_session
 from portal.domain.access import accounts, auth
 from portal.domain.access.permissions import Permission, has_permission
@@ -227,6 +227,28 @@ def password():
                 flash("密码已修改。", "success")
                 return redirect(url_for("admin.home"))
     return render_template("admin/password.html", form=form, error=error)
+
+
+@bp.route("/account/sms", methods=["GET", "POST"])
+@require(Permission.STAFF)
+def sms_reminders():
+    """A staff member's own choice of reminders by SMS, and the mobile they go to."""
+    user = current_user._get_current_object()
+    form = SmsRemindersForm(mobile=user.mobile, notify_sms=user.notify_sms)
+    error = None
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            accounts.set_sms_reminders(db, user, mobile=form.mobile.data or "",
+                                       notify_sms=bool(form.notify_sms.data), actor=user)
+        except accounts.AccountError as exc:
+            db.rollback()
+            error = str(exc)
+        else:
+            db.commit()
+            flash("短信提醒设置已保存。" if user.notify_sms else "已关闭短信提醒。", "success")
+            return redirect(url_for("admin.sms_reminders"))
+    return render_template("admin/sms_reminders.html", form=form, error=error)
 
 
 def _qr_svg(uri: str) -> str:

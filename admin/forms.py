@@ -102,6 +102,11 @@ class UserEditForm(FlaskForm):
     totp_required = BooleanField("要求两步验证")
 
 
+class SmsRemindersForm(FlaskForm):
+    mobile = StringField("手机号码", validators=[Optional(), Length(max=20)])
+    notify_sms = BooleanField("新派单、即将到期和已超期的提醒同时发短信给我")
+
+
 class ResetPasswordForm(FlaskForm):
     password = PasswordField("新密码（至少12个字符）", validators=[DataRequired(REQUIRED)])
 

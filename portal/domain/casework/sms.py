@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain.enums import CaseOutcome, RejectReason, Role
 from portal.domain.models import Case, Department, Notification, Tip, User
-from portal.domain.reporting.identity import IdentityCipher, normalize_phone
+from portal.domain.reporting.identity import IdentityCipher, is_mobile, normalize_phone
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +326,6 @@ class TencentProvider:
 
 
 _RECIPIENT_LABEL = b"sms-recipient\x00"
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
 def recipient_hash(key: str, phone: str) -> str:
@@ -377,7 +376,7 @@ class SmsChannel:
                 return "", NOT_SENDABLE_OPTED_OUT
             raw = user.mobile
         phone = normalize_phone(raw) if raw else None
-        if not phone or not _MOBILE.match(phone):
+        if not phone or not is_mobile(phone):
             return "", NOT_SENDABLE_NO_PHONE
         return phone, ""
 

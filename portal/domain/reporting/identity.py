@@ -47,6 +47,11 @@ class ReporterIdentity:
         return not (self.name or self.phone)
 
 
+def is_mobile(number: str) -> bool:
+    """A mainland mobile number in canonical form (what an SMS can reach)."""
+    return bool(_MOBILE_RE.match(number))
+
+
 def normalize_phone(raw: str) -> str | None:
     """A valid Chinese mobile or landline number in canonical form, or None.
 
