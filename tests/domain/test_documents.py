@@ -107,6 +107,19 @@ def test_manual_numbering_needs_the_typed_number_and_refuses_a_repeat(
         _issue(db_session, second, "rectify_order", number="阳公消行责改字〔2026〕0007号")
 
 
+def test_two_officers_typing_one_number_at_once_the_constraint_decides(
+        db_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    factories.department(db_session, "FIRE").document_numbering = "manual"
+    first, second = case_at(db_session, "rectifying"), case_at(db_session, "rectifying")
+    _issue(db_session, first, "rectify_order", number="阳消责改字〔2026〕0009号")
+    # The second read the numbers before the first wrote: its check saw nothing.
+    monkeypatch.setattr(documents, "_typed_number",
+                        lambda _s, _d, _k, number: number.strip())
+    with pytest.raises(WorkflowError, match="刚刚已被使用"):
+        _issue(db_session, second, "rectify_order", number="阳消责改字〔2026〕0009号")
+    assert [d.number for d in second.documents] == []
+
+
 @pytest.mark.parametrize(("code", "reason"), [("VC-V01", "村委会不能制发"),
                                              ("ZFD", "未获赋予消防监督检查职权")])
 def test_a_village_committee_or_a_team_without_delegated_powers_issues_none(

@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.domain import clock, numbering
@@ -257,9 +258,14 @@ def issue(session: Session, case: Case, kind: str, *, actor: User, number: str =
 
     document: CaseDocument | None
     if department.document_numbering == MANUAL:
-        document = candidate(None, _typed_number(session, department, doc_kind, number))
-        session.add(document)
-        session.flush()
+        typed = _typed_number(session, department, doc_kind, number)
+        document = candidate(None, typed)
+        try:
+            with session.begin_nested():
+                session.add(document)
+        except IntegrityError:
+            # Typed by someone else at the same moment: the unique constraint decides.
+            raise WorkflowError(f"文号“{typed}”刚刚已被使用，请核对后重新填写") from None
     else:
         document = numbering.allocate(session, generated)
         if document is None:

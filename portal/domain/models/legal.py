@@ -74,6 +74,8 @@ class CaseDocument(Base):
     __tablename__ = "case_documents"
     __table_args__ = (
         UniqueConstraint("department_id", "kind", "year", "seq"),
+        # A number names one document of a kind for its department, typed or generated.
+        UniqueConstraint("department_id", "kind", "number"),
         CheckConstraint("seq IS NOT NULL OR number <> ''", name="numbered"),
     )
 
