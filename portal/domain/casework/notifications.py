@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from portal.domain.administration import townships
 from portal.domain.casework import sms
 from portal.domain.clock import utcnow
-from portal.domain.models import Department, Notification, Township, User
+from portal.domain.models import Case, Department, Notification, Township, User
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,17 @@ NO_ADDRESS = "未配置邮箱，仅站内提示"
 def office_department(session: Session, township: Township | None) -> Department | None:
     """The township's fire-safety office (the county's office where it names none)."""
     return townships.duty_department(session, "office_department", township)
+
+
+def notify_office(session: Session, case: Case, kind: str, subject: str, body: str = "", *,
+                  payload: dict[str, Any] | None = None,
+                  dedupe_key: str | None = None) -> Notification | None:
+    """Tell the office of the case's township (which supervises it), if it has one."""
+    office = office_department(session, case.village.township)
+    if office is None:
+        return None
+    return notify(session, kind, subject, body, department=office, payload=payload,
+                  dedupe_key=dedupe_key)
 
 
 def notify(

@@ -464,13 +464,11 @@ def return_assignment(session: Session, assignment: Assignment, *, actor: User,
     else:
         log_event(session, case, CaseEventKind.RETURNED, actor=actor, department=department,
                   now=now, internal_text=f"{department.name}退回：{reason}", data=data)
-    office = notifications.office_department(session, case.village.township)
-    if office is not None:
-        notifications.notify(
-            session, "assignment_returned",
-            f"派单被退回：案件 #{case.id} {case.unit.name}（{department.name}）",
-            f"退回理由：{reason}", department=office,
-            payload={"case_id": case.id, "assignment_id": assignment.id})
+    notifications.notify_office(
+        session, case, "assignment_returned",
+        f"派单被退回：案件 #{case.id} {case.unit.name}（{department.name}）",
+        f"退回理由：{reason}",
+        payload={"case_id": case.id, "assignment_id": assignment.id})
     return assignment
 
 
@@ -546,12 +544,10 @@ def record_check(session: Session, case: Case, *, actor: User, confirmed: bool, 
         session, case, CaseStatus.UNFOUNDED, actor=actor, department=lead.department, now=now,
         internal_text=findings, public_text="", attachments=attachments,
         data={"confirmed": False, "reason": reason})
-    office = notifications.office_department(session, case.village.township)
-    if office is not None:
-        notifications.notify(
-            session, "awaiting_closure", f"核查不属实待审核：案件 #{case.id} {case.unit.name}",
-            f"{lead.department.name}核查认为举报不属实：{findings}", department=office,
-            payload={"case_id": case.id})
+    notifications.notify_office(
+        session, case, "awaiting_closure", f"核查不属实待审核：案件 #{case.id} {case.unit.name}",
+        f"{lead.department.name}核查认为举报不属实：{findings}",
+        payload={"case_id": case.id})
     return event
 
 
@@ -698,13 +694,11 @@ def request_extension(session: Session, case: Case, *, actor: User, new_date: dt
         session, case, CaseEventKind.EXTENSION_REQUESTED, actor=actor,
         department=lead.department, internal_text=f"申请延期至 {new_date.isoformat()}：{reason}",
         data={"current": case.rectify_by, "requested": new_date, "reason": reason})
-    office = notifications.office_department(session, case.village.township)
-    if office is not None:
-        notifications.notify(
-            session, "extension_requested",
-            f"延期申请：案件 #{case.id} {case.unit.name}",
-            f"{lead.department.name}申请延期至 {new_date.isoformat()}：{reason}",
-            department=office, payload={"case_id": case.id, "event_id": event.id})
+    notifications.notify_office(
+        session, case, "extension_requested",
+        f"延期申请：案件 #{case.id} {case.unit.name}",
+        f"{lead.department.name}申请延期至 {new_date.isoformat()}：{reason}",
+        payload={"case_id": case.id, "event_id": event.id})
     return event
 
 
@@ -752,12 +746,10 @@ def report_rectified(session: Session, case: Case, *, actor: User, report: str,
         internal_text=report, public_text=public_text or "经复查整改完成，等待验收销案",
         attachments=attachments)
     limits.meet(case, limits.Rule.REINSPECT, at=now)
-    office = notifications.office_department(session, case.village.township)
-    if office is not None:
-        notifications.notify(
-            session, "awaiting_closure", f"待销案：案件 #{case.id} {case.unit.name}",
-            f"{lead.department.name}报告整改完成：{report}", department=office,
-            payload={"case_id": case.id})
+    notifications.notify_office(
+        session, case, "awaiting_closure", f"待销案：案件 #{case.id} {case.unit.name}",
+        f"{lead.department.name}报告整改完成：{report}",
+        payload={"case_id": case.id})
     return event
 
 

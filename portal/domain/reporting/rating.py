@@ -136,13 +136,11 @@ def rate(session: Session, tip: Tip, answer: RatingAnswer, comment: str,
     if answer is RatingAnswer.DISSATISFIED:
         case = session.get(Case, tip.case_id)
         assert case is not None
-        office = notifications.office_department(session, case.village.township)
-        if office is not None:
-            notifications.notify(
-                session, "rating_dissatisfied",
-                f"举报人对办理结果不满意：案件 #{case.id} {case.unit.name}",
-                f"举报 #{tip.id} 的举报人评价“不满意”，请督办人员处理。",
-                department=office, payload={"case_id": case.id, "rating_id": rating.id})
+        notifications.notify_office(
+            session, case, "rating_dissatisfied",
+            f"举报人对办理结果不满意：案件 #{case.id} {case.unit.name}",
+            f"举报 #{tip.id} 的举报人评价“不满意”，请督办人员处理。",
+            payload={"case_id": case.id, "rating_id": rating.id})
     return rating
 
 
