@@ -266,14 +266,15 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     visitor.wait_for_url("**/bulletins")
     _no_violations(visitor, "bulletins")
 
-    # -- The officer reports the rectification; a supervisor approves closure.
+    # -- The officer re-inspects and reports the rectification (§20); a supervisor approves
+    # closure.
     officer.goto(url + f"/admin/desk/cases/{case_id}")
     report = officer.locator("#act-report")
-    report.get_by_label("整改情况").fill("货物已清走，安全出口锁具已拆除，疏散指示标志已更换。")
+    report.get_by_label("复查情况（现场复查整改是否到位）").fill("货物已清走，安全出口锁具已拆除，疏散指示标志已更换。")
     report.get_by_label("公开说明（可不填）").fill("隐患已整改完毕。")
     report.get_by_label("整改后照片").set_input_files(str(photo))
-    report.get_by_role("button", name="报告整改完成").click()
-    _flash(officer, "已报告整改完成")
+    report.get_by_role("button", name="复查合格，报告整改完成").click()
+    _flash(officer, "已登记复查，报告整改完成")
 
     supervisor = _page(browser, DESKTOP)
     _sign_in(supervisor, url, "duban")
@@ -299,9 +300,17 @@ def test_a_hazard_from_report_to_closure(server, browser, photo) -> None:
     resident.get_by_role("button", name="查询").click()
     resident.wait_for_url("**/track/status")
     assert "已办结" in resident.locator("h1").inner_text()
-    assert "经审核已销案" in resident.locator(".status-line").inner_text()
+    assert "经审核已销案" in resident.locator(".status-line").first.inner_text()
     screenshot(resident, "track-closed-phone")
     _no_violations(resident, "tracking, closed")
+
+    # -- ... and is asked whether the hazard is really gone (回访评价, issue 21).
+    assert "请告诉我们隐患是否真正消除" in resident.locator("main").inner_text()
+    resident.get_by_label("满意", exact=True).check()
+    resident.get_by_role("button", name="提交评价").click()
+    resident.wait_for_url("**/track/status**")
+    assert "您对办理结果的评价：满意" in resident.locator("main").inner_text()
+    _no_violations(resident, "tracking, rated")
 
     for page in (resident, moderator, officer, visitor, supervisor):
         page.context.close()
