@@ -9,12 +9,12 @@ import logging
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.domain.casework import notifications, routing, sms, workflow
 from portal.domain.enums import RejectReason
-from portal.domain.models import Case, Notification, Tip, User
+from portal.domain.models import Case, Notification, RatingToken, Tip, User
 from portal.domain.reporting import rating
 from portal.domain.reporting.identity import IdentityCipher
 from portal.domain.vetting import moderation
@@ -239,12 +239,43 @@ def test_a_number_gets_at_most_the_daily_cap(db_session: Session, cipher: Identi
     assert len(api.requests) == 4 and waiting.sent_at is not None
 
 
-def test_a_parameter_longer_than_the_provider_allows_is_refused_not_cut(
-    db_session: Session, cipher: IdentityCipher, app: Flask, api: Stub,
-) -> None:
+def tencent_channel(app: Flask, cipher: IdentityCipher, api: Stub,
+                    **settings: int) -> sms.SmsChannel:
     tencent = sms.TencentProvider("id", "key", "平顺消防", "1400000001", endpoint=api.endpoint,
                                   protocol="http")
-    channel = sms.SmsChannel(tencent, cipher, app.config["RECEIPT_KEY"], TEMPLATES)
+    return sms.SmsChannel(tencent, cipher, app.config["RECEIPT_KEY"], TEMPLATES, **settings)
+
+
+def tencent_params(api: Stub) -> list[tuple[str, list[str]]]:
+    return [(seen.json()["TemplateId"], seen.json().get("TemplateParamSet", []))
+            for seen in api.requests]
+
+
+def test_the_rating_link_fits_tencents_parameter_limit(
+    db_session: Session, cipher: IdentityCipher, app: Flask, api: Stub,
+) -> None:
+    channel = tencent_channel(app, cipher, api)
+    tip = reporter_tip(db_session, cipher)
+    close(db_session, moderation.accept_tip(db_session, tip, details(db_session),
+                                            actor=moderator(db_session)))
+    api.answers += [answers.TENCENT_OK] * 3
+    notifications.send_pending(db_session, notifications.LoggingSender(), sms_channel=channel,
+                               now=later())
+    sent = tencent_params(api)
+    assert [template for template, _ in sent] == [
+        TEMPLATES["sms_tip_accepted"], TEMPLATES["sms_case_closed"], TEMPLATES["sms_rating_open"]]
+    (token,) = sent[-1][1]
+    # At most 12 characters: what a Tencent account verified as a person accepts (one verified
+    # as an organisation, as a government's is, has no per-parameter limit).
+    assert len(token) <= 12
+    found = rating.token_for(db_session, token, key=app.config["RECEIPT_KEY"])
+    assert found is not None and found.tip_id == tip.id
+
+
+def test_a_parameter_longer_than_the_account_allows_is_refused_not_cut(
+    db_session: Session, cipher: IdentityCipher, app: Flask, api: Stub,
+) -> None:
+    channel = tencent_channel(app, cipher, api, max_param_chars=6)
     tip = reporter_tip(db_session, cipher)
     case = moderation.accept_tip(db_session, tip, details(db_session),
                                  actor=moderator(db_session))
@@ -252,11 +283,37 @@ def test_a_parameter_longer_than_the_provider_allows_is_refused_not_cut(
     api.answers += [answers.TENCENT_OK] * 2
     notifications.send_pending(db_session, notifications.LoggingSender(), sms_channel=channel,
                                now=later())
-    # Acceptance and the outcome label fit Tencent's 6 characters; the 22-character token not.
-    assert [seen.json()["TemplateId"] for seen in api.requests] == [
+    # Acceptance and the outcome label fit 6 characters; the rating link's token does not.
+    assert [template for template, _ in tencent_params(api)] == [
         TEMPLATES["sms_tip_accepted"], TEMPLATES["sms_case_closed"]]
     rate = sms_rows(db_session)[-1]
     assert rate.kind == "sms_rating_open" and rate.sent_at is None and "token" in rate.last_error
+
+
+def test_a_retried_rating_sms_carries_the_same_link(
+    db_session: Session, cipher: IdentityCipher, channel: sms.SmsChannel, api: Stub, app: Flask,
+) -> None:
+    tip = reporter_tip(db_session, cipher)
+    close(db_session, moderation.accept_tip(db_session, tip, details(db_session),
+                                            actor=moderator(db_session)))
+    api.answers += [answers.ALIYUN_OK, answers.ALIYUN_OK, answers.ALIYUN_THROTTLED]
+    now = later()
+    notifications.send_pending(db_session, notifications.LoggingSender(), sms_channel=channel,
+                               now=now)
+    rate = sms_rows(db_session)[-1]
+    assert rate.kind == "sms_rating_open" and rate.sent_at is None
+    api.answers.append(answers.ALIYUN_OK)
+    notifications.send_pending(db_session, notifications.LoggingSender(), sms_channel=channel,
+                               now=now + dt.timedelta(hours=2))
+    assert rate.sent_at is not None
+    first, second = (params["token"] for template, params in sent_params(api)
+                     if template == TEMPLATES["sms_rating_open"])
+    # The throttled try may have reached the phone after all: both messages carry one link,
+    # and the tip has one rating link, not one per try.
+    assert first == second
+    assert rating.token_for(db_session, first, key=app.config["RECEIPT_KEY"]) is not None
+    assert db_session.scalar(select(func.count()).select_from(RatingToken)
+                             .where(RatingToken.tip_id == tip.id)) == 1
 
 
 def staff_with_mobile(session: Session, code: str, username: str, mobile: str,

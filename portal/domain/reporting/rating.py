@@ -7,6 +7,7 @@ key as the receipt codes, with its own label, so that a token can never pass for
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -41,6 +42,7 @@ from portal.domain.reporting import reporter
 
 LINK_DAYS = 30
 _LABEL = b"rating-link\x00"
+_MESSAGE_LABEL = b"rating-link-of-message\x00"
 
 
 def link_path(token: str) -> str:
@@ -52,11 +54,25 @@ def token_hash(key: str, token: str) -> str:
     return hmac.new(key.encode(), _LABEL + token.encode(), hashlib.sha256).hexdigest()
 
 
-def issue_token(session: Session, tip: Tip, *, key: str,
-                now: dt.datetime | None = None) -> str:
-    """A new one-time rating link's token for ``tip`` (URL-safe, 22 characters)."""
+def issue_token(session: Session, tip: Tip, *, key: str, now: dt.datetime | None = None,
+                message_id: int | None = None) -> str:
+    """A one-time rating link's token for ``tip``: 12 URL-safe characters (72 bits), short
+    enough for every provider's template parameter.
+
+    For the SMS ``message_id`` the token is derived from the key and the message, so that a
+    retried send (the provider may have delivered a try it answered with an error) carries the
+    same link, and the tip has one link per message, not one per try.
+    """
     now = now or utcnow()
-    token = secrets.token_urlsafe(16)
+    if message_id is None:
+        token = secrets.token_urlsafe(9)
+    else:
+        digest = hmac.new(key.encode(), _MESSAGE_LABEL + f"{tip.id}:{message_id}".encode(),
+                          hashlib.sha256).digest()
+        token = base64.urlsafe_b64encode(digest[:9]).decode()
+        if session.scalar(select(RatingToken.id).where(
+                RatingToken.token_hash == token_hash(key, token))) is not None:
+            return token
     session.add(RatingToken(tip_id=tip.id, token_hash=token_hash(key, token), created_at=now,
                             expires_at=now + dt.timedelta(days=LINK_DAYS)))
     session.flush()
