@@ -13,7 +13,7 @@ from admin.access import require
 from portal.db import get_session
 from portal.domain import paging
 from portal.domain.access.permissions import Permission, case_scope
-from portal.domain.casework import sla, worklists
+from portal.domain.casework import limits, worklists
 from portal.domain.clock import utcnow
 from portal.domain.models import Department
 
@@ -63,7 +63,7 @@ def desk():
             found = worklists.desk_group(db, department_id, group.key, page=1,
                                          size=worklists.GROUP_PREVIEW, scope=scope)
         groups.append((group, found.total, [
-            (c, sla.due_of(c, now), worklists.role_on(c, department_id)) for c in found.items]))
+            (c, limits.due_of(c, now), worklists.role_on(c, department_id)) for c in found.items]))
     return render_template(
         "admin/desk.html", groups=groups, only=only, page=page, pages=pages,
         department=db.get(Department, department_id), preview=worklists.GROUP_PREVIEW)
@@ -88,4 +88,4 @@ def closures():
                                                 scope=scope),
         follow_ups=worklists.follow_ups(db, page=paging.page_in(args, "follow_ups"),
                                         scope=scope),
-        due_of=lambda c: sla.due_of(c, now))
+        due_of=lambda c: limits.due_of(c, now))

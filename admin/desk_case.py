@@ -50,7 +50,6 @@ from portal.domain.casework import (
     limits,
     major,
     routing,
-    sla,
     workflow,
 )
 from portal.domain.casework.actions import STEPS, case_actions
@@ -123,7 +122,7 @@ def _render_case(case: Case, *, status: int = 200, failed: str = "", error: str 
         "admin/desk_case.html", case=case, forms=forms, actions=actions, withheld=withheld,
         may_route=every["route"].allowed, may_list=every["list"].allowed,
         labels={s.name: s.label for s in STEPS},
-        failed=failed, error_text=error, due=sla.due_of(case, utcnow()),
+        failed=failed, error_text=error, due=limits.due_of(case, utcnow()),
         clocks=limits.clocks_of(get_session(), case, utcnow()),
         edition=edition, recorded=major.recorded(case), decision=major.decision_of(case),
         decision_notice=judgement.DECISION_NOTICE,

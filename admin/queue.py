@@ -17,7 +17,7 @@ from admin import bp
 from admin.access import require
 from portal.db import get_session
 from portal.domain.access.permissions import Permission, tip_scope
-from portal.domain.casework import limits
+from portal.domain.casework import limits, sla
 from portal.domain.clock import format_local, utcnow
 from portal.domain.enums import Channel
 from portal.domain.models import Category, Tip
@@ -34,12 +34,14 @@ class Age:
     overdue: bool
 
 
-def tip_age(session: Session, tip: Tip, now: dt.datetime) -> Age:
-    """How long the tip has waited, against the check limit counted from its receipt."""
+def tip_age(session: Session, tip: Tip, now: dt.datetime,
+            calendar: sla.WorkdayCalendar | None = None) -> Age:
+    """How long the tip has waited, against the check limit counted from its receipt (a page
+    passes one ``calendar`` for all its tips)."""
     hours = (now - tip.created_at).total_seconds() / 3600
     text = f"{math.floor(hours)} 小时" if hours < 48 else f"{math.floor(hours / 24)} 天"
     span = limits.check_limit(tip.category)
-    due = limits.due_after(session, tip.created_at, span)
+    due = limits.due_after(session, tip.created_at, span, calendar=calendar)
     whole = (due - tip.created_at).total_seconds()
     share = (now - tip.created_at).total_seconds() / whole if whole > 0 else 1.0
     used = f"已用 {min(999, math.floor(share * 100))}%（{format_local(due)} 到期）"
@@ -61,10 +63,11 @@ def queue():
     found = pending_tips(db, f, page=request.args.get("page"), size=PAGE_SIZE,
                          scope=tip_scope(current_user))
     now = utcnow()
+    calendar = sla.WorkdayCalendar(db)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "admin/queue.html",
-        page=found.map(lambda row: (row.tip, tip_age(db, row.tip, now), row.photos,
+        page=found.map(lambda row: (row.tip, tip_age(db, row.tip, now, calendar), row.photos,
                                     row.replied)),
         args=args,
         villages=places.village_choices(db, current_user),

@@ -168,7 +168,7 @@ def test_an_overdue_order_is_overdue_on_the_ledger_and_its_counts(db_session: Se
     on_time = received_case(db_session, "wiring", utcnow() - dt.timedelta(hours=1))
     now = utcnow()
     assert sla.is_overdue(late, now) and not sla.is_overdue(on_time, now)
-    assert sla.due_of(late, now).overdue
+    assert limits.due_of(late, now).overdue
     for overdue in (ledger.Overdue.ANY, ledger.Overdue.CLOCK):
         f = ledger.LedgerFilter(overdue=overdue)
         ids = set(db_session.scalars(select(Case.id).where(*ledger.conditions(f, now))))

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from portal.domain.casework import leads, notifications, sla
 from portal.domain.casework.events import WorkflowError
-from portal.domain.clock import end_of_local_day, format_local, local_zone, utcnow
-from portal.domain.enums import Channel
+from portal.domain.clock import end_of_local_day, format_local, local_today, local_zone, utcnow
+from portal.domain.enums import CaseStatus, Channel
 from portal.domain.models import Case, CaseClock, Category, Department, Tip
 
 ORDER_120 = "《消防监督检查规定》"
@@ -151,14 +151,18 @@ def validate_check_limit(*, urgent: bool, hours: int | None,
 
 
 def due_after(session: Session, start: dt.datetime, span: Span, *,
-              tz: str | ZoneInfo | None = None) -> dt.datetime:
+              tz: str | ZoneInfo | None = None,
+              calendar: sla.WorkdayCalendar | None = None) -> dt.datetime:
     """When ``span`` counted from ``start`` ends: ``start`` plus the hours, or the end of the
-    n-th working day after the local day of ``start`` (that day itself is not counted)."""
+    n-th working day after the local day of ``start`` (that day itself is not counted).
+
+    A page counting many spans passes one ``calendar``, which reads each year once."""
     if span.hours is not None:
         return start + dt.timedelta(hours=span.hours)
     assert span.working_days is not None
     day = start.astimezone(local_zone(tz)).date()
-    return end_of_local_day(sla.add_working_days(session, day, span.working_days), tz)
+    calendar = calendar or sla.WorkdayCalendar(session)
+    return end_of_local_day(calendar.add_working_days(day, span.working_days), tz)
 
 
 def due_after_day(session: Session, day: dt.date, span: Span, *,
@@ -315,6 +319,61 @@ def overdue_clocks(case: Case, now: dt.datetime | None = None) -> list[CaseClock
     """The case's running clocks (after the check) whose time is up."""
     now = now or utcnow()
     return [c for c in case.clocks if c.open and c.due_at < now]
+
+
+# ---------------------------------------------------------------- a case's next limit, in words
+
+
+@dataclass(frozen=True)
+class Due:
+    """What a staff page says about a case's next time limit, and whether it shows as late."""
+
+    text: str
+    overdue: bool
+
+
+def _span(seconds: float) -> str:
+    hours = int(seconds // 3600)
+    if hours < 1:
+        return f"{max(1, int(seconds // 60))} 分钟"
+    if hours < 48:
+        return f"{hours} 小时"
+    return f"{hours // 24} 天"
+
+
+def due_of(case: Case, now: dt.datetime | None = None,
+           tz: str | ZoneInfo | None = None) -> Due | None:
+    """The case's next time limit in words; late exactly when ``is_overdue`` says so (or, for a
+    closed case, when its follow-up date has passed)."""
+    now = now or utcnow()
+    late = sla.is_overdue(case, now, tz)
+    if case.status in sla.AWAITING_CHECK and case.check_by is not None:
+        left = (case.check_by - now).total_seconds()
+        when = format_local(case.check_by, tz)
+        if late:
+            return Due(f"核查已超期 {_span(-left)}（期限 {when}）", True)
+        return Due(f"核查剩余 {_span(left)}（期限 {when}）", False)
+    late_clocks = sorted((c for c in case.clocks if c.open and c.due_at < now),
+                         key=lambda c: c.due_at)
+    if late_clocks:
+        first = late_clocks[0]
+        left = (now - first.due_at).total_seconds()
+        return Due(f"{LIMITS[Rule(first.rule)].name}已超期 {_span(left)}"
+                   f"（期限 {format_local(first.due_at, tz)}）", True)
+    if case.status is CaseStatus.RECTIFYING:
+        if case.rectify_by is None:
+            return Due("尚未下达整改期限", False)
+        days = (case.rectify_by - local_today(now, tz)).days
+        when = case.rectify_by.isoformat()
+        if late:
+            return Due(f"整改已超期 {-days} 天（期限 {when}）", True)
+        if days == 0:
+            return Due(f"整改今天到期（{when}）", False)
+        return Due(f"整改剩余 {days} 天（期限 {when}）", False)
+    if case.status is CaseStatus.CLOSED and case.follow_up_by is not None:
+        return Due(f"回头看日期 {case.follow_up_by.isoformat()}",
+                   case.follow_up_by < local_today(now, tz))
+    return None
 
 
 # ---------------------------------------------------------------- reminders

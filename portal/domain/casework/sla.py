@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.domain.access import audit
 from portal.domain.casework import leads, notifications
-from portal.domain.clock import format_local, local_today, local_zone, utcnow
+from portal.domain.clock import local_today, local_zone, utcnow
 from portal.domain.enums import CaseStatus
 from portal.domain.models import (
     Assignment,
@@ -418,61 +418,6 @@ def is_overdue(case: Case, now: dt.datetime | None = None,
         return case.check_by < now
     return is_rectification_overdue(case, local_today(now, tz)) or (
         clocks and is_clock_overdue(case, now))
-
-
-@dataclass(frozen=True)
-class Due:
-    """What a staff page says about a case's next time limit, and whether it shows as late."""
-
-    text: str
-    overdue: bool
-
-
-def _span(seconds: float) -> str:
-    hours = int(seconds // 3600)
-    if hours < 1:
-        return f"{max(1, int(seconds // 60))} 分钟"
-    if hours < 48:
-        return f"{hours} 小时"
-    return f"{hours // 24} 天"
-
-
-def due_of(case: Case, now: dt.datetime | None = None,
-           tz: str | ZoneInfo | None = None) -> Due | None:
-    """The case's next time limit in words; late exactly when ``is_overdue`` says so (or, for a
-    closed case, when its follow-up date has passed)."""
-    now = now or utcnow()
-    late = is_overdue(case, now, tz)
-    if case.status in AWAITING_CHECK and case.check_by is not None:
-        left = (case.check_by - now).total_seconds()
-        when = format_local(case.check_by, tz)
-        if late:
-            return Due(f"核查已超期 {_span(-left)}（期限 {when}）", True)
-        return Due(f"核查剩余 {_span(left)}（期限 {when}）", False)
-    late_clocks = sorted((c for c in case.clocks if c.open and c.due_at < now),
-                         key=lambda c: c.due_at)
-    if late_clocks:
-        # The names are the rules' own (limits imports this module, hence here).
-        from portal.domain.casework.limits import LIMITS, Rule
-
-        first = late_clocks[0]
-        left = (now - first.due_at).total_seconds()
-        return Due(f"{LIMITS[Rule(first.rule)].name}已超期 {_span(left)}"
-                   f"（期限 {format_local(first.due_at, tz)}）", True)
-    if case.status is CaseStatus.RECTIFYING:
-        if case.rectify_by is None:
-            return Due("尚未下达整改期限", False)
-        days = (case.rectify_by - local_today(now, tz)).days
-        when = case.rectify_by.isoformat()
-        if late:
-            return Due(f"整改已超期 {-days} 天（期限 {when}）", True)
-        if days == 0:
-            return Due(f"整改今天到期（{when}）", False)
-        return Due(f"整改剩余 {days} 天（期限 {when}）", False)
-    if case.status is CaseStatus.CLOSED and case.follow_up_by is not None:
-        return Due(f"回头看日期 {case.follow_up_by.isoformat()}",
-                   case.follow_up_by < local_today(now, tz))
-    return None
 
 
 # ---------------------------------------------------------------- importing a year's schedule
