@@ -5,7 +5,7 @@ migrates, and they add about 10 MB to each (issue 19's memory target)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -97,3 +97,26 @@ def _acting_on_delete(conn: Connection, table: str) -> list[str]:
     return [name for name in names if name != table and any(
         row[2] == table and row[6] != 'NO ACTION'
         for row in conn.execute(text(f"PRAGMA foreign_key_list({name})")))]
+
+
+def set_enum_values(table: str, constraint: str, column: str, old: Sequence[str],
+                    new: Sequence[str]) -> None:
+    """Change the values an enum column's CHECK constraint (``ck_<table>_<constraint>``)
+    allows, inside a migration. SQLite cannot alter a constraint: the table is rebuilt in
+    place (``sqlite_rebuild``), failing loudly if its definition is not the one expected."""
+    from alembic import op
+
+    def values(listed: Sequence[str]) -> str:
+        return f"{column} IN (" + ", ".join(f"'{v}'" for v in listed) + ")"
+
+    if op.get_bind().dialect.name == 'sqlite':
+        def edit(sql: str) -> str:
+            before = values(old)
+            if sql.count(before) != 1:
+                raise RuntimeError(f"unexpected definition of {table}, cannot change {column}")
+            return sql.replace(before, values(new))
+        sqlite_rebuild(table, edit)
+        return
+    name = f"ck_{table}_{constraint}"
+    op.drop_constraint(op.f(name), table, type_='check')
+    op.create_check_constraint(op.f(name), table, values(new))

@@ -145,6 +145,7 @@ class Role(LabeledEnum):
     MODERATOR = "moderator", "审核员"
     SUPERVISOR = "supervisor", "督办人员"
     OFFICER = "officer", "部门经办人"
+    GRID_INSPECTOR = "grid_inspector", "网格员"
 
 
 class DepartmentKind(LabeledEnum):

@@ -62,6 +62,7 @@ def staff(db_session: Session) -> dict[str, User]:
         "supervisor": make_user(db_session, "sup1", Role.SUPERVISOR),
         "officer": make_user(db_session, "fire1", Role.OFFICER, "FIRE"),
         "officer_b": make_user(db_session, "police1", Role.OFFICER, "POLICE"),
+        "grid": make_user(db_session, "grid1", Role.GRID_INSPECTOR, township="yanggao"),
     }
 
 

@@ -63,12 +63,48 @@ def ids(app: Flask, db_session: Session, staff: dict[str, User]) -> dict[str, in
     document = _document(db_session, case, staff["officer"])
     reward = _reward(db_session, case, tip, staff["moderator"])
     rating = _rating(db_session, case, tip)
+    inspection = _inspection_objects(db_session, case, staff)
     db_session.commit()
     return {"tip_id": tip.id, "case_id": case.id, "user_id": staff["officer"].id,
             "row_id": factories.category(db_session).id, "rule_id": rule.id,
             "attachment_id": photo.id, "document_id": document.id, "rating_id": rating.id,
-            **supervision,
+            **supervision, **inspection,
             "reward_id": reward.id}
+
+
+def _inspection_objects(db_session: Session, case, staff: dict[str, User]) -> dict[str, int]:
+    """Issue 22: the case's unit in the register, a round with the grid inspector's task on
+    it, a random draw, a self-check code and a risk warning."""
+    import datetime as dt
+
+    from portal.domain.models import (
+        InspectionRound,
+        InspectionTask,
+        RandomDraw,
+        RiskWarning,
+        SelfCheckCode,
+    )
+    today = dt.date(2026, 12, 2)
+    fire = factories.department(db_session, "FIRE")
+    round_ = InspectionRound(township_id=factories.township(db_session).id, name="冬季排查",
+                             starts_on=today, ends_on=today + dt.timedelta(days=30),
+                             created_by_id=staff["supervisor"].id)
+    db_session.add(round_)
+    db_session.flush()
+    task = InspectionTask(round_id=round_.id, unit_id=case.unit_id,
+                          inspector_id=staff["grid"].id, due_on=round_.ends_on)
+    draw = RandomDraw(township_id=round_.township_id, department_id=fire.id, seed="1",
+                      unit_count=1, inspector_count=1, drawn_by_id=staff["supervisor"].id)
+    code = SelfCheckCode(unit_id=case.unit_id, cycle=1, code_hash="c" * 64,
+                         created_by_id=staff["moderator"].id,
+                         expires_at=dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
+    warning = RiskWarning(kind="holiday", title="元旦春节期间火灾风险提示", text="注意用火用电",
+                          starts_on=today, ends_on=today + dt.timedelta(days=7),
+                          created_by_id=staff["supervisor"].id)
+    db_session.add_all([task, draw, code, warning])
+    db_session.flush()
+    return {"unit_id": case.unit_id, "round_id": round_.id, "task_id": task.id,
+            "draw_id": draw.id, "code_id": code.id, "warning_id": warning.id}
 
 
 def _rating(db_session: Session, case, tip):

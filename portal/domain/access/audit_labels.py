@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from portal.domain.enums import CaseEventKind
+from portal.domain.inspection import labels as inspection_labels
 
 # The admin lists whose edits are audited as ``{kind}.create`` / ``{kind}.update``.
 RECORD_KINDS: dict[str, str] = {
@@ -81,6 +82,8 @@ ACTION_LABELS: dict[str, str] = {
     "category.township_on": "乡镇恢复使用隐患类别",
     "venue_type.township_off": "乡镇停用场所类型",
     "venue_type.township_on": "乡镇恢复使用场所类型",
+    # inspections and the register of places (issue 22), one file per part
+    **inspection_labels.ACTIONS,
 }
 
 FIELD_LABELS: dict[str, str] = {
@@ -208,6 +211,7 @@ FIELD_LABELS: dict[str, str] = {
     "categories": "隐患类别",
     "venue_types": "场所类型",
     "routing_rules": "分派规则",
+    **inspection_labels.FIELDS,
 }
 
 
@@ -227,6 +231,7 @@ OBJECT_LABELS: dict[str, str] = {
     "setting": "设置",
     "audit_log": "审计日志",
     **RECORD_KINDS,
+    **inspection_labels.OBJECTS,
 }
 
 

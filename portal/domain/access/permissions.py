@@ -43,6 +43,16 @@ class Permission(LabeledEnum):
     REWARDS_VIEW = "rewards:view", "查看举报奖励与奖励台账"
     REWARDS_MANAGE = "rewards:manage", "提出举报奖励，登记领取与发放"
     REWARDS_APPROVE = "rewards:approve", "审批举报奖励"
+    # Inspections and the register of places (issue 22).
+    REGISTER_VIEW = "register:view", "查看场所底数"
+    REGISTER_MANAGE = "register:manage", "编辑、合并与导入场所底数"
+    ROUNDS_MANAGE = "rounds:manage", "部署排查与双随机抽查"
+    TASKS_WORK = "tasks:work", "办理本人的检查任务"
+    FIELD_FILE = "field:file", "现场上报隐患"
+    CHECKS_PUBLISH = "checks:publish", "审核公开抽查结果"
+    SELFCHECK_MANAGE = "selfcheck:manage", "发放与撤销单位自查码"
+    HISTORY_IMPORT = "history:import", "导入历史隐患台账"
+    WARNINGS_MANAGE = "warnings:manage", "发布风险预警提示"
     STAFF = "staff", "登录后台"
 
 
@@ -60,6 +70,10 @@ _MODERATION = frozenset({
     Permission.CASES_FOLLOW_UP,
     Permission.REWARDS_VIEW,
     Permission.REWARDS_MANAGE,
+    Permission.REGISTER_VIEW,
+    Permission.REGISTER_MANAGE,
+    Permission.CHECKS_PUBLISH,
+    Permission.SELFCHECK_MANAGE,
 })
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -92,6 +106,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.BULLETINS_MANAGE,
         Permission.REWARDS_VIEW,
         Permission.REWARDS_APPROVE,
+        Permission.REGISTER_VIEW,
+        Permission.ROUNDS_MANAGE,
+        Permission.HISTORY_IMPORT,
+        Permission.WARNINGS_MANAGE,
     }),
     Role.OFFICER: frozenset({
         Permission.STAFF,
@@ -99,6 +117,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.CASES_WORK,
         Permission.CASES_FOLLOW_UP,
         Permission.URGING_INBOX,
+        Permission.TASKS_WORK,
+        Permission.FIELD_FILE,
+    }),
+    # A grid inspector (网格员) inspects the places of their tasks and files hazards from the
+    # field; with no department there is no desk, only the tasks and the filings.
+    Role.GRID_INSPECTOR: frozenset({
+        Permission.STAFF,
+        Permission.TASKS_WORK,
+        Permission.FIELD_FILE,
     }),
 }
 
@@ -127,7 +154,7 @@ def townships_of(user: User) -> frozenset[int] | None:
 
 
 def is_county_staff(user: User) -> bool:
-    return user.role is not Role.OFFICER and user.township_id is None
+    return user.role not in (Role.OFFICER, Role.GRID_INSPECTOR) and user.township_id is None
 
 
 def tip_scope(user: User) -> ColumnElement[bool]:

@@ -17,9 +17,11 @@ from portal.domain.models.places import Department, Township
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        # An officer acts for exactly one department; nobody else is bound to one.
+        # An officer acts for exactly one department; a grid inspector may serve one (a
+        # village committee's); nobody else is bound to one.
         CheckConstraint(
-            "(role = 'officer') = (department_id IS NOT NULL)", name="officer_has_department"
+            "role = 'grid_inspector' OR (role = 'officer') = (department_id IS NOT NULL)",
+            name="officer_has_department",
         ),
     )
 

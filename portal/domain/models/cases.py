@@ -14,10 +14,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
     event,
+    false,
     text,
     update,
 )
@@ -59,6 +61,22 @@ class Unit(Base):
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The register of places (底数, issue 22). The responsible person and their contact are
+    # business data, encrypted like reporters' details and never public.
+    responsible_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # "low" | "normal" | "high": random checks draw high-risk units more often.
+    risk_level: Mapped[str] = mapped_column(String(16), default="normal",
+                                            server_default=text("'normal'"))
+    # Where the portal first knew the place: "report", "inspection", "census" or "ledger".
+    source: Mapped[str] = mapped_column(String(16), default="report",
+                                        server_default=text("'report'"))
+    # The census file's own reference for the place, if it has one (re-imports match on it).
+    census_ref: Mapped[str] = mapped_column(String(64), default="", server_default=text("''"))
+    # A duplicate merged into another unit: its cases and reports moved there; it stays, so
+    # old links and the trail still resolve.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    updated_at: Mapped[dt.datetime | None]
 
     venue_type: Mapped[VenueType | None] = relationship()
     village: Mapped[Village] = relationship()
@@ -172,6 +190,11 @@ class Case(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # A case imported from an existing hazard ledger (issue 22), with its real dates; the key
+    # (the file's own reference, else unit, category and discovery date, hashed with the
+    # township) makes a second import of the same row change nothing.
+    imported: Mapped[bool] = mapped_column(default=False, server_default=false())
+    import_key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     # Optimistic locking: two people moving the same case at once, one of them is told.
     version: Mapped[int] = mapped_column(default=1)
 

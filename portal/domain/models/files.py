@@ -44,6 +44,9 @@ class Attachment(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     # A listed hazard's signed commitment letter (整改承诺书).
     listing_id: Mapped[int | None] = mapped_column(ForeignKey("listings.id"), index=True)
+    # A photo taken on an inspection task (issue 22): staff only, never public.
+    inspection_task_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_tasks.id"),
+                                                           index=True)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -75,6 +75,8 @@ class Tip(Base):
     reject_message: Mapped[str] = mapped_column(Text, default="")
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A filing from the field names the unit from the register it is about (issue 22).
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     # The partner channel that sent the tip through the Open311 API, which may follow it.
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
