@@ -35,6 +35,7 @@ from portal.domain.enums import (
     RejectReason,
     TipStatus,
 )
+from portal.domain.inspection import register
 from portal.domain.models import (
     Attachment,
     Case,
@@ -49,7 +50,6 @@ from portal.domain.models import (
 )
 from portal.domain.reporting import uploads
 from portal.domain.reporting.identity import ReporterIdentity
-from portal.domain.vetting.duplicates import normalize_name
 from portal.domain.vetting.places import OUTSIDE_MESSAGE, may_file_in
 from portal.storage import Storage
 
@@ -173,24 +173,10 @@ def _check_vocabulary(session: Session, details: UnitDetails, actor: User) -> No
 
 
 def _unit_for(session: Session, details: UnitDetails) -> Unit:
-    """The village's unit of that name if there is one (disclosure is per unit), else a new one."""
-    name = normalize_name(details.name)
-    unit = session.scalar(
-        select(Unit).where(Unit.village_id == details.village_id, Unit.normalized_name == name)
-        .order_by(Unit.id).limit(1)
-    )
-    if unit is None:
-        unit = Unit(name=details.name.strip(), normalized_name=name,
-                    village_id=details.village_id)
-        session.add(unit)
-    if details.venue_type_id is not None:
-        unit.venue_type_id = details.venue_type_id
-    if details.address.strip() and not unit.address:
-        unit.address = details.address.strip()
-    if details.lat is not None and unit.lat is None:
-        unit.lat, unit.lon = details.lat, details.lon
-    session.flush()
-    return unit
+    """The register's unit for the details (disclosure is per unit), else a new one."""
+    return register.unit_for(session, village_id=details.village_id, name=details.name,
+                             address=details.address, venue_type_id=details.venue_type_id,
+                             lat=details.lat, lon=details.lon)
 
 
 def _open_case(session: Session, details: UnitDetails, channel: Channel, actor: User) -> Case:
