@@ -37,6 +37,7 @@ from portal.domain.enums import (
     Role,
     TipStatus,
 )
+from portal.domain.figures import pct
 from portal.domain.models import Assignment, Case, Message, Rating, RatingToken, Tip, User
 from portal.domain.reporting import reporter
 
@@ -312,16 +313,17 @@ class Figures:
     followed_up: int = 0
 
     @property
+    def content(self) -> int:
+        """满意 and 基本满意: the ratings the satisfaction rate counts."""
+        return self.satisfied + self.basically
+
+    @property
     def satisfaction_pct(self) -> float | None:
-        return _pct(self.satisfied + self.basically, self.rated)
+        return pct(self.content, self.rated)
 
     @property
     def follow_up_pct(self) -> float | None:
-        return _pct(self.followed_up, self.closed_tips)
-
-
-def _pct(part: int, whole: int) -> float | None:
-    return round(100 * part / whole, 1) if whole else None
+        return pct(self.followed_up, self.closed_tips)
 
 
 def _count(figures: Figures, answer: RatingAnswer) -> None:

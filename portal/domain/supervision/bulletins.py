@@ -103,7 +103,7 @@ def period_figures(session: Session, start: dt.date, end: dt.date,
         # The reporters' follow-up ratings (回访评价): given in the period, and of the tips
         # whose case closed in the period, those rated.
         "rated": rated.rated,
-        "rated_content": rated.satisfied + rated.basically,
+        "rated_content": rated.content,
         "satisfaction_pct": rated.satisfaction_pct,
         "closed_tips": rated.closed_tips,
         "followed_up": rated.followed_up,

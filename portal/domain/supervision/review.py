@@ -36,7 +36,7 @@ import datetime as dt
 import statistics
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,6 +48,7 @@ from portal.domain.administration.townships import of_village
 from portal.domain.casework import leads
 from portal.domain.clock import utcnow
 from portal.domain.enums import AssignmentState
+from portal.domain.figures import pct
 from portal.domain.models import (
     Assignment,
     Case,
@@ -77,38 +78,48 @@ class DepartmentReview:
     closed: int = 0
     returns: int = 0
     urging_notices: int = 0
-    rated: int = 0
-    rated_content: int = 0
-    closed_tips: int = 0
-    followed_up: int = 0
+    # 满意率 and 回访率 of the cases it led, as the rating module counts them.
+    ratings: rating.Figures = field(default_factory=rating.Figures)
+
+    @property
+    def rated(self) -> int:
+        return self.ratings.rated
+
+    @property
+    def rated_content(self) -> int:
+        return self.ratings.content
+
+    @property
+    def closed_tips(self) -> int:
+        return self.ratings.closed_tips
+
+    @property
+    def followed_up(self) -> int:
+        return self.ratings.followed_up
 
     @property
     def satisfaction_pct(self) -> float | None:
-        return _pct(self.rated_content, self.rated)
+        return self.ratings.satisfaction_pct
 
     @property
     def follow_up_pct(self) -> float | None:
-        return _pct(self.followed_up, self.closed_tips)
+        return self.ratings.follow_up_pct
 
     @property
     def checked_on_time_pct(self) -> float | None:
-        return _pct(self.checked_on_time, self.checks_due)
+        return pct(self.checked_on_time, self.checks_due)
 
     @property
     def rectified_on_time_pct(self) -> float | None:
-        return _pct(self.rectified_on_time, self.rectifications_due)
+        return pct(self.rectified_on_time, self.rectifications_due)
 
     @property
     def limits_on_time_pct(self) -> float | None:
-        return _pct(self.limits_on_time, self.limits_due)
+        return pct(self.limits_on_time, self.limits_due)
 
     @property
     def accepted_on_time_pct(self) -> float | None:
-        return _pct(self.accepted_on_time, self.assignments)
-
-
-def _pct(part: int, whole: int) -> float | None:
-    return round(100 * part / whole, 1) if whole else None
+        return pct(self.accepted_on_time, self.assignments)
 
 
 def review(session: Session, start: dt.date, end: dt.date, now: dt.datetime | None = None,
@@ -224,9 +235,5 @@ def review(session: Session, start: dt.date, end: dt.date, now: dt.datetime | No
         row(department_id).urging_notices = number
     for department_id, figures in rating.department_figures(
             session, since, until, townships).items():
-        entry = row(department_id)
-        entry.rated = figures.rated
-        entry.rated_content = figures.satisfied + figures.basically
-        entry.closed_tips = figures.closed_tips
-        entry.followed_up = figures.followed_up
+        row(department_id).ratings = figures
     return sorted(rows.values(), key=lambda r: r.department.name)
