@@ -92,6 +92,10 @@ def _landing(user: User) -> str:
         return url_for("admin.queue")
     if user.role is Role.OFFICER:
         return url_for("admin.desk")
+    if user.role is Role.GRID_INSPECTOR:
+        # Their tasks (and filings); the hub until the task list's screen exists.
+        mine = "admin.my_tasks" if "admin.my_tasks" in current_app.view_functions else None
+        return url_for(mine or "admin.inspections")
     if has_permission(user.role, Permission.SUPERVISION_VIEW):
         return url_for("admin.supervision")
     return url_for("admin.home")

@@ -88,8 +88,10 @@ class UserCreateForm(FlaskForm):
     display_name = StringField("姓名", validators=[Optional(), Length(max=100)])
     role = SelectField("角色", choices=options(Role.choices()))
     # An officer works where the department is; this is for the other roles.
-    township = SelectField("工作单位（部门经办人随所属部门）", coerce=str, default="")
-    department = SelectField("所属部门（部门经办人必选）", coerce=str)
+    township = SelectField("工作单位（部门经办人随所属部门；网格员必选所属乡镇）", coerce=str,
+                           default="")
+    department = SelectField("所属部门（部门经办人必选；网格员可选本乡镇的村委会）",
+                             coerce=str)
     password = PasswordField("初始密码（至少12个字符）", validators=[DataRequired(REQUIRED)])
     totp_required = BooleanField("要求两步验证")
 
@@ -97,8 +99,10 @@ class UserCreateForm(FlaskForm):
 class UserEditForm(FlaskForm):
     display_name = StringField("姓名", validators=[Optional(), Length(max=100)])
     role = SelectField("角色", choices=options(Role.choices()))
-    township = SelectField("工作单位（部门经办人随所属部门）", coerce=str, default="")
-    department = SelectField("所属部门（部门经办人必选）", coerce=str)
+    township = SelectField("工作单位（部门经办人随所属部门；网格员必选所属乡镇）", coerce=str,
+                           default="")
+    department = SelectField("所属部门（部门经办人必选；网格员可选本乡镇的村委会）",
+                             coerce=str)
     totp_required = BooleanField("要求两步验证")
 
 

@@ -13,8 +13,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.domain.access import audit
 from portal.domain.access.permissions import administered_townships, manages
+from portal.domain.administration import townships
 from portal.domain.clock import utcnow
-from portal.domain.enums import Role
+from portal.domain.enums import DepartmentKind, Role
 from portal.domain.models import Department, StaffSession, Township, User
 from portal.domain.reporting import identity
 
@@ -86,8 +87,7 @@ def create_user(
         raise AccountError("用户名须为 3–64 位小写字母、数字或 _ . -，且以字母或数字开头")
     if find_user(session, username) is not None:
         raise AccountError(f"用户名 {username} 已存在")
-    department = _department(session, role, department_code)
-    township = _township(session, township_code) if department is None else department.township
+    department, township = _placement(session, role, department_code, township_code)
     _check_reach(actor, township)
     validate_password(password)
     user = User(
@@ -173,16 +173,47 @@ def shown_user(session: Session, admin: User, user_id: int) -> User | None:
     return user if user is not None and manages(admin, user.township_id) else None
 
 
+def _placement(session: Session, role: Role, department_code: str | None,
+               township_code: str | None) -> tuple[Department | None, Township | None]:
+    """Where an account works: its department (officers; a grid inspector's village
+    committee, if any) and its township. An officer works in its department's township; a
+    grid inspector is bound to a township, and a village committee it serves must serve it."""
+    if role is Role.GRID_INSPECTOR:
+        return _grid_placement(session, department_code, township_code)
+    department = _department(session, role, department_code)
+    township = _township(session, township_code) if department is None else department.township
+    return department, township
+
+
+def _active_department(session: Session, department_code: str) -> Department:
+    department = session.scalar(select(Department).where(Department.code == department_code))
+    if department is None or not department.active:
+        raise AccountError(f"部门代码 {department_code} 不存在或已停用")
+    return department
+
+
+def _grid_placement(session: Session, department_code: str | None,
+                    township_code: str | None) -> tuple[Department | None, Township]:
+    township = _township(session, township_code)
+    if township is None:
+        raise AccountError("网格员必须指定所属乡镇")
+    if not department_code:
+        return None, township  # no desk: only their tasks and their filings
+    department = _active_department(session, department_code)
+    if department.kind is not DepartmentKind.VILLAGE_COMMITTEE:
+        raise AccountError("网格员只能绑定村委会（或不绑定部门）")
+    if not townships.serves(department, township.id):
+        raise AccountError(f"{department.name}不属于{township.name}，请选择本乡镇的村委会")
+    return department, township
+
+
 def _department(session: Session, role: Role, department_code: str | None) -> Department | None:
     if role is Role.OFFICER:
         if not department_code:
             raise AccountError("部门经办人必须指定所属部门")
-        department = session.scalar(select(Department).where(Department.code == department_code))
-        if department is None or not department.active:
-            raise AccountError(f"部门代码 {department_code} 不存在或已停用")
-        return department
+        return _active_department(session, department_code)
     if department_code:
-        raise AccountError("只有部门经办人可以绑定部门")
+        raise AccountError("只有部门经办人和网格员（村委会）可以绑定部门")
     return None
 
 
@@ -199,8 +230,7 @@ def update_user(
 ) -> None:
     """Change an account's role, department, township, name or second-factor requirement.
     ``township_code`` None: the county's; an officer works in its department's township."""
-    department = _department(session, role, department_code)
-    township = _township(session, township_code) if department is None else department.township
+    department, township = _placement(session, role, department_code, township_code)
     _check_reach(actor, user.township)
     _check_reach(actor, township)
     if (user.role is Role.ADMIN and role is not Role.ADMIN and user.active

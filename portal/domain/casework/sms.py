@@ -4,7 +4,8 @@ and the providers (Alibaba Cloud SMS, Tencent Cloud SMS) that deliver it.
 Both providers send only pre-registered templates; the portal supplies a template code and the
 template's parameters, never free text. ``KINDS`` is the one table of what each kind carries.
 A reporter's number is read from the tip, and decrypted, only when the message is sent; a staff
-member's from the account. Neither is logged, and the outbox keeps it encrypted at most.
+member's from the account; a register unit's (a risk warning) is kept encrypted on the row.
+None is logged, and the outbox keeps it encrypted at most.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ KINDS: dict[str, SmsKind] = {
     "sms_assignment_new": SmsKind("SMS_TEMPLATE_ASSIGNMENT_NEW", ("case",)),
     "sms_due_soon": SmsKind("SMS_TEMPLATE_DUE_SOON", ("case",)),
     "sms_overdue": SmsKind("SMS_TEMPLATE_OVERDUE", ("case",)),
+    # A risk warning to a register unit's responsible person (issue 22): the warning's kind
+    # and period as labels ("节假日", "12.30-1.3"), never its text.
+    "sms_risk_warning": SmsKind("SMS_TEMPLATE_RISK_WARNING", ("kind", "period")),
 }
 
 # Short labels (at most 6 characters) for the template parameters.
@@ -77,6 +81,7 @@ NOT_SENDABLE_OPTED_OUT = "该账号未开启短信提醒或已停用，短信未
 
 def _queue(session: Session, kind: str, subject: str, params: dict[str, str], *,
            tip: Tip | None = None, user: User | None = None,
+           recipient_enc: bytes | None = None,
            dedupe_key: str | None = None) -> Notification | None:
     spec = KINDS[kind]
     if set(params) != set(spec.params) - {"token"}:
@@ -86,7 +91,8 @@ def _queue(session: Session, kind: str, subject: str, params: dict[str, str], *,
         return None
     row = Notification(channel="sms", kind=kind, subject=subject[:200], body="",
                        template_params=params, tip_id=tip.id if tip else None,
-                       recipient_user_id=user.id if user else None, dedupe_key=dedupe_key)
+                       recipient_user_id=user.id if user else None,
+                       recipient_enc=recipient_enc, dedupe_key=dedupe_key)
     session.add(row)
     session.flush()
     return row
@@ -126,6 +132,14 @@ def case_closed(session: Session, case: Case, tip: Tip) -> list[Notification]:
                dedupe_key=f"sms_rating_open:{tip.id}:{stamp}" if stamp else None),
     ]
     return [row for row in rows if row is not None]
+
+
+def unit_warned(session: Session, subject: str, params: dict[str, str], *,
+                recipient_enc: bytes, dedupe_key: str) -> Notification | None:
+    """A risk warning to a register unit's responsible person: the number, already
+    encrypted by the caller, is kept on the row (a unit has no account to read it from)."""
+    return _queue(session, "sms_risk_warning", subject, params, recipient_enc=recipient_enc,
+                  dedupe_key=dedupe_key)
 
 
 def officer_kind(kind: str) -> str | None:
@@ -372,6 +386,8 @@ class SmsChannel:
             if tip is None or tip.identity_withdrawn_at is not None:
                 return "", NOT_SENDABLE_WITHDRAWN
             raw = self.cipher.decrypt(tip.reporter_phone_enc)
+        elif row.recipient_user_id is None and row.recipient_enc:
+            raw = self.cipher.decrypt(row.recipient_enc)  # a unit's contact (unit_warned)
         else:
             user = session.get(User, row.recipient_user_id) if row.recipient_user_id else None
             if user is None or not user.active or not user.notify_sms:
