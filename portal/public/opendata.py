@@ -30,6 +30,7 @@ from werkzeug.wsgi import wrap_file
 from portal.db import get_session
 from portal.domain.clock import local_today, utcnow
 from portal.domain.disclosure import dumps, publication
+from portal.domain.inspection import warnings
 from portal.domain.models import Village
 from portal.public import bp, townships
 from portal.templating import jurisdiction, place_name
@@ -173,14 +174,20 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 @conditional(tips=False)
 def disclosures_feed():
     j = jurisdiction()
-    cases = publication.latest_disclosed(get_session(), today=local_today(), limit=FEED_SIZE,
-                                         township_id=townships.current_id())
+    db, today, township_id = get_session(), local_today(), townships.current_id()
+    cases = publication.latest_disclosed(db, today=today, limit=FEED_SIZE,
+                                         township_id=township_id)
+    # The risk warnings in force head the feed (plan item 3: warnings reach people where
+    # they already read the township's news).
+    in_force = [w for w in warnings.published_public(db, township_id=township_id, today=today)
+                if w.current]
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": "zh-CN"})
     _sub(feed, "id", url_for("public.disclosures", _external=True))
     _sub(feed, "title", f"{place_name()}火灾隐患公示")
     _sub(feed, "subtitle", "经部门核查属实的火灾隐患单位、具体问题与整改进展")
-    updated = max((c.updated_at for c in cases), default=utcnow())
+    updated = max((*(c.updated_at for c in cases), *(w.published_at for w in in_force)),
+                  default=utcnow())
     _sub(feed, "updated", updated.replace(microsecond=0).isoformat())
     _sub(feed, "rights", LICENCE_STATEMENT)
     _sub(feed, "link", rel="self", href=url_for("public.disclosures_feed", _external=True))
@@ -189,6 +196,18 @@ def disclosures_feed():
     _sub(feed, "link", rel="license", href=LICENCE_URL)
     author = _sub(feed, "author")
     _sub(author, "name", j.get("contact") or f"{j['name']}消防安全委员会办公室")
+    for warning in in_force:
+        entry = _sub(feed, "entry")
+        url = url_for("public.warnings", _external=True, _anchor=f"warning-{warning.id}")
+        published = warning.published_at.replace(microsecond=0).isoformat()
+        _sub(entry, "id", url)
+        _sub(entry, "title", f"【{warning.kind}】{warning.title}")
+        _sub(entry, "published", published)
+        _sub(entry, "updated", published)
+        _sub(entry, "link", rel="alternate", type="text/html", href=url)
+        _sub(entry, "category", term="风险预警提示")
+        _sub(entry, "summary", f"{warning.township} · {warning.starts_on.isoformat()} 至 "
+                               f"{warning.ends_on.isoformat()}。{warning.text}", type="text")
     for case in cases:
         entry = _sub(feed, "entry")
         url = url_for("public.disclosure_unit", unit_id=case.unit_id, _external=True)
