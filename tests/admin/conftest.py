@@ -81,7 +81,8 @@ def township_staff(db_session: Session) -> dict[str, User]:
     """Two townships' offices and the county's (issue 18), on the demo county:
 
     ``<role>_a`` works in 阳高乡 (yanggao), ``<role>_b`` in 北社乡 (beishe), ``<role>_county``
-    for the county (no township). Officers: ``officer_a`` of 阳高乡's fire team (FIRE, serves
+    for the county (no township); ``grid_a`` and ``grid_b`` are the townships' grid
+    inspectors. Officers: ``officer_a`` of 阳高乡's fire team (FIRE, serves
     yanggao only), ``officer_b`` of 北社派出所 (BS-POLICE, beishe only), ``officer_county``
     of the county fire brigade (DADUI, serves every township).
     """
@@ -93,4 +94,7 @@ def township_staff(db_session: Session) -> dict[str, User]:
     users["officer_a"] = make_user(db_session, "off-a", Role.OFFICER, "FIRE")
     users["officer_b"] = make_user(db_session, "off-b", Role.OFFICER, "BS-POLICE")
     users["officer_county"] = make_user(db_session, "off-county", Role.OFFICER, "DADUI")
+    # Grid inspectors are always a township's (issue 22).
+    users["grid_a"] = make_user(db_session, "grid-a", Role.GRID_INSPECTOR, township="yanggao")
+    users["grid_b"] = make_user(db_session, "grid-b", Role.GRID_INSPECTOR, township="beishe")
     return users

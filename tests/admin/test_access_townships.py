@@ -42,7 +42,8 @@ from tests.admin.test_access import PUBLIC, admin_rules, expected_status
 from tests.conftest import csrf_token
 
 # Names that appear only on 阳高乡's objects: a page that shows one of them leaks it.
-MARKERS = ("阳高矩阵测试商店", "阳高矩阵测试单位", "阳高矩阵督促函", "阳高矩阵通报")
+MARKERS = ("阳高矩阵测试商店", "阳高矩阵测试单位", "阳高矩阵督促函", "阳高矩阵通报",
+           "阳高矩阵排查", "阳高矩阵预警")
 
 
 @pytest.fixture
@@ -90,12 +91,48 @@ def yanggao(app: Flask, db_session: Session, township_staff: dict[str, User]) ->
     reward = Reward(case_id=case.id, tip_id=tip.id, band="general", amount_min=50,
                     amount_max=200, proposed_by_id=township_staff["moderator_a"].id)
     db_session.add_all([notice, bulletin, rule, document, rating, reward])
+    inspection = _inspection_objects(db_session, case, town, township_staff)
     db_session.commit()
-    return {"tip_id": tip.id, "case_id": case.id, "attachment_id": photo.id,
+    return {**inspection, "tip_id": tip.id, "case_id": case.id, "attachment_id": photo.id,
             "listing_id": listing.id, "notice_id": notice.id, "bulletin_id": bulletin.id,
             "user_id": township_staff["officer_a"].id, "rule_id": rule.id,
             "row_id": village.id, "category_id": other.id, "township_id": town.id,
             "document_id": document.id, "rating_id": rating.id, "reward_id": reward.id}
+
+
+def _inspection_objects(db_session: Session, case, town, township_staff) -> dict[str, int]:
+    """Issue 22, in 阳高乡: the case's unit in the register, a round with its grid
+    inspector's task on the unit, a random draw of its fire team, a self-check code of the
+    unit and a risk warning of the township."""
+    from portal.domain.models import (
+        InspectionRound,
+        InspectionTask,
+        RandomDraw,
+        RiskWarning,
+        SelfCheckCode,
+    )
+    today = dt.date(2026, 12, 2)
+    supervisor = township_staff["supervisor_a"]
+    round_ = InspectionRound(township_id=town.id, name="阳高矩阵排查", starts_on=today,
+                             ends_on=today + dt.timedelta(days=30), created_by_id=supervisor.id)
+    db_session.add(round_)
+    db_session.flush()
+    task = InspectionTask(round_id=round_.id, unit_id=case.unit_id,
+                          inspector_id=township_staff["grid_a"].id, due_on=round_.ends_on)
+    draw = RandomDraw(township_id=town.id, department_id=factories.department(db_session,
+                                                                              "FIRE").id,
+                      seed="1", unit_count=1, inspector_count=1, drawn_by_id=supervisor.id,
+                      unit_ids=[case.unit_id])
+    code = SelfCheckCode(unit_id=case.unit_id, cycle=1, code_hash="d" * 64,
+                         created_by_id=township_staff["moderator_a"].id,
+                         expires_at=dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
+    warning = RiskWarning(township_id=town.id, kind="holiday", title="阳高矩阵预警",
+                          text="注意用火用电", starts_on=today,
+                          ends_on=today + dt.timedelta(days=7), created_by_id=supervisor.id)
+    db_session.add_all([task, draw, code, warning])
+    db_session.flush()
+    return {"unit_id": case.unit_id, "round_id": round_.id, "task_id": task.id,
+            "draw_id": draw.id, "code_id": code.id, "warning_id": warning.id}
 
 
 # Switching a county entry off acts on the signed-in admin's own township (the entry is the
@@ -136,7 +173,7 @@ def _walk(app: Flask, client: FlaskClient, user: User, ids: dict[str, int], monk
     return seen
 
 
-OTHER = ["admin_b", "moderator_b", "supervisor_b", "officer_b"]
+OTHER = ["admin_b", "moderator_b", "supervisor_b", "officer_b", "grid_b"]
 
 
 @pytest.mark.parametrize("who", OTHER)
@@ -177,7 +214,7 @@ def test_another_townships_staff_change_nothing_of_it(app: Flask, client: FlaskC
     assert vocabulary.switched_off(db_session, "category", yanggao["township_id"]) == set()
 
 
-@pytest.mark.parametrize("who", ["admin_a", "moderator_a", "supervisor_a", "officer_a",
+@pytest.mark.parametrize("who", ["admin_a", "moderator_a", "supervisor_a", "officer_a", "grid_a",
                                  "admin_county", "moderator_county", "supervisor_county",
                                  "officer_county"])
 def test_its_own_and_the_countys_staff_get_what_their_role_permits(
