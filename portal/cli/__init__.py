@@ -1,6 +1,6 @@
 """The command line: ``flask --app wsgi db|portal|users|audit|sla|calendar|notifications|
 apikeys|backup|restore|uploads|retention|ledger|jobs|
-opendata …``, one module per concern."""
+opendata|selfcheck …``, one module per concern."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    from portal.cli import apikeys, jobs, linkage, opendata, ops, setup
+    from portal.cli import apikeys, inspection, jobs, linkage, opendata, ops, setup
 
     for group in setup.GROUPS:
         app.cli.add_command(group)
@@ -17,3 +17,4 @@ def register_cli(app: Flask) -> None:
     apikeys.register(app)
     opendata.register(app)
     jobs.register(app)
+    inspection.register(app)

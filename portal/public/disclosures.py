@@ -13,7 +13,9 @@ from portal.db import get_session
 from portal.domain import clock
 from portal.domain.administration import vocabulary
 from portal.domain.disclosure import publication, search
+from portal.domain.disclosure.redaction import mask_personal_data
 from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
+from portal.domain.inspection import selfcheck
 from portal.domain.reporting import intake
 from portal.domain.supervision import bulletins
 from portal.public import bp, townships
@@ -84,14 +86,23 @@ def disclosures():
 @bp.get("/disclosures/unit/<int:unit_id>")
 @conditional(tips=False)
 def disclosure_unit(unit_id: int):
-    found = publication.unit_disclosures(get_session(), unit_id, today=clock.local_today(),
-                                         township_id=townships.current_id())
-    if found is None:
-        abort(404)
-    _unit, cases = found
+    db, township_id = get_session(), townships.current_id()
+    found = publication.unit_disclosures(db, unit_id, today=clock.local_today(),
+                                         township_id=township_id)
+    if found is not None:
+        unit, cases = found
+    else:
+        # A unit whose only public record is its signed commitment (issue 22).
+        committed = selfcheck.committed_unit(db, unit_id, township_id=township_id)
+        if committed is None:
+            abort(404)
+        unit, cases = committed, []
     return render_template(
         "portal/disclosure_unit.html", cases=cases, stages=publication.STAGES,
-        unit_name=cases[0].unit_name,
+        unit_name=cases[0].unit_name if cases else mask_personal_data(unit.name),
+        village=unit.village.name, township=unit.village.township.name,
+        venue_type=unit.venue_type.name if unit.venue_type else "",
+        commitment=selfcheck.public_commitment(db, unit),
         supervision_none=SupervisionLevel.NONE,
     )
 

@@ -31,6 +31,8 @@ ANONYMOUS_GET = {
     "public.disclosures_feed": 200, "public.disclosure_unit": 200, "public.stats": 200,
     "public.open_data": 200, "public.notices": 200, "public.notice": 200,
     "public.bulletin_list": 200, "public.bulletin": 200, "public.media": 200,
+    # Issue 22: the risk warnings; the self-check asks for a code, and a wrong one is 404.
+    "public.warnings": 200, "public.self_check": 200, "public.self_check_code": 404,
     # A rating link that names no token: the one message for wrong, used and expired links.
     "public.rate": 404,
     "static": 200,
@@ -43,6 +45,7 @@ ANONYMOUS_POST = {
     "public.submit_report": 422, "public.track_lookup": 400, "public.track_reply": 302,
     "public.track_forget": 400, "public.track_withdraw_identity": 302,
     "public.track_rate": 302, "public.rate_submit": 422,
+    "public.self_check_lookup": 400, "public.self_check_submit": 404,
     "api.create_request": 403,
 }
 
