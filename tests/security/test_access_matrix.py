@@ -33,6 +33,7 @@ ANONYMOUS_GET = {
     "public.bulletin_list": 200, "public.bulletin": 200, "public.media": 200,
     # Issue 22: the risk warnings; the self-check asks for a code, and a wrong one is 404.
     "public.warnings": 200, "public.self_check": 200, "public.self_check_code": 404,
+    "public.random_checks": 200,
     # A rating link that names no token: the one message for wrong, used and expired links.
     "public.rate": 404,
     "static": 200,
