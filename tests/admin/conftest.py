@@ -95,6 +95,6 @@ def township_staff(db_session: Session) -> dict[str, User]:
     users["officer_b"] = make_user(db_session, "off-b", Role.OFFICER, "BS-POLICE")
     users["officer_county"] = make_user(db_session, "off-county", Role.OFFICER, "DADUI")
     # Grid inspectors are always a township's (issue 22).
-    users["grid_a"] = make_user(db_session, "grid-a", Role.GRID_INSPECTOR, township="yanggao")
-    users["grid_b"] = make_user(db_session, "grid-b", Role.GRID_INSPECTOR, township="beishe")
+    users["grid_a"] = make_user(db_session, "grid-ta", Role.GRID_INSPECTOR, township="yanggao")
+    users["grid_b"] = make_user(db_session, "grid-tb", Role.GRID_INSPECTOR, township="beishe")
     return users

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.access.audit import AuditLog
-from portal.domain.casework import limits
+from portal.domain.casework import limits, workflow
 from portal.domain.clock import utcnow
 from portal.domain.enums import AssignmentRole, CaseStatus, Channel
 from portal.domain.inspection import rounds
@@ -115,6 +115,26 @@ def test_a_finding_opens_a_routed_case_with_the_rules_lead_and_the_order_clock(
     assert task.location_source == "address"
     # A plain round's result is not for the public site.
     assert task.publication is Publication.NONE
+
+
+def test_the_lead_recording_its_check_keeps_the_order_clock_the_inspection_started(
+        db_session: Session) -> None:
+    staff = people(db_session)
+    unit(db_session, "甲商店")
+    task = plan(db_session, staff["supervisor"], [staff["grid_a"]], villages=["V01"]).tasks[0]
+    rounds.complete_task(db_session, task, answers=_all(task) | {"escape": "problem"},
+                         notes="", lat=None, lon=None, actor=staff["grid_a"])
+    case = db_session.get(Case, task.case_id)
+    assert case is not None
+    [started] = limits.clocks_of(db_session, case)
+    lead = next(a for a in case.assignments if a.role is AssignmentRole.LEAD)
+    workflow.accept_assignment(db_session, lead, actor=staff["fire_a"])
+    workflow.record_check(db_session, case, actor=staff["fire_a"], confirmed=True,
+                          findings="与排查记录一致")
+    # The inspection was the check: its §19 clock runs on, not restarted from now.
+    [order] = limits.clocks_of(db_session, case)
+    assert order.rule is limits.Rule.ORDER and order.due_at == started.due_at
+    assert order.state is not limits.ClockState.CANCELLED
 
 
 def test_a_problem_corrected_on_the_spot_opens_no_case(db_session: Session) -> None:

@@ -231,6 +231,30 @@ def route_case(
     summary. ``None`` keeps the summary the case has.
     """
     check_route_case(case, actor)
+    return _route(session, case, lead=lead, assists=assists, actor=actor,
+                  override_reason=override_reason, summary=summary, now=now, tz=tz)
+
+
+def route_by_rules(session: Session, case: Case, *, actor: User, note: str = "",
+                   now: dt.datetime | None = None,
+                   tz: str | ZoneInfo | None = None) -> list[Assignment] | None:
+    """Route a case in triage exactly as the routing rules propose, for a channel that needs
+    no moderator's choice: a finding staff recorded on an inspection (``actor``, who filed
+    it). None when no rule matches: the case stays in triage for the office to route.
+    ``note`` heads the routing event's internal text (how the case came)."""
+    if case.status is not CaseStatus.TRIAGE:
+        raise WorkflowError(f"只有待分派的案件可以派单，本案件当前为“{case.status.label}”")
+    proposal = propose_for_case(session, case)
+    if proposal.manual:
+        return None
+    return _route(session, case, lead=proposal.lead, assists=proposal.assists, actor=actor,
+                  now=now, tz=tz, note=note)
+
+
+def _route(session: Session, case: Case, *, lead: Department, assists: Sequence[Department],
+           actor: User, override_reason: str = "", summary: str | None = None,
+           now: dt.datetime | None = None, tz: str | ZoneInfo | None = None,
+           note: str = "") -> list[Assignment]:
     new_summary = None if summary is None else check_department_summary(summary)
     assists = list({d.id: d for d in assists if d.id != lead.id}.values())
     for department in (lead, *assists):
@@ -258,7 +282,7 @@ def route_case(
     names = "、".join(d.name for d in assists)
     transition(
         session, case, CaseStatus.ROUTED, actor=actor, department=lead, now=now,
-        internal_text=f"牵头：{lead.name}" + (f"；配合：{names}" if names else "")
+        internal_text=note + f"牵头：{lead.name}" + (f"；配合：{names}" if names else "")
         + (f"。调整理由：{override_reason}" if overridden and override_reason else ""),
         public_text=f"已交由{lead.name}牵头办理",
         data={

@@ -524,8 +524,9 @@ def record_check(session: Session, case: Case, *, actor: User, confirmed: bool, 
                  public_text: str = "", attachments: Sequence[Attachment] = (),
                  tz: str | ZoneInfo | None = None) -> CaseEvent:
     """Record the on-site check: confirmed (属实) moves to rectifying and starts the §19
-    order's clock; unfounded (不属实) waits for the closure review, with the reason the
-    reporters will be told (``public_text``)."""
+    order's clock (unless an inspection's finding started it already); unfounded (不属实)
+    waits for the closure review, with the reason the reporters will be told
+    (``public_text``)."""
     lead = check_record_check(case, actor)
     findings = _required(findings, "核查情况")
     now = utcnow()
@@ -535,7 +536,10 @@ def record_check(session: Session, case: Case, *, actor: User, confirmed: bool, 
             now=now, internal_text=findings,
             public_text=public_text or "经现场核查，隐患属实，责令整改",
             attachments=attachments, data={"confirmed": True})
-        limits.start(session, case, limits.Rule.ORDER, at=now, tz=tz)
+        # A hazard found on an inspection was checked there, and its order's clock runs
+        # from then (the round's finding); the lead's check does not restart it.
+        if limits.open_clock(case, limits.Rule.ORDER) is None:
+            limits.start(session, case, limits.Rule.ORDER, at=now, tz=tz)
         return event
     # Unfounded (不属实): the reason is what the reporter will be told; the closure review
     # decides (§18: the reporter is told the result, or why not is recorded).

@@ -23,13 +23,10 @@ from portal.domain.access.permissions import Permission, has_permission, townshi
 from portal.domain.administration import townships
 from portal.domain.casework import limits, notifications, routing
 from portal.domain.casework.events import WorkflowError
-from portal.domain.casework.workflow import log_event, transition
 from portal.domain.clock import local_today, utcnow
-from portal.domain.enums import AssignmentRole, CaseEventKind, CaseStatus, SupervisionLevel
 from portal.domain.inspection import checklists, register
 from portal.domain.inspection.checklists import Answer, Checklist
 from portal.domain.models import (
-    Assignment,
     Attachment,
     Case,
     Category,
@@ -361,51 +358,17 @@ def _summary(round_: InspectionRound, problems: Sequence[Problem], notes: str) -
     return "\n".join(lines)
 
 
-def _route_finding(session: Session, case: Case, *, actor: User,
-                   now: dt.datetime) -> routing.Proposal:
-    """Hand the case to the departments the routing table proposes for it, as a moderator
-    confirming the proposal would (``routing.route_case``, whose check admits moderators
-    only). A case no rule matches stays in triage for the office, as a report's would."""
-    proposal = routing.propose_for_case(session, case)
-    if proposal.manual:
-        notifications.notify_office(
-            session, case, "inspection_finding",
-            f"排查发现待分派：案件 #{case.id} {case.unit.name}",
-            "没有匹配的分派规则，请人工分派", payload={"case_id": case.id})
-        return proposal
-    lead, assists = proposal.lead, proposal.assists
-    new = [Assignment(case=case, department=department, role=role, routed_at=now,
-                      routed_by_id=actor.id)
-           for department, role in [(lead, AssignmentRole.LEAD),
-                                    *((d, AssignmentRole.ASSIST) for d in assists)]]
-    session.add_all(new)
-    names = "、".join(d.name for d in assists)
-    transition(
-        session, case, CaseStatus.ROUTED, actor=actor, department=lead, now=now,
-        internal_text=f"按分派规则派单（排查发现）。牵头：{lead.name}"
-        + (f"；配合：{names}" if names else ""),
-        public_text=f"已交由{lead.name}牵头办理",
-        data={"lead": lead.code, "assists": [d.code for d in assists],
-              "proposal": {"lead": lead.code, "assists": [d.code for d in assists],
-                           "rule_id": proposal.rule.id if proposal.rule else None,
-                           "reasons": proposal.reasons},
-              "overridden": False, "override_reason": "", "check_by": None,
-              "summary_changed": False},
-        routed_at=now, check_by=None)
-    if proposal.supervision and case.supervision_level is SupervisionLevel.NONE:
-        case.supervision_level = SupervisionLevel.TOWNSHIP
-        log_event(session, case, CaseEventKind.SUPERVISION_CHANGED, actor=actor,
-                  internal_text="重大隐患，列入乡级挂牌督办",
-                  data={"from": SupervisionLevel.NONE.value,
-                        "to": SupervisionLevel.TOWNSHIP.value})
-    for assignment in new:
-        notifications.notify(
-            session, "assignment_new",
-            f"新派单：案件 #{case.id} {case.unit.name}（{assignment.role.label}）",
-            f"类别：{case.category.name}\n排查发现，已现场检查：请于期限内送达责令限期改正通知书",
-            department=assignment.department,
-            payload={"case_id": case.id, "assignment_id": assignment.id})
-    return proposal
+def _route_finding(session: Session, case: Case, *, actor: User, now: dt.datetime) -> bool:
+    """Hand the case to the departments the routing table proposes for it, as a report's
+    would be (``routing.route_by_rules``). A case no rule matches stays in triage, and the
+    office is told. True when routed."""
+    if routing.route_by_rules(session, case, actor=actor, now=now,
+                              note="按分派规则派单（排查发现）。") is not None:
+        return True
+    notifications.notify_office(
+        session, case, "inspection_finding", f"排查发现待分派：案件 #{case.id} {case.unit.name}",
+        "没有匹配的分派规则，请人工分派", payload={"case_id": case.id})
+    return False
 
 
 def _open_finding(session: Session, task: InspectionTask, problems: Sequence[Problem],
