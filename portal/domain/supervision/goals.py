@@ -1,12 +1,17 @@
 """The plan's three targets (主要目标), measured on the ledger.
 
 1. 存量: major hazards found up to the end of 2023 that are still open — zero by the end of
-   2024;
+   2024. Beside it, the stock itself (open at the end of 2023) and how much of it was
+   cleared (closed) by the end of 2024;
 2. 增量: new major hazards found in 2025 — to be curbed (compared with 2024);
 3. 动态清零: open major hazards over time — held at zero from the end of 2026.
 
 Each figure is a ledger filter, so the panel links to exactly the cases it counts. A
 township's goals are the same filters narrowed to the township.
+
+"Found" is the case's ``created_at`` and "cleared" its ``closed_at``: for a case imported
+from an existing hazard ledger (``inspection.history``) these are the ledger's dates of
+discovery and of closure (销号), so the stock of 2023 is counted from the ledger's history.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ class Figure:
 @dataclass(frozen=True)
 class Goals:
     stock_open: Figure
+    stock_total: Figure
+    stock_cleared: Figure
     stock_deadline_passed: bool
     increment: Figure
     increment_before: Figure
@@ -71,6 +78,17 @@ def stock_filter(base: ledger.LedgerFilter | None = None) -> ledger.LedgerFilter
                                                  created_to=STOCK_FOUND_BY)
 
 
+def stock_total_filter(base: ledger.LedgerFilter | None = None) -> ledger.LedgerFilter:
+    """The stock itself: major hazards open at the end of 2023."""
+    return (base or ledger.LedgerFilter()).with_(severity=Severity.MAJOR,
+                                                 open_on=STOCK_FOUND_BY)
+
+
+def stock_cleared_filter(base: ledger.LedgerFilter | None = None) -> ledger.LedgerFilter:
+    """Of the stock, those closed by the end of 2024 (the target's deadline)."""
+    return stock_total_filter(base).with_(closed_to=STOCK_CLEARED_BY)
+
+
 def increment_filter(base: ledger.LedgerFilter | None = None,
                      year: int = INCREMENT_YEAR) -> ledger.LedgerFilter:
     """Goal 2: major hazards found in ``year``."""
@@ -89,6 +107,8 @@ def plan_goals(session: Session, now: dt.datetime | None = None,
     months = _month_ends(today, SERIES_MONTHS)
     filters = {
         "stock": stock_filter(major),
+        "stock_total": stock_total_filter(major),
+        "stock_cleared": stock_cleared_filter(major),
         "increment": increment_filter(major),
         "before": increment_filter(major, INCREMENT_YEAR - 1),
         **{f"{day:%Y-%m}": major.with_(open_on=day) for day in months},
@@ -105,6 +125,8 @@ def plan_goals(session: Session, now: dt.datetime | None = None,
     series.append(figure("当前"))
     return Goals(
         stock_open=figure("stock", "2023年底前发现、仍未整改销案的重大火灾隐患"),
+        stock_total=figure("stock_total", "2023年底存量重大火灾隐患"),
+        stock_cleared=figure("stock_cleared", "其中2024年底前整改销案"),
         stock_deadline_passed=today > STOCK_CLEARED_BY,
         increment=figure("increment", f"{INCREMENT_YEAR}年新发现重大火灾隐患"),
         increment_before=figure("before", f"{INCREMENT_YEAR - 1}年新发现重大火灾隐患"),
