@@ -127,8 +127,10 @@ def _password(generate: bool) -> tuple[str, bool]:
 
 @users_cli.command("create")
 @click.argument("username")
-@click.option("--role", required=True, help="admin | moderator | supervisor | officer")
-@click.option("--department", "department_code", help="Department code (officers only).")
+@click.option("--role", required=True,
+              help="admin | moderator | supervisor | officer | grid_inspector")
+@click.option("--department", "department_code",
+              help="Department code (officers; a grid inspector's village committee).")
 @click.option("--township", "township_code",
               help="Township code the account works for (absent: the county's own staff; "
                    "an officer works where its department is).")
