@@ -16,6 +16,7 @@ from portal.db import get_session
 from portal.domain.access.permissions import Permission, case_scope, has_permission
 from portal.domain.casework import worklists
 from portal.domain.casework.actions import may
+from portal.domain.inspection import rounds
 from portal.domain.models import Case, Tip
 
 
@@ -37,4 +38,5 @@ def case(case_id: int):
     if has_permission(current_user.role, Permission.QUEUE_VIEW):
         tips = list(db.scalars(select(Tip).where(Tip.case_id == found.id).order_by(Tip.id)))
     return render_template("admin/case.html", case=found, tips=tips,
-                           may_route=may(found, current_user, "route"))
+                           may_route=may(found, current_user, "route"),
+                           task=rounds.task_of_case(db, found.id))

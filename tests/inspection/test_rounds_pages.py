@@ -123,6 +123,12 @@ def test_a_finding_from_the_phone_page_opens_a_routed_case(
     db_session.expire_all()
     case = db_session.get(Case, db_session.get(InspectionTask, task.id).case_id)
     assert case is not None and case.status is CaseStatus.ROUTED
+    # The lead department's officer finds, on the case, the task it came from (its checklist
+    # and photos are there, not on the case).
+    sign_in(client, staff["fire_a"])
+    page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+    assert f'href="/admin/tasks/{task.id}"' in page and task.round.name in page
+    assert client.get(f"/admin/tasks/{task.id}").status_code == 200
 
 
 def test_an_unanswered_item_is_named_and_the_answers_kept(

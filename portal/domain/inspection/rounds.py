@@ -285,6 +285,12 @@ def tasks_of(session: Session, user: User) -> list[InspectionTask]:
         .order_by(open_first, InspectionTask.due_on, InspectionTask.id.desc())))
 
 
+def task_of_case(session: Session, case_id: int) -> InspectionTask | None:
+    """The inspection task whose finding opened the case, if one did."""
+    return session.scalar(select(InspectionTask).where(InspectionTask.case_id == case_id)
+                          .order_by(InspectionTask.id).limit(1))
+
+
 def visible_task(session: Session, user: User, task_id: int) -> InspectionTask | None:
     """A task of a township the user works in (else None: the page answers 404)."""
     found = session.get(InspectionTask, task_id)
