@@ -36,8 +36,7 @@ def _issue_form(**kwargs: object) -> IssueKeyForm:
     form = IssueKeyForm(**kwargs)
     mine = administered_townships(current_user)
     county = [(0, "全县（所有乡镇）")] if mine is None else []
-    form.township.choices = options(county + [
-        (t.id, t.name) for t in townships.active(get_session()) if mine is None or t.id in mine])
+    form.township.choices = options(county + townships.township_choices(get_session(), mine))
     if mine is not None and not form.township.data:
         (form.township.data,) = mine
     return form

@@ -10,7 +10,6 @@ from flask import flash, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from sqlalchemy import select
 from wtforms import BooleanField, SelectField
 
 from admin import bp
@@ -19,6 +18,7 @@ from admin.forms import options
 from admin.inspection_hub import link
 from portal.db import get_session
 from portal.domain.access.permissions import Permission, townships_of
+from portal.domain.administration.townships import township_choices
 from portal.domain.casework.events import WorkflowError
 from portal.domain.inspection import history
 from portal.domain.models import Township
@@ -40,21 +40,11 @@ class HistoryImportForm(FlaskForm):
     dry_run = BooleanField("试导入（只检查并列出将新建的记录，不保存）", default=True)
 
 
-def _townships() -> list[tuple[int, str]]:
-    """County staff choose the township; a township's staff import their own only."""
-    seen = townships_of(current_user)
-    query = select(Township.id, Township.name).where(Township.active.is_(True))
-    if seen is not None:
-        query = query.where(Township.id.in_(sorted(seen)))
-    return [(id_, name) for id_, name in get_session().execute(
-        query.order_by(Township.sort_order, Township.id))]
-
-
 @bp.route("/history/import", methods=["GET", "POST"])
 @require(Permission.HISTORY_IMPORT)
 def history_import():
     form = HistoryImportForm()
-    allowed = _townships()
+    allowed = township_choices(get_session(), townships_of(current_user))
     form.township.choices = options(allowed)
 
     def page(error: str = "", status: int = 200,

@@ -21,9 +21,9 @@ from admin.forms import ActionForm, options
 from admin.inspection_hub import link
 from portal.db import get_session
 from portal.domain.access.permissions import Permission, townships_of
-from portal.domain.administration.townships import village_choices
+from portal.domain.administration.townships import township_choices, village_choices
 from portal.domain.inspection import census, coverage, merging, register
-from portal.domain.models import Township, Unit, VenueType
+from portal.domain.models import Unit, VenueType
 from portal.identity import cipher
 
 REQUIRED = "此项必填"
@@ -184,20 +184,11 @@ def register_merge(unit_id: int):
                refusals=(register.RegisterError,))
 
 
-def _import_townships() -> list[tuple[int, str]]:
-    seen = townships_of(current_user)
-    query = select(Township.id, Township.name).where(Township.active.is_(True))
-    if seen is not None:
-        query = query.where(Township.id.in_(sorted(seen)))
-    return [(id_, name) for id_, name in get_session().execute(
-        query.order_by(Township.sort_order, Township.id))]
-
-
 @bp.route("/register/import", methods=["GET", "POST"])
 @require(Permission.REGISTER_MANAGE)
 def register_import():
     form = CensusForm()
-    townships = _import_townships()
+    townships = township_choices(get_session(), townships_of(current_user))
     form.township.choices = options(townships)
 
     def page(error: str = "", status: int = 200, report: census.CensusReport | None = None

@@ -1,4 +1,5 @@
-// Progressive enhancement of the report form. The form works fully without this file.
+// Progressive enhancement of the report form. The form works fully without this file;
+// the position and the one-tap guard are forms.js's.
 (function () {
   "use strict";
   var form = document.getElementById("report-form");
@@ -48,23 +49,6 @@
     });
   }
 
-  // Location from the browser, only when asked.
-  var locate = document.getElementById("locate-button");
-  var status = document.getElementById("locate-status");
-  if (locate && navigator.geolocation) {
-    locate.hidden = false;
-    locate.addEventListener("click", function () {
-      status.textContent = "正在获取位置……";
-      navigator.geolocation.getCurrentPosition(function (pos) {
-        document.getElementById("lat").value = pos.coords.latitude.toFixed(6);
-        document.getElementById("lon").value = pos.coords.longitude.toFixed(6);
-        status.textContent = "已记录位置（精度约 " + Math.round(pos.coords.accuracy) + " 米）。";
-      }, function () {
-        status.textContent = "未能获取位置，请填写地址或附近标志物。";
-      }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
-    });
-  }
-
   // Urgent categories: repeat the 119 advice where the eye is.
   var notice = document.getElementById("urgent-notice");
   var radios = form.querySelectorAll("input[name=category]");
@@ -84,14 +68,6 @@
       photos.reportValidity();
     });
   }
-
-  // One tap, one tip: a second tap while sending does nothing.
-  var submit = document.getElementById("report-submit");
-  form.addEventListener("submit", function (event) {
-    if (form.dataset.sending) { event.preventDefault(); return; }
-    form.dataset.sending = "1";
-    if (submit) { submit.setAttribute("aria-disabled", "true"); submit.textContent = "正在提交……"; }
-  });
 
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }

@@ -78,7 +78,7 @@ def test_a_grid_inspector_completes_a_task_on_the_phone_page_with_a_photo(
     for item in checklist.items:
         assert f'name="item-{item.code}"' in page
     assert 'accept="image/*"' in page and "capture" in page
-    assert "task-location.js" in page and 'name="lat"' in page
+    assert "js/forms.js" in page and 'name="lat"' in page
     data = {"csrf_token": csrf_token(client, url), "notes": "灭火器过期，已当场更换",
             "photos": (io.BytesIO(images.jpeg_with_gps()), "site.jpg"),
             "lat": "35.123456", "lon": "113.654321"}

@@ -89,6 +89,15 @@ def active(session: Session) -> list[Township]:
                                 .order_by(Township.sort_order, Township.id)))
 
 
+def township_choices(session: Session, township_ids: Collection[int] | None
+                     ) -> list[tuple[int, str]]:
+    """(id, name) of the active townships among ``township_ids`` (None: every one), for a
+    form where staff choose the township a thing is for: the county's staff any, a
+    township's staff their own."""
+    return [(t.id, t.name) for t in active(session)
+            if township_ids is None or t.id in township_ids]
+
+
 def by_code(session: Session, code: str) -> Township | None:
     return session.scalar(select(Township).where(Township.code == code,
                                                  Township.active.is_(True)))
