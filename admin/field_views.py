@@ -19,10 +19,12 @@ from admin.forms import options
 from admin.inspection_hub import link
 from admin.tips import vocabulary_choices
 from portal.db import get_session
-from portal.domain.access.permissions import Permission
+from portal.domain.access.permissions import Permission, has_permission
+from portal.domain.enums import TipStatus
 from portal.domain.inspection import field
 from portal.domain.models import Attachment
 from portal.domain.reporting import intake
+from portal.domain.vetting import moderation
 from portal.identity import cipher, receipt_key
 from portal.web.photos import PhotoStoreError, discard_files, read_photos, store_photos
 
@@ -112,6 +114,10 @@ def field_report():
         tip = field.file_hazard(db, checked, photos=stored, cipher=cipher(),
                                 receipt_key=receipt_key(), ip=client_ip())
         lead = field.own_desk_lead(db, tip, current_user)
+        # The department that must act found it itself: straight to its desk.
+        own = (moderation.accept_own_filing(db, tip, actor=current_user, ip=client_ip())
+               if lead is not None and tip.status is TipStatus.PENDING
+               and has_permission(current_user.role, Permission.CASES_WORK) else None)
         db.commit()
     except PhotoStoreError as exc:
         db.rollback()
@@ -120,6 +126,14 @@ def field_report():
         db.rollback()
         discard_files(stored)
         return page(exc.errors, 400)
+    except moderation.ModerationError as exc:
+        db.rollback()
+        discard_files(stored)
+        return page({"form": str(exc)}, 409)
+    if own is not None and lead is not None:
+        flash(f"已上报并按分派规则直接转入{lead.name}办理（工单 #{own.id}），请在工作台签收。",
+              "success")
+        return redirect(url_for("admin.desk"), 303)
     message = f"已上报，编号 #{tip.id}，已进入待审核列表。"
     if lead is not None:
         message += f"按分派规则，此隐患由{lead.name}牵头，审核受理后将派至本部门。"

@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain.enums import Channel, Role, TipStatus
-from portal.domain.models import Attachment, AuditLog, Tip, Unit, User
+from portal.domain.enums import AssignmentRole, CaseStatus, Channel, Role, TipStatus
+from portal.domain.models import Attachment, AuditLog, Case, Tip, Unit, User
 from portal.domain.vetting.duplicates import normalize_name
 from tests import factories
 from tests.admin.conftest import (  # noqa: F401 (fixtures)
@@ -178,3 +178,31 @@ def test_a_filing_for_the_filers_own_committee_says_it_will_be_routed_there(
     # Still the moderation queue's: a filer neither accepts nor routes.
     [tip] = filed(db_session, member)
     assert tip.status is TipStatus.PENDING and tip.case_id is None
+
+
+def test_an_officers_own_filing_goes_straight_to_its_desk_when_it_leads(
+        client: FlaskClient, db_session: Session) -> None:
+    fire = make_user(db_session, "fire-field", Role.OFFICER, "FIRE")
+    police = make_user(db_session, "police-field", Role.OFFICER, "POLICE")
+    blocked = factories.category(db_session, "blocked_escape")  # the fire station leads it
+    sign_in(client, fire)
+    response = file(client, village=factories.village(db_session, "V01").id,
+                    category=blocked.id)
+    assert response.status_code == 303 and response.headers["Location"].endswith("/admin/desk")
+    [tip] = filed(db_session, fire)
+    assert tip.status is TipStatus.ACCEPTED and tip.case_id is not None
+    desk = text(client, "/admin/desk")
+    assert "村口小卖部" in desk
+    case = db_session.get(Case, tip.case_id)
+    assert case is not None and case.status is CaseStatus.ROUTED
+    assert [a.department.code for a in case.assignments
+            if a.role is AssignmentRole.LEAD] == ["FIRE"]
+    assert db_session.scalar(select(AuditLog).where(
+        AuditLog.action == "tip.accept_own_filing", AuditLog.object_id == str(tip.id))) is not None
+    # The police's officer files the same: the fire station leads it, so it is the queue's.
+    sign_in(client, police)
+    response = file(client, village=factories.village(db_session, "V01").id,
+                    category=blocked.id, unit_name="村口小卖部二")
+    assert response.headers["Location"].endswith("/admin/field/filings")
+    [other] = filed(db_session, police)
+    assert other.status is TipStatus.PENDING and other.case_id is None

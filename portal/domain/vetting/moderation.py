@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from portal.domain import clock
 from portal.domain.access import audit
 from portal.domain.access.permissions import Permission, has_permission
-from portal.domain.casework import events, sms
+from portal.domain.casework import events, routing, sms
 from portal.domain.clock import utcnow
 from portal.domain.enums import (
     CaseEventKind,
@@ -226,6 +226,49 @@ def accept_tip(
                  before={"status": TipStatus.PENDING.value},
                  after={"status": tip.status.value, "case_id": case.id,
                         "unit_id": case.unit_id, "category_id": case.category_id})
+    return case
+
+
+def check_accept_own_filing(session: Session, tip: Tip, actor: User) -> None:
+    """An officer's own filing from the field may skip the queue only when the routing rules
+    make the officer's department the lead: the department that must act found it itself
+    (issue 22). Anyone else's filing, or one another department leads, is the queue's."""
+    _pending(tip)
+    if (tip.channel is not Channel.GRID or tip.created_by_id != actor.id
+            or actor.department_id is None
+            or not has_permission(actor.role, Permission.FIELD_FILE)
+            or not has_permission(actor.role, Permission.CASES_WORK)):
+        raise ModerationError("只有部门经办人本人的现场上报可以直接转入本部门办理")
+    try:
+        proposal = routing.propose_routing(session, tip.category, tip.venue_type, tip.village)
+    except events.WorkflowError:
+        proposal = None  # no rule and no township office
+    if proposal is None or proposal.manual or proposal.lead.id != actor.department_id:
+        raise ModerationError("按分派规则该隐患不由本部门牵头，已进入待审核列表")
+
+
+def accept_own_filing(session: Session, tip: Tip, *, actor: User, ip: str = "") -> Case:
+    """Open the case of an officer's own field filing and route it by the rules to the
+    officer's department, without the queue (``check_accept_own_filing`` says when). The
+    filer's description is the department's summary: staff wrote it, not a resident."""
+    check_accept_own_filing(session, tip, actor)
+    details = UnitDetails(name=tip.unit_name, village_id=tip.village_id,
+                          category_id=tip.category_id, venue_type_id=tip.venue_type_id,
+                          address=tip.address, lat=tip.lat, lon=tip.lon,
+                          internal_summary=tip.description)
+    case = _open_case(session, details, tip.channel, actor)
+    if tip.unit_id is not None and case.unit_id != tip.unit_id:
+        case.unit_id = tip.unit_id  # the register's unit the filer picked
+    tip.case_id = case.id
+    _decide(session, tip, TipStatus.ACCEPTED, actor)
+    _log(session, case, CaseEventKind.TIP_LINKED, actor, touch=False, data={"tip_id": tip.id})
+    audit.record(session, "tip.accept_own_filing", "tip", tip.id, actor=actor, ip=ip,
+                 before={"status": TipStatus.PENDING.value},
+                 after={"status": tip.status.value, "case_id": case.id,
+                        "unit_id": case.unit_id, "category_id": case.category_id})
+    if routing.route_by_rules(session, case, actor=actor,
+                              note="本部门现场上报，按分派规则直接派单。") is None:
+        raise ModerationError("按分派规则该隐患不由本部门牵头，已进入待审核列表")
     return case
 
 

@@ -3,6 +3,7 @@ warnings), merged by portal.domain.access.audit_labels."""
 
 ACTIONS: dict[str, str] = {
     "tip.field_file": "现场上报隐患",
+    "tip.accept_own_filing": "本部门现场上报直接转入本部门办理",
     "warning.create": "起草风险预警提示",
     "warning.publish": "发布风险预警提示并发送短信",
     "warning.withdraw": "撤回风险预警提示",
