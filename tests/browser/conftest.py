@@ -33,6 +33,16 @@ if not Path(CHROMIUM).exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _once_per_ci_run() -> None:
+    """The live server below runs on a SQLite file of its own whatever TEST_DATABASE_URL
+    says: the SQLite pass of `.ci/run` ran these already, and a second run would test
+    nothing new while costing CI minutes (the PostgreSQL paths are the suite's)."""
+    if os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
+        pytest.skip("the browser tests drive their own server on SQLite: they run in the "
+                    "SQLite pass")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
