@@ -55,7 +55,7 @@ def _sign_in(page, server: LiveServer, username: str) -> None:
 def _public_pages(server: LiveServer) -> list[str]:
     ((unit_id,),) = server.query("SELECT unit_id FROM cases WHERE disclosed LIMIT 1")
     return ["/", "/report", "/disclosures", f"/disclosures/unit/{unit_id}", "/track",
-            "/bulletins"]
+            "/bulletins", "/checks", "/warnings", "/selfcheck"]
 
 
 WIDER_THAN_VIEWPORT = """() => [...document.querySelectorAll('body *')]

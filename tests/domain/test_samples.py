@@ -165,3 +165,26 @@ def test_no_jurisdiction_no_samples(app: Flask, db_session: Session) -> None:
     db_session.flush()
     with pytest.raises(samples.SampleError, match="demo_jurisdiction"):
         seed(app, db_session)
+
+
+def test_the_demo_shows_inspections_and_the_register_at_work(
+        app: Flask, db_session: Session, client: FlaskClient) -> None:
+    from portal.domain.models import InspectionRound, RiskWarning, SelfCheck
+    from portal.domain.models.inspections import Publication, RoundKind, TaskStatus
+
+    seed(app, db_session)
+    db_session.commit()
+    rounds = {r.kind: r for r in db_session.scalars(select(InspectionRound))}
+    assert set(rounds) == {RoundKind.ROUND, RoundKind.RANDOM}
+    assert rounds[RoundKind.ROUND].tasks and all(
+        t.status is TaskStatus.OPEN for t in rounds[RoundKind.ROUND].tasks)
+    done = [t for t in rounds[RoundKind.RANDOM].tasks if t.status is TaskStatus.DONE]
+    assert len(done) == 1 and done[0].publication is Publication.APPROVED
+    # What the public sees of it: the random check's result, a unit's commitment, a warning.
+    assert "阳高乡靠前驻防消防队" in client.get("/checks").get_data(as_text=True)
+    [check] = db_session.scalars(select(SelfCheck)).all()
+    unit_page = client.get(f"/disclosures/unit/{check.unit_id}").get_data(as_text=True)
+    assert "单位负责人已签署" in unit_page
+    [warning] = db_session.scalars(select(RiskWarning)).all()
+    assert warning.published_at is not None
+    assert "元旦、春节期间消防安全风险提示" in client.get("/warnings").get_data(as_text=True)

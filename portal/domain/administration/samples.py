@@ -52,6 +52,7 @@ from portal.domain.enums import (
     Severity,
     SupervisionLevel,
 )
+from portal.domain.inspection import check_results, draws, rounds, selfcheck, warnings
 from portal.domain.models import (
     Assignment,
     Attachment,
@@ -367,6 +368,10 @@ class _Staff:
         return self._user(f"sample-supervisor-{township.code}", Role.SUPERVISOR,
                           f"{_plain(township)}领导组督办人员{MARK}", township=township)
 
+    def grid_inspector(self, township: Township) -> User:
+        return self._user(f"sample-grid-{township.code}", Role.GRID_INSPECTOR,
+                          f"{_plain(township)}网格员{MARK}", township=township)
+
     def officer(self, department: Department) -> User:
         return self._user(f"sample-{department.code.lower()}", Role.OFFICER,
                           f"{department.name}经办人{MARK}", department)
@@ -646,6 +651,56 @@ class _Seeder:
             urging.acknowledge_notice(self.session, notice, now=signed,
                                       actor=self.staff.officer(department))
 
+    def inspect(self) -> None:
+        """Issue 22 in the demo, in 阳高乡: a winter round over 阳高村 for its grid
+        inspector (its tasks open), a random check by the fire team whose first result is in
+        and public (/checks), a disclosed unit's signed commitment (its public page), and a
+        risk warning in force (/warnings, the feed). Each through the steps staff take."""
+        session = self.session
+        town = townships.by_code(session, "yanggao")
+        if town is None:
+            return
+        self.place = town
+        supervisor, moderator = self.supervisor(), self.moderator()
+        grid = self.staff.grid_inspector(town)
+        fire = session.get_one(Department, _by_code(session, Department, "FIRE"))
+        self.staff.officer(fire)
+        today = clock.local_today(self.now)
+        started = self.now - 2 * DAY
+        with self.at(started):
+            rounds.plan_round(
+                session, township=town, name=f"冬季消防安全排查{MARK}", venue_type_ids=[],
+                village_ids=[_by_code(session, Village, "V01")], department_ids=[],
+                inspector_ids=[grid.id], starts_on=today - 2 * DAY, ends_on=today + 14 * DAY,
+                actor=supervisor)
+            drawn = draws.draw(
+                session, township=town, department=fire, unit_count=2, inspector_count=1,
+                seed="demo-2026-12", actor=supervisor, name=f"消防队双随机抽查{MARK}",
+                starts_on=today - 2 * DAY, ends_on=today + 28 * DAY)
+        assert drawn.round is not None
+        task = drawn.round.tasks[0]
+        assert task.inspector is not None
+        with self.at(self.now - DAY):
+            rounds.complete_task(
+                session, task, answers={i.code: "ok" for i in rounds.checklist_of(task).items},
+                notes="", lat=None, lon=None, actor=task.inspector)
+            check_results.decide(session, task, approve=True, actor=moderator)
+        shown = next((c.unit for c in self.cases
+                      if c.disclosed and c.village.township_id == town.id), None)
+        if shown is not None:
+            issued = selfcheck.issue_code(session, shown, actor=moderator, key=self.receipt_key)
+            selfcheck.submit(
+                session, issued.code,
+                answers={i.code: "ok" for i in selfcheck.checklist_of(shown).items},
+                problems="", fix_by=None, signer_name=f"负责人{MARK}", agreed=True,
+                cipher=self.cipher, key=self.receipt_key)
+        warning = warnings.create_warning(session, warnings.WarningInput(
+            kind="holiday", title=f"元旦、春节期间消防安全风险提示{MARK}",
+            text=f"元旦、春节期间用火用电用气增多，请各经营场所落实防火巡查，保持疏散通道畅通，"
+                 f"严禁违规住人和私拉乱接电线。{MARK}",
+            starts_on=today, ends_on=today + 60 * DAY, township_id=town.id), actor=supervisor)
+        warnings.publish(session, warning, actor=supervisor, cipher=self.cipher)
+
     def tally(self) -> None:
         report = self.report
         report.cases = len(self.cases)
@@ -690,6 +745,7 @@ def seed_samples(session: Session, *, now: dt.datetime | None = None,
     for sample in SAMPLES:
         seeder.seed(sample)
     seeder.urge()
+    seeder.inspect()
     seeder.tally()
     seeder.staff.retire()
     report = seeder.report
