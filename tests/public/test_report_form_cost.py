@@ -12,14 +12,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import Markup
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 from wtforms import widgets
 from wtforms.widgets import html_params
 
 from portal.db import database
 from portal.domain.administration import vocabulary
-from portal.domain.models import Village
+from portal.domain.models import Tip, Village
 from portal.public.forms import ReportForm, attributes
 from portal.web.caching import forget_versions
 from tests import factories
@@ -162,3 +162,28 @@ def test_with_a_lag_allowed_a_confirmation_names_the_office_without_reading_it_a
     assert named != "乡消安办", "the township's own office is named"
     assert office.search(second.get_data(as_text=True)).group(1) == named
     assert not [q for q in queries if "FROM departments" in q]
+
+
+def _one_time_values(page: str) -> tuple[str, str]:
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', page)
+    assert token and key, "the form carries its CSRF token and submission key"
+    return token.group(1), key.group(1)
+
+
+def test_a_form_drawn_once_still_gives_every_view_its_own_one_time_values(
+        app: Flask, client: FlaskClient, db_session: Session, lag: float) -> None:
+    first = client.get("/report").get_data(as_text=True)
+    other = app.test_client()
+    second = other.get("/report").get_data(as_text=True)
+    # The same drawing (the vocabularies'), new values for each view and each browser.
+    assert first.replace(_one_time_values(first)[0], "").replace(_one_time_values(first)[1], "") \
+        == second.replace(_one_time_values(second)[0], "").replace(_one_time_values(second)[1], "")
+    assert _one_time_values(first)[1] != _one_time_values(second)[1]
+    assert "SLOT0000" not in first + second
+    # A report sent from a form drawn from the kept page is taken, once.
+    data = _form(client, db_session)
+    assert _post(client, data).status_code == 200
+    assert _post(client, data).status_code == 200  # the same form again: the same receipt
+    assert db_session.scalar(select(func.count()).select_from(Tip).where(
+        Tip.unit_name == "平安超市")) == 1
