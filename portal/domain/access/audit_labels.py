@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from portal.domain.enums import CaseEventKind
-from portal.domain.inspection import labels as inspection_labels
 
 # The admin lists whose edits are audited as ``{kind}.create`` / ``{kind}.update``.
 RECORD_KINDS: dict[str, str] = {
@@ -82,8 +81,26 @@ ACTION_LABELS: dict[str, str] = {
     "category.township_on": "乡镇恢复使用隐患类别",
     "venue_type.township_off": "乡镇停用场所类型",
     "venue_type.township_on": "乡镇恢复使用场所类型",
-    # inspections and the register of places (issue 22), one file per part
-    **inspection_labels.ACTIONS,
+    # inspections and the register of places (issue 22)
+    "unit.edit": "修改场所底数",
+    "unit.merge": "合并重复场所",
+    "census.import": "导入场所普查底数",
+    "round.plan": "部署排查",
+    "task.complete": "登记检查结果",
+    "draw.make": "双随机抽取",
+    "check.publish": "公开抽查结果",
+    "check.refuse": "不予公开抽查结果",
+    "tip.field_file": "现场上报隐患",
+    "tip.accept_own_filing": "本部门现场上报直接转入本部门办理",
+    "warning.create": "起草风险预警提示",
+    "warning.publish": "发布风险预警提示并发送短信",
+    "warning.withdraw": "撤回风险预警提示",
+    "selfcheck.code_issue": "发放单位自查码",
+    "selfcheck.code_revoke": "撤销单位自查码",
+    "selfcheck.submit": "单位提交自查和消防安全承诺",
+    "selfcheck.fixed": "登记单位自查问题已整改",
+    "selfcheck.overdue_case": "单位自查问题逾期未整改，转为工单",
+    "history.import": "导入历史隐患台账",
 }
 
 FIELD_LABELS: dict[str, str] = {
@@ -211,7 +228,53 @@ FIELD_LABELS: dict[str, str] = {
     "categories": "隐患类别",
     "venue_types": "场所类型",
     "routing_rules": "分派规则",
-    **inspection_labels.FIELDS,
+    # inspections and the register of places (issue 22)
+    "address": "地址",
+    "risk_level": "风险等级",
+    "responsible_changed": "负责人已修改",
+    "contact_changed": "联系电话已修改",
+    "merged_into_id": "合并到场所编号",
+    "inspection_tasks": "移交的检查任务",
+    "tasks_cancelled": "取消的重复检查任务",
+    "self_check_codes": "移交的自查码",
+    "self_checks": "移交的自查记录",
+    "filled": "从重复场所补全的内容",
+    "file": "文件",
+    "rows": "行数",
+    "unchanged": "未变（已导入过）",
+    "unit_ids": "涉及场所编号",
+    "tasks": "任务数",
+    "inspector_ids": "检查人员编号",
+    "village_ids": "范围内的村",
+    "venue_type_ids": "范围内的场所类型",
+    "starts_on": "开始日期",
+    "ends_on": "结束日期",
+    "result": "检查结果",
+    "problems": "存在问题的检查项",
+    "photos": "照片数",
+    "location_source": "位置来源",
+    "publication": "公开状态",
+    "seed": "随机种子",
+    "department_id": "部门编号",
+    "candidates": "候选场所数",
+    "weights_version": "权重版本",
+    "redraw_of": "重新抽取的原抽取编号",
+    "located": "已记录位置",
+    "sms_count": "发送短信数",
+    "units_in_scope": "范围内单位数",
+    "published": "已发布",
+    "withdrawn": "已撤回",
+    "cycle": "自查周期",
+    "expires_at": "有效期至",
+    "revoked_codes": "同时撤销的旧自查码",
+    "code_id": "自查码",
+    "checklist_code": "检查表",
+    "checklist_version": "检查表版本",
+    "problem_items": "存在问题的检查项",
+    "fix_by": "单位自定整改期限",
+    "commitment_version": "承诺书版本",
+    "fixed_at": "整改完成时间",
+    "remaining": "待下次导入",
 }
 
 
@@ -231,7 +294,13 @@ OBJECT_LABELS: dict[str, str] = {
     "setting": "设置",
     "audit_log": "审计日志",
     **RECORD_KINDS,
-    **inspection_labels.OBJECTS,
+    "unit": "场所",
+    "inspection_round": "排查",
+    "inspection_task": "检查任务",
+    "random_draw": "双随机抽取",
+    "warning": "风险预警提示",
+    "self_check_code": "单位自查码",
+    "self_check": "单位自查",
 }
 
 

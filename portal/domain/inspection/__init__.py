@@ -10,5 +10,4 @@
 - ``warnings``: risk warnings (风险预警提示) on the public site and by SMS.
 - ``selfcheck``: units' self-checks and public commitments through one-time codes.
 - ``history``: importing an existing hazard ledger with its real dates.
-- ``labels``: each module's audit labels, merged by ``portal.domain.access.audit_labels``.
 """
