@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from flask import Response, current_app, g, make_response, request
 from sqlalchemy import func, literal, select
@@ -114,30 +114,38 @@ def read_data_version(township_id: int | None = None, *, tips: bool = True) -> V
     return (ids[0], ids[1], ids[2]), (max(times) if times else None)
 
 
-_by_audit: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+# Each key's value for the newest audit row it was computed at: one entry a key, so that a
+# busy back office (every staff write is an audit row) never leaves a process holding a copy
+# of the report form per write until the bound evicts it.
+_by_audit: OrderedDict[tuple[Any, ...], tuple[int, Any]] = OrderedDict()
 _by_audit_lock = threading.Lock()
 T = TypeVar("T")
 
 
 def per_audit_version(key: tuple[Any, ...], compute: Callable[[], T]) -> T:
     """A value that only audited writes change (the vocabularies a filter offers, the
-    jurisdiction's settings), computed once per process for each newest audit row: every
-    public page reads them, few ever change them. The audit row is the page's own data
-    version's (``data_version``), so a page never pairs its ETag with older values. With
+    jurisdiction's settings, the empty report form), computed once per process for each
+    newest audit row: every public page reads them, few ever change them. The audit row is
+    the page's own data version's (``data_version``), so a page never pairs its ETag with
+    older values; a request that read an older version than the one kept (another
+    township's, read earlier within the lag) computes its own and keeps nothing. With
     ``PUBLIC_CACHE_SECONDS = 0`` (tests) it is computed every time, as the pages are."""
     if current_app.config["PUBLIC_CACHE_SECONDS"] <= 0:
         return compute()
     audit_id = data_version(page_township_id(), tips=False)[0][0]
-    full = (*key, audit_id)
     with _by_audit_lock:
-        if full in _by_audit:
-            _by_audit.move_to_end(full)
-            return _by_audit[full]
+        kept = _by_audit.get(key)
+        if kept is not None and kept[0] == audit_id:
+            _by_audit.move_to_end(key)
+            return cast(T, kept[1])
     value = compute()
     with _by_audit_lock:
-        _by_audit[full] = value
-        while len(_by_audit) > 256:
-            _by_audit.popitem(last=False)
+        kept = _by_audit.get(key)
+        if kept is None or kept[0] < audit_id:
+            _by_audit[key] = (audit_id, value)
+            _by_audit.move_to_end(key)
+            while len(_by_audit) > 256:
+                _by_audit.popitem(last=False)
     return value
 
 

@@ -187,3 +187,21 @@ def test_a_form_drawn_once_still_gives_every_view_its_own_one_time_values(
     assert _post(client, data).status_code == 200  # the same form again: the same receipt
     assert db_session.scalar(select(func.count()).select_from(Tip).where(
         Tip.unit_name == "平安超市")) == 1
+
+
+def test_staff_writes_leave_one_kept_form_per_township_not_one_per_write(
+        app: Flask, client: FlaskClient, db_session: Session, lag: float) -> None:
+    from portal.web import caching
+
+    township = factories.village(db_session, "V01").township
+    for n in range(3):
+        # Any audited write is a new version: the form is drawn again, the old one dropped.
+        vocabulary.save_coded(db_session, "village", None, code=f"KEEP{n}", actor=None,
+                              name=f"新设村{n}", township_id=township.id, active=True,
+                              sort_order=99)
+        db_session.flush()
+        time.sleep(lag + 0.1)
+        assert f"新设村{n}" in client.get("/report").get_data(as_text=True)
+        client.get("/t/yanggao/report")
+    forms = [key for key in caching._by_audit if key[0] == "report form page"]
+    assert len(forms) == len(set(forms)) == 2  # the county's form and 阳高乡's
