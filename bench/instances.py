@@ -495,7 +495,10 @@ def _disclosed_unit(pair: Pair) -> tuple[int, int]:
     engine = pair.engine()
     with engine.connect() as conn:
         row = conn.execute(text(
-            "SELECT min(id), unit_id FROM cases WHERE disclosed GROUP BY unit_id "
+            # A unit that signed its public commitment keeps its page after the withdrawal
+            # (issue 22): it would not be "gone".
+            "SELECT min(id), unit_id FROM cases WHERE disclosed AND unit_id NOT IN "
+            "(SELECT unit_id FROM self_checks) GROUP BY unit_id "
             "HAVING count(*) = 1 ORDER BY unit_id LIMIT 1")).first()
     engine.dispose()
     if row is None:
