@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, render_template, request
+from flask import render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField
 
-from admin import bp
+from admin import bp, imports
 from admin.access import client_ip, require
 from admin.forms import options
 from admin.inspection_hub import link
@@ -24,7 +24,6 @@ from portal.domain.inspection import history
 from portal.domain.models import Township
 from portal.domain.vetting.moderation import ModerationError
 
-MAX_FILE_BYTES = 5_000_000
 # New rows imported per upload: each goes through every step of the workflow (measured at
 # 0.2–0.5 s a row), so a request stays well inside the worker's timeout; the next upload of
 # the same file goes on where this one stopped (the rows done are unchanged).
@@ -63,11 +62,10 @@ def history_import():
     township = get_session().get(Township, township_id)
     assert township is not None  # one of the active townships listed above
     upload = form.file.data
-    if not upload or not getattr(upload, "filename", ""):
-        return page("请选择要导入的台账文件", 400)
-    data = upload.stream.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        return page("文件超过 5 MB，请分批导入", 400)
+    data, why = imports.read_upload(upload, missing="请选择要导入的台账文件",
+                                    too_large="文件超过 5 MB，请分批导入")
+    if data is None:
+        return page(why, 400)
     db = get_session()
     try:
         table = history.read_table(data, upload.filename)
@@ -78,12 +76,4 @@ def history_import():
     except (history.LedgerFileError, WorkflowError, ModerationError) as exc:
         db.rollback()
         return page(str(exc), 400)
-    if report.errors:
-        db.rollback()
-        return page(report.message, 400, report)
-    if report.dry_run:
-        db.rollback()
-        return page("", 200, report)
-    db.commit()
-    flash(f"{report.message}。", "success")
-    return page("", 200, report)
+    return imports.conclude(report, page)

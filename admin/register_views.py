@@ -14,7 +14,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, FloatField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from admin import bp
+from admin import bp, imports
 from admin.access import can, client_ip, require
 from admin.acting import act, flash_back
 from admin.forms import ActionForm, options
@@ -27,7 +27,6 @@ from portal.domain.models import Unit, VenueType
 from portal.identity import cipher
 
 REQUIRED = "此项必填"
-MAX_FILE_BYTES = 5_000_000
 
 link("admin.register", "场所底数", Permission.REGISTER_VIEW, "场所底数",
      "查找、修改与合并场所")
@@ -204,11 +203,10 @@ def register_import():
     if township_id not in allowed:
         return page("请选择本乡镇", 400)
     upload = form.file.data
-    if not upload or not getattr(upload, "filename", ""):
-        return page("请选择要导入的文件", 400)
-    data = upload.stream.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        return page("文件超过 5 MB，请分村导入", 400)
+    data, why = imports.read_upload(upload, missing="请选择要导入的文件",
+                                    too_large="文件超过 5 MB，请分村导入")
+    if data is None:
+        return page(why, 400)
     db = get_session()
     try:
         report = census.import_census(db, data, upload.filename, township_id=township_id,
@@ -217,15 +215,7 @@ def register_import():
     except census.CensusError as exc:
         db.rollback()
         return page(str(exc), 400)
-    if report.errors:
-        db.rollback()
-        return page(report.message, 400, report)
-    if report.dry_run:
-        db.rollback()
-        return page("", 200, report)
-    db.commit()
-    flash(f"{report.message}。", "success")
-    return page("", 200, report)
+    return imports.conclude(report, page)
 
 
 @bp.route("/register/coverage")
