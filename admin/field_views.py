@@ -113,7 +113,7 @@ def field_report():
         stored = store_photos(db, batch)
         tip = field.file_hazard(db, checked, photos=stored, cipher=cipher(),
                                 receipt_key=receipt_key(), ip=client_ip())
-        lead = field.own_desk_lead(db, tip, current_user)
+        lead = moderation.own_desk_lead(db, tip, current_user)
         # The department that must act found it itself: straight to its desk.
         own = (moderation.accept_own_filing(db, tip, actor=current_user, ip=client_ip())
                if lead is not None and tip.status is TipStatus.PENDING

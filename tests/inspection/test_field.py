@@ -206,3 +206,24 @@ def test_an_officers_own_filing_goes_straight_to_its_desk_when_it_leads(
     assert response.headers["Location"].endswith("/admin/field/filings")
     [other] = filed(db_session, police)
     assert other.status is TipStatus.PENDING and other.case_id is None
+
+
+def test_the_offices_own_filing_with_no_rule_waits_in_the_queue_and_is_kept(
+        client: FlaskClient, db_session: Session) -> None:
+    """No routing rule matches: the township office triages by hand, so the office's own
+    filing is not "the rules make it the lead". It used to be told so, sent to the desk and
+    refused there (409, the filing and its photo rolled back)."""
+    from portal.domain.models import Category, RoutingRule
+
+    clerk = make_user(db_session, "office-field", Role.OFFICER, "XAB", township="yanggao")
+    odd = Category(code="odd_one", name="其他（无规则）", sort_order=99)
+    db_session.add(odd)
+    db_session.commit()
+    assert db_session.scalar(select(RoutingRule).where(RoutingRule.category_id == odd.id)) is None
+    sign_in(client, clerk)
+    response = file(client, village=factories.village(db_session, "V01").id, category=odd.id)
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/admin/field/filings")
+    [tip] = filed(db_session, clerk)
+    assert tip.status is TipStatus.PENDING and tip.case_id is None
+    assert "牵头" not in text(client, "/admin/field/filings")

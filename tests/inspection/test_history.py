@@ -190,11 +190,11 @@ def test_errors_are_named_by_row_and_column_and_nothing_is_imported(
     before = counts(db_session)
     report = run(db_session, csv_bytes(rows, [*HEADER, "乡镇"]))
     messages = [str(e) for e in report.errors]
-    assert any(m.startswith("第 2 行“村”") for m in messages)
-    assert any(m.startswith("第 3 行“发现日期”") for m in messages)
-    assert any(m.startswith("第 4 行“隐患等级”") for m in messages)
-    assert any(m.startswith("第 5 行“编号”") and "第 4 行" in m for m in messages)
-    assert any(m.startswith("第 6 行“乡镇”") for m in messages)
+    assert any(m.startswith("第 2 行「村」") for m in messages)
+    assert any(m.startswith("第 3 行「发现日期」") for m in messages)
+    assert any(m.startswith("第 4 行「隐患等级」") for m in messages)
+    assert any(m.startswith("第 5 行「编号」") and "第 4 行" in m for m in messages)
+    assert any(m.startswith("第 6 行「乡镇」") for m in messages)
     assert report.outcomes == [] and "未导入任何记录" in report.message
     assert counts(db_session)[:2] == before[:2]
 

@@ -104,7 +104,7 @@ def test_errors_are_shown_by_row_and_nothing_is_imported(
     response = upload(client, csv_bytes(rows), factories.township(db_session).id,
                       dry_run=False)
     body = response.get_data(as_text=True)
-    assert response.status_code == 400 and "第 2 行“发现日期”" in body
+    assert response.status_code == 400 and "第 2 行「发现日期」" in body
     response = upload(client, b"x", factories.township(db_session).id, dry_run=False,
                       name="ledger.txt")
     assert response.status_code == 400 and "请上传 .csv 或 .xlsx 文件" in response.get_data(

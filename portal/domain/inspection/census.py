@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from portal.domain.access import audit
 from portal.domain.clock import utcnow
 from portal.domain.inspection import register, tables
+from portal.domain.inspection.tables import RowError
 from portal.domain.models import Unit, User, VenueType, Village
 from portal.domain.reporting.identity import IdentityCipher, normalize_phone
 
@@ -50,17 +51,6 @@ def read_table(data: bytes, filename: str) -> list[tuple[int, list[str]]]:
         return tables.read_rows(data, filename)
     except tables.TableError as exc:
         raise CensusError(str(exc)) from exc
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"「{self.column}」" if self.column else ""
-        return f"第 {self.row} 行{where}：{self.message}"
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,10 @@ A filing is a tip of channel ``grid`` entered through the one intake (``intake.s
 with the filer as its author and, when the filer picked the place from the register, the
 register's unit on it. It enters the moderation queue like every tip.
 
-"Directly to the filer's own desk where the routing rules allow" is only *told*, not done:
-accepting a tip (``moderation.accept_tip``) needs ``tips:moderate`` and routing a case
-(``routing.route_case``) a moderator, so a filer cannot do either; ``own_desk_lead`` says
-when the routing rules would send the hazard to the filer's department, and the moderator
-who accepts it routes it there through the routing screen.
+"Directly to the filer's own desk where the routing rules allow": when the rules make the
+filer's department the lead (``moderation.own_desk_lead``) and the filer works cases,
+``moderation.accept_own_filing`` opens the case and routes it there without the queue;
+otherwise the filing waits for a moderator, who is told which department the rules name.
 """
 
 from __future__ import annotations
@@ -21,11 +20,9 @@ from sqlalchemy.orm import Session, joinedload
 from portal.domain.access import audit
 from portal.domain.access.permissions import Permission, has_permission, townships_of
 from portal.domain.administration.townships import of_village
-from portal.domain.casework import routing
-from portal.domain.casework.events import WorkflowError
 from portal.domain.enums import Channel
 from portal.domain.inspection import register
-from portal.domain.models import Attachment, Category, Department, Tip, Unit, User, VenueType
+from portal.domain.models import Attachment, Tip, Unit, User
 from portal.domain.reporting import intake
 from portal.domain.reporting.identity import IdentityCipher
 from portal.domain.vetting import places
@@ -131,22 +128,6 @@ def file_hazard(session: Session, checked: Checked, *, photos: list[Attachment],
                  after={"unit_id": tip.unit_id, "photos": len(photos),
                         "located": tip.lat is not None})
     return tip
-
-
-def own_desk_lead(session: Session, tip: Tip, filer: User) -> Department | None:
-    """The filer's department, when the routing rules would make it the lead for this tip
-    (its category, venue type and village); else None."""
-    if filer.department_id is None or tip.village is None:
-        return None
-    category = session.get(Category, tip.category_id)
-    if category is None:
-        return None
-    venue = session.get(VenueType, tip.venue_type_id) if tip.venue_type_id else None
-    try:
-        proposal = routing.propose_routing(session, category, venue, tip.village)
-    except WorkflowError:
-        return None  # no rule and no township office: nothing to tell
-    return proposal.lead if proposal.lead.id == filer.department_id else None
 
 
 def filings(session: Session, filer: User, *, limit: int = 200) -> list[Tip]:

@@ -56,6 +56,7 @@ from portal.domain.inspection.history_file import (
     parse_date,
     read_table,
 )
+from portal.domain.inspection.tables import RowError
 from portal.domain.models import (
     Assignment,
     Case,
@@ -85,17 +86,6 @@ STATUS_WORDS = {
     "已销号": CaseStatus.CLOSED, "销号": CaseStatus.CLOSED, "已销案": CaseStatus.CLOSED,
 }
 IMPORT_NOTE = "历史台账导入"
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int  # the row's number in the file (the header is row 1)
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"“{self.column}”" if self.column else ""
-        return f"第 {self.row} 行{where}：{self.message}"
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,25 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 
 class TableError(ValueError):
     """The file cannot be read as a table; the message says why, in Chinese."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """What is wrong with one row of an import, naming the row as the spreadsheet numbers it
+    (the header is row 1) and the column, so that a clerk can find the cell."""
+
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"「{self.column}」" if self.column else ""
+        return f"第 {self.row} 行{where}：{self.message}"
 
 
 def read_rows(data: bytes, filename: str) -> list[tuple[int, list[str]]]:
