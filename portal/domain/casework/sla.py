@@ -400,8 +400,13 @@ def rectification_not_overdue_clause(today: dt.date) -> ColumnElement[bool]:
 
 
 def is_rectification_overdue(case: Case, today: dt.date) -> bool:
-    return (case.status is CaseStatus.RECTIFYING and case.rectify_by is not None
-            and case.rectify_by < today)
+    return rectification_overdue(case.status, case.rectify_by, today)
+
+
+def rectification_overdue(status: CaseStatus, rectify_by: dt.date | None,
+                          today: dt.date) -> bool:
+    """Rectifying past its rectification date (a case, or a row of its columns)."""
+    return status is CaseStatus.RECTIFYING and rectify_by is not None and rectify_by < today
 
 
 def is_clock_overdue(case: Case, now: dt.datetime) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, literal_column, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from portal.domain import paging
 from portal.domain.administration import townships
@@ -28,7 +28,18 @@ from portal.domain.clock import utcnow
 from portal.domain.disclosure import search
 from portal.domain.disclosure.redaction import mask_personal_data
 from portal.domain.enums import CaseEventKind, CaseStatus, Role, Severity, SupervisionLevel
-from portal.domain.models import Attachment, Case, CaseEvent, Tip, Unit, User, Village
+from portal.domain.models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    Category,
+    Tip,
+    Township,
+    Unit,
+    User,
+    VenueType,
+    Village,
+)
 from portal.domain.paging import Page
 from portal.domain.reporting import evidence
 from portal.domain.supervision import tallies
@@ -142,7 +153,11 @@ class PublicLocation:
 
 def is_residential(unit: Unit) -> bool:
     venue = unit.venue_type
-    return venue is not None and bool({venue.code, venue.name} & RESIDENTIAL_VENUE_TYPES)
+    return venue is not None and _residential(venue.code, venue.name)
+
+
+def _residential(venue_code: str | None, venue_name: str | None) -> bool:
+    return bool({venue_code, venue_name} & RESIDENTIAL_VENUE_TYPES)
 
 
 def _rounded(value: float | None) -> float | None:
@@ -150,20 +165,31 @@ def _rounded(value: float | None) -> float | None:
 
 
 def public_location(unit: Unit) -> PublicLocation:
-    """What the public may know of where a unit is. For a home the public gets the village's
-    name and the village's own position (its committee's office), never the home's point."""
-    village = unit.village.name if unit.village else ""
-    if is_residential(unit):
-        where = unit.village
-        if where is None or where.latitude is None or where.longitude is None:
+    """What the public may know of where a unit is (``_location``)."""
+    village, venue = unit.village, unit.venue_type
+    return _location(village.name if village else "",
+                     village.latitude if village else None,
+                     village.longitude if village else None,
+                     residential=venue is not None and _residential(venue.code, venue.name),
+                     address=unit.address, lat=unit.lat, lon=unit.lon)
+
+
+def _location(village: str, village_lat: float | None, village_lon: float | None, *,
+              residential: bool, address: str, lat: float | None,
+              lon: float | None) -> PublicLocation:
+    """For a home the public gets the village's name and the village's own position (its
+    committee's office), never the home's point; for a business its masked address and its
+    rounded point."""
+    if residential:
+        if village_lat is None or village_lon is None:
             return PublicLocation(village, None, None)
-        return PublicLocation(village, _rounded(where.latitude), _rounded(where.longitude))
-    address = mask_personal_data(unit.address)
-    if (unit.lat is None) != (unit.lon is None):
+        return PublicLocation(village, _rounded(village_lat), _rounded(village_lon))
+    masked = mask_personal_data(address)
+    if (lat is None) != (lon is None):
         lat = lon = None
     else:
-        lat, lon = _rounded(unit.lat), _rounded(unit.lon)
-    return PublicLocation(" ".join(p for p in (village, address) if p), lat, lon)
+        lat, lon = _rounded(lat), _rounded(lon)
+    return PublicLocation(" ".join(p for p in (village, masked) if p), lat, lon)
 
 
 def public_case(case: Case, today: dt.date, *, timeline: Sequence[PublicEvent] = (),
@@ -193,7 +219,7 @@ def _as_public(case: Case, today: dt.date, *, summary: str, disclosed_at: dt.dat
         supervision_level=case.supervision_level,
         disclosed_at=disclosed_at,
         updated_at=max(case.updated_at or disclosed_at, disclosed_at),
-        overdue=sla.is_rectification_overdue(case, today),
+        overdue=sla.rectification_overdue(case.status, case.rectify_by, today),
         timeline=tuple(timeline),
         photos=tuple(photos),
         address=where.address,
@@ -201,6 +227,62 @@ def _as_public(case: Case, today: dt.date, *, summary: str, disclosed_at: dt.dat
         lon=where.lon,
         township=case.village.township.name,
     )
+
+
+@functools.cache
+def _cards() -> Select:
+    """What a card of a public list shows, as plain columns: the case, its unit and the names
+    of its village, township, category and venue type, joined on primary keys. A list page of
+    twenty cards read as entities with their six relations cost more Python than everything
+    else on the page (issue 19); rows of columns are built straight into ``PublicCase``. The
+    condition is ``is_public``'s, so a case withdrawn after its id was paged is left out."""
+    unit_village, case_village = aliased(Village), aliased(Village)
+    return (
+        select(Case.id, Case.unit_id, Case.severity, Case.status, Case.public_summary,
+               Case.rectify_by, Case.supervision_level, Case.disclosed_at, Case.updated_at,
+               Unit.name, Unit.address, Unit.lat, Unit.lon, VenueType.code, VenueType.name,
+               unit_village.name, unit_village.latitude, unit_village.longitude,
+               case_village.name, Township.name, Category.name)
+        .select_from(Case)
+        .join(Unit, Unit.id == Case.unit_id)
+        .outerjoin(VenueType, VenueType.id == Unit.venue_type_id)
+        .join(unit_village, unit_village.id == Unit.village_id)
+        .join(case_village, case_village.id == Case.village_id)
+        .join(Township, Township.id == case_village.township_id)
+        .join(Category, Category.id == Case.category_id)
+        .where(public_condition(), Case.disclosed_at.is_not(None),
+               Case.confirmed_at.is_not(None)))
+
+
+def _card(row: Any, today: dt.date) -> PublicCase:
+    """``_as_public`` for a row of ``_cards`` (a card has no timeline and no photos)."""
+    (case_id, unit_id, severity, status, summary, rectify_by, level, disclosed_at,
+     updated_at, unit_name, address, lat, lon, venue_code, venue_name, unit_village,
+     village_lat, village_lon, village, township, category) = row
+    where = _location(unit_village, village_lat, village_lon,
+                      residential=_residential(venue_code, venue_name),
+                      address=address, lat=lat, lon=lon)
+    return PublicCase(
+        id=case_id, unit_id=unit_id, unit_name=mask_personal_data(unit_name),
+        village=village, venue_type=venue_name or "", category=category, severity=severity,
+        status=status, summary=mask_personal_data(summary), rectify_by=rectify_by,
+        supervision_level=level, disclosed_at=disclosed_at,
+        updated_at=max(updated_at or disclosed_at, disclosed_at),
+        overdue=sla.rectification_overdue(status, rectify_by, today),
+        address=where.address, lat=where.lat, lon=where.lon, township=township)
+
+
+def public_cards(session: Session, query: Select, today: dt.date) -> list[PublicCase]:
+    """The cards of ``query``, a ``_cards()`` select with its conditions and order."""
+    return [_card(row, today) for row in session.execute(query)]
+
+
+def cards_of(session: Session, ids: Page[int], today: dt.date) -> Page[PublicCase]:
+    """The cards of a page of case ids, in the page's order."""
+    found = ({card.id: card for card in public_cards(
+        session, _cards().where(Case.id.in_(ids.items)), today)} if ids.items else {})
+    return Page([found[key] for key in ids.items if key in found], ids.total, ids.number,
+                ids.size)
 
 
 def is_public(case: Case) -> bool:
@@ -486,8 +568,7 @@ def search_disclosed(
         ids = paging.paginate(session, chosen.order_by(*newest_first), page=page,
                               size=per_page, total=_disclosed_total(
                                   session, filters, chosen, page=page, size=per_page))
-    return paging.rows_of(session, ids, with_public_relations(select(Case))).map(
-        lambda case: public_case(case, today))
+    return cards_of(session, ids, today)
 
 
 def moderator_list(session: Session, *, disclosed: bool, page: str | int | None = 1,
@@ -528,12 +609,8 @@ def _disclosed_total(session: Session, filters: DisclosureFilters, chosen: Selec
 
 def latest_disclosed(session: Session, *, today: dt.date, limit: int = 5,
                      township_id: int | None = None) -> list[PublicCase]:
-    rows = session.scalars(
-        with_public_relations(select(Case).where(public_condition(),
-                                                 _in_township(township_id)))
-        .order_by(Case.disclosed_at.desc(), Case.id.desc()).limit(limit)
-    ).all()
-    return [public_case(c, today) for c in rows]
+    return public_cards(session, _cards().where(_in_township(township_id))
+                        .order_by(Case.disclosed_at.desc(), Case.id.desc()).limit(limit), today)
 
 
 def unit_disclosures(
@@ -557,13 +634,10 @@ def iter_disclosed(session: Session, *, today: dt.date, batch: int = 500,
     batches (exports never load a table)."""
     last_id = 0
     while True:
-        rows = session.scalars(
-            with_public_relations(select(Case).where(public_condition(), Case.id > last_id,
-                                                     _in_township(township_id)))
-            .order_by(Case.id).limit(batch)
-        ).all()
-        if not rows:
+        cards = public_cards(session, _cards().where(Case.id > last_id,
+                                                     _in_township(township_id))
+                             .order_by(Case.id).limit(batch), today)
+        if not cards:
             return
-        for case in rows:
-            yield public_case(case, today)
-        last_id = rows[-1].id
+        yield from cards
+        last_id = cards[-1].id
