@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from flask import Flask, g
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.db import get_session, rollback_session
@@ -67,9 +69,25 @@ def rich_text(text: str | None) -> Markup:
     return Markup(html)  # noqa: S704  # nosec B704 - escaped, then cleaned by bleach
 
 
+def options(choices: Sequence[tuple[Hashable, str]], selected: Hashable = None) -> Markup:
+    """The ``<option>`` elements of a select's (value, label) choices, the one equal to
+    ``selected`` marked. Drawn once per process for each list and choice: a county's list
+    page offers a hundred villages, and escaping each on every request was a tenth of the
+    page's rendering (issue 19)."""
+    return _options(tuple(choices), selected)
+
+
+@functools.lru_cache(maxsize=256)
+def _options(choices: tuple[tuple[Hashable, str], ...], selected: Hashable) -> Markup:
+    return Markup("".join(  # noqa: S704  # nosec B704 - every value and label escaped
+        f'<option value="{escape(value)}"{" selected" if value == selected else ""}>'
+        f"{escape(label)}</option>" for value, label in choices))
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["rich"] = rich_text
     app.jinja_env.globals["merge"] = merge
+    app.jinja_env.globals["options"] = options
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.globals["jurisdiction"] = jurisdiction
