@@ -217,11 +217,6 @@ def test_the_disclosed_total_from_the_tallies_equals_counting_the_rows(db_sessio
 
 
 def _total(session, filters) -> int:
-    from sqlalchemy import select
-
     from portal.domain.disclosure import publication
-    from portal.domain.models import Case
 
-    chosen = publication._filtered(select(Case.id).where(publication.public_condition()),
-                                   filters)
-    return publication._disclosed_total(session, filters, chosen, page=1, size=20)
+    return publication.search_disclosed(session, filters, today=utcnow().date()).total

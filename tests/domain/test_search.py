@@ -210,6 +210,19 @@ def test_the_count_stops_at_the_cap_and_the_page_stays_exact(
     assert [c.id for c in second.items] == expected[2:4]
 
 
+def test_under_the_cap_one_walk_gives_the_exact_total_and_every_page(
+        db_session: Session, cases: list[Case]) -> None:
+    expected = brute_force(db_session, "店")
+    assert len(expected) >= 3
+    numbers = [*range(1, len(expected) + 1), 99]
+    pages = [search_disclosed(db_session, DisclosureFilters(unit_name="店"), today=TODAY,
+                              page=n, per_page=1) for n in numbers]
+    assert all(p.total == len(expected) and not search.is_capped(p.total) for p in pages)
+    assert [c.id for p in pages[:-1] for c in p.items] == expected
+    # a page past the end is the last page
+    assert pages[-1].number == len(expected) and [c.id for c in pages[-1].items] == expected[-1:]
+
+
 def test_of_two_common_pairs_the_shorter_posting_is_walked(
         db_session: Session, monkeypatch) -> None:
     """Both pairs pass the first count; the second tells them apart, so the rarer is walked

@@ -564,10 +564,12 @@ def search_disclosed(
         unfiltered = replace(filters, unit_name="") == DisclosureFilters()
         ids = search.page_of_matches(session, None if unfiltered else chosen,
                                      filters.unit_name, page=page, size=per_page)
-    else:
+    elif counted_exactly(filters):
         ids = paging.paginate(session, chosen.order_by(*newest_first), page=page,
-                              size=per_page, total=_disclosed_total(
-                                  session, filters, chosen, page=page, size=per_page))
+                              size=per_page, total=_tallied_total(session, filters))
+    else:
+        ids = search.capped_page(session, chosen.order_by(*newest_first), page=page,
+                                 size=per_page)
     return cards_of(session, ids, today)
 
 
@@ -592,19 +594,17 @@ def moderator_list(session: Session, *, disclosed: bool, page: str | int | None 
 def counted_exactly(filters: DisclosureFilters) -> bool:
     """Whether the list's total is exact: it is, from the case tallies, when there are no
     search words and every filter is one of their dimensions (village, status, severity,
-    supervised); else it is counted only so far (``search.capped_count``: "1000+")."""
+    supervised); else it is counted only so far (``search.capped_page``: "200+")."""
     return (not search.normalize(filters.unit_name) and filters.venue_type_id is None
             and filters.category_id is None)
 
 
-def _disclosed_total(session: Session, filters: DisclosureFilters, chosen: Select, *,
-                     page: str | int | None, size: int) -> int:
-    if counted_exactly(filters):
-        statuses = [filters.status] if filters.status is not None else list(CaseStatus)
-        return tallies.sums(session, statuses, village_id=filters.village_id,
-                            severity=filters.severity, listed=filters.supervised,
-                            disclosed=True, township_id=filters.township_id)[None]
-    return search.capped_count(session, chosen, page=page, size=size)
+def _tallied_total(session: Session, filters: DisclosureFilters) -> int:
+    """The exact total of a list ``counted_exactly``, from the case tallies."""
+    statuses = [filters.status] if filters.status is not None else list(CaseStatus)
+    return tallies.sums(session, statuses, village_id=filters.village_id,
+                        severity=filters.severity, listed=filters.supervised,
+                        disclosed=True, township_id=filters.township_id)[None]
 
 
 def latest_disclosed(session: Session, *, today: dt.date, limit: int = 5,

@@ -167,19 +167,29 @@ def page_of_matches(session: Session, query: Select | None, text: str, *,
     if query is not None:
         conditions.append(_holds(query.where(Case.id == posting.case_id)))
     matching = select(posting.case_id).where(*conditions)
-    total = capped_count(session, matching, page=page, size=size)
-    return paging.paginate(
-        session, matching.order_by(posting.disclosed_at.desc(), posting.case_id.desc()),
-        page=page, size=size, total=total)
+    return capped_page(session, matching.order_by(posting.disclosed_at.desc(),
+                                                  posting.case_id.desc()),
+                       page=page, size=size)
 
 
-def capped_count(session: Session, query: Select, *, page: str | int | None, size: int) -> int:
-    """How many rows ``query`` has, counted no further than needed: past ``COUNT_CAP`` (then
-    shown as "1000+"), or one row past the end of the page asked for, whichever is further,
-    so that the count costs about what the page costs and a later page is still reachable."""
-    limit = max(COUNT_CAP, paging.page_number(page) * size) + 1
-    return session.scalar(select(func.count()).select_from(
-        query.order_by(None).limit(limit).subquery())) or 0
+def capped_page(session: Session, query: Select, *, page: str | int | None,
+                size: int) -> Page[Any]:
+    """One page of ``query`` (ordered, one column), counted no further than needed: past
+    ``COUNT_CAP`` (then shown as "200+"), or one row past the end of the page asked for,
+    whichever is further, so that a later page is still reachable.
+
+    Within the cap it is one walk: the first ``COUNT_CAP + 1`` rows in the list's order, cut
+    to the page here, instead of a count and then the page, which walked the same entries
+    twice (each entry of a search's posting costs a lookup or two). A page past the cap is
+    counted up to its end and then read, so that no page holds more than the cap in memory."""
+    number = paging.page_number(page)
+    if number * size <= COUNT_CAP:
+        rows = list(session.scalars(query.limit(COUNT_CAP + 1)))
+        number = min(number, paging.page_count(len(rows), size))
+        return Page(rows[(number - 1) * size:number * size], len(rows), number, size)
+    total = session.scalar(select(func.count()).select_from(
+        query.order_by(None).limit(number * size + 1).subquery())) or 0
+    return paging.paginate(session, query, page=number, size=size, total=total)
 
 
 def is_capped(total: int) -> bool:
