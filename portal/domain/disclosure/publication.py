@@ -166,11 +166,11 @@ def _rounded(value: float | None) -> float | None:
 
 def public_location(unit: Unit) -> PublicLocation:
     """What the public may know of where a unit is (``_location``)."""
-    village, venue = unit.village, unit.venue_type
+    village = unit.village
     return _location(village.name if village else "",
                      village.latitude if village else None,
                      village.longitude if village else None,
-                     residential=venue is not None and _residential(venue.code, venue.name),
+                     residential=is_residential(unit),
                      address=unit.address, lat=unit.lat, lon=unit.lon)
 
 
@@ -204,29 +204,34 @@ def public_case(case: Case, today: dt.date, *, timeline: Sequence[PublicEvent] =
 def _as_public(case: Case, today: dt.date, *, summary: str, disclosed_at: dt.datetime,
                timeline: Sequence[PublicEvent], photos: Sequence[PublicPhoto]) -> PublicCase:
     unit = case.unit
-    where = public_location(unit)
-    return PublicCase(
-        id=case.id,
-        unit_id=unit.id,
-        unit_name=mask_personal_data(unit.name),
-        village=case.village.name,
+    return _public(
+        case.id, unit.id, unit.name, public_location(unit),
+        village=case.village.name, township=case.village.township.name,
         venue_type=unit.venue_type.name if unit.venue_type else "",
-        category=case.category.name,
-        severity=case.severity,
-        status=case.status,
-        summary=mask_personal_data(summary),
-        rectify_by=case.rectify_by,
-        supervision_level=case.supervision_level,
-        disclosed_at=disclosed_at,
-        updated_at=max(case.updated_at or disclosed_at, disclosed_at),
-        overdue=sla.rectification_overdue(case.status, case.rectify_by, today),
-        timeline=tuple(timeline),
-        photos=tuple(photos),
-        address=where.address,
-        lat=where.lat,
-        lon=where.lon,
-        township=case.village.township.name,
-    )
+        category=case.category.name, severity=case.severity, status=case.status,
+        summary=summary, rectify_by=case.rectify_by, level=case.supervision_level,
+        disclosed_at=disclosed_at, updated_at=case.updated_at, today=today,
+        timeline=tuple(timeline), photos=tuple(photos))
+
+
+def _public(case_id: int, unit_id: int, unit_name: str, where: PublicLocation, *,
+            village: str, township: str, venue_type: str, category: str, severity: Severity,
+            status: CaseStatus, summary: str, rectify_by: dt.date | None,
+            level: SupervisionLevel,
+            disclosed_at: dt.datetime, updated_at: dt.datetime | None, today: dt.date,
+            timeline: tuple[PublicEvent, ...] = (),
+            photos: tuple[PublicPhoto, ...] = ()) -> PublicCase:
+    """The one place a ``PublicCase`` is made: the masking of the unit's name and the summary,
+    the overdue flag and the update time no earlier than the disclosure."""
+    return PublicCase(
+        id=case_id, unit_id=unit_id, unit_name=mask_personal_data(unit_name),
+        village=village, venue_type=venue_type, category=category, severity=severity,
+        status=status, summary=mask_personal_data(summary), rectify_by=rectify_by,
+        supervision_level=level, disclosed_at=disclosed_at,
+        updated_at=max(updated_at or disclosed_at, disclosed_at),
+        overdue=sla.rectification_overdue(status, rectify_by, today),
+        timeline=timeline, photos=photos, address=where.address, lat=where.lat,
+        lon=where.lon, township=township)
 
 
 @functools.cache
@@ -262,14 +267,10 @@ def _card(row: Any, today: dt.date) -> PublicCase:
     where = _location(unit_village, village_lat, village_lon,
                       residential=_residential(venue_code, venue_name),
                       address=address, lat=lat, lon=lon)
-    return PublicCase(
-        id=case_id, unit_id=unit_id, unit_name=mask_personal_data(unit_name),
-        village=village, venue_type=venue_name or "", category=category, severity=severity,
-        status=status, summary=mask_personal_data(summary), rectify_by=rectify_by,
-        supervision_level=level, disclosed_at=disclosed_at,
-        updated_at=max(updated_at or disclosed_at, disclosed_at),
-        overdue=sla.rectification_overdue(status, rectify_by, today),
-        address=where.address, lat=where.lat, lon=where.lon, township=township)
+    return _public(case_id, unit_id, unit_name, where, village=village, township=township,
+                   venue_type=venue_name or "", category=category, severity=severity,
+                   status=status, summary=summary, rectify_by=rectify_by, level=level,
+                   disclosed_at=disclosed_at, updated_at=updated_at, today=today)
 
 
 def public_cards(session: Session, query: Select, today: dt.date) -> list[PublicCase]:
