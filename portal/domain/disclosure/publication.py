@@ -545,6 +545,9 @@ def with_public_relations(query: Select) -> Select:
     return query.options(*_public_relations())
 
 
+_NEWEST_FIRST = (Case.disclosed_at.desc(), Case.id.desc())
+
+
 def search_disclosed(
     session: Session,
     filters: DisclosureFilters,
@@ -556,7 +559,7 @@ def search_disclosed(
     """One page of disclosed cases, newest disclosure first, or of those whose public text
     contains the search words (``search``); the total is exact where ``counted_exactly``,
     else it may stop past ``search.COUNT_CAP``."""
-    newest_first = (Case.disclosed_at.desc(), Case.id.desc())
+    newest_first = _NEWEST_FIRST
     # The page's ids first, from the (disclosed, disclosed_at, id) index alone, then those
     # twenty rows: a deep page skips index entries, not half a million table rows.
     chosen = _filtered(select(Case.id).where(public_condition()), filters)
@@ -610,8 +613,13 @@ def _tallied_total(session: Session, filters: DisclosureFilters) -> int:
 
 def latest_disclosed(session: Session, *, today: dt.date, limit: int = 5,
                      township_id: int | None = None) -> list[PublicCase]:
-    return public_cards(session, _cards().where(_in_township(township_id))
-                        .order_by(Case.disclosed_at.desc(), Case.id.desc()).limit(limit), today)
+    """The newest disclosures: their ids from the disclosure index, then their cards. Ordered
+    and limited, the seven-table join of ``_cards`` took the planner 10 ms on PostgreSQL for
+    half a millisecond of work; the ids alone are planned in a tenth of that."""
+    chosen = _filtered(select(Case.id).where(public_condition()),
+                       DisclosureFilters(township_id=township_id))
+    ids = list(session.scalars(chosen.order_by(*_NEWEST_FIRST).limit(limit)))
+    return cards_of(session, Page(ids, len(ids), 1, limit), today).items
 
 
 def unit_disclosures(
