@@ -21,7 +21,6 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from admin import bp
 from admin.access import require
@@ -30,7 +29,6 @@ from portal.db import get_session
 from portal.domain import clock, jobs, paging
 from portal.domain.access.permissions import Permission, townships_of
 from portal.domain.administration import townships
-from portal.domain.casework import leads, sla
 from portal.domain.clock import utcnow
 from portal.domain.enums import CaseStatus, Severity, SupervisionLevel
 from portal.domain.models import (
@@ -38,7 +36,6 @@ from portal.domain.models import (
     Category,
     Department,
     Township,
-    Unit,
     VenueType,
 )
 from portal.domain.supervision import exports, ledger
@@ -110,20 +107,11 @@ def ledger_page():
     # The page's ids first, from the filter's index alone, then its rows and what they show.
     ids = paging.paginate(db, ledger.select_cases(f, now, tz).with_only_columns(Case.id),
                           page=request.args.get("page"), size=PAGE_SIZE, total=total)
-    found = paging.rows_of(db, ids, select(Case).options(
-        joinedload(Case.unit).joinedload(Unit.venue_type), joinedload(Case.village),
-        joinedload(Case.category)))
-    # The lead departments' names in one query, not every assignment and department row.
-    leads_of = leads.lead_department_names(db, ids.items)
-    # Which of the page's cases are overdue, by the SQL rule, in one query (a case's later
-    # clocks are not loaded row by row).
-    late = set(db.scalars(select(Case.id).where(Case.id.in_(list(ids.items)),
-                                                sla.overdue_clause(now, tz))))
+    # Its lines as plain columns, lead department and overdue flag included, in one query.
+    found = ledger.page_rows(db, ids, now, tz)
     return render_template(
         "admin/ledger.html", page=found, f=f,
         args=f.to_args(), choices=choices(), now=now,
-        is_overdue=lambda case: case.id in late,
-        lead=lambda case: leads_of.get(case.id, ""),
         export_job_rows=current_app.config["EXPORT_JOB_ROWS"])
 
 

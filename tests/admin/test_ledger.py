@@ -198,3 +198,31 @@ def test_the_filter_choices_are_read_once_per_audited_change(
     finally:
         app.config["PUBLIC_CACHE_SECONDS"] = 0
         forget_versions()
+
+
+ROW = re.compile(r'<tr class="(overdue)?">\s*(.*?)</tr>', re.S)
+CELL = re.compile(r"<td>(.*?)</td>", re.S)
+
+
+def test_every_line_of_a_ledger_page_is_its_line_in_the_export(
+        client: FlaskClient, as_role, seeded) -> None:
+    """The page and the export read one row rule: the names, the lead department and the
+    overdue mark a supervisor sees are what the exported sheet says."""
+    as_role("supervisor")
+    for query in ("", "?open=1", "?overdue=any"):
+        body = client.get(f"/admin/ledger.csv{query}").get_data().decode("utf-8-sig")
+        exported = {int(row[0]): row for row in list(csv.reader(io.StringIO(body)))[1:]}
+        page = client.get(f"/admin/ledger{query}").get_data(as_text=True)
+        shown = {}
+        for late, cells in ROW.findall(page):
+            values = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                      for c in CELL.findall(cells)]
+            shown[int(values[0])] = (bool(late), values)
+        assert shown.keys() == exported.keys() and shown, query
+        for case_id, (late, values) in shown.items():
+            row = exported[case_id]
+            assert late == (row[13] == "是"), case_id
+            # unit, village, venue type, category, severity, lead department
+            assert values[1:6] == row[1:6] and values[8] == row[8], case_id
+            assert values[6] == row[6] + (" 超期" if late else ""), case_id
+    assert any(row[8] for row in exported.values())  # some case has a lead department
