@@ -124,6 +124,40 @@ def test_public_timeline_keeps_only_public_text_masked(db_session: Session) -> N
     assert all("张三" not in t and "内部" not in t for t in texts)
 
 
+def test_a_units_page_gives_each_case_its_own_timeline_and_photos(db_session: Session) -> None:
+    """Read for all of a unit's cases at once, every event and photo stays with its case, in
+    order, and only the public, not withheld photos are shown."""
+    moderator = staff(db_session)
+    first = confirmed_case(db_session)
+    second = confirmed_case(db_session, unit=first.unit, village=first.village)
+
+    def photo(event: CaseEvent, name: str, **values) -> None:
+        db_session.add(Attachment(stored_name=name * 32, kind=AttachmentKind.PHOTO,
+                                  content_type="image/jpeg", size_bytes=1, sha256="0" * 64,
+                                  case_event_id=event.id, **{"public": True, **values}))
+
+    events = {}
+    for case, texts in ((first, ("一已整改", "一已复查")), (second, ("二已整改",))):
+        for text in texts:
+            event = CaseEvent(case=case, kind=CaseEventKind.PROGRESS, public_text=text)
+            db_session.add(event)
+            db_session.flush()
+            events[text] = event
+    photo(events["一已整改"], "a")
+    photo(events["一已整改"], "b", withheld=True)
+    photo(events["一已复查"], "c", public=False)
+    photo(events["二已整改"], "d")
+    photo(events["二已整改"], "e")
+    db_session.flush()
+    for case in (first, second):
+        disclose_case(db_session, case, actor=moderator, public_summary="占用消防车道")
+    _unit, cases = unit_disclosures(db_session, first.unit_id, today=TODAY)
+    shown = {c.id: [(e.text, [p.stored_name[0] for p in e.photos]) for e in c.timeline
+                    if e.text in events] for c in cases}
+    assert shown == {first.id: [("一已整改", ["a"]), ("一已复查", [])],
+                     second.id: [("二已整改", ["d", "e"])]}
+
+
 def test_preview_shows_the_masked_text_without_publishing(db_session: Session) -> None:
     case = confirmed_case(db_session)
     shown = preview(db_session, case, TODAY, summary="老板身份证140425199001011234")
