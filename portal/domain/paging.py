@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, Select, any_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -95,13 +95,24 @@ def paginate(
     return Page(list(result.all()), total, number, size)
 
 
+def among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column IN ids`` for a page's ids. On PostgreSQL it is one array parameter
+    (``= ANY``), not one parameter an id. Planned again for each new set of twenty values,
+    the IN list of a page's cards cost 1.3 ms where the array costs 0.5 (prepared, 100k
+    cases; issue 19)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger)))
+    return column.in_(list(ids))
+
+
 def rows_of(session: Session, ids: Page[int], query: Select[Any]) -> Page[Any]:
     """The rows of a page of ids, in the page's order: ``query`` selects the entities and
     their loader options; the rows are read by primary key. A list that pages its ids first
     (an index-only walk of the filter's index, then only the rows shown) reads the rows of
     one page, not every row it skips or filters out on the way."""
     entity = query.column_descriptions[0]["entity"]
-    found = ({row.id: row for row in session.scalars(query.where(entity.id.in_(ids.items)))}
+    found = ({row.id: row for row in session.scalars(
+        query.where(among(session, entity.id, ids.items)))}
              if ids.items else {})
     return Page([found[key] for key in ids.items if key in found], ids.total, ids.number,
                 ids.size)

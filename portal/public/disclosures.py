@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+from types import SimpleNamespace
 from typing import Any
 
-from flask import abort, get_template_attribute, render_template, request
+from flask import abort, g, get_template_attribute, render_template, request, url_for
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
@@ -112,6 +114,45 @@ def latest_disclosures(limit: int = 5) -> list[publication.PublicCase]:
     """For the home page: the newest disclosures."""
     return publication.latest_disclosed(get_session(), today=clock.local_today(), limit=limit,
                                         township_id=townships.current_id())
+
+
+@bp.app_template_global()
+def unit_url(unit_id: int) -> str:
+    """The address of a unit's public page (``disclosure_unit``), built by ``url_for`` once
+    per request and then only completed: a list draws twenty, and ``url_for`` each time was
+    a tenth of drawing a card."""
+    prefix = g.get("unit_url_prefix")
+    if prefix is None:
+        prefix = g.unit_url_prefix = url_for("public.disclosure_unit", unit_id=0)[:-1]
+    return f"{prefix}{int(unit_id)}"
+
+
+@bp.app_template_global()
+def status_badges(c: publication.PublicCase) -> Markup:
+    """A case's badges (the macro ``status_badge``), drawn once per combination per process:
+    a list draws twenty cards, and a macro call cost more than what it drew (issue 19)."""
+    return _status_badges(c.status, c.overdue, c.severity, c.supervision_level)
+
+
+@functools.lru_cache(maxsize=256)
+def _status_badges(status: CaseStatus, overdue: bool, severity: Severity,
+                   level: SupervisionLevel) -> Markup:
+    draw = get_template_attribute("portal/disclosure_macros.html", "status_badge")
+    shown = SimpleNamespace(status=status, overdue=overdue, severity=severity,
+                            supervision_level=level, supervised=level != SupervisionLevel.NONE)
+    return Markup(draw(shown))  # noqa: S704  # nosec B704 - the macro's escaped output
+
+
+@bp.app_template_global()
+def deadline_of(rectify_by: dt.date | None) -> Markup:
+    """A case's deadline (the macro ``deadline``), drawn once per date per process."""
+    return _deadline(rectify_by)
+
+
+@functools.lru_cache(maxsize=1024)
+def _deadline(rectify_by: dt.date | None) -> Markup:
+    draw = get_template_attribute("portal/disclosure_macros.html", "deadline")
+    return Markup(draw(SimpleNamespace(rectify_by=rectify_by)))  # noqa: S704  # nosec B704
 
 
 @bp.app_template_global()

@@ -151,6 +151,29 @@ def test_a_row_shows_status_deadline_overdue_and_progress(client, db_session: Se
     assert 'aria-current="step"' in html and "整改进度：第 3 步" in html
 
 
+CARD = re.compile(r'<article class="disclosure[^"]*">.*?</article>', re.S)
+
+
+def test_every_card_shows_its_own_badges_and_deadline(client, db_session: Session) -> None:
+    """Badges and deadlines are drawn once per value and reused: each card still shows its
+    case's own, and a card's link leads to its own unit."""
+    mod = moderator(db_session)
+    soon = dt.date(2030, 5, 6)
+    disclosed(db_session, "徽章甲", actor=mod, rectify_by=PAST, severity=Severity.MAJOR,
+              supervision_level=SupervisionLevel.COUNTY)
+    second = disclosed(db_session, "徽章乙", actor=mod, rectify_by=soon)
+    disclosed(db_session, "徽章丙", actor=mod, rectify_by=None, status=CaseStatus.CLOSED)
+    html = client.get("/disclosures").get_data(as_text=True)
+    cards = {re.search(r"徽章.", card).group(0): card for card in CARD.findall(html)}
+    first_card, second_card, third_card = cards["徽章甲"], cards["徽章乙"], cards["徽章丙"]
+    for badge in ("已逾期", "重大隐患", SupervisionLevel.COUNTY.label):
+        assert badge in first_card and badge not in second_card + third_card, badge
+    assert f"{PAST.year}年{PAST.month}月{PAST.day}日" in first_card
+    assert "2030年5月6日" in second_card and "2030年5月6日" not in first_card
+    assert "整改期限：待定" in third_card and f"status-{CaseStatus.CLOSED.value}" in third_card
+    assert f'href="/disclosures/unit/{second.unit_id}"' in second_card
+
+
 def test_the_unit_page_shows_each_case_its_public_timeline_and_photos(
     client, db_session: Session,
 ) -> None:

@@ -280,8 +280,9 @@ def public_cards(session: Session, query: Select, today: dt.date) -> list[Public
 
 def cards_of(session: Session, ids: Page[int], today: dt.date) -> Page[PublicCase]:
     """The cards of a page of case ids, in the page's order."""
-    found = ({card.id: card for card in public_cards(
-        session, _cards().where(Case.id.in_(ids.items)), today)} if ids.items else {})
+    chosen = _cards().where(paging.among(session, Case.id, ids.items))
+    found = ({card.id: card for card in public_cards(session, chosen, today)}
+             if ids.items else {})
     return Page([found[key] for key in ids.items if key in found], ids.total, ids.number,
                 ids.size)
 

@@ -50,7 +50,7 @@ from portal.domain.models import (
     VenueType,
     Village,
 )
-from portal.domain.paging import Page
+from portal.domain.paging import Page, among
 from portal.domain.supervision import tallies
 
 OPEN_STATUSES = tuple(s for s in CaseStatus if s is not CaseStatus.CLOSED)
@@ -486,7 +486,7 @@ def page_rows(session: Session, ids: Page[int], now: dt.datetime,
     more queries for the lead departments and the overdue flags (issue 19: the ledger's page
     spent more in the ORM and its three statements than in drawing the table)."""
     found = ({row[0]: LedgerRow._make(row) for row in session.execute(
-        _rows(now, tz).where(Case.id.in_(ids.items)))} if ids.items else {})
+        _rows(now, tz).where(among(session, Case.id, ids.items)))} if ids.items else {})
     return Page([found[key] for key in ids.items if key in found], ids.total, ids.number,
                 ids.size)
 
