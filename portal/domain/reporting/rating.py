@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -326,14 +326,14 @@ class Figures:
         return pct(self.followed_up, self.closed_tips)
 
 
-def _count(figures: Figures, answer: RatingAnswer) -> None:
-    figures.rated += 1
+def _count(figures: Figures, answer: RatingAnswer, n: int = 1) -> None:
+    figures.rated += n
     if answer is RatingAnswer.SATISFIED:
-        figures.satisfied += 1
+        figures.satisfied += n
     elif answer is RatingAnswer.BASICALLY:
-        figures.basically += 1
+        figures.basically += n
     else:
-        figures.dissatisfied += 1
+        figures.dissatisfied += n
 
 
 def _closed_tips(since: dt.datetime, until: dt.datetime,
@@ -348,16 +348,20 @@ def _closed_tips(since: dt.datetime, until: dt.datetime,
 
 def period_figures(session: Session, since: dt.datetime, until: dt.datetime,
                    townships: Collection[int] | None = None) -> Figures:
-    """The figures for ``[since, until)`` in ``townships`` (None: everywhere)."""
+    """The figures for ``[since, until)`` in ``townships`` (None: everywhere), counted by
+    the database: a year of a county's ratings and closed tips, fetched row by row, cost the
+    statistics page 20 ms (issue 19)."""
     figures = Figures()
-    for (answer_,) in session.execute(
-            select(Rating.answer).join(Case, Case.id == Rating.case_id)
+    for answer_, n in session.execute(
+            select(Rating.answer, func.count()).join(Case, Case.id == Rating.case_id)
             .where(Rating.created_at >= since, Rating.created_at < until,
-                   of_village(Case.village_id, townships))):
-        _count(figures, answer_)
-    for _, _, was_rated in session.execute(_closed_tips(since, until, townships)):
-        figures.closed_tips += 1
-        figures.followed_up += bool(was_rated)
+                   of_village(Case.village_id, townships))
+            .group_by(Rating.answer)):
+        _count(figures, answer_, n)
+    closed = _closed_tips(since, until, townships).subquery()
+    tips, rated = session.execute(select(
+        func.count(), func.coalesce(func.sum(case((closed.c[2], 1), else_=0)), 0))).one()
+    figures.closed_tips, figures.followed_up = int(tips), int(rated)
     return figures
 
 
