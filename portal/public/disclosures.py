@@ -7,7 +7,7 @@ import functools
 from types import SimpleNamespace
 from typing import Any
 
-from flask import abort, g, get_template_attribute, render_template, request, url_for
+from flask import abort, get_template_attribute, render_template, request
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
@@ -114,17 +114,6 @@ def latest_disclosures(limit: int = 5) -> list[publication.PublicCase]:
     """For the home page: the newest disclosures."""
     return publication.latest_disclosed(get_session(), today=clock.local_today(), limit=limit,
                                         township_id=townships.current_id())
-
-
-@bp.app_template_global()
-def unit_url(unit_id: int) -> str:
-    """The address of a unit's public page (``disclosure_unit``), built by ``url_for`` once
-    per request and then only completed: a list draws twenty, and ``url_for`` each time was
-    a tenth of drawing a card."""
-    prefix = g.get("unit_url_prefix")
-    if prefix is None:
-        prefix = g.unit_url_prefix = url_for("public.disclosure_unit", unit_id=0)[:-1]
-    return f"{prefix}{int(unit_id)}"
 
 
 @bp.app_template_global()
