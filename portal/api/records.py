@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from portal.domain import paging
 from portal.domain.administration import townships
 from portal.domain.casework import leads, sla
 from portal.domain.clock import end_of_local_day, local_today, to_local, utcnow
@@ -178,10 +179,25 @@ def window(start: dt.datetime | None, end: dt.datetime | None, *, now: dt.dateti
     return start or (end - DEFAULT_WINDOW), end
 
 
-def _disclosed(township_id: int | None = None) -> Select[Any]:
+def _disclosed(township_id: int | None = None, *columns: Any) -> Select[Any]:
+    """The disclosed cases (of the township, when one is given): their ``columns``, or the
+    cases with what ``public_case`` reads."""
     places = None if township_id is None else {township_id}
-    return publication.with_public_relations(select(Case).where(
-        publication.public_condition(), townships.of_village(Case.village_id, places)))
+    chosen = select(*columns or (Case,)).where(
+        publication.public_condition(), townships.of_village(Case.village_id, places))
+    return chosen if columns else publication.with_public_relations(chosen)
+
+
+def _with_relations(session: Session, ids: Sequence[int]) -> list[Case]:
+    """The cases of ``ids`` in that order, with what ``public_case`` reads: by primary key,
+    once the page's ids are known. Ordered and limited, the join of the relations took the
+    planner 2–3 ms (PostgreSQL, 100k cases) for a query that then ran in under 1 ms; the
+    ids alone walk the ``created_at`` index."""
+    if not ids:
+        return []
+    found = {case.id: case for case in session.scalars(publication.with_public_relations(
+        select(Case).where(paging.among(session, Case.id, ids))))}
+    return [found[key] for key in ids if key in found]
 
 
 def find_cases(session: Session, query: Query, *, now: dt.datetime) -> CasePage:
@@ -196,14 +212,14 @@ def find_cases(session: Session, query: Query, *, now: dt.datetime) -> CasePage:
     neither repeats a row nor hides one. ``ids`` overrides every other filter, paging
     included, as the specification says.
     """
-    stmt = _disclosed(query.township_id)
     newest_first = (Case.created_at.desc(), Case.id.desc())
     if query.ids is not None:
         numbers = [i.number for i in query.ids if not i.is_tip]
         if not numbers:
             return CasePage([], None)
-        stmt = stmt.where(Case.id.in_(numbers)).order_by(*newest_first)
+        stmt = _disclosed(query.township_id).where(Case.id.in_(numbers)).order_by(*newest_first)
         return CasePage([c for c in session.scalars(stmt) if publication.is_public(c)], None)
+    stmt = _disclosed(query.township_id, Case.id, Case.created_at)
     start, end = window(query.start, query.end, now=now)
     stmt = stmt.where(Case.created_at >= start, Case.created_at <= end)
     if query.service_codes:
@@ -216,9 +232,10 @@ def find_cases(session: Session, query: Query, *, now: dt.datetime) -> CasePage:
         at, last_id = query.after.requested_at, query.after.case_id
         # The first condition alone is an index range; the second settles ties on the time.
         stmt = stmt.where(Case.created_at <= at, or_(Case.created_at < at, Case.id < last_id))
-    rows = list(session.scalars(stmt.order_by(*newest_first).limit(query.page_size + 1)))
-    page = rows[:query.page_size]
-    last = page[-1] if len(rows) > query.page_size else None
+    rows = session.execute(stmt.order_by(*newest_first).limit(query.page_size + 1)).all()
+    walked = rows[:query.page_size]
+    page = _with_relations(session, [case_id for case_id, _ in walked])
+    last = walked[-1] if len(rows) > query.page_size else None
     return CasePage([c for c in page if publication.is_public(c)],
                     Cursor(last.created_at, last.id) if last is not None else None)
 
