@@ -65,12 +65,14 @@ def _places(column: Any, township_id: int | None) -> Any:
 def figures(session: Session, today: dt.date, township_id: int | None = None) -> Figures:
     """The headline figures, summed from the case tallies (a few hundred rows); overdue is
     the rectifying cases minus those whose deadline is still ahead (an index range)."""
-    def total(statuses: list[CaseStatus], **narrowing: Any) -> int:
-        return tallies.sums(session, statuses, township_id=township_id, **narrowing)[None]
-
     (being, _), (closed, as_rectified) = CONFIRMED
-    rectifying = total(being)
-    rectified = total(closed, **as_rectified)
+    place = {"township_id": township_id}
+    rectifying, rectified, status_rectifying, major_open, supervised_open, disclosed = (
+        tallies.totals(session, (being, place), (closed, {**as_rectified, **place}),
+                       ([CaseStatus.RECTIFYING], place),
+                       (being, {"severity": Severity.MAJOR, **place}),
+                       (being, {"listed": True, **place}),
+                       (list(CaseStatus), {"disclosed": True, **place})))
     not_due = session.scalar(select(func.count()).select_from(Case).where(
         sla.rectification_not_overdue_clause(today),
         _places(Case.village_id, township_id))) or 0
@@ -80,10 +82,10 @@ def figures(session: Session, today: dt.date, township_id: int | None = None) ->
         confirmed=rectifying + rectified,
         rectifying=rectifying,
         rectified=rectified,
-        overdue=total([CaseStatus.RECTIFYING]) - not_due,
-        major_open=total(being, severity=Severity.MAJOR),
-        supervised_open=total(being, listed=True),
-        disclosed=total(list(CaseStatus), disclosed=True),
+        overdue=status_rectifying - not_due,
+        major_open=major_open,
+        supervised_open=supervised_open,
+        disclosed=disclosed,
     )
 
 

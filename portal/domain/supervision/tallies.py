@@ -195,16 +195,47 @@ def apply(conn: Connection, delta: Counter[TallyKey]) -> None:
 
 
 def sums(session: Session, statuses: Iterable[CaseStatus], *, by: str | None = None,
-         department_id: int | None = None, village_id: int | None = None,
-         category_id: int | None = None, severity: Severity | None = None,
-         supervision: SupervisionLevel | None = None, listed: bool = False,
-         outcome: CaseOutcome | None = None, disclosed: bool | None = None,
-         township_id: int | None = None) -> dict[Any, int]:
-    """Cases in ``statuses`` narrowed by the other arguments, in all (``{None: n}``) or per
-    ``by`` ("status", "village", "township", "category" or "department"); ``township_id``
-    narrows to the township's villages (every tally is kept per village). A department or a category
-    (as a narrowing or as ``by``) is read from its own tally, which holds only the status
-    (and, for categories, the outcome) besides."""
+         **narrowing: Any) -> dict[Any, int]:
+    """Cases in ``statuses`` narrowed by the other arguments (``_narrowed``), in all
+    (``{None: n}``) or per ``by`` ("status", "village", "township", "category" or
+    "department")."""
+    model, where = _narrowed(statuses, by=by, **narrowing)
+    if by is None:
+        return {None: int(session.scalar(select(func.sum(model.n)).where(*where)) or 0)}
+    if by == "township":
+        rows = session.execute(
+            select(Village.township_id, func.sum(model.n))
+            .join(Village, Village.id == model.village_id).where(*where)
+            .group_by(Village.township_id))
+        return {k: int(n) for k, n in rows if n}
+    key = getattr(model, {"status": "status", "village": "village_id",
+                          "category": "category_id", "department": "department_id"}[by])
+    rows = session.execute(select(key, func.sum(model.n)).where(*where).group_by(key))
+    wrap = CaseStatus if by == "status" else (lambda value: value)
+    return {wrap(k): int(n) for k, n in rows if n}
+
+
+def totals(session: Session, *asked: tuple[Iterable[CaseStatus], dict[str, Any]]
+           ) -> list[int]:
+    """Several totals of ``sums`` (each a status list and its narrowing) in one round trip:
+    a page of headline figures asks for six."""
+    queries = []
+    for statuses, narrowing in asked:
+        model, where = _narrowed(statuses, **narrowing)
+        queries.append(select(func.sum(model.n)).where(*where).scalar_subquery())
+    return [int(n or 0) for n in session.execute(select(*queries)).one()]
+
+
+def _narrowed(statuses: Iterable[CaseStatus], *, by: str | None = None,
+              department_id: int | None = None, village_id: int | None = None,
+              category_id: int | None = None, severity: Severity | None = None,
+              supervision: SupervisionLevel | None = None, listed: bool = False,
+              outcome: CaseOutcome | None = None, disclosed: bool | None = None,
+              township_id: int | None = None) -> tuple[Any, list[Any]]:
+    """The tally that can answer, and its conditions: cases in ``statuses`` narrowed by the
+    other arguments; ``township_id`` narrows to the township's villages (every tally is kept
+    per village). A department or a category (as a narrowing or as ``by``) is read from its
+    own tally, which holds only the status (and, for categories, the outcome) besides."""
     narrowing = {"village_id": village_id, "severity": severity,
                  "supervision_level": supervision, "outcome": outcome, "disclosed": disclosed,
                  "category_id": category_id, "department_id": department_id}
@@ -229,19 +260,7 @@ def sums(session: Session, statuses: Iterable[CaseStatus], *, by: str | None = N
     if township_id is not None:
         where.append(model.village_id.in_(
             select(Village.id).where(Village.township_id == township_id)))
-    if by is None:
-        return {None: int(session.scalar(select(func.sum(model.n)).where(*where)) or 0)}
-    if by == "township":
-        rows = session.execute(
-            select(Village.township_id, func.sum(model.n))
-            .join(Village, Village.id == model.village_id).where(*where)
-            .group_by(Village.township_id))
-        return {k: int(n) for k, n in rows if n}
-    key = getattr(model, {"status": "status", "village": "village_id",
-                          "category": "category_id", "department": "department_id"}[by])
-    rows = session.execute(select(key, func.sum(model.n)).where(*where).group_by(key))
-    wrap = CaseStatus if by == "status" else (lambda value: value)
-    return {wrap(k): int(n) for k, n in rows if n}
+    return model, where
 
 
 # ---------------------------------------------------------------- recount and check
