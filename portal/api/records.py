@@ -197,7 +197,7 @@ def _with_relations(session: Session, ids: Sequence[int]) -> list[Case]:
         return []
     found = {case.id: case for case in session.scalars(publication.with_public_relations(
         select(Case).where(paging.among(session, Case.id, ids))))}
-    return [found[key] for key in ids if key in found]
+    return paging.in_order(ids, found)
 
 
 def find_cases(session: Session, query: Query, *, now: dt.datetime) -> CasePage:

@@ -48,6 +48,18 @@ class Page(Generic[T]):
         """The same page with every item converted (e.g. to what a template shows)."""
         return Page([convert(item) for item in self.items], self.total, self.number, self.size)
 
+    def filled(self, found: Mapping[Any, U]) -> Page[U]:
+        """The page of ids ``self`` with each id replaced by its row in ``found``, in the
+        page's order; an id with no row (withdrawn since the ids were read) is left out."""
+        return Page(in_order(self.items, found), self.total, self.number, self.size)
+
+
+def in_order(ids: Sequence[Any], found: Mapping[Any, U]) -> list[U]:
+    """The rows of ``found`` (keyed by id) in the order of ``ids``: the one way a list that
+    reads its ids first (an index-only walk) and then its rows by primary key puts the rows
+    back in the walk's order. An id with no row is left out."""
+    return [found[key] for key in ids if key in found]
+
 
 def page_count(total: int, size: int) -> int:
     return max(1, math.ceil(total / size))
@@ -114,8 +126,7 @@ def rows_of(session: Session, ids: Page[int], query: Select[Any]) -> Page[Any]:
     found = ({row.id: row for row in session.scalars(
         query.where(among(session, entity.id, ids.items)))}
              if ids.items else {})
-    return Page([found[key] for key in ids.items if key in found], ids.total, ids.number,
-                ids.size)
+    return ids.filled(found)
 
 
 def page_of(items: Sequence[T], *, page: str | int | None, size: int) -> Page[T]:

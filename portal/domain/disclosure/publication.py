@@ -283,8 +283,7 @@ def cards_of(session: Session, ids: Page[int], today: dt.date) -> Page[PublicCas
     chosen = _cards().where(paging.among(session, Case.id, ids.items))
     found = ({card.id: card for card in public_cards(session, chosen, today)}
              if ids.items else {})
-    return Page([found[key] for key in ids.items if key in found], ids.total, ids.number,
-                ids.size)
+    return ids.filled(found)
 
 
 def is_public(case: Case) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, Unpack
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
@@ -36,7 +36,7 @@ PLAN_GOALS: tuple[tuple[dt.date, str], ...] = (
 # Cases a department confirmed (核查属实), as tally reads: being or done rectifying, or closed
 # as rectified. The public counts only these.
 BEING_RECTIFIED = [CaseStatus.RECTIFYING, CaseStatus.RECTIFIED]
-CONFIRMED: tuple[tuple[list[CaseStatus], dict[str, Any]], ...] = (
+CONFIRMED: tuple[tuple[list[CaseStatus], tallies.Narrowing], ...] = (
     (BEING_RECTIFIED, {}),
     ([CaseStatus.CLOSED], {"outcome": CaseOutcome.RECTIFIED}),
 )
@@ -66,7 +66,7 @@ def figures(session: Session, today: dt.date, township_id: int | None = None) ->
     """The headline figures, summed from the case tallies (a few hundred rows); overdue is
     the rectifying cases minus those whose deadline is still ahead (an index range)."""
     (being, _), (closed, as_rectified) = CONFIRMED
-    place = {"township_id": township_id}
+    place: tallies.Narrowing = {"township_id": township_id}
     rectifying, rectified, status_rectifying, major_open, supervised_open, disclosed = (
         tallies.totals(session, (being, place), (closed, {**as_rectified, **place}),
                        ([CaseStatus.RECTIFYING], place),
@@ -152,8 +152,8 @@ def _confirmed_by(session: Session, by: str, township_id: int | None = None
     """Confirmed cases (``CONFIRMED``) per village, township or category, from the tallies."""
     counts: dict[int, int] = {}
     for statuses, narrowing in CONFIRMED:
-        for key, n in tallies.sums(session, statuses, by=by, township_id=township_id,
-                                   **narrowing).items():
+        place: tallies.Narrowing = {**narrowing, "township_id": township_id}
+        for key, n in tallies.sums(session, statuses, by=by, **place).items():
             counts[key] = counts.get(key, 0) + n
     return counts
 
@@ -260,7 +260,8 @@ class TownshipFigures:
 def by_township(session: Session, today: dt.date) -> dict[int, TownshipFigures]:
     """Every township's figures at once: tally sums grouped by township, and the rectifying
     cases still within their deadline counted by township (one indexed range, grouped)."""
-    def per(statuses: list[CaseStatus], **narrowing: Any) -> dict[int, int]:
+    def per(statuses: list[CaseStatus], **narrowing: Unpack[tallies.Narrowing]
+            ) -> dict[int, int]:
         return tallies.sums(session, statuses, by="township", **narrowing)
 
     (being, _), (closed, as_rectified) = CONFIRMED

@@ -487,8 +487,7 @@ def page_rows(session: Session, ids: Page[int], now: dt.datetime,
     spent more in the ORM and its three statements than in drawing the table)."""
     found = ({row[0]: LedgerRow._make(row) for row in session.execute(
         _rows(now, tz).where(among(session, Case.id, ids.items)))} if ids.items else {})
-    return Page([found[key] for key in ids.items if key in found], ids.total, ids.number,
-                ids.size)
+    return ids.filled(found)
 
 
 def export_rows(session: Session, f: LedgerFilter, now: dt.datetime | None = None,

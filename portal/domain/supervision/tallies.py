@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from itertools import chain
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import (
     Connection,
@@ -194,8 +194,23 @@ def apply(conn: Connection, delta: Counter[TallyKey]) -> None:
 # ---------------------------------------------------------------- reading them
 
 
+class Narrowing(TypedDict, total=False):
+    """What a sum of the tallies may be narrowed by (``_narrowed`` says which tally
+    answers): every reader passes its narrowing as these keywords, so a misspelt or
+    mistyped one is a type error rather than a ``TypeError`` at the first request."""
+    department_id: int | None
+    village_id: int | None
+    category_id: int | None
+    severity: Severity | None
+    supervision: SupervisionLevel | None
+    listed: bool
+    outcome: CaseOutcome | None
+    disclosed: bool | None
+    township_id: int | None
+
+
 def sums(session: Session, statuses: Iterable[CaseStatus], *, by: str | None = None,
-         **narrowing: Any) -> dict[Any, int]:
+         **narrowing: Unpack[Narrowing]) -> dict[Any, int]:
     """Cases in ``statuses`` narrowed by the other arguments (``_narrowed``), in all
     (``{None: n}``) or per ``by`` ("status", "village", "township", "category" or
     "department")."""
@@ -215,8 +230,7 @@ def sums(session: Session, statuses: Iterable[CaseStatus], *, by: str | None = N
     return {wrap(k): int(n) for k, n in rows if n}
 
 
-def totals(session: Session, *asked: tuple[Iterable[CaseStatus], dict[str, Any]]
-           ) -> list[int]:
+def totals(session: Session, *asked: tuple[Iterable[CaseStatus], Narrowing]) -> list[int]:
     """Several totals of ``sums`` (each a status list and its narrowing) in one round trip:
     a page of headline figures asks for six."""
     queries = []
