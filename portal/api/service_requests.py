@@ -345,7 +345,7 @@ def _listing(fmt: str, query: records.Query, partner: ApiKey | None) -> Response
     page cache, so a cached page and its link are always the same render)."""
     db = get_session()
     page = records.find_cases(db, query, now=utcnow())
-    rows = records.case_rows(db, page.cases, clock=_clock(), media_url=_media_url)
+    rows = records.case_rows(db, page.ids, clock=_clock(), media_url=_media_url)
     if query.ids is not None and partner is not None:
         tips = records.partner_tips(db, [i.number for i in query.ids if i.is_tip], partner.id,
                                     query.township_id)
@@ -379,10 +379,10 @@ def show_request(request_id: str, fmt: str):
     ident = records.parse_request_id(request_id)
     db = get_session()
     if ident is not None and not ident.is_tip:
-        case = records.disclosed_case(db, ident.number, township_id)
-        if case is not None:
-            return formats.requests(
-                fmt, records.case_rows(db, [case], clock=_clock(), media_url=_media_url))
+        rows = records.case_rows(db, records.disclosed_ids(db, [ident.number], township_id),
+                                 clock=_clock(), media_url=_media_url)
+        if rows:
+            return formats.requests(fmt, rows)
     if ident is not None and ident.is_tip and partner is not None:
         tips = records.partner_tips(db, [ident.number], partner.id, township_id)
         if tips:

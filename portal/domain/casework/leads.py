@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy.orm import aliased
 
 from portal.domain.enums import AssignmentRole, AssignmentState
 from portal.domain.models import Assignment, Case, Department
@@ -70,21 +70,3 @@ def lead_name_column() -> Any:
     lead = aliased(Assignment)
     return (select(Department.name).join(lead, lead.department_id == Department.id)
             .where(lead.case_id == Case.id, is_lead(lead)).scalar_subquery())
-
-
-@functools.cache
-def _lead_names() -> Select[int, str]:
-    # Built once: the statement is the same for every page, only the ids change.
-    return (select(Assignment.case_id, Department.name)
-            .join(Department, Department.id == Assignment.department_id)
-            .where(Assignment.case_id.in_(bindparam("case_ids", expanding=True)),
-                   is_lead(Assignment)))
-
-
-def lead_department_names(session: Session, case_ids: list[int]) -> dict[int, str]:
-    """The name of the lead department of each of ``case_ids`` that has one, in one query
-    (Open311 lists fifty cases a page: their names, not fifty department rows)."""
-    if not case_ids:
-        return {}
-    rows = session.execute(_lead_names(), {"case_ids": list(case_ids)})
-    return {case_id: name for case_id, name in rows}
