@@ -251,10 +251,11 @@ def case_rows(
     that is not disclosed (withdrawn since it was paged) is left out."""
     lines = publication.public_lines(session, ids, clock.today(), Category.code,
                                      Case.created_at, Case.updated_at,
-                                     leads.lead_name_column())
+                                     leads.lead_department_column())
+    agencies = leads.department_names(session, (line.extra[-1] for line in lines))
     rows = []
     for line in lines:
-        public, (code, requested_at, updated_at, agency) = line.card, line.extra
+        public, (code, requested_at, updated_at, lead) = line.card, line.extra
         rows.append({
             "service_request_id": str(public.id),
             "status": "closed" if public.status is CaseStatus.CLOSED else "open",
@@ -265,7 +266,7 @@ def case_rows(
             "service_name": public.category,
             "service_code": code,
             "description": public.summary,
-            "agency_responsible": agency,
+            "agency_responsible": agencies.get(lead) if lead is not None else None,
             "service_notice": None,
             "requested_datetime": clock.iso(requested_at),
             "updated_datetime": clock.iso(updated_at),

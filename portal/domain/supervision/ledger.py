@@ -461,8 +461,9 @@ class LedgerRow(NamedTuple):
 
 def _rows(now: dt.datetime, tz: str | ZoneInfo | None) -> Select[Any]:
     """The columns of a ``LedgerRow``: the case, the names it is shown with, its lead
-    department (``leads.lead_name_column``) and whether it is overdue by the SQL rule
-    (``sla.overdue_clause``), in one statement joined on primary keys."""
+    department's id (``leads.lead_department_column``, named by ``_ledger_row``) and whether
+    it is overdue by the SQL rule (``sla.overdue_clause``), in one statement joined on
+    primary keys."""
     return _named_rows().add_columns(case((sla.overdue_clause(now, tz), True), else_=False))
 
 
@@ -471,7 +472,7 @@ def _named_rows() -> Select[Any]:
     # Built once: all of a row but the overdue flag, which depends on the time.
     return (
         select(Case.id, Unit.name, Village.name, VenueType.name, Category.name, Case.severity,
-               Case.status, Case.supervision_level, leads.lead_name_column(),
+               Case.status, Case.supervision_level, leads.lead_department_column(),
                Case.created_at, Case.check_by, Case.rectify_by, Case.closed_at)
         .join(Unit, Unit.id == Case.unit_id)
         .join(Village, Village.id == Case.village_id)
@@ -485,9 +486,20 @@ def page_rows(session: Session, ids: Page[int], now: dt.datetime,
     fifty cases with their units, villages, categories and venue types as entities and two
     more queries for the lead departments and the overdue flags (issue 19: the ledger's page
     spent more in the ORM and its three statements than in drawing the table)."""
-    found = ({row[0]: LedgerRow._make(row) for row in session.execute(
-        _rows(now, tz).where(among(session, Case.id, ids.items)))} if ids.items else {})
-    return ids.filled(found)
+    rows = (session.execute(_rows(now, tz).where(among(session, Case.id, ids.items))).all()
+            if ids.items else [])
+    names = leads.department_names(session, (row[_LEAD] for row in rows))
+    return ids.filled({row[0]: _ledger_row(row, names) for row in rows})
+
+
+_LEAD = LedgerRow._fields.index("lead")
+
+
+def _ledger_row(row: Any, names: dict[int, str]) -> LedgerRow:
+    """A row of ``_rows`` with its lead department's id replaced by the name."""
+    lead = row[_LEAD]
+    return LedgerRow._make((*row[:_LEAD], None if lead is None else names.get(lead),
+                            *row[_LEAD + 1:]))
 
 
 def export_rows(session: Session, f: LedgerFilter, now: dt.datetime | None = None,
@@ -510,7 +522,8 @@ def export_rows(session: Session, f: LedgerFilter, now: dt.datetime | None = Non
         # Local times and dates stay values: XLSX writes them as date cells, CSV as text.
         return value.astimezone(zone) if value else None
 
-    for row in map(LedgerRow._make, session.execute(stmt)):
+    names = leads.department_names(session)
+    for row in (_ledger_row(raw, names) for raw in session.execute(stmt)):
         yield (
             row.id, row.unit, row.village, row.venue_type or "", row.category,
             Severity(row.severity).label, CaseStatus(row.status).label,
