@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,7 @@ def make_engine(url: str, *, pool_size: int = 5, busy_timeout_ms: int = 5000,
 # ends with COMMIT instead (``_end_read_only``), which keeps them.
 WROTE = "portal.wrote"
 SAFE_REQUEST = "portal.safe_request"  # the session's request is a GET, HEAD or OPTIONS
+SIDE = "portal.side"  # a session of ``side_transaction``
 _READ_ONLY = re.compile(r"\s*(?:SELECT|SHOW|SET\s+LOCAL)\b", re.IGNORECASE)
 
 
@@ -189,6 +190,22 @@ def get_session() -> Session:
     return g.db_session
 
 
+@contextlib.contextmanager
+def side_transaction() -> Iterator[Session]:
+    """A session of its own, committed on leaving, for a small write beside a request's own
+    work (a figure snapshot stored while a GET draws the statistics): the request's own
+    transaction stays as it was (read-only for a GET), and this commit is not the
+    request's, so a database error after it still runs the request again
+    (``dispatch_with_retry``)."""
+    session = database().sessionmaker()
+    session.info[SIDE] = True
+    try:
+        yield session
+        session.commit()
+    finally:
+        session.close()
+
+
 def rollback_session() -> None:
     """Undo the current request's work, e.g. before rendering an error page."""
     session: Session | None = g.get("db_session")
@@ -201,7 +218,7 @@ def rollback_session() -> None:
 
 def _note_commit(session: Session) -> None:
     # Releasing a SAVEPOINT (begin_nested) fires this too, but stores nothing by itself.
-    if has_app_context() and not session.in_nested_transaction():
+    if has_app_context() and not session.in_nested_transaction() and not session.info.get(SIDE):
         g.db_committed = True
 
 
@@ -274,6 +291,16 @@ def _close_session(exc: BaseException | None) -> None:
         if exc is None:
             _end_read_only(session)
         _close_quietly(session)  # rolls back anything the view did not commit
+    for callback in g.pop("after_session", ()):
+        callback()
+
+
+def after_session(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once this request's (or command's) session has ended: for side work
+    in a ``side_transaction`` that must not sit inside the request's own transaction (in
+    the test suite every session is a savepoint of one connection, and a GET's rollback would
+    take the side write with it)."""
+    g.setdefault("after_session", []).append(callback)
 
 
 def _end_read_only(session: Session) -> None:

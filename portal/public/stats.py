@@ -1,14 +1,15 @@
 """Statistics (/stats) with server-rendered SVG charts, and the figures on the home page.
 
 The figures are computed by ``portal.domain.disclosure.statistics`` (mostly sums over the case
-tallies) and kept in the per-process figure cache, refreshed in the background when the data
-version moves.
+tallies) and kept in the figure cache, refreshed in the background when the data version or
+the minute moves; each entry is computed by one process and shared with the others through
+its snapshot (``Codec``s below: the figures as JSON).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from flask import render_template
@@ -18,25 +19,33 @@ from portal.domain.administration.townships import active as active_townships
 from portal.domain.clock import local_zone, to_local, utcnow
 from portal.domain.disclosure import statistics
 from portal.domain.models import Township
+from portal.domain.reporting import rating
 from portal.public import bp, townships
-from portal.web.caching import conditional, figure_cache
+from portal.web.caching import Codec, conditional, figure_cache
 
 T = TypeVar("T")
 
 
-def cached(name: str, compute: Callable[[], T]) -> T:
-    """Figures over the whole tables, kept per process (``FigureCache``) and per township
-    whose pages ask: after a change the last figures are served while a background thread
-    recomputes them, at most once a minute. ``compute`` opens its own session, since it may
-    run in that thread."""
-    return figure_cache.get_or_compute(("stats", name, townships.current_id()), compute)
+def cached(name: str, compute: Callable[[], T], codec: Codec[T]) -> T:
+    """Figures over the whole tables, kept per township whose pages ask (``FigureCache``)
+    and shared by every process: after a change the last figures are served while one
+    process recomputes them, at most once a minute. ``compute`` opens its own session, since
+    it may run in a background thread."""
+    return figure_cache.get_or_compute(("stats", name, townships.current_id()), compute,
+                                       shared=codec)
+
+
+FIGURES = Codec(asdict, lambda data: statistics.Figures(**data))
+TOWNSHIPS = Codec(
+    lambda per: {str(key): asdict(value) for key, value in per.items()},
+    lambda data: {int(key): statistics.TownshipFigures(**value) for key, value in data.items()})
 
 
 @bp.app_template_global()
 def public_figures() -> statistics.Figures:
     township_id = townships.current_id()
     return cached("figures", lambda: statistics.figures(
-        get_session(), to_local(utcnow()).date(), township_id))
+        get_session(), to_local(utcnow()).date(), township_id), FIGURES)
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,7 @@ class TownshipLine:
 def township_lines() -> list[TownshipLine]:
     """For the county's home page: each active township and its figures."""
     figures = cached("townships", lambda: statistics.by_township(
-        get_session(), to_local(utcnow()).date()))
+        get_session(), to_local(utcnow()).date()), TOWNSHIPS)
     return [TownshipLine(t, figures.get(t.id) or statistics.TownshipFigures(t.id, 0, 0, 0, 0))
             for t in active_townships(get_session())]
 
@@ -120,6 +129,19 @@ def bar_rows(bars: Sequence[statistics.Bar], width: int = CHART_WIDTH, row: int 
     return Chart(width, max(len(bars), 1) * row, 0, maximum, columns)
 
 
+def _chart(data: dict[str, Any]) -> Chart:
+    return Chart(**{**data, "columns": [Column(**column) for column in data["columns"]]})
+
+
+# The statistics page's charts and rates (``stats``): the charts as their geometry.
+CHARTS: Codec[dict[str, Any]] = Codec(
+    lambda charts: {name: asdict(value) for name, value in charts.items()},
+    lambda data: {
+        **{name: _chart(value) for name, value in data.items() if name.endswith("_chart")},
+        "on_time": statistics.OnTime(**data["on_time"]),
+        "satisfaction": rating.Figures(**data["satisfaction"])})
+
+
 def _percent(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
 
@@ -148,7 +170,7 @@ def stats():
                 session, today, zone, township_id=township_id)),
         }
 
-    charts = cached("charts", compute)
+    charts = cached("charts", compute, CHARTS)
     figures = public_figures()
     return render_template(
         "portal/stats.html", figures=figures, goals=statistics.PLAN_GOALS,

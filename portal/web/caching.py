@@ -19,19 +19,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
-from typing import Any, TypeVar, cast, overload
+from typing import Any, Generic, TypeVar, cast, overload
 
 from flask import Response, current_app, g, make_response, request
 from sqlalchemy import func, literal, select
 
 from portal.config import ROOT
-from portal.db import get_session
+from portal.db import after_session, get_session, side_transaction
+from portal.domain import snapshots
 from portal.domain.administration.townships import newest_of
 from portal.domain.clock import local_zone, to_local, utcnow
 from portal.domain.models import AuditLog, CaseEvent, Tip
@@ -210,23 +213,35 @@ class PageCache:
 page_cache = PageCache()
 
 
+@dataclass(frozen=True)
+class Codec(Generic[T]):
+    """How a figure is written to JSON and read back, for figures every process shares
+    (``FigureCache.get_or_compute(shared=...)``)."""
+
+    encode: Callable[[T], Any]
+    decode: Callable[[Any], T]
+
+
 class FigureCache:
-    """Figures over whole tables (the dashboard's, the public statistics) kept per process.
+    """Figures over whole tables (the dashboard's, the public statistics) kept per process,
+    and, for the entries given a ``Codec``, shared by every process (``FigureSnapshot``).
 
     An entry is exact for the data version and the minute it was computed in. When either has
     moved, the last value is still served while one background thread per process recomputes
     it, at most once per ``min_refresh_seconds`` per entry, so a burst of writes (every tip
     moves the data version) costs one recompute a minute, not one per write; a cold entry is
-    computed in the request. With ``PUBLIC_CACHE_SECONDS = 0`` (tests) every change is computed
-    at once, so figures always equal the ledger they link to.
+    computed in the request. A shared entry is computed by one process: the others take it
+    from the snapshot, cold or stale, and a process that finds another computing it (a claim
+    younger than ``snapshots.CLAIM_SECONDS``) looks again a second later. With
+    ``PUBLIC_CACHE_SECONDS = 0`` (tests) every change is computed at once and nothing is
+    shared, so figures always equal the ledger they link to.
     """
 
     def __init__(self, entries: int = 2048, min_refresh_seconds: float = 60.0) -> None:
         self.entries = entries
         self.min_refresh_seconds = min_refresh_seconds
         # key -> (stamp, value, when computed, monotonic)
-        self._store: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any, float]] = (
-            OrderedDict())
+        self._store: OrderedDict[tuple[Any, ...], tuple[str, Any, float]] = OrderedDict()
         self._lock = threading.Lock()
         self._refreshing: set[tuple[Any, ...]] = set()
         self._one_at_a_time = threading.Semaphore(1)
@@ -235,42 +250,79 @@ class FigureCache:
         with self._lock:
             self._store.clear()
 
-    def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], T],
+                       shared: Codec[T] | None = None) -> T:
         """``compute`` must open its own session (``get_session()`` inside), since it may run
         in a background thread."""
         # Figures count tips; on a township's pages, that township's (see the module's notes).
         township_id = page_township_id()
         if "data_version" not in g:
             g.data_version = data_version(township_id)[0]
-        stamp = (g.data_version, int(time.time() // 60))
+        stamp = repr((g.data_version, int(time.time() // 60)))
+        live = current_app.config["PUBLIC_CACHE_SECONDS"] > 0
         with self._lock:
             hit = self._store.get(key)
             if hit is not None:
                 self._store.move_to_end(key)
+        if hit is None and live and shared is not None:
+            hit = self._from_snapshot(key, shared)
         if hit is not None:
             stored_stamp, value, computed_at = hit
             if stored_stamp == stamp:
-                return value
-            if current_app.config["PUBLIC_CACHE_SECONDS"] > 0:
+                return cast(T, value)
+            if live:
                 if time.monotonic() - computed_at >= self.min_refresh_seconds:
-                    self._refresh(key, compute, township_id)
+                    self._refresh(key, compute, township_id, shared)
                 # The page drawn with these figures is older than its data version: it must
                 # not be kept (or validated) under that version's ETag (see ``conditional``).
                 g.stale_figures = True
-                return value
+                return cast(T, value)
         value = compute()
         self._put(key, stamp, value)
+        if live and shared is not None:
+            after_session(lambda: self._share(key, stamp, value, shared))
         return value
 
-    def _put(self, key: tuple[Any, ...], stamp: tuple[Any, ...], value: Any) -> None:
+    def _from_snapshot(self, key: tuple[Any, ...], codec: Codec[Any]
+                       ) -> tuple[str, Any, float] | None:
+        """A cold entry from the snapshot another process stored, if any. One that is not
+        exact for this request's version is kept as due for a refresh at once."""
+        snapshot = snapshots.read(get_session(), _shared_key(key))
+        if snapshot is None:
+            return None
+        try:
+            value = codec.decode(json.loads(snapshot.body))
+        except (ValueError, TypeError, KeyError):  # written by another release: recompute
+            logging.getLogger(__name__).warning("unreadable figure snapshot: %s", key)
+            return None
+        entry = (snapshot.stamp, value, time.monotonic() - self.min_refresh_seconds)
         with self._lock:
-            self._store[key] = (stamp, value, time.monotonic())
+            self._store[key] = entry
+            self._evict()
+        return entry
+
+    def _share(self, key: tuple[Any, ...], stamp: str, value: Any, codec: Codec[Any]) -> None:
+        try:
+            with side_transaction() as session:
+                snapshots.store(session, _shared_key(key), stamp,
+                                json.dumps(codec.encode(value), ensure_ascii=False), utcnow())
+        except Exception:  # the figures stand; the next process computes its own
+            logging.getLogger(__name__).exception("storing a figure snapshot failed: %s", key)
+
+    def _put(self, key: tuple[Any, ...], stamp: str, value: Any,
+             computed_at: float | None = None) -> None:
+        with self._lock:
+            self._store[key] = (stamp, value,
+                                time.monotonic() if computed_at is None else computed_at)
             self._store.move_to_end(key)
-            while len(self._store) > self.entries:
-                self._store.popitem(last=False)
+            self._evict()
+
+    def _evict(self) -> None:
+        while len(self._store) > self.entries:
+            self._store.popitem(last=False)
 
     def _refresh(self, key: tuple[Any, ...], compute: Callable[[], Any],
-                 township_id: int | None = None) -> None:
+                 township_id: int | None = None, shared: Codec[Any] | None = None) -> None:
         with self._lock:
             if key in self._refreshing:
                 return
@@ -280,8 +332,13 @@ class FigureCache:
         def work() -> None:
             try:
                 with self._one_at_a_time, app.app_context():
-                    stamp = (read_data_version(township_id)[0], int(time.time() // 60))
-                    self._put(key, stamp, compute())
+                    stamp = repr((read_data_version(township_id)[0], int(time.time() // 60)))
+                    if shared is not None and not self._take_or_claim(key, stamp, shared):
+                        return
+                    value = compute()
+                    self._put(key, stamp, value)
+                    if shared is not None:
+                        self._share(key, stamp, value, shared)
             except Exception:  # the last value stays; the next request tries again
                 logging.getLogger(__name__).exception("figure refresh failed: %s", key)
             finally:
@@ -289,6 +346,29 @@ class FigureCache:
                     self._refreshing.discard(key)
 
         threading.Thread(target=work, name="figure-refresh", daemon=True).start()
+
+    def _take_or_claim(self, key: tuple[Any, ...], stamp: str, codec: Codec[Any]) -> bool:
+        """Whether this process computes a shared entry: not if the snapshot is already exact
+        (it is taken), nor while another process holds the claim (the entry is looked at
+        again a second later); yes otherwise."""
+        snapshot = snapshots.read(get_session(), _shared_key(key))
+        if snapshot is not None and snapshot.stamp == stamp:
+            self._put(key, stamp, codec.decode(json.loads(snapshot.body)))
+            return False
+        with side_transaction() as session:
+            claimed = snapshots.claim(session, _shared_key(key), utcnow())
+        if claimed:
+            return True
+        with self._lock:
+            kept = self._store.get(key)
+            if kept is not None:
+                self._store[key] = (kept[0], kept[1],
+                                    time.monotonic() - self.min_refresh_seconds + 1.0)
+        return False
+
+
+def _shared_key(key: tuple[Any, ...]) -> str:
+    return "|".join(map(str, key))
 
 
 figure_cache = FigureCache()

@@ -46,7 +46,12 @@ from portal.domain.models.rewards import Reward, RewardStatus
 from portal.domain.models.search import SearchDocument, SearchGram
 from portal.domain.models.sessions import StaffSession
 from portal.domain.models.supervision import Bulletin, Listing, ListingInterview
-from portal.domain.models.tallies import CaseTally, CategoryTally, DepartmentTally
+from portal.domain.models.tallies import (
+    CaseTally,
+    CategoryTally,
+    DepartmentTally,
+    FigureSnapshot,
+)
 from portal.domain.models.tips import Message, Tip, TipRevision
 
 __all__ = [
@@ -66,6 +71,7 @@ __all__ = [
     "CategoryTally",
     "Department",
     "DepartmentTally",
+    "FigureSnapshot",
     "InspectionRound",
     "InspectionTask",
     "Job",
