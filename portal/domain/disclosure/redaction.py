@@ -39,6 +39,12 @@ _PLATE_RE = re.compile(
 )
 
 
+# Every number above has a digit and every plate a province: text with neither (most unit
+# names and summaries) is returned after two searches instead of four substitutions.
+_DIGIT_RE = re.compile(r"\d")
+_PROVINCE_RE = re.compile(r"[" + _PLATE_PROVINCES + r"]")
+
+
 def _keep_prefix(match: re.Match[str]) -> str:
     hidden = match.group(2)
     return match.group(1) + MASK * sum(ch.isalnum() for ch in hidden)
@@ -55,8 +61,9 @@ def mask_personal_data(text: str | None) -> str:
     if not text:
         return ""
     text = text.translate(_FULLWIDTH)
-    # Longest first: an ID-card number contains runs that look like phone numbers.
-    text = _ID_CARD_RE.sub(_keep_three, text)
-    text = _MOBILE_RE.sub(_keep_prefix, text)
-    text = _LANDLINE_RE.sub(_keep_prefix, text)
-    return _PLATE_RE.sub(_keep_prefix, text)
+    if _DIGIT_RE.search(text):
+        # Longest first: an ID-card number contains runs that look like phone numbers.
+        text = _ID_CARD_RE.sub(_keep_three, text)
+        text = _MOBILE_RE.sub(_keep_prefix, text)
+        text = _LANDLINE_RE.sub(_keep_prefix, text)
+    return _PLATE_RE.sub(_keep_prefix, text) if _PROVINCE_RE.search(text) else text
