@@ -11,8 +11,11 @@ served by a second gunicorn with the same settings; /livez is a row like any oth
 Most reads are measured twice: "cached", one fixed URL (after the warm-up, a page-cache hit),
 and "varied", a new URL per request as real clients send them (search words, filters and pages
 of /disclosures, unit pages, Open311 listings), so cached and uncached figures sit side by
-side. POST /report is measured reusing one form (token) and with a fresh form per report
-(GET /report, then POST with its token and submission key). Every POST /report row is checked
+side. A varied public URL also carries a parameter of its own that no view reads (``_=n``,
+as a cache-busting client sends): the pages, words and townships it draws from are a few
+hundred, and without it a run of thousands would be partly served from the page cache.
+POST /report is measured reusing one form (token) and with a fresh form per report (GET
+/report, then POST with its token and submission key). Every POST /report row is checked
 for loss: the database must hold exactly one tip per confirmation the clients saw. Results go
 to bench/results/*.json and are tabulated into docs/performance.md by bench.report.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import io
+import itertools
 import json
 import os
 import random
@@ -416,11 +420,17 @@ def varied_urls(engine, rng: random.Random) -> dict[str, Callable[[], str]]:
         }
     words = search_words()
     lock = threading.Lock()  # one generator is shared by all the clients of its row
+    drawn = itertools.count(1)
+
+    def fresh(url: str) -> str:
+        """``url`` as no process has served it yet: a page-cache miss (see the module's
+        notes), whatever it asks for."""
+        return f"{url}{'&' if '?' in url else '?'}_={next(drawn)}"
 
     def search() -> str:
         with lock:
             word = rng.choice(NO_MATCH_WORDS) if rng.random() < 0.2 else rng.choice(words)
-        return "/disclosures?" + urllib.parse.urlencode({"q": word})
+        return fresh("/disclosures?" + urllib.parse.urlencode({"q": word}))
 
     def filters() -> str:
         with lock:
@@ -436,11 +446,11 @@ def varied_urls(engine, rng: random.Random) -> dict[str, Callable[[], str]]:
                 elif name == "supervised":
                     args[name] = "1"
             args["page"] = str(rng.randint(1, 10))
-        return "/disclosures?" + urllib.parse.urlencode(args)
+        return fresh("/disclosures?" + urllib.parse.urlencode(args))
 
     def unit() -> str:
         with lock:
-            return f"/disclosures/unit/{rng.choice(units) if units else 1}"
+            return fresh(f"/disclosures/unit/{rng.choice(units) if units else 1}")
 
     def ledger() -> str:
         # A county supervisor working the ledger: one or two filters, a later page.
@@ -470,7 +480,7 @@ def varied_urls(engine, rng: random.Random) -> dict[str, Callable[[], str]]:
             if page == "disclosures" and rng.random() < 0.5:
                 args["status"] = rng.choice(PUBLIC_STATUSES)
         query = ("?" + urllib.parse.urlencode(args)) if args else ""
-        return f"/t/{code}/{page}{query}"
+        return fresh(f"/t/{code}/{page}{query}")
 
     def open311(page_size: int | None) -> Callable[[], str]:
         def next_url() -> str:
@@ -484,7 +494,7 @@ def varied_urls(engine, rng: random.Random) -> dict[str, Callable[[], str]]:
                 args["status"] = status
             if page_size:
                 args["page_size"] = str(page_size)
-            return "/open311/v2/requests.json?" + urllib.parse.urlencode(args)
+            return fresh("/open311/v2/requests.json?" + urllib.parse.urlencode(args))
         return next_url
 
     return {"search": search, "filters": filters, "unit": unit, "townships": township_pages,

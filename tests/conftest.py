@@ -22,6 +22,7 @@ from portal import create_app, migrate
 from portal.config import ROOT
 from portal.db import database
 from portal.domain.administration import jurisdiction
+from portal.domain.disclosure import search
 from portal.domain.supervision import tallies
 from portal.extensions import limiter
 from portal.web.caching import figure_cache, forget_versions, page_cache
@@ -134,6 +135,7 @@ def db_session(request: pytest.FixtureRequest) -> Iterator[Session | None]:
     page_cache.clear()
     figure_cache.clear()
     forget_versions()
+    search.forget_sizes()
     # The test's own session works directly in the outer transaction (no savepoint of its
     # own), so the savepoints of the request sessions never interleave with it.
     session = Session(bind=connection, join_transaction_mode="rollback_only",

@@ -35,9 +35,13 @@ def test_seed_and_one_measured_request(tmp_path) -> None:
             "WHERE t.code LIKE 'T%'")).scalar() >= 2
 
     varied = http.varied_urls(engine, random.Random(1))
-    searches = {varied["search"]() for _ in range(50)}
-    assert len(searches) > 1 and all(u.startswith("/disclosures?q=") for u in searches)
-    assert len({varied["filters"]() for _ in range(20)}) > 1
+    searches = [varied["search"]() for _ in range(50)]
+    assert all(u.startswith("/disclosures?q=") for u in searches)
+    assert len({u.partition("&_=")[0] for u in searches}) > 1, "the words vary"
+    for row in ("search", "filters", "unit", "townships", "open311"):
+        drawn = [varied[row]() for _ in range(30)]
+        assert len(set(drawn)) == len(drawn), f"{row}: no URL twice, so no page-cache hit"
+    assert len({varied["filters"]().partition("&_=")[0] for _ in range(20)}) > 1
     assert len({varied["open311 200"]() for _ in range(5)}) > 1
 
     server = Server(url, tmp_path)

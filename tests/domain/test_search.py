@@ -239,3 +239,36 @@ def test_of_two_common_pairs_the_shorter_posting_is_walked(
     assert search._rarest(db_session, {"周记", "仓库", "号仓"}) == "号仓"  # 2: the first count
     assert search._rarest(db_session, {"周记", "无此"}) is None
     assert found(db_session, "周记0号仓库") == brute_force(db_session, "周记0号仓库")
+
+
+def test_a_word_typed_again_is_not_counted_again_and_stays_exact(
+        db_session: Session) -> None:
+    """The counts that choose the posting to walk are remembered by the process: a word
+    searched again costs its walk only. A remembered count may be out of date, which only
+    changes which posting is walked; an empty one is never remembered, so a case disclosed
+    after a search that found nothing is found at once."""
+    from sqlalchemy import event
+
+    actor = staff(db_session)
+    disclosed_case(db_session, actor, "周记仓库", "street_shop", "", "通道堵塞")
+    counts: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        if "search_grams" in statement and "count(" in statement.lower():
+            counts.append(statement)
+
+    connection = db_session.connection()
+    event.listen(connection, "before_cursor_execute", note)
+    try:
+        assert found(db_session, "周记仓") == brute_force(db_session, "周记仓") != []
+        assert len(counts) == 1
+        disclosed_case(db_session, actor, "周记仓房", "street_shop", "", "通道堵塞")
+        assert found(db_session, "周记仓") == brute_force(db_session, "周记仓")
+        assert len(found(db_session, "周记仓")) == 2, "a stale count still finds every case"
+        assert len(counts) == 1, "the pairs' counts were remembered"
+        assert found(db_session, "记仓房") == brute_force(db_session, "记仓房")
+        assert found(db_session, "王记饭") == []  # 王记 has no posting: nothing to remember
+        disclosed_case(db_session, actor, "王记饭店", "street_shop", "", "通道堵塞")
+        assert found(db_session, "王记饭") == brute_force(db_session, "王记饭") != []
+    finally:
+        event.remove(connection, "before_cursor_execute", note)

@@ -27,7 +27,10 @@ every village or venue type renamed, and after the flush rewrites the affected c
 from __future__ import annotations
 
 import re
+import threading
+import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
@@ -49,6 +52,13 @@ COUNT_CAP = 200
 # tell a rare pair from a common one (an index-only count, about half a millisecond each),
 # then, for the pairs that reached it, far enough to tell two common ones apart.
 RAREST_CAPS = (2_000, 50_000)
+# A pair's counted posting is remembered by the process this long: the count only chooses
+# which posting to walk (any choice finds the same matches), and postings grow slowly. An
+# empty posting is never remembered, so a newly disclosed case is found at once.
+SIZE_MEMO_SECONDS = 600.0
+SIZE_MEMO_ENTRIES = 8192
+_sizes: OrderedDict[tuple[str, int], tuple[float, int]] = OrderedDict()
+_sizes_lock = threading.Lock()
 FIELD_SEPARATOR = "\n"  # never inside a normalised field, so no match spans two fields
 BATCH = 500
 REBUILD_BATCH = 5000
@@ -118,13 +128,15 @@ def _rarest(session: Session, grams: set[str]) -> str | None:
     match. Each is counted up to the first of ``RAREST_CAPS`` (one query); those that reach
     it are counted again up to the next, so that two common pairs are told apart at a
     county's size too (at 2M cases 仓库 and 记仓 both pass 2,000 entries; walking the longer
-    took seconds)."""
+    took seconds). A lone gram is not counted: it is walked whatever its size, and an empty
+    posting walks at once. Counts come from ``_sizes`` while fresh (the search of a word
+    people type again costs its walk, not its counts as well)."""
     candidates = sorted(grams)
+    if len(candidates) == 1:
+        return candidates[0]
     sizes: list[int] = []
     for cap in RAREST_CAPS:
-        sizes = list(session.execute(select(*[
-            _capped(SearchGram.gram == gram, cap).label(f"n{i}")
-            for i, gram in enumerate(candidates)])).one())
+        sizes = _posting_sizes(session, candidates, cap)
         if min(sizes) == 0:
             return None
         if min(sizes) < cap or sizes.count(cap) == 1:
@@ -132,6 +144,36 @@ def _rarest(session: Session, grams: set[str]) -> str | None:
         candidates = [gram for gram, size in zip(candidates, sizes, strict=True) if size == cap]
         sizes = [cap] * len(candidates)
     return min(zip(sizes, candidates, strict=True))[1]
+
+
+def _posting_sizes(session: Session, grams: list[str], cap: int) -> list[int]:
+    """How many entries each of ``grams`` has, counted no further than ``cap``: those the
+    process counted within ``SIZE_MEMO_SECONDS`` from memory, the others in one query."""
+    now = time.monotonic()
+    with _sizes_lock:
+        known = {gram: hit[1] for gram in grams
+                 if (hit := _sizes.get((gram, cap))) is not None
+                 and now - hit[0] < SIZE_MEMO_SECONDS}
+    missing = [gram for gram in grams if gram not in known]
+    if missing:
+        counted = session.execute(select(*[
+            _capped(SearchGram.gram == gram, cap).label(f"n{i}")
+            for i, gram in enumerate(missing)])).one()
+        with _sizes_lock:
+            for gram, size in zip(missing, counted, strict=True):
+                known[gram] = size
+                if size:
+                    _sizes[(gram, cap)] = (now, size)
+                    _sizes.move_to_end((gram, cap))
+            while len(_sizes) > SIZE_MEMO_ENTRIES:
+                _sizes.popitem(last=False)
+    return [known[gram] for gram in grams]
+
+
+def forget_sizes() -> None:
+    """Drop the remembered posting sizes (tests, and a rebuilt index)."""
+    with _sizes_lock:
+        _sizes.clear()
 
 
 def _holds(query: Select) -> Any:
@@ -334,6 +376,7 @@ def rebuild(session: Session) -> int:
         # The planner's statistics still describe the old rows (or none): without them it
         # walked a common pair's whole posting for a rare word, seconds per search.
         conn.execute(text("ANALYZE search_grams, search_documents"))
+    forget_sizes()
     return written
 
 
