@@ -240,9 +240,11 @@ class FigureCache:
     shared, so figures always equal the ledger they link to.
     """
 
-    def __init__(self, entries: int = 2048, min_refresh_seconds: float = 60.0) -> None:
+    def __init__(self, entries: int = 2048, min_refresh_seconds: float = 60.0,
+                 wait_seconds: float = 3.0) -> None:
         self.entries = entries
         self.min_refresh_seconds = min_refresh_seconds
+        self.wait_seconds = wait_seconds
         # key -> (stamp, value, when computed, monotonic)
         self._store: OrderedDict[tuple[Any, ...], tuple[str, Any, float]] = OrderedDict()
         self._lock = threading.Lock()
@@ -268,7 +270,7 @@ class FigureCache:
             if hit is not None:
                 self._store.move_to_end(key)
         if hit is None and live and shared is not None:
-            hit = self._from_snapshot(key, shared)
+            hit = self._from_snapshot(key, shared) or self._computed_elsewhere(key, shared)
         if hit is not None:
             stored_stamp, value, computed_at = hit
             if stored_stamp == stamp:
@@ -303,6 +305,32 @@ class FigureCache:
             self._store[key] = entry
             self._evict()
         return entry
+
+    def _computed_elsewhere(self, key: tuple[Any, ...], codec: Codec[Any]
+                            ) -> tuple[str, Any, float] | None:
+        """For an entry no process has stored: None if this process claims it (and computes
+        it in the request); else the snapshot of the process holding the claim, waited for up
+        to ``wait_seconds`` (workers starting cold together compute each entry once, not
+        each; a township's statistics cost 70-220 ms at two million cases). Each look is a
+        transaction of its own, so that it sees what the other process has committed."""
+        name = _shared_key(key)
+        try:
+            with side_transaction() as session:
+                if snapshots.claim(session, name, utcnow()):
+                    return None
+            deadline = time.monotonic() + self.wait_seconds
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+                with side_transaction() as session:
+                    snapshot = snapshots.read(session, name)
+                if snapshot is not None:
+                    entry = (snapshot.stamp, codec.decode(json.loads(snapshot.body)),
+                             time.monotonic())
+                    self._put(key, *entry)
+                    return entry
+        except Exception:  # the claim or the snapshot is out of reach: compute it here
+            logging.getLogger(__name__).exception("waiting for figures failed: %s", key)
+        return None
 
     def _share(self, key: tuple[Any, ...], stamp: str, value: Any, codec: Codec[Any]) -> None:
         try:

@@ -125,7 +125,9 @@ def test_a_snapshot_that_cannot_be_stored_costs_the_page_nothing(
 def test_only_one_process_at_a_time_claims_an_entry(app: Flask, db_session: Session) -> None:
     now = dt.datetime(2026, 12, 4, 2, 0, tzinfo=dt.UTC)
     db_session.execute(delete(FigureSnapshot))
-    assert snapshots.claim(db_session, "k", now), "an entry never stored is anyone's"
+    assert snapshots.claim(db_session, "k", now), "the first to claim an entry computes it"
+    assert snapshots.read(db_session, "k") is None, "a claim holds no figures"
+    assert not snapshots.claim(db_session, "k", now), "the others starting cold wait"
     snapshots.store(db_session, "k", "v1", "{}", now)
     assert snapshots.claim(db_session, "k", now), "a stored entry is claimed by the first"
     assert not snapshots.claim(db_session, "k", now + dt.timedelta(seconds=5)), (
@@ -161,3 +163,55 @@ def test_a_refresh_takes_what_another_process_stored_and_waits_for_one_computing
         assert figure_cache._store[key][:2] == ("version 2", 7)
         assert figure_cache._take_or_claim(key, "version 3", same), (
             "nobody computing version 3: this process does")
+
+
+def test_workers_starting_cold_together_compute_each_entry_once(
+        lagging, computations: list[int], app: Flask, client: FlaskClient,
+        db_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process claimed the statistics and is computing them: this one waits for its
+    snapshot instead of computing them too."""
+    from portal.db import side_transaction
+    from portal.domain.clock import utcnow
+    from portal.public import stats as stats_views
+    from portal.web import caching
+
+    client.get("/stats")  # the figures as the other process will have computed them
+    (stored,) = db_session.execute(select(FigureSnapshot.stamp, FigureSnapshot.body).where(
+        FigureSnapshot.key == "stats|charts|None")).all()
+    db_session.execute(delete(FigureSnapshot))
+    _another_process()
+    computations.clear()
+    with app.app_context(), side_transaction() as session:  # the other process starts
+        assert snapshots.claim(session, "stats|charts|None", utcnow())
+    waited: list[float] = []
+
+    def other_process_finishes(seconds: float) -> None:
+        waited.append(seconds)
+        if len(waited) == 2:
+            with side_transaction() as session:
+                snapshots.store(session, "stats|charts|None", stored.stamp, stored.body,
+                                utcnow())
+
+    monkeypatch.setattr(caching.time, "sleep", other_process_finishes)
+    page = client.get("/stats")
+    assert page.status_code == 200 and len(waited) == 2
+    assert computations == [], "the charts were waited for, not computed again"
+    assert stats_views.CHARTS.decode(__import__("json").loads(stored.body))["on_time"] == (
+        figure_cache._store[("stats", "charts", None)][1]["on_time"])
+
+
+def test_a_claim_nobody_fulfils_is_waited_for_briefly_then_computed_here(
+        lagging, computations: list[int], app: Flask, client: FlaskClient,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from portal.db import side_transaction
+    from portal.domain.clock import utcnow
+    from portal.web import caching
+
+    with app.app_context(), side_transaction() as session:
+        assert snapshots.claim(session, "stats|charts|None", utcnow())
+    monkeypatch.setattr(figure_cache, "wait_seconds", 0.2)
+    slept: list[float] = []
+    real_sleep = caching.time.sleep
+    monkeypatch.setattr(caching.time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
+    assert client.get("/stats").status_code == 200
+    assert slept and computations == [1], "after the wait the page computes its own"
