@@ -29,10 +29,11 @@ T = TypeVar("T")
 def cached(name: str, compute: Callable[[], T], codec: Codec[T]) -> T:
     """Figures over the whole tables, kept per township whose pages ask (``FigureCache``)
     and shared by every process: after a change the last figures are served while one
-    process recomputes them, at most once a minute. ``compute`` opens its own session, since
-    it may run in a background thread."""
+    process recomputes them, at most once a minute. They depend on the data and the local
+    date alone (overdue is by date), so with no change they stand until midnight.
+    ``compute`` opens its own session, since it may run in a background thread."""
     return figure_cache.get_or_compute(("stats", name, townships.current_id()), compute,
-                                       shared=codec)
+                                       shared=codec, daily=True)
 
 
 FIGURES = Codec(asdict, lambda data: statistics.Figures(**data))

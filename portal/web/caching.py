@@ -256,14 +256,15 @@ class FigureCache:
             self._store.clear()
 
     def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], T],
-                       shared: Codec[T] | None = None) -> T:
+                       shared: Codec[T] | None = None, *, daily: bool = False) -> T:
         """``compute`` must open its own session (``get_session()`` inside), since it may run
-        in a background thread."""
+        in a background thread. ``daily``: the figures depend on the data and the local date
+        alone, not the time of day (``_exact_for``)."""
         # Figures count tips; on a township's pages, that township's (see the module's notes).
         township_id = page_township_id()
         if "data_version" not in g:
             g.data_version = data_version(township_id)[0]
-        stamp = repr((g.data_version, int(time.time() // 60)))
+        stamp = _exact_for(g.data_version, daily)
         live = current_app.config["PUBLIC_CACHE_SECONDS"] > 0
         with self._lock:
             hit = self._store.get(key)
@@ -277,7 +278,7 @@ class FigureCache:
                 return cast(T, value)
             if live:
                 if time.monotonic() - computed_at >= self.min_refresh_seconds:
-                    self._refresh(key, compute, township_id, shared)
+                    self._refresh(key, compute, township_id, shared, daily)
                 # The page drawn with these figures is older than its data version: it must
                 # not be kept (or validated) under that version's ETag (see ``conditional``).
                 g.stale_figures = True
@@ -353,7 +354,8 @@ class FigureCache:
             self._store.popitem(last=False)
 
     def _refresh(self, key: tuple[Any, ...], compute: Callable[[], Any],
-                 township_id: int | None = None, shared: Codec[Any] | None = None) -> None:
+                 township_id: int | None = None, shared: Codec[Any] | None = None,
+                 daily: bool = False) -> None:
         with self._lock:
             if key in self._refreshing:
                 return
@@ -363,7 +365,7 @@ class FigureCache:
         def work() -> None:
             try:
                 with self._one_at_a_time, app.app_context():
-                    stamp = repr((read_data_version(township_id)[0], int(time.time() // 60)))
+                    stamp = _exact_for(read_data_version(township_id)[0], daily)
                     if shared is not None and not self._take_or_claim(key, stamp, shared):
                         return
                     value = compute()
@@ -396,6 +398,16 @@ class FigureCache:
                 self._store[key] = (kept[0], kept[1],
                                     time.monotonic() - self.min_refresh_seconds + 1.0)
         return False
+
+
+def _exact_for(version: Any, daily: bool) -> str:
+    """What an entry is exact for: the data version and the minute (a dashboard's overdue
+    counts turn at any time of day), or, for figures that depend on the local date alone
+    (``daily``: the public statistics), the date, so that with no write they are not
+    computed again before midnight: at two million cases a county's forty public entries
+    cost some 6 s of database time each time they are."""
+    when = to_local(utcnow()).date().isoformat() if daily else int(time.time() // 60)
+    return repr((version, when))
 
 
 def _shared_key(key: tuple[Any, ...]) -> str:

@@ -215,3 +215,35 @@ def test_a_claim_nobody_fulfils_is_waited_for_briefly_then_computed_here(
     monkeypatch.setattr(caching.time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
     assert client.get("/stats").status_code == 200
     assert slept and computations == [1], "after the wait the page computes its own"
+
+
+def test_figures_of_the_date_alone_stand_past_the_minute_those_of_the_hour_do_not(
+        lagging, app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The public statistics depend on the data and the local date (overdue is by date):
+    with no write they stand until midnight, where a dashboard's counts (overdue by the
+    hour) are exact for their minute only."""
+    import time
+
+    from flask import g
+
+    from portal.web import caching
+
+    refreshing: list[tuple] = []
+    monkeypatch.setattr(figure_cache, "_refresh",
+                        lambda key, *_args: refreshing.append(key))
+    monkeypatch.setattr(figure_cache, "min_refresh_seconds", 0)
+    calls: list[str] = []
+    with app.test_request_context():
+        g.data_version = ("no write",)
+        figure_cache.get_or_compute(("daily-test",), lambda: calls.append("d") or 1,
+                                    daily=True)
+        figure_cache.get_or_compute(("minute-test",), lambda: calls.append("m") or 1)
+    later = time.time() + 120  # two minutes on (the date is read from the clock apart)
+    monkeypatch.setattr(caching.time, "time", lambda: later)
+    with app.test_request_context():
+        g.data_version = ("no write",)
+        assert figure_cache.get_or_compute(("daily-test",), lambda: 2, daily=True) == 1
+        assert not g.get("stale_figures"), "the day's figures are still exact"
+        assert figure_cache.get_or_compute(("minute-test",), lambda: 2) == 1
+        assert g.get("stale_figures"), "the minute's are not, and are being recomputed"
+    assert refreshing == [("minute-test",)] and calls == ["d", "m"]
