@@ -266,7 +266,7 @@ def case_rows(
             "service_name": public.category,
             "service_code": code,
             "description": public.summary,
-            "agency_responsible": agencies.get(lead) if lead is not None else None,
+            "agency_responsible": agencies.get(lead),
             "service_notice": None,
             "requested_datetime": clock.iso(requested_at),
             "updated_datetime": clock.iso(updated_at),

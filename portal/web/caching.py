@@ -36,7 +36,7 @@ from portal.config import ROOT
 from portal.db import after_session, get_session, side_transaction
 from portal.domain import snapshots
 from portal.domain.administration.townships import newest_of
-from portal.domain.clock import local_zone, to_local, utcnow
+from portal.domain.clock import local_today, local_zone, to_local, utcnow
 from portal.domain.models import AuditLog, CaseEvent, Tip
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -293,18 +293,11 @@ class FigureCache:
                        ) -> tuple[str, Any, float] | None:
         """A cold entry from the snapshot another process stored, if any. One that is not
         exact for this request's version is kept as due for a refresh at once."""
-        snapshot = snapshots.read(get_session(), _shared_key(key))
-        if snapshot is None:
+        value = _decoded(key, snapshots.read(get_session(), _shared_key(key)), codec)
+        if value is None:
             return None
-        try:
-            value = codec.decode(json.loads(snapshot.body))
-        except (ValueError, TypeError, KeyError):  # written by another release: recompute
-            logging.getLogger(__name__).warning("unreadable figure snapshot: %s", key)
-            return None
-        entry = (snapshot.stamp, value, time.monotonic() - self.min_refresh_seconds)
-        with self._lock:
-            self._store[key] = entry
-            self._evict()
+        entry = (value[0], value[1], time.monotonic() - self.min_refresh_seconds)
+        self._put(key, *entry)
         return entry
 
     def _computed_elsewhere(self, key: tuple[Any, ...], codec: Codec[Any]
@@ -323,10 +316,9 @@ class FigureCache:
             while time.monotonic() < deadline:
                 time.sleep(0.05)
                 with side_transaction() as session:
-                    snapshot = snapshots.read(session, name)
-                if snapshot is not None:
-                    entry = (snapshot.stamp, codec.decode(json.loads(snapshot.body)),
-                             time.monotonic())
+                    value = _decoded(key, snapshots.read(session, name), codec)
+                if value is not None:
+                    entry = (value[0], value[1], time.monotonic())
                     self._put(key, *entry)
                     return entry
         except Exception:  # the claim or the snapshot is out of reach: compute it here
@@ -384,9 +376,9 @@ class FigureCache:
         """Whether this process computes a shared entry: not if the snapshot is already exact
         (it is taken), nor while another process holds the claim (the entry is looked at
         again a second later); yes otherwise."""
-        snapshot = snapshots.read(get_session(), _shared_key(key))
-        if snapshot is not None and snapshot.stamp == stamp:
-            self._put(key, stamp, codec.decode(json.loads(snapshot.body)))
+        value = _decoded(key, snapshots.read(get_session(), _shared_key(key)), codec)
+        if value is not None and value[0] == stamp:
+            self._put(key, stamp, value[1])
             return False
         with side_transaction() as session:
             claimed = snapshots.claim(session, _shared_key(key), utcnow())
@@ -394,9 +386,8 @@ class FigureCache:
             return True
         with self._lock:
             kept = self._store.get(key)
-            if kept is not None:
-                self._store[key] = (kept[0], kept[1],
-                                    time.monotonic() - self.min_refresh_seconds + 1.0)
+        if kept is not None:  # looked at again in a second
+            self._put(key, kept[0], kept[1], time.monotonic() - self.min_refresh_seconds + 1.0)
         return False
 
 
@@ -406,8 +397,21 @@ def _exact_for(version: Any, daily: bool) -> str:
     (``daily``: the public statistics), the date, so that with no write they are not
     computed again before midnight: at two million cases a county's forty public entries
     cost some 6 s of database time each time they are."""
-    when = to_local(utcnow()).date().isoformat() if daily else int(time.time() // 60)
+    when = local_today(utcnow()).isoformat() if daily else int(time.time() // 60)
     return repr((version, when))
+
+
+def _decoded(key: tuple[Any, ...], snapshot: snapshots.Snapshot | None, codec: Codec[Any]
+             ) -> tuple[str, Any] | None:
+    """A snapshot's stamp and figures; None if there is none, or if its body is one this
+    release cannot read (written by another: the figures are computed again)."""
+    if snapshot is None:
+        return None
+    try:
+        return snapshot.stamp, codec.decode(json.loads(snapshot.body))
+    except (ValueError, TypeError, KeyError):
+        logging.getLogger(__name__).warning("unreadable figure snapshot: %s", key)
+        return None
 
 
 def _shared_key(key: tuple[Any, ...]) -> str:

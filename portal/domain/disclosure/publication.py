@@ -280,10 +280,7 @@ def public_cards(session: Session, query: Select, today: dt.date) -> list[Public
 
 def cards_of(session: Session, ids: Page[int], today: dt.date) -> Page[PublicCase]:
     """The cards of a page of case ids, in the page's order."""
-    chosen = _cards().where(paging.among(session, Case.id, ids.items))
-    found = ({card.id: card for card in public_cards(session, chosen, today)}
-             if ids.items else {})
-    return ids.filled(found)
+    return ids.filled({card.id: card for card, _ in cards_with(session, ids.items, today)})
 
 
 def cards_with(session: Session, ids: Sequence[int], today: dt.date, *extra: Any

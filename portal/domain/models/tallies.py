@@ -56,9 +56,9 @@ class DepartmentTally(Base):
 class FigureSnapshot(Base):
     """Figures computed over whole tables (the public statistics), kept for every process
     of every machine (``portal.domain.snapshots``): the first process to need an entry
-    after the data or the minute moved computes it, the others read it here, so a county
-    served by eight workers on two machines computes each township's figures once a minute,
-    not sixteen times. ``stamp`` is the data version and minute the figures are exact for;
+    after the data or the date moved computes it, the others read it here, so a county
+    served by eight workers on two machines computes each township's figures once, not
+    sixteen times. ``stamp`` is the data version and date the figures are exact for;
     ``claimed_at`` marks a process computing a newer one, so that the others wait for it
     rather than compute it again; ``body`` is JSON (never pickle: what is read back from
     the database is only ever data)."""
